@@ -1,0 +1,162 @@
+// Command benchreport turns `go test -bench` output into bench/REPORT.md:
+// the machine, date and commit, every benchmark's figures, and for each pair
+// of sub-benchmarks named ".../stack" and ".../floor" the ratio of the first
+// to the second, measured in the same run.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type result struct {
+	pkg, name string
+	metrics   map[string]float64 // unit -> value
+	order     []string
+}
+
+func main() {
+	raw := flag.String("raw", "bench/raw.txt", "go test -bench output")
+	out := flag.String("out", "bench/REPORT.md", "report to write")
+	flag.Parse()
+	rs, err := parse(*raw)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(*out, []byte(render(rs)), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func parse(path string) ([]result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var rs []result
+	pkg := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg = p
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
+			continue
+		}
+		r := result{pkg: pkg, name: trimProcs(fields[0]), metrics: map[string]float64{}}
+		for i := 2; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				break
+			}
+			r.metrics[fields[i+1]] = v
+			r.order = append(r.order, fields[i+1])
+		}
+		rs = append(rs, r)
+	}
+	return rs, sc.Err()
+}
+
+// trimProcs removes the -GOMAXPROCS suffix go test adds to names.
+func trimProcs(name string) string {
+	if i := strings.LastIndexByte(name, '-'); i > 0 {
+		if _, err := strconv.Atoi(name[i+1:]); err == nil {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+func render(rs []result) string {
+	var b strings.Builder
+	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	fmt.Fprintf(&b, "# Benchmark report\n\n")
+	fmt.Fprintf(&b, "- date: %s\n- commit: %s\n- machine: %s, %d cores, %s, %s\n\n",
+		time.Now().UTC().Format(time.RFC3339), strings.TrimSpace(string(commit)), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version())
+	fmt.Fprintf(&b, "Each ratio compares a figure with its floor measured in the same run ")
+	fmt.Fprintf(&b, "(`stack` ÷ `floor` in ns/op: 1.00 means no overhead over the floor).\n\n")
+
+	byName := map[string]result{}
+	for _, r := range rs {
+		byName[r.pkg+"|"+r.name] = r
+	}
+	var ratios []string
+	for _, r := range rs {
+		base, ok := strings.CutSuffix(r.name, "/stack")
+		if !ok {
+			continue
+		}
+		fl, ok := byName[r.pkg+"|"+base+"/floor"]
+		if !ok || fl.metrics["ns/op"] == 0 {
+			continue
+		}
+		ratios = append(ratios, fmt.Sprintf("| %s | %s | %s | %s | **%.2f** |", short(r.pkg), base,
+			ns(r.metrics["ns/op"]), ns(fl.metrics["ns/op"]), r.metrics["ns/op"]/fl.metrics["ns/op"]))
+	}
+	if len(ratios) > 0 {
+		b.WriteString("## Ratios to the floor\n\n| package | benchmark | stack | floor | ratio |\n|---|---|---|---|---|\n")
+		b.WriteString(strings.Join(ratios, "\n") + "\n\n")
+	}
+	b.WriteString("## All benchmarks\n\n| package | benchmark | figures |\n|---|---|---|\n")
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].pkg < rs[j].pkg })
+	for _, r := range rs {
+		var figs []string
+		for _, u := range r.order {
+			figs = append(figs, fmt.Sprintf("%s %s", strconv.FormatFloat(r.metrics[u], 'g', 6, 64), u))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", short(r.pkg), r.name, strings.Join(figs, ", "))
+	}
+	return b.String()
+}
+
+func short(pkg string) string { return strings.TrimPrefix(pkg, "dmpkiosk/") }
+
+func ns(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f ms", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.2f µs", v/1e3)
+	}
+	return fmt.Sprintf("%.1f ns", v)
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return runtime.GOARCH
+}
+
+func memTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "memory unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return fmt.Sprintf("%.0f GiB RAM", float64(kb)/1024/1024)
+		}
+	}
+	return "memory unknown"
+}

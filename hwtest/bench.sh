@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# make bench: every Go benchmark of the project, then bench/REPORT.md with
+# the machine, date and commit. Figures are reported as ratios to the floor
+# each one compares to, measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench
+raw=bench/raw.txt
+go test -run '^$' -bench . -benchmem -count=1 -timeout 9m ./... | tee "$raw"
+go run ./cmd/benchreport -raw "$raw" -out bench/REPORT.md
+echo "bench: wrote bench/REPORT.md"

@@ -1,0 +1,36 @@
+package hwtest
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// ChromiumFlags start Debian's Chromium headless on a machine with no
+// display and no network beyond loopback: the background-networking flags
+// keep it from reaching out (and being refused) at every start.
+var ChromiumFlags = []string{
+	"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	"--disable-background-networking", "--disable-component-update", "--disable-sync",
+}
+
+// Chromium returns the path of the browser binary or stops the test.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	return LookPath(t, "chromium", "chromium")
+}
+
+// DumpDOM loads url in a fresh headless Chromium, runs its scripts and
+// returns the resulting DOM as HTML.
+func DumpDOM(t testing.TB, url string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := append(append([]string{}, ChromiumFlags...), "--user-data-dir="+t.TempDir(), "--dump-dom", url)
+	out, err := exec.CommandContext(ctx, Chromium(t), args...).Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom %s: %v", url, err)
+	}
+	return string(out)
+}
