@@ -6,7 +6,7 @@ set -euo pipefail
 foreign_archs=(arm64 armhf)
 packages=(
   # PC/SC: the daemon, the virtual reader driver, headers for cgo, tools
-  pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools pkg-config
+  pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools pkg-config file
   # MQTT broker and clients
   mosquitto mosquitto-clients
   # keys: SoftHSM through PKCS#11, OpenSC tools, xmlsec1 as independent verifier

@@ -115,7 +115,7 @@ func render(rs []result) string {
 	for _, r := range rs {
 		var figs []string
 		for _, u := range r.order {
-			figs = append(figs, fmt.Sprintf("%s %s", strconv.FormatFloat(r.metrics[u], 'g', 6, 64), u))
+			figs = append(figs, fmt.Sprintf("%s %s", figure(r.metrics[u]), u))
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", short(r.pkg), r.name, strings.Join(figs, ", "))
 	}
@@ -159,4 +159,12 @@ func memTotal() string {
 		}
 	}
 	return "memory unknown"
+}
+
+// figure writes large values whole and small ones with three significant digits.
+func figure(v float64) string {
+	if v >= 1000 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }

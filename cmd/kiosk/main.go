@@ -11,10 +11,12 @@ import (
 
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/cmd/internal/cli"
+	"dmpkiosk/ins"
 )
 
 var commands = map[string]cli.Command{
 	"readers": {Summary: "list the PC/SC readers and the ATR of the card in each", Run: runReaders},
+	"ins-c":   {Summary: "INS-C of each stdin line first_name;AAMMJJ;NIR13", Run: runINSC},
 }
 
 func main() {
@@ -54,4 +56,18 @@ func runReaders(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stdout, "%s\t%s\n", s.Reader, state)
 	}
 	return nil
+}
+
+func runINSC(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := cli.Flags("kiosk", "ins-c", stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: kiosk ins-c < lines\n\nEach input line first_name;AAMMJJ;NIR13 gives one output line:\nthe 22-digit INS-C, or \"error: <reason>\".")
+	}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%w: ins-c reads standard input and takes no argument", cli.ErrUsage)
+	}
+	return ins.StreamINSC(stdin, stdout)
 }
