@@ -88,7 +88,9 @@ type StatusError struct {
 	kind error
 }
 
-func (e *StatusError) Error() string { return fmt.Sprintf("card answered %04X: %v", uint16(e.SW), e.kind) }
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("card answered %04X: %v", uint16(e.SW), e.kind)
+}
 
 // Unwrap returns the condition (ErrNotFound, ...).
 func (e *StatusError) Unwrap() error { return e.kind }
