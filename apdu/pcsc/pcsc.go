@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ebfe/scard"
+
+	"dmpkiosk/apdu"
 )
 
 // Context is one PC/SC context on the local pcscd. It is safe for concurrent
@@ -55,15 +58,26 @@ type Card struct {
 	reader string
 	atr    []byte
 	proto  scard.Protocol
+	mode   scard.ShareMode
 }
 
 // Connect opens an exclusive connection to the card in reader, with T=0 or
 // T=1 as the card offers.
 func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
+	return c.connect(ctx, reader, scard.ShareExclusive)
+}
+
+// ConnectShared opens a connection that other applications may share; the
+// card can then be reset by them (see ErrCardReset).
+func (c *Context) ConnectShared(ctx context.Context, reader string) (*Card, error) {
+	return c.connect(ctx, reader, scard.ShareShared)
+}
+
+func (c *Context) connect(ctx context.Context, reader string, mode scard.ShareMode) (*Card, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sc, err := c.sc.Connect(reader, scard.ShareExclusive, scard.ProtocolT0|scard.ProtocolT1)
+	sc, err := c.sc.Connect(reader, mode, scard.ProtocolT0|scard.ProtocolT1)
 	if err != nil {
 		return nil, fmt.Errorf("pcsc: connecting to %q: %w", reader, classify(err))
 	}
@@ -72,7 +86,7 @@ func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
 		_ = sc.Disconnect(scard.LeaveCard)
 		return nil, fmt.Errorf("pcsc: card status in %q: %w", reader, classify(err))
 	}
-	return &Card{card: sc, reader: reader, atr: append([]byte(nil), st.Atr...), proto: sc.ActiveProtocol()}, nil
+	return &Card{card: sc, reader: reader, atr: append([]byte(nil), st.Atr...), proto: sc.ActiveProtocol(), mode: mode}, nil
 }
 
 // Reader is the name of the reader the card sits in.
@@ -92,6 +106,11 @@ func (k *Card) Protocol() string {
 // Transmit sends one command APDU and returns the response with its status
 // word. The context is checked before the exchange; PC/SC offers no way to
 // abort an exchange under way.
+//
+// When another party reset the card, the connection is re-established at
+// once and the command fails with ErrCardReset: the card lost its state
+// (selected application, verified PIN), so the caller restarts its
+// sequence on the same Card rather than have a command run out of context.
 func (k *Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -100,9 +119,85 @@ func (k *Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	defer k.mu.Unlock()
 	resp, err := k.card.Transmit(cmd)
 	if err != nil {
-		return nil, fmt.Errorf("pcsc: transmit in %q: %w", k.reader, classify(err))
+		err = classify(err)
+		if errors.Is(err, ErrCardReset) {
+			if rerr := k.card.Reconnect(k.mode, scard.ProtocolT0|scard.ProtocolT1, scard.LeaveCard); rerr != nil {
+				return nil, fmt.Errorf("pcsc: reconnecting %q after a reset: %w", k.reader, classify(rerr))
+			}
+			k.proto = k.card.ActiveProtocol()
+		}
+		return nil, fmt.Errorf("pcsc: transmit in %q: %w", k.reader, err)
+	}
+	if len(resp) < 2 {
+		// No status word: the card left during the exchange (vpcd and some
+		// drivers report that as an empty answer), or it is mute.
+		return nil, fmt.Errorf("pcsc: transmit in %q: %w", k.reader, k.whyNoAnswer(len(resp)))
 	}
 	return resp, nil
+}
+
+// whyNoAnswer tells a card pulled out from a card that answered nothing.
+// pcscd learns of a removal at its next presence poll, so it is asked for a
+// little while.
+func (k *Card) whyNoAnswer(n int) error {
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for {
+		st, err := k.card.Status()
+		if err != nil {
+			return classify(err)
+		}
+		if st.State&scard.Present == 0 {
+			return ErrCardRemoved
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %d bytes, no status word", apdu.ErrResponse, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Transaction runs fn with the card held for this connection alone
+// (SCardBeginTransaction … SCardEndTransaction), so that a card
+// application's read sequence is not interleaved with another
+// application's commands.
+func (k *Card) Transaction(ctx context.Context, fn func(ctx context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := k.card.BeginTransaction(); err != nil {
+		err = classify(err)
+		if !errors.Is(err, ErrCardReset) {
+			return fmt.Errorf("pcsc: beginning a transaction in %q: %w", k.reader, err)
+		}
+		k.mu.Lock()
+		rerr := k.card.Reconnect(k.mode, scard.ProtocolT0|scard.ProtocolT1, scard.LeaveCard)
+		k.mu.Unlock()
+		if rerr != nil {
+			return fmt.Errorf("pcsc: reconnecting %q after a reset: %w", k.reader, classify(rerr))
+		}
+		if err := k.card.BeginTransaction(); err != nil {
+			return fmt.Errorf("pcsc: beginning a transaction in %q: %w", k.reader, classify(err))
+		}
+	}
+	ferr := fn(ctx)
+	if err := k.card.EndTransaction(scard.LeaveCard); err != nil && ferr == nil {
+		// A card pulled out ends the transaction by itself.
+		if cerr := classify(err); !errors.Is(cerr, ErrCardRemoved) {
+			return fmt.Errorf("pcsc: ending a transaction in %q: %w", k.reader, cerr)
+		}
+	}
+	return ferr
+}
+
+// Reset resets the card (warm reset) and keeps the connection.
+func (k *Card) Reset() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.card.Reconnect(k.mode, scard.ProtocolT0|scard.ProtocolT1, scard.ResetCard); err != nil {
+		return fmt.Errorf("pcsc: resetting %q: %w", k.reader, classify(err))
+	}
+	k.proto = k.card.ActiveProtocol()
+	return nil
 }
 
 // Close ends the connection, leaving the card powered as it is.

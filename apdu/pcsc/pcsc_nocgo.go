@@ -41,3 +41,23 @@ type ReaderStatus struct {
 
 // Status reports ErrNoCgo.
 func (c *Context) Status([]string) ([]ReaderStatus, error) { return nil, ErrNoCgo }
+
+// ConnectShared reports ErrNoCgo.
+func (c *Context) ConnectShared(context.Context, string) (*Card, error) { return nil, ErrNoCgo }
+
+// Transaction reports ErrNoCgo.
+func (k *Card) Transaction(context.Context, func(context.Context) error) error { return ErrNoCgo }
+
+// Reset reports ErrNoCgo.
+func (k *Card) Reset() error { return ErrNoCgo }
+
+// ATR reports nothing.
+func (k *Card) ATR() []byte { return nil }
+
+// Reader reports nothing.
+func (k *Card) Reader() string { return "" }
+
+// Protocol reports nothing.
+func (k *Card) Protocol() string { return "" }
+
+func establishSession() (session, error) { return nil, ErrNoCgo }
