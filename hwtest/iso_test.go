@@ -15,7 +15,9 @@ import (
 // the engine's own tests.
 type direct struct{ c Card }
 
-func (d direct) Transmit(_ context.Context, cmd []byte) ([]byte, error) { return d.c.Transmit(cmd), nil }
+func (d direct) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
+	return d.c.Transmit(cmd), nil
+}
 
 func demoCard() *ISOCard {
 	c := DemoCard()
