@@ -1,0 +1,88 @@
+// Command cardsim puts virtual cards in the vpcd slots of the local pcscd,
+// so that the kiosk's real card path can run without hardware (make run,
+// demos, manual tests).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"dmpkiosk/cmd/internal/cli"
+	"dmpkiosk/hwtest"
+)
+
+var commands = map[string]cli.Command{
+	"insert":   {Summary: "insert a virtual card in a slot until interrupted", Run: runInsert},
+	"profiles": {Summary: "list the virtual card profiles", Run: runProfiles},
+}
+
+func main() {
+	cli.Main("cardsim", "cartes virtuelles pour pcscd (vpcd)", commands)
+}
+
+func runProfiles(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if err := cli.Parse(cli.Flags("cardsim", "profiles", stderr), args); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(hwtest.Profiles))
+	for n := range hwtest.Profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintln(stdout, n)
+	}
+	return nil
+}
+
+func runInsert(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := cli.Flags("cardsim", "insert", stderr)
+	profile := fs.String("profile", "demo", "card profile (see cardsim profiles)")
+	slot := fs.Int("slot", 0, "vpcd slot, 0 or 1")
+	addr := fs.String("addr", "", "vpcd address (default: the slot's port on 127.0.0.1)")
+	timing := fs.Bool("timing", false, "delay each exchange by its ISO 7816-3 wire time")
+	pps := fs.Bool("pps", false, "with -timing: run at the card's TA1 rate, as after a PPS")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	mk, ok := hwtest.Profiles[*profile]
+	if !ok {
+		return fmt.Errorf("%w: unknown profile %q", cli.ErrUsage, *profile)
+	}
+	if *slot < 0 || *slot >= hwtest.Slots {
+		return fmt.Errorf("%w: slot %d, want 0 or 1", cli.ErrUsage, *slot)
+	}
+	if *addr == "" {
+		*addr = hwtest.SlotAddr(*slot)
+	}
+	card := mk()
+	if *timing {
+		link, err := hwtest.LinkFromATR(card.ATR(), *pps)
+		if err != nil {
+			return err
+		}
+		card = &hwtest.Timed{Card: card, Link: link}
+		fmt.Fprintf(stdout, "timing: T=%d at %.0f bd\n", link.Protocol, link.Baud())
+	}
+	in, err := hwtest.Insert(ctx, *addr, card)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "card %q inserted at %s; Ctrl-C removes it\n", *profile, *addr)
+	done := make(chan error, 1)
+	go func() { done <- in.Err() }()
+	select {
+	case <-ctx.Done():
+		in.Remove()
+		fmt.Fprintln(stdout, "card removed")
+		return nil
+	case err := <-done:
+		if err == nil {
+			err = errors.New("the reader closed the link (pcscd stopped?)")
+		}
+		return err
+	}
+}
