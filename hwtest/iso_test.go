@@ -28,7 +28,7 @@ func demoCard() *ISOCard {
 func TestISOCardSelectRead(t *testing.T) {
 	c := demoCard()
 	ctx := context.Background()
-	tr := direct{c}
+	tr := &Direct{Card: c}
 	// SELECT by AID with FCI: T=0 style 61 xx, fetched by Exchange.
 	fci, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0xA4, P1: 0x04, Data: DemoAID, Ne: 256})
 	if err != nil {
@@ -77,7 +77,7 @@ func TestISOCardSelectRead(t *testing.T) {
 func TestISOCardPIN(t *testing.T) {
 	c := demoCard()
 	ctx := context.Background()
-	tr := direct{c}
+	tr := &Direct{Card: c}
 	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0xA4, P1: 0x08, P2: 0x0C, Data: []byte{0xD0, 0x10}}); err != nil {
 		t.Fatal(err)
 	}

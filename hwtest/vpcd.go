@@ -162,3 +162,27 @@ func (c *FuncCard) Transmit(cmd []byte) []byte {
 	}
 	return c.OnAPDU(cmd)
 }
+
+// Direct is an apdu.Transport straight into a virtual card, without pcscd:
+// for the card applications' exhaustive tests (every APDU of a sequence
+// failing in turn), alongside the tests through real pcscd. Count is the
+// number of APDUs carried; when Err is set, every APDU after the first
+// FailAfter fails with it, as a card pulled out does.
+type Direct struct {
+	Card      Card
+	Count     int
+	FailAfter int
+	Err       error
+}
+
+// Transmit implements apdu.Transport.
+func (d *Direct) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if d.Err != nil && d.Count >= d.FailAfter {
+		return nil, d.Err
+	}
+	d.Count++
+	return d.Card.Transmit(cmd), nil
+}

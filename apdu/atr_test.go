@@ -1,0 +1,26 @@
+package apdu
+
+import "testing"
+
+func TestATRPattern(t *testing.T) {
+	p := MustATRPattern("3B 75 13 00 00 4x 09 EA 90 00")
+	for _, c := range []struct {
+		atr  []byte
+		want bool
+	}{
+		{[]byte{0x3B, 0x75, 0x13, 0x00, 0x00, 0x47, 0x09, 0xEA, 0x90, 0x00}, true},
+		{[]byte{0x3B, 0x75, 0x13, 0x00, 0x00, 0x43, 0x09, 0xEA, 0x90, 0x00}, true},
+		{[]byte{0x3B, 0x75, 0x13, 0x00, 0x00, 0x57, 0x09, 0xEA, 0x90, 0x00}, false},
+		{[]byte{0x3B, 0x75, 0x13, 0x00, 0x00, 0x47, 0x09, 0xEA, 0x90}, false},
+		{nil, false},
+	} {
+		if got := p.Match(c.atr); got != c.want {
+			t.Errorf("% X: %v", c.atr, got)
+		}
+	}
+	for _, bad := range []string{"", "3B 7", "3B ZZ", "3B75"} {
+		if _, err := ParseATRPattern(bad); err == nil {
+			t.Errorf("pattern %q accepted", bad)
+		}
+	}
+}
