@@ -59,7 +59,7 @@ func Recognize(atr []byte) Generation {
 // Errors a caller branches on. Their messages are French: they reach the
 // screen.
 var (
-	ErrVitale1 = errors.New("carte Vitale 1 non prise en charge : utilisez le poste d'accueil")
+	ErrVitale1   = errors.New("carte Vitale 1 non prise en charge : utilisez le poste d'accueil")
 	ErrNotVitale = errors.New("ce n'est pas une carte Vitale")
 	// ErrMalformed: the card's data do not follow the layout.
 	ErrMalformed = errors.New("données de la carte Vitale illisibles")

@@ -34,12 +34,12 @@ func read(t *testing.T, p hwtest.VitaleProfile) (*vitale.Card, *hwtest.Direct, e
 
 func TestRecognize(t *testing.T) {
 	cases := map[string]vitale.Generation{
-		"3B 75 13 00 00 47 09 EA 90 00": vitale.Vitale2,
-		"3B 75 13 00 00 43 09 EA 90 00": vitale.Vitale2,
-		"3B 75 13 00 00 45 09 FA 90 00": vitale.Vitale2,
-		"3F 65 25 00 24 09 69 90 00":    vitale.Vitale1,
-		"3F 65 25 00 52 09 6A 90 00":    vitale.Vitale1,
-		"3F 65 25 00 A7 09 6A 90 00":    vitale.Vitale1,
+		"3B 75 13 00 00 47 09 EA 90 00":                      vitale.Vitale2,
+		"3B 75 13 00 00 43 09 EA 90 00":                      vitale.Vitale2,
+		"3B 75 13 00 00 45 09 FA 90 00":                      vitale.Vitale2,
+		"3F 65 25 00 24 09 69 90 00":                         vitale.Vitale1,
+		"3F 65 25 00 52 09 6A 90 00":                         vitale.Vitale1,
+		"3F 65 25 00 A7 09 6A 90 00":                         vitale.Vitale1,
 		"3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00": vitale.NotVitale,
 	}
 	for s, want := range cases {
