@@ -11,7 +11,7 @@ var (
 	DemoFile   = bytes.Repeat([]byte("0123456789ABCDEF"), 600/16+1)[:600]
 	DemoPIN    = []byte("1234")
 	DemoPINRef = byte(0x01)
-	DemoATR    = []byte{0x3B, 0x75, 0x13, 0x00, 0x00, 0x47, 0x09, 0xEA, 0x90, 0x00}
+	DemoATR    = []byte{0x3B, 0x11, 0x13, 0x44} // TA1 13, one historical byte: no known card
 )
 
 // DemoCard returns a fresh demo card.
@@ -28,9 +28,4 @@ func DemoCard() *ISOCard {
 		PIN: DemoPIN, PINRef: DemoPINRef, MaxTries: 3,
 		FCIWith61: true, WrongLe6C: true,
 	}
-}
-
-// Profiles are the virtual cards cmd/cardsim can insert, by name.
-var Profiles = map[string]func() Card{
-	"demo": func() Card { return DemoCard() },
 }

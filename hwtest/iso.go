@@ -31,6 +31,7 @@ type ISOCard struct {
 	PIN      []byte // nil: no PIN
 	PINRef   byte   // P2 of VERIFY
 	MaxTries int
+	Blocked  bool // the PIN starts blocked (no try left)
 	// FCIWith61: a SELECT asking for the FCI is answered 61 xx, the FCI
 	// being fetched with GET RESPONSE, as T=0 cards do.
 	FCIWith61 bool
@@ -61,6 +62,9 @@ func (c *ISOCard) init() {
 		}
 		link(c.MF)
 		c.tries = c.MaxTries
+		if c.Blocked {
+			c.tries = 0
+		}
 		c.curDF = c.MF
 	})
 }
@@ -134,6 +138,18 @@ func (c *ISOCard) Transmit(raw []byte) []byte {
 	return sw(apdu.SWINSNotSupported)
 }
 
+// Respond answers an Extra instruction's data as the card's protocol does:
+// 61 xx and GET RESPONSE for a T=0 card (FCIWith61), else data and 90 00.
+func (c *ISOCard) Respond(data []byte) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.FCIWith61 && len(data) > 0 {
+		c.pending = append([]byte(nil), data...)
+		return []byte{0x61, byte(min(len(data), 256) & 0xFF)}
+	}
+	return withSW(data, apdu.SWOK)
+}
+
 func (c *ISOCard) selectFile(cmd apdu.Command) []byte {
 	var f *File
 	switch cmd.P1 {
@@ -162,7 +178,8 @@ func (c *ISOCard) selectFile(cmd apdu.Command) []byte {
 		}
 		for i := 0; i < len(cmd.Data) && f != nil; i += 2 {
 			fid := uint16(cmd.Data[i])<<8 | uint16(cmd.Data[i+1])
-			if i == 0 && fid == 0x3F00 && cmd.P1 == 0x08 {
+			if i == 0 && fid == 0x3F00 {
+				f = c.MF
 				continue
 			}
 			f = child(f, fid)

@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"testing"
@@ -29,7 +28,7 @@ func NewCA(t testing.TB, name string) *CA {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
+		SerialNumber:          randSerial(),
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"dmpkiosk tests"}},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
@@ -88,7 +87,7 @@ func (ca *CA) Client(t testing.TB, name string) *Leaf {
 func (ca *CA) issue(t testing.TB, tmpl *x509.Certificate) *Leaf {
 	t.Helper()
 	key := newKey(t)
-	tmpl.SerialNumber = serial(t)
+	tmpl.SerialNumber = randSerial()
 	tmpl.NotBefore = time.Now().Add(-time.Hour)
 	tmpl.NotAfter = time.Now().Add(24 * time.Hour)
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
@@ -126,13 +125,4 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
-}
-
-func serial(t testing.TB) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

@@ -158,13 +158,3 @@ var VitaleProfiles = []VitaleProfile{
 		{Surname: "ROUX", FirstName: "CLAIRE", BirthDate: "19550720", Rank: 1, Quality: "00", NIR: "2550713055321"},
 	}},
 }
-
-// Vitale1Card is a Vitale 1 card: its ATR, and no command the project knows.
-func Vitale1Card() *FuncCard { return &FuncCard{Answer: Vitale1ATR} }
-
-func init() {
-	for _, p := range VitaleProfiles {
-		Profiles[p.Name] = func() Card { return VitaleCard(p) }
-	}
-	Profiles["vitale1"] = func() Card { return Vitale1Card() }
-}

@@ -1,7 +1,6 @@
 package vitale
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -283,7 +282,7 @@ func fill(tmpl []byte, fields map[apdu.Tag]*string) error {
 	}
 	for _, o := range objs {
 		if dst, ok := fields[o.Tag]; ok {
-			*dst = latin1(o.Value)
+			*dst = apdu.Latin1(o.Value)
 		}
 	}
 	return nil
@@ -292,15 +291,6 @@ func fill(tmpl []byte, fields map[apdu.Tag]*string) error {
 func present(tmpl []byte, tag apdu.Tag) ([]byte, bool) {
 	v, ok, _ := apdu.Find(tmpl, tag)
 	return v, ok
-}
-
-func latin1(b []byte) string {
-	var s strings.Builder
-	s.Grow(len(b))
-	for _, c := range bytes.TrimRight(b, " \x00") {
-		s.WriteRune(rune(c))
-	}
-	return s.String()
 }
 
 func digits(s string, n int) bool {

@@ -23,12 +23,30 @@ func main() {
 	cli.Main("cardsim", "cartes virtuelles pour pcscd (vpcd)", commands)
 }
 
+// cards loads (or creates) the test IGC-Santé authority in dir and returns
+// every profile.
+func cards(dir string) (map[string]func() (hwtest.Card, error), error) {
+	ca, err := hwtest.LoadOrCreateIGCSante(dir)
+	if err != nil {
+		return nil, fmt.Errorf("test IGC-Santé authority in %s: %w", dir, err)
+	}
+	return hwtest.Cards(ca), nil
+}
+
+const pkiHelp = "directory of the test IGC-Santé authority (created when absent)"
+
 func runProfiles(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	if err := cli.Parse(cli.Flags("cardsim", "profiles", stderr), args); err != nil {
+	fs := cli.Flags("cardsim", "profiles", stderr)
+	pki := fs.String("pki", "demo/pki", pkiHelp)
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	names := make([]string, 0, len(hwtest.Profiles))
-	for n := range hwtest.Profiles {
+	all, err := cards(*pki)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(all))
+	for n := range all {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -45,12 +63,17 @@ func runInsert(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	addr := fs.String("addr", "", "vpcd address (default: the slot's port on 127.0.0.1)")
 	timing := fs.Bool("timing", false, "delay each exchange by its ISO 7816-3 wire time")
 	pps := fs.Bool("pps", false, "with -timing: run at the card's TA1 rate, as after a PPS")
+	pki := fs.String("pki", "demo/pki", pkiHelp)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	mk, ok := hwtest.Profiles[*profile]
+	all, err := cards(*pki)
+	if err != nil {
+		return err
+	}
+	mk, ok := all[*profile]
 	if !ok {
-		return fmt.Errorf("%w: unknown profile %q", cli.ErrUsage, *profile)
+		return fmt.Errorf("%w: unknown profile %q (see cardsim profiles)", cli.ErrUsage, *profile)
 	}
 	if *slot < 0 || *slot >= hwtest.Slots {
 		return fmt.Errorf("%w: slot %d, want 0 or 1", cli.ErrUsage, *slot)
@@ -58,7 +81,10 @@ func runInsert(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if *addr == "" {
 		*addr = hwtest.SlotAddr(*slot)
 	}
-	card := mk()
+	card, err := mk()
+	if err != nil {
+		return err
+	}
 	if *timing {
 		link, err := hwtest.LinkFromATR(card.ATR(), *pps)
 		if err != nil {

@@ -29,7 +29,7 @@ func TestCardsimWithKioskReaders(t *testing.T) {
 	cardsim := build(t, dir, "dmpkiosk/cmd/cardsim")
 	kiosk := build(t, dir, "dmpkiosk/cmd/kiosk")
 
-	cmd := exec.Command(cardsim, "insert", "-profile", "demo", "-slot", "1", "-timing", "-pps")
+	cmd := exec.Command(cardsim, "insert", "-profile", "demo", "-slot", "1", "-timing", "-pps", "-pki", filepath.Join(dir, "pki"))
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func TestCardsimWithKioskReaders(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kiosk readers: %v\n%s", err, out)
 	}
-	want := hwtest.Reader(1) + "\tATR 3B751300004709EA9000"
+	want := hwtest.Reader(1) + "\tATR 3B111344"
 	if !strings.Contains(string(out), want) || !strings.Contains(string(out), hwtest.Reader(0)+"\tvide") {
 		t.Fatalf("kiosk readers:\n%s\nwant a line %q and slot 0 empty", out, want)
 	}

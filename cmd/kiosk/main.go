@@ -5,18 +5,22 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/cmd/internal/cli"
+	"dmpkiosk/firmware"
 	"dmpkiosk/ins"
 )
 
 var commands = map[string]cli.Command{
 	"readers": {Summary: "list the PC/SC readers and the ATR of the card in each", Run: runReaders},
 	"ins-c":   {Summary: "INS-C of each stdin line first_name;AAMMJJ;NIR13", Run: runINSC},
+	"read":    {Summary: "read the cards in the slots (no PIN); --json for tools", Run: runRead},
 }
 
 func main() {
@@ -70,4 +74,75 @@ func runINSC(_ context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return fmt.Errorf("%w: ins-c reads standard input and takes no argument", cli.ErrUsage)
 	}
 	return ins.StreamINSC(stdin, stdout)
+}
+
+// errUnread makes the exit status 1 when a present card could not be read.
+var errUnread = errors.New("une carte au moins n'a pas pu être lue")
+
+func runRead(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := cli.Flags("kiosk", "read", stderr)
+	asJSON := fs.Bool("json", false, "print one JSON document (field names are a contract)")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	pc, err := pcsc.Establish()
+	if err != nil {
+		return fmt.Errorf("lecteurs de cartes indisponibles (pcscd arrêté ?): %w", err)
+	}
+	defer pc.Release()
+	readers, err := pc.Readers()
+	if err != nil {
+		return err
+	}
+	slots, err := firmware.ReadSlots(ctx, pc, readers)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(struct {
+			Slots []firmware.SlotRead `json:"slots"`
+		}{slots}); err != nil {
+			return err
+		}
+	} else {
+		printSlots(stdout, slots)
+	}
+	for _, s := range slots {
+		if s.Error != "" {
+			return errUnread
+		}
+	}
+	return nil
+}
+
+func printSlots(w io.Writer, slots []firmware.SlotRead) {
+	if len(slots) == 0 {
+		fmt.Fprintln(w, "aucun lecteur de cartes")
+	}
+	for _, s := range slots {
+		fmt.Fprintf(w, "%s : %s\n", s.Reader, s.Card)
+		if s.Error != "" {
+			fmt.Fprintf(w, "  erreur : %s\n", s.Error)
+		}
+		if v := s.Vitale; v != nil {
+			fmt.Fprintf(w, "  carte Vitale n° %s, valable du %s au %s\n", v.Serial, v.ValidFrom, v.ValidUntil)
+			for i, b := range v.Beneficiaries {
+				nir := "sans NIR propre"
+				if b.NIR != "" {
+					nir = "NIR " + b.NIR
+					if !b.NIRValid {
+						nir += " (clé invalide)"
+					}
+				}
+				fmt.Fprintf(w, "  %d. %s %s, né(e) le %s, rang %d, qualité %s, %s, INS-C %s\n",
+					i+1, b.Surname, b.FirstName, b.BirthDate, b.BirthRank, b.Quality, nir, b.INSC)
+			}
+		}
+		if c := s.CPS; c != nil {
+			fmt.Fprintf(w, "  %s %s %s, %s %s, profession %s, spécialité %s, carte n° %s valable jusqu'au %s\n",
+				c.CardType, c.Surname, c.FirstName, c.NationalIDType, c.NationalID, c.Profession, c.Speciality, c.Serial, c.NotAfter)
+		}
+	}
 }

@@ -1,0 +1,158 @@
+package firmware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"dmpkiosk/apdu"
+	"dmpkiosk/apdu/cps"
+	"dmpkiosk/apdu/pcsc"
+	"dmpkiosk/apdu/vitale"
+)
+
+// Card kinds as the kiosk names them (the contract of kiosk read).
+const (
+	KindVitale2 = "vitale2"
+	KindVitale1 = "vitale1"
+	KindCPS2ter = "cps2ter"
+	KindCPS3    = "cps3"
+	KindCPS4    = "cps4"
+	KindUnknown = "unknown"
+	KindEmpty   = "empty"
+)
+
+// Classify names a card from its ATR.
+func Classify(atr []byte) string {
+	switch vitale.Recognize(atr) {
+	case vitale.Vitale2:
+		return KindVitale2
+	case vitale.Vitale1:
+		return KindVitale1
+	}
+	switch cps.Recognize(atr) {
+	case cps.CPS2ter:
+		return KindCPS2ter
+	case cps.CPS3, cps.CPS3Contactless:
+		return KindCPS3
+	case cps.CPS4:
+		return KindCPS4
+	}
+	return KindUnknown
+}
+
+// SlotRead is what was read in one slot.
+type SlotRead struct {
+	Reader string       `json:"reader"`
+	ATR    string       `json:"atr,omitempty"`
+	Card   string       `json:"card"`
+	Vitale *vitale.Card `json:"vitale,omitempty"`
+	CPS    *cps.Info    `json:"cps,omitempty"`
+	Error  string       `json:"error,omitempty"` // plain French, for the screen
+}
+
+// ErrUnknownCard is a card neither Vitale nor CPS-family.
+var ErrUnknownCard = errors.New("carte non reconnue")
+
+// ReadSlots reads, concurrently, whatever is in the given readers: the
+// Vitale card's beneficiaries or the professional card's holder (no PIN).
+// A slot whose read failed carries the reason in Error; err is for PC/SC
+// itself failing.
+func ReadSlots(ctx context.Context, pc *pcsc.Context, readers []string) ([]SlotRead, error) {
+	sts, err := pc.Status(readers)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SlotRead, len(sts))
+	var wg sync.WaitGroup
+	for i, st := range sts {
+		out[i] = SlotRead{Reader: st.Reader, Card: KindEmpty}
+		if !st.Present {
+			continue
+		}
+		if st.Mute {
+			out[i].Card, out[i].Error = KindUnknown, "carte muette : vérifiez son sens d'insertion"
+			continue
+		}
+		out[i].ATR = fmt.Sprintf("%X", st.ATR)
+		out[i].Card = Classify(st.ATR)
+		wg.Add(1)
+		go func(s *SlotRead) {
+			defer wg.Done()
+			if err := readSlot(ctx, pc, s); err != nil {
+				s.Error = Message(err)
+			}
+		}(&out[i])
+	}
+	wg.Wait()
+	return out, nil
+}
+
+func readSlot(ctx context.Context, pc *pcsc.Context, s *SlotRead) error {
+	switch s.Card {
+	case KindVitale1:
+		return vitale.ErrVitale1
+	case KindCPS2ter:
+		return cps.ErrCPS2ter
+	case KindUnknown:
+		return ErrUnknownCard
+	}
+	k, err := pc.Connect(ctx, s.Reader)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	return k.Transaction(ctx, func(ctx context.Context) error {
+		if s.Card == KindVitale2 {
+			c, err := vitale.APDUReader{T: k}.ReadVitale(ctx)
+			s.Vitale = c
+			return err
+		}
+		c, err := cps.Open(k, k.ATR(), cps.ReferenceLayout)
+		if err != nil {
+			return err
+		}
+		info, err := c.ReadInfo(ctx)
+		s.CPS = info
+		return err
+	})
+}
+
+// screenErrors are the errors whose own message is the French sentence the
+// screen shows (without what they wrap, which may be technical).
+var screenErrors = []error{
+	vitale.ErrVitale1, vitale.ErrNotVitale, vitale.ErrMalformed,
+	cps.ErrCPS2ter, cps.ErrNotCPS, cps.ErrMalformed, cps.ErrBlocked, cps.ErrPINFormat, cps.ErrNeedPIN,
+	ErrUnknownCard,
+}
+
+// Message is the plain French sentence the screen shows for a card error.
+func Message(err error) string {
+	for _, e := range screenErrors {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	switch {
+	case errors.Is(err, pcsc.ErrCardRemoved):
+		return "carte retirée pendant la lecture : réinsérez-la"
+	case errors.Is(err, pcsc.ErrCardReset):
+		return "la carte a été réinitialisée : réinsérez-la"
+	case errors.Is(err, pcsc.ErrNoReader):
+		return "lecteur de cartes débranché"
+	case errors.Is(err, pcsc.ErrServiceStopped):
+		return "service des lecteurs de cartes arrêté : redémarrez la borne"
+	case errors.Is(err, apdu.ErrWrongPIN):
+		var ae *apdu.AuthError
+		if errors.As(err, &ae) && ae.Retries > 0 {
+			return fmt.Sprintf("code faux : %d essai(s) restant(s)", ae.Retries)
+		}
+		return "code faux"
+	case errors.Is(err, apdu.ErrResponse), errors.Is(err, apdu.ErrTLV):
+		return "la carte a répondu de façon illisible : réinsérez-la"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "lecture interrompue"
+	}
+	return "lecture de la carte impossible : réinsérez-la ou changez de lecteur"
+}
