@@ -58,7 +58,9 @@ var ErrUnknownCard = errors.New("carte non reconnue")
 // ReadSlots reads, concurrently, whatever is in the given readers: the
 // Vitale card's beneficiaries or the professional card's holder (no PIN).
 // A slot whose read failed carries the reason in Error; err is for PC/SC
-// itself failing.
+// itself failing. Each slot is read on a PC/SC context of its own: the
+// pcsc-lite client serialises the calls made on one context, which would
+// make the two reads take turns.
 func ReadSlots(ctx context.Context, pc *pcsc.Context, readers []string) ([]SlotRead, error) {
 	sts, err := pc.Status(readers)
 	if err != nil {
@@ -80,7 +82,7 @@ func ReadSlots(ctx context.Context, pc *pcsc.Context, readers []string) ([]SlotR
 		wg.Add(1)
 		go func(s *SlotRead) {
 			defer wg.Done()
-			if err := readSlot(ctx, pc, s); err != nil {
+			if err := readSlot(ctx, s); err != nil {
 				s.Error = Message(err)
 			}
 		}(&out[i])
@@ -89,7 +91,7 @@ func ReadSlots(ctx context.Context, pc *pcsc.Context, readers []string) ([]SlotR
 	return out, nil
 }
 
-func readSlot(ctx context.Context, pc *pcsc.Context, s *SlotRead) error {
+func readSlot(ctx context.Context, s *SlotRead) error {
 	switch s.Card {
 	case KindVitale1:
 		return vitale.ErrVitale1
@@ -98,6 +100,11 @@ func readSlot(ctx context.Context, pc *pcsc.Context, s *SlotRead) error {
 	case KindUnknown:
 		return ErrUnknownCard
 	}
+	pc, err := pcsc.Establish()
+	if err != nil {
+		return err
+	}
+	defer pc.Release()
 	k, err := pc.Connect(ctx, s.Reader)
 	if err != nil {
 		return err

@@ -11,14 +11,6 @@ import (
 	"dmpkiosk/apdu"
 )
 
-// direct is a Transport straight into a virtual card, without pcscd: for
-// the engine's own tests.
-type direct struct{ c Card }
-
-func (d direct) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
-	return d.c.Transmit(cmd), nil
-}
-
 func demoCard() *ISOCard {
 	c := DemoCard()
 	c.Reset()

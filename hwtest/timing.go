@@ -2,6 +2,7 @@ package hwtest
 
 import (
 	"errors"
+	"runtime"
 	"time"
 )
 
@@ -164,13 +165,27 @@ type Timed struct {
 func (t *Timed) Reset() {
 	deadline := time.Now().Add(t.Link.PowerOnTime())
 	t.Card.Reset()
-	time.Sleep(time.Until(deadline))
+	sleepUntil(deadline)
 }
 
 // Transmit implements Card, taking the exchange's wire time.
 func (t *Timed) Transmit(cmd []byte) []byte {
 	start := time.Now()
 	resp := t.Card.Transmit(cmd)
-	time.Sleep(time.Until(start.Add(t.Link.ExchangeTime(cmd, resp))))
+	sleepUntil(start.Add(t.Link.ExchangeTime(cmd, resp)))
 	return resp
+}
+
+// sleepUntil returns at deadline, not up to a millisecond later as a plain
+// time.Sleep does when the process is otherwise idle (the runtime then
+// waits in epoll with millisecond resolution): it sleeps short of the
+// deadline and spins the rest. A virtual card that answered late would
+// charge the stack under test for the model's own error.
+func sleepUntil(deadline time.Time) {
+	if d := time.Until(deadline) - 2*time.Millisecond; d > 0 {
+		time.Sleep(d)
+	}
+	for time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
 }

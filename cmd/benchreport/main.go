@@ -86,14 +86,21 @@ func render(rs []result) string {
 	fmt.Fprintf(&b, "# Benchmark report\n\n")
 	fmt.Fprintf(&b, "- date: %s\n- commit: %s\n- machine: %s, %d cores, %s, %s\n\n",
 		time.Now().UTC().Format(time.RFC3339), strings.TrimSpace(string(commit)), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version())
-	fmt.Fprintf(&b, "Each ratio compares a figure with its floor measured in the same run ")
-	fmt.Fprintf(&b, "(`stack` ÷ `floor` in ns/op: 1.00 means no overhead over the floor).\n\n")
+	fmt.Fprintf(&b, "Each ratio compares a figure with its floor measured in the same run: ")
+	fmt.Fprintf(&b, "`stack` ÷ `floor` sub-benchmarks, or ns/op ÷ the `floor-ns/op` a benchmark reports ")
+	fmt.Fprintf(&b, "(1.00 means no overhead over the floor).\n\n")
 
 	byName := map[string]result{}
 	for _, r := range rs {
 		byName[r.pkg+"|"+r.name] = r
 	}
 	var ratios []string
+	for _, r := range rs {
+		if fl := r.metrics["floor-ns/op"]; fl > 0 {
+			ratios = append(ratios, fmt.Sprintf("| %s | %s | %s | %s | **%.2f** |", short(r.pkg), r.name,
+				ns(r.metrics["ns/op"]), ns(fl), r.metrics["ns/op"]/fl))
+		}
+	}
 	for _, r := range rs {
 		base, ok := strings.CutSuffix(r.name, "/stack")
 		if !ok {
