@@ -124,6 +124,16 @@ func TestExchangeBadAnswers(t *testing.T) {
 	if forever.n > maxGetResponse+1 {
 		t.Fatalf("%d commands sent to an endless card", forever.n)
 	}
+	// A card answering more than the 256 bytes asked for is refused.
+	s = &script{t: t, steps: []step{{[]byte{0x00, 0xB0, 0x00, 0x00, 0x00}, append(make([]byte, 300), 0x90, 0x00)}}}
+	if _, err := ReadFile(context.Background(), s, 0x00, 4096); !errors.Is(err, ErrResponse) {
+		t.Fatalf("oversized response: %v", err)
+	}
+	// A card whose file never ends is cut off at the limit.
+	endless := &loop{resp: append(make([]byte, 256), 0x90, 0x00)}
+	if _, err := ReadFile(context.Background(), endless, 0x00, 1024); err == nil || endless.n > 5 {
+		t.Fatalf("endless file: %v after %d reads", err, endless.n)
+	}
 	// An unknown status word is kept.
 	s = &script{t: t, steps: []step{{[]byte{0x00, 0xB0, 0x00, 0x00, 0x00}, []byte{0x6F, 0x42}}}}
 	var ue *UnknownStatusError
