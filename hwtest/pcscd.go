@@ -64,17 +64,23 @@ func StartPCSCD(t testing.TB) *PCSCD {
 	lockMachine(t)
 	dir := t.TempDir()
 	p := &PCSCD{t: t, bin: bin, confDir: filepath.Join(dir, "reader.conf.d"), logPath: filepath.Join(dir, "pcscd.log")}
-	conf := fmt.Sprintf("FRIENDLYNAME \"%s\"\nDEVICENAME /dev/null:0x%X\nLIBPATH %s\nCHANNELID 0x%X\n",
-		ReaderName, vpcdChannel, vpcdDriver, vpcdChannel)
-	if err := os.MkdirAll(p.confDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(p.confDir, "kiosk-vpcd"), []byte(conf), 0o644); err != nil {
+	if err := WriteReaderConf(p.confDir); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Stop)
 	p.Start()
 	return p
+}
+
+// WriteReaderConf writes the private two-slot vpcd configuration into dir,
+// for pcscd --config dir.
+func WriteReaderConf(dir string) error {
+	conf := fmt.Sprintf("FRIENDLYNAME \"%s\"\nDEVICENAME /dev/null:0x%X\nLIBPATH %s\nCHANNELID 0x%X\n",
+		ReaderName, vpcdChannel, vpcdDriver, vpcdChannel)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "kiosk-vpcd"), []byte(conf), 0o644)
 }
 
 // Start launches pcscd (again, after Stop or Kill) and waits for both slots.

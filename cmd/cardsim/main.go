@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"sort"
+	"syscall"
 
 	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/hwtest"
@@ -17,6 +20,37 @@ import (
 var commands = map[string]cli.Command{
 	"insert":   {Summary: "insert a virtual card in a slot until interrupted", Run: runInsert},
 	"profiles": {Summary: "list the virtual card profiles", Run: runProfiles},
+	"pcscd":    {Summary: "run pcscd in the foreground with the two virtual slots", Run: runPCSCD},
+}
+
+func runPCSCD(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if err := cli.Parse(cli.Flags("cardsim", "pcscd", stderr), args); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "cardsim-pcscd-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := hwtest.WriteReaderConf(dir); err != nil {
+		return err
+	}
+	cmd := exec.Command("pcscd", "--foreground", "--config", dir)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting pcscd (make deps installs it): %w", err)
+	}
+	fmt.Fprintf(stdout, "pcscd: readers %q and %q; Ctrl-C stops it\n", hwtest.Reader(0), hwtest.Reader(1))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-ctx.Done():
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+		return nil
+	case err := <-done:
+		return fmt.Errorf("pcscd exited: %v", err)
+	}
 }
 
 func main() {
