@@ -3,17 +3,18 @@ module dmpkiosk
 go 1.26
 
 require (
-	github.com/ThalesGroup/crypto11 v1.5.0 // indirect
-	github.com/beevik/etree v1.8.1 // indirect
-	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25 // indirect
-	github.com/eclipse/paho.mqtt.golang v1.5.1 // indirect
+	github.com/ThalesGroup/crypto11 v1.5.0
+	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
+	github.com/eclipse/paho.mqtt.golang v1.5.1
+	github.com/mochi-mqtt/server/v2 v2.7.9
+)
+
+require (
 	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/miekg/pkcs11 v1.1.2 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
+	github.com/rs/xid v1.4.0 // indirect
 	github.com/thales-e-security/pool v0.0.2 // indirect
 	golang.org/x/net v0.44.0 // indirect
 	golang.org/x/sync v0.17.0 // indirect
-	golang.org/x/sys v0.38.0 // indirect
-	periph.io/x/conn/v3 v3.7.2 // indirect
-	periph.io/x/host/v3 v3.8.5 // indirect
 )

@@ -29,8 +29,22 @@ type Mosquitto struct {
 }
 
 // StartMosquitto starts mosquitto with the given ACL file content (lines such
-// as "pattern write kiosk/%u/events"). It is stopped when the test ends.
+// as "pattern write kiosk/%u/events") and a CA of its own. It is stopped when
+// the test ends.
 func StartMosquitto(t testing.TB, acl string) *Mosquitto {
+	t.Helper()
+	ca := NewCA(t, "dmpkiosk test broker CA")
+	m := StartMosquittoWith(t, func(dir string, port int) string {
+		return writeDefaultConf(t, ca, dir, port, acl)
+	})
+	m.CA = ca
+	return m
+}
+
+// StartMosquittoWith starts mosquitto with the configuration setup returns;
+// setup writes the files it names into dir (readable by the broker) and
+// listens on 127.0.0.1:port.
+func StartMosquittoWith(t testing.TB, setup func(dir string, port int) (conf string)) *Mosquitto {
 	t.Helper()
 	bin := LookPath(t, "mosquitto", "mosquitto")
 	// Started as root, mosquitto drops to its own user: its files must sit in
@@ -40,21 +54,42 @@ func StartMosquitto(t testing.TB, acl string) *Mosquitto {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	m := &Mosquitto{t: t, bin: bin, dir: dir, CA: NewCA(t, "dmpkiosk test broker CA")}
+	m := &Mosquitto{t: t, bin: bin, dir: dir}
 	port := freePort(t)
 	m.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	conf := setup(dir, port)
+	if err := os.WriteFile(filepath.Join(dir, "mosquitto.conf"), []byte("persistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n"+conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		giveTo(t, dir, "mosquitto")
+	}
+	t.Cleanup(m.Stop)
+	m.Start()
+	return m
+}
 
-	srv := m.CA.Server(t, "localhost")
+// Dir is the broker's directory (configuration, keys, ACL).
+func (m *Mosquitto) Dir() string { return m.dir }
+
+// Reload makes mosquitto reread its configuration files (SIGHUP).
+func (m *Mosquitto) Reload() {
+	if m.cmd != nil {
+		_ = m.cmd.Process.Signal(syscall.SIGHUP)
+	}
+}
+
+func writeDefaultConf(t testing.TB, ca *CA, dir string, port int, acl string) string {
+	t.Helper()
+	srv := ca.Server(t, "localhost")
 	srv.WriteFiles(t, filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key"))
-	files := map[string]string{
-		"ca.pem": string(m.CA.PEM),
-		"acl":    acl,
-		"mosquitto.conf": fmt.Sprintf(`per_listener_settings true
-persistence false
-log_dest stderr
-log_type error
-log_type warning
-log_type notice
+	files := map[string]string{"ca.pem": string(ca.PEM), "acl": acl}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fmt.Sprintf(`per_listener_settings true
 listener %d 127.0.0.1
 cafile %[2]s/ca.pem
 certfile %[2]s/server.pem
@@ -64,19 +99,7 @@ use_identity_as_username true
 tls_version tlsv1.2
 allow_anonymous false
 acl_file %[2]s/acl
-`, port, dir),
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if os.Geteuid() == 0 {
-		giveTo(t, dir, "mosquitto")
-	}
-	t.Cleanup(m.Stop)
-	m.Start()
-	return m
+`, port, dir)
 }
 
 // Start (re)starts the broker on the same port and waits until it accepts.

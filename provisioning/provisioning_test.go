@@ -1,0 +1,228 @@
+package provisioning
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newCA(t *testing.T) *CA {
+	t.Helper()
+	ca, err := InitCA(filepath.Join(t.TempDir(), "ca"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+func enroll(t *testing.T, ca *CA, id string, role Role) *x509.Certificate {
+	t.Helper()
+	key, err := NewKeyFile(filepath.Join(t.TempDir(), id+".key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := CSR(key, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Sign(csr, id, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func TestInitCAFiles(t *testing.T) {
+	ca := newCA(t)
+	for name, want := range map[string]os.FileMode{caKeyFile: 0o600, caCertFile: 0o644, indexFile: 0o600, crlFile: 0o644} {
+		st, err := os.Stat(filepath.Join(ca.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %o, want %o", name, st.Mode().Perm(), want)
+		}
+	}
+	if st, _ := os.Stat(ca.Dir); st.Mode().Perm() != 0o700 {
+		t.Errorf("CA directory mode %o", st.Mode().Perm())
+	}
+	if _, err := InitCA(ca.Dir, ""); !errors.Is(err, ErrCAExists) {
+		t.Errorf("second init: %v", err)
+	}
+	again, err := OpenCA(ca.Dir)
+	if err != nil || !again.Cert.Equal(ca.Cert) {
+		t.Fatalf("reopen: %v", err)
+	}
+	if _, err := OpenCA(t.TempDir()); !errors.Is(err, ErrNoCA) {
+		t.Errorf("open an empty directory: %v", err)
+	}
+}
+
+func TestSignChecksTheRequest(t *testing.T) {
+	ca := newCA(t)
+	cert := enroll(t, ca, "kiosk-12", RoleKiosk)
+	if cert.Subject.CommonName != "kiosk-12" || cert.Subject.OrganizationalUnit[0] != "kiosk" {
+		t.Fatalf("subject %v", cert.Subject)
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: ca.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	mk := func(tmpl *x509.CertificateRequest, signer any) []byte {
+		der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	}
+	good := mk(&x509.CertificateRequest{Subject: pkix.Name{CommonName: "kiosk-13"}}, key)
+	tampered := append([]byte(nil), good...)
+	blk, _ := pem.Decode(tampered)
+	blk.Bytes[len(blk.Bytes)-5] ^= 0xFF
+	tampered = pem.EncodeToMemory(blk)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	cases := []struct {
+		name string
+		csr  []byte
+		id   string
+		role Role
+		want error
+	}{
+		{"a CSR naming another device", good, "kiosk-14", RoleKiosk, ErrCSR},
+		{"an existing kiosk id asked for as a bridge", mk(&x509.CertificateRequest{Subject: pkix.Name{CommonName: "kiosk-12"}}, key), "kiosk-12", RoleBridge, ErrIDTaken},
+		{"an id already held by another key", mk(&x509.CertificateRequest{Subject: pkix.Name{CommonName: "kiosk-12"}}, key), "kiosk-12", RoleKiosk, ErrIDTaken},
+		{"extra subject attributes", mk(&x509.CertificateRequest{Subject: pkix.Name{CommonName: "kiosk-13", OrganizationalUnit: []string{"bridge"}}}, key), "kiosk-13", RoleKiosk, ErrCSR},
+		{"a SAN", mk(&x509.CertificateRequest{Subject: pkix.Name{CommonName: "kiosk-13"}, DNSNames: []string{"evil"}}, key), "kiosk-13", RoleKiosk, ErrCSR},
+		{"a tampered signature", tampered, "kiosk-13", RoleKiosk, ErrCSR},
+		{"an RSA key", mk(&x509.CertificateRequest{Subject: pkix.Name{CommonName: "kiosk-13"}}, rsaKey), "kiosk-13", RoleKiosk, ErrCSR},
+		{"a P-384 key", mk(&x509.CertificateRequest{Subject: pkix.Name{CommonName: "kiosk-13"}}, p384), "kiosk-13", RoleKiosk, ErrCSR},
+		{"an id with a topic separator", good, "kiosk/13", RoleKiosk, ErrBadID},
+		{"an id with a wildcard", good, "kiosk-+", RoleKiosk, ErrBadID},
+		{"garbage", []byte("not a CSR"), "kiosk-13", RoleKiosk, ErrCSR},
+	}
+	for _, c := range cases {
+		if _, err := ca.Sign(c.csr, c.id, c.role); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	// The same key may be re-enrolled (certificate renewal).
+	if _, err := ca.Sign(good, "kiosk-13", RoleKiosk); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.Sign(good, "kiosk-13", RoleKiosk); err != nil {
+		t.Fatalf("renewal with the same key: %v", err)
+	}
+}
+
+func TestRevocation(t *testing.T) {
+	ca := newCA(t)
+	a := enroll(t, ca, "kiosk-a", RoleKiosk)
+	b := enroll(t, ca, "kiosk-b", RoleKiosk)
+	rev, err := LoadRevocations(ca.CRLPath(), ca.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rev.Check(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Revoke("kiosk-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Revoke("kiosk-z"); !errors.Is(err, ErrUnknownID) {
+		t.Fatalf("revoking an unknown id: %v", err)
+	}
+	if changed, err := rev.Reload(); err != nil || !changed {
+		t.Fatalf("reload: %v %v", changed, err)
+	}
+	if err := rev.Check(a); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("revoked kiosk: %v", err)
+	}
+	if err := rev.Check(b); err != nil {
+		t.Fatalf("other kiosk: %v", err)
+	}
+	who, err := VerifyClient([]*x509.Certificate{b}, ca.Pool(), rev)
+	if err != nil || who != (Identity{ID: "kiosk-b", Role: RoleKiosk}) {
+		t.Fatalf("identity %+v %v", who, err)
+	}
+	if _, err := VerifyClient([]*x509.Certificate{a}, ca.Pool(), rev); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("revoked identity: %v", err)
+	}
+	// A CRL from another CA is refused and the one in force stays.
+	other := newCA(t)
+	crl, _ := os.ReadFile(other.CRLPath())
+	if err := os.WriteFile(ca.CRLPath(), crl, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rev.Reload(); err == nil {
+		t.Fatal("a foreign CRL was accepted")
+	}
+	if err := rev.Check(a); !errors.Is(err, ErrRevoked) {
+		t.Fatal("the CRL in force was dropped")
+	}
+	// A stale CRL refuses everyone.
+	rev.now = func() time.Time { return time.Now().Add(30 * 24 * time.Hour) }
+	if err := rev.Check(b); !errors.Is(err, ErrCRLStale) {
+		t.Fatalf("stale CRL: %v", err)
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	a := Identity{ID: "kiosk-a", Role: RoleKiosk}
+	br := Identity{ID: "bridge-1", Role: RoleBridge}
+	cases := []struct {
+		who   Identity
+		topic string
+		write bool
+		want  bool
+	}{
+		{a, "kiosk/kiosk-a/events", true, true},
+		{a, "kiosk/kiosk-a/status", true, true},
+		{a, "kiosk/kiosk-a/results", false, true},
+		{a, "kiosk/kiosk-a/cmd", false, true},
+		{a, "kiosk/kiosk-b/events", true, false},
+		{a, "kiosk/kiosk-a/results", true, false},
+		{a, "kiosk/kiosk-b/results", false, false},
+		{a, "kiosk/+/results", false, false},
+		{a, "kiosk/#", false, false},
+		{a, "#", false, false},
+		{a, "kiosk/kiosk-a/events", false, false},
+		{br, "$share/bridges/kiosk/+/events", false, true},
+		{br, "kiosk/+/events", false, true},
+		{br, "kiosk/kiosk-a/events", false, true},
+		{br, "kiosk/+/status", false, true},
+		{br, "kiosk/#", false, false},
+		{br, "kiosk/kiosk-a/results", true, true},
+		{br, "kiosk/kiosk-a/cmd", true, true},
+		{br, "kiosk/+/results", true, false},
+		{br, "kiosk/kiosk-a/events", true, false},
+		{br, "kiosk/+/results", false, false},
+	}
+	for _, c := range cases {
+		if got := Allowed(c.who, c.topic, c.write); got != c.want {
+			t.Errorf("%s %s write=%v: %v, want %v", c.who.ID, c.topic, c.write, got, c.want)
+		}
+	}
+	acl, err := MosquittoACL([]string{"bridge-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"pattern write kiosk/%u/events", "pattern read kiosk/%u/results", "user bridge-1", "topic read kiosk/+/events", "topic write kiosk/+/results"} {
+		if !strings.Contains(acl, line+"\n") {
+			t.Errorf("ACL lacks %q:\n%s", line, acl)
+		}
+	}
+	if _, err := MosquittoACL([]string{"bridge 1"}); !errors.Is(err, ErrBadID) {
+		t.Errorf("bad bridge id: %v", err)
+	}
+}
