@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/cmd/internal/cli"
@@ -18,9 +19,10 @@ import (
 )
 
 var commands = map[string]cli.Command{
-	"readers": {Summary: "list the PC/SC readers and the ATR of the card in each", Run: runReaders},
-	"ins-c":   {Summary: "INS-C of each stdin line first_name;AAMMJJ;NIR13", Run: runINSC},
-	"read":    {Summary: "read the cards in the slots (no PIN); --json for tools", Run: runRead},
+	"readers":  {Summary: "list the PC/SC readers and the ATR of the card in each", Run: runReaders},
+	"ins-c":    {Summary: "INS-C of each stdin line first_name;AAMMJJ;NIR13", Run: runINSC},
+	"read":     {Summary: "read the cards in the slots (no PIN); --json for tools", Run: runRead},
+	"selftest": {Summary: "check the card readers, the board's buses and the clock", Run: runSelftest},
 }
 
 func main() {
@@ -145,4 +147,54 @@ func printSlots(w io.Writer, slots []firmware.SlotRead) {
 				c.CardType, c.Surname, c.FirstName, c.NationalIDType, c.NationalID, c.Profession, c.Speciality, c.Serial, c.NotAfter)
 		}
 	}
+}
+
+// errSelftest makes the exit status 1 when a check failed.
+var errSelftest = errors.New("auto-test en échec")
+
+// runSelftest reports what the appliance has. The display pattern, buttons,
+// broker and certificate checks come with the kiosk session.
+func runSelftest(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := cli.Flags("kiosk", "selftest", stderr)
+	slots := fs.Int("readers", 2, "number of card slots the appliance must have")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	ok := true
+	check := func(pass bool, what, detail string) {
+		mark := "OK "
+		if !pass {
+			mark, ok = "ÉCHEC", false
+		}
+		fmt.Fprintf(stdout, "%-5s %-22s %s\n", mark, what, detail)
+	}
+	readers, err := func() ([]string, error) {
+		pc, err := pcsc.Establish()
+		if err != nil {
+			return nil, err
+		}
+		defer pc.Release()
+		return pc.Readers()
+	}()
+	switch {
+	case err != nil:
+		check(false, "lecteurs de cartes", firmware.Message(err))
+	default:
+		check(len(readers) >= *slots, "lecteurs de cartes", fmt.Sprintf("%d trouvé(s), %d attendu(s) : %s", len(readers), *slots, strings.Join(readers, ", ")))
+	}
+	hw, err := firmware.ProbeHardware()
+	if err != nil {
+		check(false, "carte électronique", err.Error())
+	} else {
+		check(len(hw.Failed) == 0, "pilotes de la carte", fmt.Sprintf("%d chargé(s) %v, échecs %v", len(hw.Drivers), hw.Drivers, hw.Failed))
+		check(true, "bus I²C / SPI / GPIO", fmt.Sprintf("I²C %v, SPI %v, %d broche(s) GPIO", hw.I2C, hw.SPI, hw.GPIOPins))
+	}
+	now := time.Now()
+	// A clock before the build year means no RTC and no NTP yet: event time
+	// stamps and certificate checks would be wrong.
+	check(now.Year() >= 2025, "horloge", now.UTC().Format(time.RFC3339))
+	if !ok {
+		return errSelftest
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"dmpkiosk/hwtest"
 	"dmpkiosk/ins"
 )
 
@@ -106,4 +107,18 @@ func BenchmarkINSCCommand(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	})
+}
+
+func TestSelftest(t *testing.T) {
+	d := hwtest.StartPCSCD(t)
+	out, stderr, code := run(t, "", "selftest")
+	if code != 0 || !strings.Contains(out, hwtest.Reader(0)) || !strings.Contains(out, hwtest.Reader(1)) || !strings.Contains(out, "OK    horloge") {
+		t.Fatalf("selftest with two readers: exit %d\n%s%s", code, out, stderr)
+	}
+	// pcscd stopped (the machine's pcscd lock is still ours): the readers
+	// check fails, with a plain message.
+	d.Stop()
+	if out, _, code := run(t, "", "selftest"); code != 1 || !strings.Contains(out, "ÉCHEC lecteurs de cartes") {
+		t.Fatalf("selftest without pcscd: exit %d\n%s", code, out)
+	}
 }
