@@ -4,15 +4,16 @@ go 1.26
 
 require (
 	github.com/ThalesGroup/crypto11 v1.5.0
+	github.com/beevik/etree v1.8.1
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
 	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/mochi-mqtt/server/v2 v2.7.9
-	github.com/beevik/etree v1.8.1
 	periph.io/x/conn/v3 v3.7.2
 	periph.io/x/host/v3 v3.8.5
 )
 
 require (
+	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/miekg/pkcs11 v1.1.2 // indirect
 	github.com/pkg/errors v0.9.1 // indirect

@@ -11,6 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+
+	"github.com/ThalesGroup/crypto11"
 )
 
 // CSR returns a PEM certificate request naming id, signed by key: what a
@@ -69,4 +72,45 @@ func LoadKeyFile(path string) (crypto.Signer, error) {
 		return nil, errors.New("provisioning: key cannot sign")
 	}
 	return x509.ParseECPrivateKey(blk.Bytes)
+}
+
+// PKCS11 names a token that holds the device key instead of a file.
+type PKCS11 struct {
+	Module string // path of the PKCS#11 module
+	Token  string // token label
+	PIN    string // user PIN; read from the environment by the commands
+}
+
+// Enroll makes a device's (or a bridge's) key — in dir/name.key, or on a
+// PKCS#11 token under the label id — and writes the certificate request
+// dir/name.csr for the CA. It returns the CSR path.
+func Enroll(dir, name, id string, token *PKCS11) (string, error) {
+	if !ValidID(id) {
+		return "", ErrBadID
+	}
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return "", err
+	}
+	var key crypto.Signer
+	var err error
+	if token != nil {
+		ctx, cerr := crypto11.Configure(&crypto11.Config{Path: token.Module, TokenLabel: token.Token, Pin: token.PIN})
+		if cerr != nil {
+			return "", fmt.Errorf("provisioning: opening the PKCS#11 token %q: %w", token.Token, cerr)
+		}
+		defer ctx.Close()
+		if existing, ferr := ctx.FindKeyPair(nil, []byte(id)); ferr == nil && existing != nil {
+			key = existing
+		} else if key, err = ctx.GenerateECDSAKeyPairWithLabel([]byte(id), []byte(id), elliptic.P256()); err != nil {
+			return "", fmt.Errorf("provisioning: generating the key on the token: %w", err)
+		}
+	} else if key, err = NewKeyFile(filepath.Join(dir, name+".key")); err != nil {
+		return "", err
+	}
+	csr, err := CSR(key, id)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name+".csr")
+	return path, writeAtomic(path, csr, 0o644)
 }

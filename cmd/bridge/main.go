@@ -12,7 +12,8 @@ import (
 )
 
 var commands = map[string]cli.Command{
-	"run": {Summary: "consume, verify and process kiosk events (not built yet)", Run: runBridge},
+	"run":    {Summary: "consume, verify and process kiosk events (not built yet)", Run: runBridge},
+	"enroll": cli.Enroll("bridge", "bridge"),
 }
 
 func main() {

@@ -23,6 +23,7 @@ var commands = map[string]cli.Command{
 	"ins-c":    {Summary: "INS-C of each stdin line first_name;AAMMJJ;NIR13", Run: runINSC},
 	"read":     {Summary: "read the cards in the slots (no PIN); --json for tools", Run: runRead},
 	"selftest": {Summary: "check the card readers, the board's buses and the clock", Run: runSelftest},
+	"enroll":   cli.Enroll("kiosk", "device"),
 }
 
 func main() {
