@@ -292,3 +292,36 @@ func randSerial() *big.Int {
 	}
 	return n
 }
+
+// Establishment certificate usages (ANS doctrine): ORG AUTH_CLI
+// authenticates the legal entity as a TLS client, ORG SIGN signs (VIHF,
+// XAdES).
+const (
+	OrgAuthCli = "AUTH_CLI"
+	OrgSign    = "SIGN"
+)
+
+// OrgCertificate issues a test establishment certificate for key (which may
+// sit on a SoftHSM token) to the legal entity finessEJ.
+func (ca *IGCSante) OrgCertificate(key crypto.Signer, usage, finessEJ, name string) (*x509.Certificate, error) {
+	tmpl := &x509.Certificate{
+		SerialNumber: randSerial(),
+		Subject: pkix.Name{CommonName: finessEJ + "/" + name, Organization: []string{name}, OrganizationalUnit: []string{"ORG " + usage},
+			Country: []string{"FR"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(3 * 365 * 24 * time.Hour),
+	}
+	switch usage {
+	case OrgAuthCli:
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	case OrgSign:
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment
+	default:
+		return nil, fmt.Errorf("hwtest: establishment certificate usage %q", usage)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}

@@ -176,11 +176,7 @@ func (ca *CA) CertPath() string { return filepath.Join(ca.Dir, caCertFile) }
 func (ca *CA) CRLPath() string { return filepath.Join(ca.Dir, crlFile) }
 
 // Pool holds the CA certificate alone.
-func (ca *CA) Pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.Cert)
-	return p
-}
+func (ca *CA) Pool() *x509.CertPool { return NewPool(ca.Cert) }
 
 // Sign checks a PEM or DER certificate request and issues a certificate
 // naming id with role: the request must be signed by its key, name exactly

@@ -77,3 +77,12 @@ func LoadCertificate(path string) (*x509.Certificate, error) {
 func WriteCertificate(path string, cert *x509.Certificate) error {
 	return writePEM(path, "CERTIFICATE", cert.Raw, 0o644)
 }
+
+// NewPool is a pool holding the given certificates.
+func NewPool(certs ...*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
+}

@@ -71,7 +71,7 @@ const pkiHelp = "directory of the test IGC-Santé authority (created when absent
 
 func runProfiles(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.Flags("cardsim", "profiles", stderr)
-	pki := fs.String("pki", "demo/pki", pkiHelp)
+	pki := fs.String("pki", "demo/igc-sante", pkiHelp)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func runInsert(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	addr := fs.String("addr", "", "vpcd address (default: the slot's port on 127.0.0.1)")
 	timing := fs.Bool("timing", false, "delay each exchange by its ISO 7816-3 wire time")
 	pps := fs.Bool("pps", false, "with -timing: run at the card's TA1 rate, as after a PPS")
-	pki := fs.String("pki", "demo/pki", pkiHelp)
+	pki := fs.String("pki", "demo/igc-sante", pkiHelp)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"dmpkiosk/provisioning"
+)
+
+func TestBrokerCommand(t *testing.T) {
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "bridge")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	ca, err := provisioning.InitCA(filepath.Join(tmp, "pki"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := func(id string, role provisioning.Role) *tls.Config {
+		key, err := provisioning.NewKeyFile(filepath.Join(tmp, id+".key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		csr, _ := provisioning.CSR(key, id)
+		cert, err := ca.Sign(csr, id, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost",
+			Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}}}
+	}
+	kiosk, bridge := cred("kiosk-1", provisioning.RoleKiosk), cred("bridge-1", provisioning.RoleBridge)
+	skey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	scert, err := ca.IssueServer(skey.Public(), "localhost", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(skey)
+	os.WriteFile(filepath.Join(tmp, "server.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	provisioning.WriteCertificate(filepath.Join(tmp, "server.pem"), scert)
+
+	cmd := exec.Command(bin, "broker", "--ca", ca.Dir, "--listen", "127.0.0.1:0",
+		"--cert", filepath.Join(tmp, "server.pem"), "--key", filepath.Join(tmp, "server.key"))
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "broker: ssl://") {
+		t.Fatalf("broker start: %q %v", line, err)
+	}
+	url := strings.TrimSpace(strings.TrimPrefix(line, "broker: "))
+
+	connect := func(id string, cfg *tls.Config, lost chan struct{}) (mqtt.Client, error) {
+		o := mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetTLSConfig(cfg).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
+		if lost != nil {
+			o.SetConnectionLostHandler(func(mqtt.Client, error) { close(lost) })
+		}
+		c := mqtt.NewClient(o)
+		tok := c.Connect()
+		tok.WaitTimeout(10 * time.Second)
+		return c, tok.Error()
+	}
+	got := make(chan string, 1)
+	b, err := connect("bridge-1", bridge, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Disconnect(0)
+	b.Subscribe(provisioning.BridgeEventsFilter, 1, func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) }).WaitTimeout(5 * time.Second)
+	lost := make(chan struct{})
+	k, err := connect("kiosk-1", kiosk, lost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Publish(provisioning.EventsTopic("kiosk-1"), 1, false, "e").WaitTimeout(5 * time.Second)
+	select {
+	case p := <-got:
+		if p != "e" {
+			t.Fatalf("payload %q", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("event not delivered through the broker command")
+	}
+	// provision revoke, then SIGHUP: the kiosk is shut out at once.
+	if err := ca.Revoke("kiosk-1"); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case <-lost:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the revoked kiosk stayed connected after SIGHUP")
+	}
+	if c, err := connect("kiosk-1", kiosk, nil); err == nil {
+		c.Disconnect(0)
+		t.Fatal("the revoked kiosk reconnected")
+	}
+}
