@@ -3,7 +3,6 @@ package provisioning
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -106,19 +105,8 @@ func (ca *CA) WriteBundle(dir string, cfg DeviceConfig, cert *x509.Certificate, 
 // JWE ECDH-ES+A256KW): the private key in dir/bridge-enc.key (0600), the
 // public one in dir/bridge-enc.pub.pem, which bundles carry to the kiosks.
 func NewEncryptionKey(dir string) (pubPEM []byte, err error) {
-	priv := filepath.Join(dir, encKeyFile)
-	if _, err := os.Stat(priv); err == nil {
-		return nil, fmt.Errorf("provisioning: %s exists", priv)
-	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := newP256File(filepath.Join(dir, encKeyFile))
 	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return nil, err
-	}
-	if err := writePEM(priv, "PRIVATE KEY", der, keyFileMode); err != nil {
 		return nil, err
 	}
 	pder, err := x509.MarshalPKIXPublicKey(k.Public())

@@ -33,6 +33,12 @@ func CSR(key crypto.Signer, id string) ([]byte, error) {
 // NewKeyFile generates a P-256 key in path (mode 0600), refusing to replace
 // an existing one: a device keeps its key for life, re-enrolment reuses it.
 func NewKeyFile(path string) (crypto.Signer, error) {
+	return newP256File(path)
+}
+
+// newP256File generates a P-256 key into path (PKCS#8, mode 0600) unless
+// a file is there already.
+func newP256File(path string) (*ecdsa.PrivateKey, error) {
 	if _, err := os.Stat(path); err == nil {
 		return nil, fmt.Errorf("provisioning: %s exists; remove it to make a new key", path)
 	}

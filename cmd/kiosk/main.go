@@ -35,15 +35,11 @@ func runReaders(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	pc, err := pcsc.Establish()
-	if err != nil {
-		return fmt.Errorf("lecteurs de cartes indisponibles (pcscd arrêté ?): %w", err)
-	}
-	defer pc.Release()
-	readers, err := pc.Readers()
+	pc, readers, err := openReaders()
 	if err != nil {
 		return err
 	}
+	defer pc.Release()
 	if len(readers) == 0 {
 		fmt.Fprintln(stdout, "aucun lecteur de cartes")
 		return nil
@@ -88,15 +84,11 @@ func runRead(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	pc, err := pcsc.Establish()
-	if err != nil {
-		return fmt.Errorf("lecteurs de cartes indisponibles (pcscd arrêté ?): %w", err)
-	}
-	defer pc.Release()
-	readers, err := pc.Readers()
+	pc, readers, err := openReaders()
 	if err != nil {
 		return err
 	}
+	defer pc.Release()
 	slots, err := firmware.ReadSlots(ctx, pc, readers)
 	if err != nil {
 		return err
@@ -169,18 +161,12 @@ func runSelftest(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 		}
 		fmt.Fprintf(stdout, "%-5s %-22s %s\n", mark, what, detail)
 	}
-	readers, err := func() ([]string, error) {
-		pc, err := pcsc.Establish()
-		if err != nil {
-			return nil, err
-		}
-		defer pc.Release()
-		return pc.Readers()
-	}()
+	pc, readers, err := openReaders()
 	switch {
 	case err != nil:
 		check(false, "lecteurs de cartes", firmware.Message(err))
 	default:
+		pc.Release()
 		check(len(readers) >= *slots, "lecteurs de cartes", fmt.Sprintf("%d trouvé(s), %d attendu(s) : %s", len(readers), *slots, strings.Join(readers, ", ")))
 	}
 	hw, err := firmware.ProbeHardware()
@@ -198,4 +184,18 @@ func runSelftest(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 		return errSelftest
 	}
 	return nil
+}
+
+// openReaders reaches pcscd and lists its readers.
+func openReaders() (*pcsc.Context, []string, error) {
+	pc, err := pcsc.Establish()
+	if err != nil {
+		return nil, nil, fmt.Errorf("lecteurs de cartes indisponibles (pcscd arrêté ?): %w", err)
+	}
+	readers, err := pc.Readers()
+	if err != nil {
+		pc.Release()
+		return nil, nil, err
+	}
+	return pc, readers, nil
 }
