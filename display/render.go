@@ -1,0 +1,344 @@
+package display
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"strings"
+	"sync"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/opentype"
+	"golang.org/x/image/math/fixed"
+)
+
+// Size is a panel the screens are laid out for.
+type Size struct {
+	Name string
+	W, H int
+	Mono bool
+	// font sizes in pixels: status line, title, body
+	status, title, body float64
+	pad                 int
+	// small: a panel too small for regular strokes (bold text throughout,
+	// compact status line, short titles)
+	small bool
+}
+
+// The three layouts: the SSD1306 OLED, a 320×240 TFT (ST7789/ILI9341
+// class) and the tablet / web view.
+var (
+	OLED   = Size{Name: "oled", W: 128, H: 64, Mono: true, status: 10, title: 12, body: 11, pad: 1, small: true}
+	TFT    = Size{Name: "tft", W: 320, H: 240, status: 12, title: 20, body: 16, pad: 6}
+	Tablet = Size{Name: "tablet", W: 800, H: 480, status: 18, title: 36, body: 26, pad: 16}
+	Sizes  = []Size{OLED, TFT, Tablet}
+)
+
+// Colours: dark text on white for the colour panels, white on black for
+// the OLED (which emits light); the tones are saturated enough for white
+// text to keep a contrast ratio above 4.5:1.
+var (
+	ink       = color.RGBA{0x11, 0x11, 0x11, 0xFF}
+	paper     = color.RGBA{0xFF, 0xFF, 0xFF, 0xFF}
+	barColour = color.RGBA{0x22, 0x2B, 0x36, 0xFF}
+	selColour = color.RGBA{0x00, 0x4A, 0x99, 0xFF}
+	toneBands = map[Tone]color.RGBA{
+		Success: {0x0B, 0x6E, 0x2E, 0xFF},
+		Warning: {0x8A, 0x4B, 0x00, 0xFF},
+		Danger:  {0xB0, 0x00, 0x20, 0xFF},
+	}
+)
+
+// Renderer draws screens. It is safe for concurrent use.
+type Renderer struct {
+	large   bool
+	regular *opentype.Font
+	bold    *opentype.Font
+
+	mu    sync.Mutex
+	faces map[faceKey]font.Face
+}
+
+type faceKey struct {
+	bold bool
+	px   float64
+}
+
+// NewRenderer loads the fonts; large scales text up by a quarter (and wraps
+// and scrolls more) for staff who need it.
+func NewRenderer(large bool) (*Renderer, error) {
+	reg, err := opentype.Parse(goregular.TTF)
+	if err != nil {
+		return nil, err
+	}
+	bold, err := opentype.Parse(gobold.TTF)
+	if err != nil {
+		return nil, err
+	}
+	return &Renderer{large: large, regular: reg, bold: bold, faces: map[faceKey]font.Face{}}, nil
+}
+
+func (r *Renderer) face(bold bool, px float64) font.Face {
+	if r.large {
+		px *= 1.25
+	}
+	k := faceKey{bold, px}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f, ok := r.faces[k]; ok {
+		return f
+	}
+	src := r.regular
+	if bold {
+		src = r.bold
+	}
+	f, err := opentype.NewFace(src, &opentype.FaceOptions{Size: px, DPI: 72, Hinting: font.HintingFull})
+	if err != nil {
+		panic(fmt.Sprintf("display: font face %.0fpx: %v", px, err)) // the embedded fonts always parse
+	}
+	r.faces[k] = f
+	return f
+}
+
+// Layout says what a render showed of a screen.
+type Layout struct {
+	Lines    int  // body and item lines in all
+	First    int  // first line shown
+	Shown    int  // lines shown
+	Overflow bool // some text is off screen (marked ▲/▼ on screen)
+}
+
+type canvas struct {
+	img  *image.RGBA
+	mono bool
+	fg   color.RGBA
+	bg   color.RGBA
+}
+
+func (c *canvas) fill(rect image.Rectangle, col color.RGBA) {
+	draw.Draw(c.img, rect, &image.Uniform{col}, image.Point{}, draw.Src)
+}
+
+func (c *canvas) text(f font.Face, x, baseline int, s string, col color.RGBA) {
+	d := font.Drawer{Dst: c.img, Src: &image.Uniform{col}, Face: f, Dot: fixed.P(x, baseline)}
+	d.DrawString(s)
+}
+
+func lineHeight(f font.Face) int { return f.Metrics().Height.Ceil() }
+
+// wrap breaks a paragraph into lines no wider than w; a word longer than a
+// line is cut between characters rather than left to overflow.
+func wrap(f font.Face, s string, w int) []string {
+	var lines []string
+	line := ""
+	fits := func(t string) bool { return font.MeasureString(f, t).Ceil() <= w }
+	for _, word := range strings.Fields(s) {
+		cand := word
+		if line != "" {
+			cand = line + " " + word
+		}
+		if fits(cand) {
+			line = cand
+			continue
+		}
+		if line != "" {
+			lines = append(lines, line)
+		}
+		line = ""
+		for !fits(word) {
+			n := 1
+			for n < len([]rune(word)) && fits(string([]rune(word)[:n+1])) {
+				n++
+			}
+			lines = append(lines, string([]rune(word)[:n]))
+			word = string([]rune(word)[n:])
+		}
+		line = word
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+type row struct {
+	text     string
+	selected bool
+}
+
+// Render draws the screen at a size.
+func (r *Renderer) Render(s Screen, sz Size) (*image.RGBA, Layout) {
+	c := &canvas{img: image.NewRGBA(image.Rect(0, 0, sz.W, sz.H)), mono: sz.Mono, fg: ink, bg: paper}
+	if sz.Mono {
+		c.fg, c.bg = paper, color.RGBA{0, 0, 0, 0xFF}
+	}
+	c.fill(c.img.Rect, c.bg)
+	pad := sz.pad
+	width := sz.W - 2*pad
+
+	// Status line.
+	fs := r.face(sz.small, sz.status)
+	y := 0
+	sh := lineHeight(fs) + pad
+	if sz.Mono {
+		c.text(fs, pad, fs.Metrics().Ascent.Ceil(), fitLine(fs, s.Status.compact(), width), c.fg)
+		y = sh
+		c.fill(image.Rect(0, y-1, sz.W, y), c.fg)
+	} else {
+		c.fill(image.Rect(0, 0, sz.W, sh+pad), barColour)
+		c.text(fs, pad, pad+fs.Metrics().Ascent.Ceil(), fitLine(fs, s.Status.text(), width), paper)
+		y = sh + pad
+	}
+
+	// Title, on a coloured band when the tone asks for attention.
+	ft := r.face(true, sz.title)
+	title := s.Title
+	if sz.small && s.ShortTitle != "" {
+		title = s.ShortTitle
+	}
+	titleLines := wrap(ft, title, width)
+	th := lineHeight(ft)
+	band, toned := toneBands[s.Tone]
+	bandH := len(titleLines)*th + 2*pad
+	titleCol := c.fg
+	if toned {
+		if sz.Mono {
+			c.fill(image.Rect(0, y, sz.W, y+bandH), c.fg)
+			titleCol = c.bg
+		} else {
+			c.fill(image.Rect(0, y, sz.W, y+bandH), band)
+			titleCol = paper
+		}
+	}
+	for i, l := range titleLines {
+		c.text(ft, pad, y+pad+i*th+ft.Metrics().Ascent.Ceil(), l, titleCol)
+	}
+	y += bandH
+
+	// Bottom: the hint line and the PIN boxes take their room first.
+	fb := r.face(sz.small, sz.body)
+	bh := lineHeight(fb)
+	bottom := sz.H - pad
+	// The smallest panel sits above labelled buttons: no hint line there.
+	if s.Hint != "" && !sz.small {
+		hl := wrap(fs, s.Hint, width)
+		for i := len(hl) - 1; i >= 0; i-- {
+			c.text(fs, pad, bottom-fs.Metrics().Descent.Ceil(), hl[i], c.fg)
+			bottom -= lineHeight(fs)
+		}
+		bottom -= pad
+	}
+	if s.PINMax > 0 {
+		box := bh + 2*pad
+		if sz.small {
+			box = bh
+		}
+		top := bottom - box
+		for i := 0; i < s.PINMax; i++ {
+			x := pad + i*(box+pad)
+			rect := image.Rect(x, top, x+box, top+box)
+			c.fill(rect, c.fg)
+			c.fill(rect.Inset(max(1, pad/3)), c.bg)
+			if i < s.PINDigits {
+				c.text(fb, x+(box-font.MeasureString(fb, "●").Ceil())/2, top+pad+fb.Metrics().Ascent.Ceil(), "●", c.fg)
+			}
+		}
+		bottom = top - pad
+	}
+
+	// Body and items share what is left; the window follows the cursor.
+	var rows []row
+	for _, p := range s.Body {
+		for _, l := range wrap(fb, p, width) {
+			rows = append(rows, row{text: l})
+		}
+	}
+	itemStart := len(rows)
+	for i, it := range s.Items {
+		for j, l := range wrap(fb, it, width-bh) {
+			rows = append(rows, row{text: l, selected: i == s.Cursor && j >= 0})
+		}
+	}
+	y += pad
+	fit := max(0, (bottom-y)/bh)
+	first := min(max(0, s.Scroll), max(0, len(rows)-fit))
+	if s.Items != nil && s.Cursor >= 0 {
+		cur := -1
+		for i := itemStart; i < len(rows); i++ {
+			if rows[i].selected {
+				if cur < 0 {
+					cur = i
+				}
+				if i >= first+fit {
+					first = i - fit + 1
+				}
+			}
+		}
+		if cur >= 0 && cur < first {
+			first = cur
+		}
+	}
+	shown := min(fit, len(rows)-first)
+	for i := 0; i < shown; i++ {
+		rw := rows[first+i]
+		top := y + i*bh
+		col := c.fg
+		if rw.selected {
+			sel := selColour
+			if sz.Mono {
+				sel = c.fg
+			}
+			c.fill(image.Rect(0, top, sz.W, top+bh), sel)
+			col = c.bg
+			if !sz.Mono {
+				col = paper
+			}
+		}
+		c.text(fb, pad, top+fb.Metrics().Ascent.Ceil(), rw.text, col)
+	}
+	lay := Layout{Lines: len(rows), First: first, Shown: shown, Overflow: first > 0 || first+shown < len(rows)}
+	// Text that does not fit is marked, never cut silently.
+	mark := func(s string, top int) {
+		w := font.MeasureString(fb, s).Ceil()
+		c.fill(image.Rect(sz.W-w-2*pad, top, sz.W, top+bh), c.bg)
+		c.text(fb, sz.W-w-pad, top+fb.Metrics().Ascent.Ceil(), s, c.fg)
+	}
+	if first > 0 && shown > 0 {
+		mark("▲", y)
+	}
+	if first+shown < len(rows) {
+		mark("▼", y+max(0, shown-1)*bh)
+	}
+	if sz.Mono {
+		threshold(c.img)
+	}
+	return c.img, lay
+}
+
+// fitLine shortens a status line that does not fit, ending it with "…"
+// (the status line is a summary; its parts are all on the other screens).
+func fitLine(f font.Face, s string, w int) string {
+	if font.MeasureString(f, s).Ceil() <= w {
+		return s
+	}
+	rs := []rune(s)
+	for len(rs) > 0 && font.MeasureString(f, string(rs)+"…").Ceil() > w {
+		rs = rs[:len(rs)-1]
+	}
+	return string(rs) + "…"
+}
+
+// threshold makes a monochrome image of an anti-aliased one; the level is
+// low so that thin strokes of white text on black survive.
+func threshold(img *image.RGBA) {
+	for i := 0; i < len(img.Pix); i += 4 {
+		v := uint8(0)
+		if int(img.Pix[i])+int(img.Pix[i+1])+int(img.Pix[i+2]) >= 3*96 {
+			v = 0xFF
+		}
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2] = v, v, v
+	}
+}

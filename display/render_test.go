@@ -1,0 +1,153 @@
+package display
+
+import (
+	"bytes"
+	"flag"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden PNG files")
+
+var st = Status{Online: true, Queue: 0, Slots: [2]string{"Vitale", "CPS"}}
+
+// sampleScreens are every screen of the session with realistic content.
+func sampleScreens() map[string]Screen {
+	family := []string{"DURAND Jean-Pierre, 15/02/1980 (assuré)", "DURAND Hélène, 30/09/1982 (conjointe)",
+		"DURAND Léa, 04/05/2010", "DURAND Noé-Gabriel, 17/01/2013", "DURAND Maëlys, 11/08/2016", "DURAND Zoé, 11/08/2016 (rang 2)"}
+	off := Status{Online: false, Queue: 3, Slots: [2]string{"Vitale", "CPS"}}
+	return map[string]Screen{
+		"idle":              Idle(Status{Online: true}),
+		"reading":           Reading(st),
+		"choose":            ChooseBeneficiary(st, family, 3),
+		"pin":               EnterPIN(st, 2, 4, -1),
+		"pin-wrong":         EnterPIN(st, 0, 4, 2),
+		"card-blocked":      CardProblem(st, "Carte bloquée", "Trop de codes faux. Débloquez-la avec son code de déblocage ou demandez une nouvelle carte."),
+		"card-expired":      CardProblem(st, "Carte expirée", "Cette carte n'est plus valable. Utilisez une carte en cours de validité."),
+		"card-unknown":      CardProblem(st, "Carte non reconnue", "Insérez une carte Vitale ou une carte professionnelle, puce vers le haut."),
+		"identity":          IdentitySummary(st, []string{"Nom de naissance : DURAND", "Prénom : LÉA", "Née le 04/05/2010", "INS : NIR de l'assuré, statut provisoire"}),
+		"consent":           Consent(st, "Le patient a-t-il reçu la brochure d'information sur le DMP ?", []string{"Oui", "Non"}, 0),
+		"consent-emergency": Consent(st, "Accès en urgence (bris de glace) : le patient s'y oppose-t-il ?", []string{"Non, accès autorisé", "Oui, il s'y oppose"}, 0),
+		"sending":           Sending(st),
+		"queued":            Queued(off),
+		"result-created":    Result(st, Success, "DMP créé", "Remettez au patient le document d'accès à son DMP."),
+		"result-authorized": Result(st, Success, "Autorisation enregistrée", "L'établissement peut alimenter le DMP du patient."),
+		"result-exists":     Result(st, Neutral, "Le DMP existe déjà", "Aucune création : l'autorisation d'accès a été vérifiée."),
+		"result-refused":    Result(st, Danger, "Refusé par le DMP", "Identité non certifiée : vérifiez l'identité du patient avec le bureau des entrées."),
+		"error":             Error(st, "Borne injoignable", "Le serveur de l'établissement ne répond pas. La demande sera renvoyée ; prévenez le support si cela dure."),
+		"selftest":          SelfTest(st),
+	}
+}
+
+func goldenCompare(t *testing.T, name string, img image.Image) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name+".png")
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("%s: %v (run go test ./display -update once, then look at the file)", name, err)
+	}
+	defer f.Close()
+	want, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !want.Bounds().Eq(img.Bounds()) {
+		t.Fatalf("%s: size %v, golden %v", name, img.Bounds(), want.Bounds())
+	}
+	diff := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r1, g1, b1, _ := img.At(x, y).RGBA()
+			r2, g2, b2, _ := want.At(x, y).RGBA()
+			if r1 != r2 || g1 != g2 || b1 != b2 {
+				diff++
+			}
+		}
+	}
+	if diff > 0 {
+		t.Errorf("%s: %d pixels differ from the golden file", name, diff)
+	}
+}
+
+func TestGoldenScreens(t *testing.T) {
+	for _, large := range []bool{false, true} {
+		r, err := NewRenderer(large)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, s := range sampleScreens() {
+			for _, sz := range Sizes {
+				if large && sz.Name == "oled" {
+					continue // the OLED has one text size
+				}
+				n := name + "-" + sz.Name
+				if large {
+					n += "-large"
+				}
+				img, _ := r.Render(s, sz)
+				goldenCompare(t, n, img)
+			}
+		}
+	}
+}
+
+func TestTextNeverCutSilently(t *testing.T) {
+	r, err := NewRenderer(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := Error(st, "Erreur", strings.Repeat("Un texte très long qui ne tient pas sur le petit écran. ", 6))
+	for _, sz := range Sizes {
+		_, lay := r.Render(long, sz)
+		if sz.Name == "oled" && !lay.Overflow {
+			t.Errorf("%s: a long text is reported as fitting", sz.Name)
+		}
+		if lay.Overflow {
+			// Scrolling reaches the last line.
+			long.Scroll = lay.Lines
+			_, end := r.Render(long, sz)
+			if end.First+end.Shown != end.Lines {
+				t.Errorf("%s: scrolled to %d+%d of %d lines", sz.Name, end.First, end.Shown, end.Lines)
+			}
+			long.Scroll = 0
+		}
+	}
+	// The cursor of a long list stays on screen.
+	s := sampleScreens()["choose"]
+	s.Cursor = 5
+	_, lay := r.Render(s, OLED)
+	if lay.First+lay.Shown < lay.Lines-0 && lay.First+lay.Shown <= 5 {
+		t.Errorf("cursor off screen: %+v", lay)
+	}
+}
+
+func TestScreenText(t *testing.T) {
+	s := EnterPIN(st, 3, 4, 1)
+	txt := s.Text()
+	for _, want := range []string{"Code de la carte professionnelle", "●●●_", "Il reste 1 essai(s)", "en ligne"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("text lacks %q:\n%s", want, txt)
+		}
+	}
+	if strings.ContainsAny(txt, "0123") && strings.Contains(txt, "1234") {
+		t.Error("a PIN leaked into the screen text")
+	}
+}

@@ -1,0 +1,204 @@
+package display
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind is which screen of the kiosk session is shown.
+type Kind int
+
+// The screens of the session (shared/docs/architecture.md).
+const (
+	KindIdle Kind = iota
+	KindReading
+	KindChooseBeneficiary
+	KindEnterPIN
+	KindCardProblem
+	KindIdentity
+	KindConsent
+	KindSending
+	KindQueued
+	KindResult
+	KindError
+	KindSelfTest
+)
+
+var kindNames = [...]string{"idle", "reading", "choose", "pin", "card-problem", "identity", "consent",
+	"sending", "queued", "result", "error", "selftest"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Tone colours a screen: what the staff must notice at a glance.
+type Tone int
+
+// Tones.
+const (
+	Neutral Tone = iota
+	Success
+	Warning
+	Danger
+)
+
+// Status is the line at the top of every screen.
+type Status struct {
+	Online bool
+	Queue  int       // events waiting in the outbox
+	Slots  [2]string // what each slot holds: "", "Vitale", "CPS"...
+}
+
+// compact is the status line of the smallest panels.
+func (st Status) compact() string {
+	net := "hors ligne"
+	if st.Online {
+		net = "en ligne"
+	}
+	slot := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s[:1]
+	}
+	q := ""
+	if st.Queue > 0 {
+		q = fmt.Sprintf(" · %d att.", st.Queue)
+	}
+	return fmt.Sprintf("%s%s · %s %s", net, q, slot(st.Slots[0]), slot(st.Slots[1]))
+}
+
+func (st Status) text() string {
+	net := "hors ligne"
+	if st.Online {
+		net = "en ligne"
+	}
+	parts := []string{net}
+	if st.Queue > 0 {
+		parts = append(parts, fmt.Sprintf("%d en attente", st.Queue))
+	}
+	for i, s := range st.Slots {
+		if s == "" {
+			s = "vide"
+		}
+		parts = append(parts, fmt.Sprintf("L%d %s", i+1, s))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// Screen is everything one screen shows. The firmware builds it with the
+// constructors below; renderers draw it at any size.
+type Screen struct {
+	Kind       Kind
+	Tone       Tone
+	Title      string
+	ShortTitle string   // for the smallest panels; Title when empty
+	Body       []string // paragraphs, wrapped by the renderer
+	Items      []string // choices: beneficiaries, answers
+	Cursor     int      // the highlighted item
+	PINDigits  int      // digits typed so far, shown masked
+	PINMax     int
+	Hint       string // what the buttons do
+	Status     Status
+	Scroll     int // first line of the body shown, for text that does not fit
+}
+
+// Text is the screen as plain text, in reading order: for screen readers,
+// logs of what was shown (it holds no PIN), and tests.
+func (s Screen) Text() string {
+	var b strings.Builder
+	b.WriteString(s.Status.text() + "\n")
+	b.WriteString(s.Title + "\n")
+	for _, p := range s.Body {
+		b.WriteString(p + "\n")
+	}
+	for i, it := range s.Items {
+		mark := "  "
+		if i == s.Cursor {
+			mark = "> "
+		}
+		b.WriteString(mark + it + "\n")
+	}
+	if s.PINMax > 0 {
+		b.WriteString("Code : " + strings.Repeat("●", s.PINDigits) + strings.Repeat("_", s.PINMax-s.PINDigits) + "\n")
+	}
+	if s.Hint != "" {
+		b.WriteString(s.Hint + "\n")
+	}
+	return b.String()
+}
+
+// Idle invites the staff to insert the cards.
+func Idle(st Status) Screen {
+	return Screen{Kind: KindIdle, Title: "Insérez les cartes", Status: st,
+		Body: []string{"Carte Vitale du patient et carte professionnelle, dans l'un ou l'autre lecteur."}}
+}
+
+// Reading says the cards are being read.
+func Reading(st Status) Screen {
+	return Screen{Kind: KindReading, Title: "Lecture des cartes…", Status: st,
+		Body: []string{"Ne retirez pas les cartes."}}
+}
+
+// ChooseBeneficiary lists the beneficiaries of a Vitale card.
+func ChooseBeneficiary(st Status, names []string, cursor int) Screen {
+	return Screen{Kind: KindChooseBeneficiary, Title: "Quel patient ?", Items: names, Cursor: cursor, Status: st,
+		Hint: "Oui : choisir · Non : suivant · Annuler"}
+}
+
+// EnterPIN asks for the professional's PIN; triesLeft < 0 when no code was
+// wrong yet.
+func EnterPIN(st Status, digits, max, triesLeft int) Screen {
+	s := Screen{Kind: KindEnterPIN, Title: "Code de la carte professionnelle", ShortTitle: "Code CPS", PINDigits: digits, PINMax: max, Status: st,
+		Hint: "Valider · * : corriger · Annuler"}
+	if triesLeft >= 0 {
+		s.Tone = Warning
+		s.Body = []string{fmt.Sprintf("Code faux. Il reste %d essai(s) avant blocage de la carte.", triesLeft)}
+	}
+	return s
+}
+
+// CardProblem explains why a card cannot be used and what to do.
+func CardProblem(st Status, title, advice string) Screen {
+	return Screen{Kind: KindCardProblem, Tone: Danger, Title: title, Body: []string{advice}, Status: st,
+		Hint: "Retirez la carte"}
+}
+
+// IdentitySummary shows what the professional must check against an
+// identity document.
+func IdentitySummary(st Status, lines []string) Screen {
+	return Screen{Kind: KindIdentity, Title: "Vérifiez l'identité", ShortTitle: "Identité", Body: lines, Status: st,
+		Hint: "Oui : pièce d'identité vérifiée · Non : pas de pièce · Annuler"}
+}
+
+// Consent asks one consent question with its answers.
+func Consent(st Status, question string, answers []string, cursor int) Screen {
+	return Screen{Kind: KindConsent, Title: "Consentement du patient", ShortTitle: "Consentement", Body: []string{question}, Items: answers, Cursor: cursor,
+		Status: st, Hint: "Oui / Non · Annuler"}
+}
+
+// Sending waits for the hospital's answer.
+func Sending(st Status) Screen {
+	return Screen{Kind: KindSending, Title: "Envoi en cours…", Body: []string{"Réponse de l'établissement attendue."}, Status: st}
+}
+
+// Queued says the event is kept and will be sent.
+func Queued(st Status) Screen {
+	return Screen{Kind: KindQueued, Tone: Warning, Title: "Enregistré, sera transmis", ShortTitle: "Enregistré", Status: st,
+		Body: []string{"Le réseau est indisponible. La demande est conservée dans la borne et partira dès le retour du réseau.",
+			"Vous pouvez retirer les cartes."}}
+}
+
+// Result shows the outcome and what to do next.
+func Result(st Status, tone Tone, outcome, next string) Screen {
+	return Screen{Kind: KindResult, Tone: tone, Title: outcome, Body: []string{next}, Status: st, Hint: "Retirez les cartes"}
+}
+
+// Error shows a failure with advice.
+func Error(st Status, message, advice string) Screen {
+	return Screen{Kind: KindError, Tone: Danger, Title: message, Body: []string{advice}, Status: st, Hint: "Annuler"}
+}
+
+// SelfTest is the test pattern screen of kiosk selftest.
+func SelfTest(st Status) Screen {
+	return Screen{Kind: KindSelfTest, Title: "Auto-test de l'écran", ShortTitle: "Auto-test", Status: st,
+		Body: []string{"Les quatre coins, les couleurs et les accents doivent être visibles : é è à ç ù ô Œ."}}
+}
