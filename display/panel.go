@@ -1,19 +1,59 @@
 package display
 
 import (
+	"errors"
 	"image"
 	"image/png"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // Panel is where a rendered screen goes: an OLED, a TFT, the web view, a
-// PNG file. The screen code never knows which.
+// PNG file. The screen code never knows which; a panel that can also show
+// text (the web view, for screen readers) reads it from s.
 type Panel interface {
 	// Size is the layout to render for this panel.
 	Size() Size
-	// Show puts the image on the panel.
-	Show(img image.Image) error
+	// Show puts the screen, rendered at Size, on the panel.
+	Show(s Screen, img image.Image) error
+}
+
+// Display shows each screen on every panel of the device.
+type Display struct {
+	r      *Renderer
+	panels []Panel
+
+	mu   sync.Mutex
+	last Screen
+}
+
+// New returns a display over the given panels.
+func New(r *Renderer, panels ...Panel) *Display {
+	return &Display{r: r, panels: panels}
+}
+
+// Show renders s once per panel size and shows it everywhere; a panel that
+// fails does not stop the others.
+func (d *Display) Show(s Screen) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.last = s
+	var errs []error
+	for _, p := range d.panels {
+		img, _ := d.r.Render(s, p.Size())
+		if err := p.Show(s, img); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Last is the screen shown last.
+func (d *Display) Last() Screen {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last
 }
 
 // PNG is a panel that writes each screen to a file: for tests and
@@ -27,7 +67,7 @@ type PNG struct {
 func (p *PNG) Size() Size { return p.Layout }
 
 // Show implements Panel, replacing the file atomically.
-func (p *PNG) Show(img image.Image) error {
+func (p *PNG) Show(_ Screen, img image.Image) error {
 	tmp, err := os.CreateTemp(filepath.Dir(p.Path), ".screen-*.png")
 	if err != nil {
 		return err
