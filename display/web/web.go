@@ -1,0 +1,206 @@
+// Package web is the kiosk's web view: the live screen (pushed with
+// server-sent events when it changes), its text for screen readers, the
+// buttons and keypad as controls, and, in simulation, a tray of virtual
+// cards. It is the bedside tablet's interface (a kiosk-mode browser on the
+// tablet itself) and the display of make run.
+package web
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"dmpkiosk/display"
+	"dmpkiosk/display/input"
+)
+
+//go:embed index.html
+var page []byte
+
+// Tray is the virtual card tray of a simulation; nil in production.
+type Tray interface {
+	Profiles() []string
+	Insert(slot int, profile string) error
+	Remove(slot int) error
+}
+
+// Server is the web view. It is a display.Panel.
+type Server struct {
+	inputs chan<- input.Event
+	tray   Tray
+
+	mu      sync.Mutex
+	png     []byte
+	text    string
+	version int64
+	subs    map[chan struct{}]struct{}
+}
+
+// New returns a web view that sends presses to inputs.
+func New(inputs chan<- input.Event, tray Tray) *Server {
+	return &Server{inputs: inputs, tray: tray, subs: map[chan struct{}]struct{}{}}
+}
+
+// Size implements display.Panel: the tablet layout.
+func (s *Server) Size() display.Size { return display.Tablet }
+
+// Show implements display.Panel and pushes the new screen to every page.
+func (s *Server) Show(sc display.Screen, img image.Image) error {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.png, s.text = buf.Bytes(), sc.Text()
+	s.version++
+	for ch := range s.subs {
+		select {
+		case ch <- struct{}{}:
+		default: // a change is already pending for that page
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Handler serves the view.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'; img-src 'self'")
+		_, _ = w.Write(page)
+	})
+	mux.HandleFunc("GET /screen.png", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		b := s.png
+		s.mu.Unlock()
+		if b == nil {
+			http.Error(w, "pas encore d'écran", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(b)
+	})
+	mux.HandleFunc("GET /events", s.events)
+	mux.HandleFunc("POST /input", s.sameOrigin(s.input))
+	mux.HandleFunc("GET /tray", func(w http.ResponseWriter, r *http.Request) {
+		out := struct {
+			Enabled  bool     `json:"enabled"`
+			Profiles []string `json:"profiles"`
+		}{Enabled: s.tray != nil}
+		if s.tray != nil {
+			out.Profiles = s.tray.Profiles()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("POST /tray", s.sameOrigin(s.trayAction))
+	return mux
+}
+
+// sameOrigin refuses a POST that another site's page makes the browser send.
+func (s *Server) sameOrigin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+			http.Error(w, "requête d'un autre site refusée", http.StatusForbidden)
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" {
+			if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+				http.Error(w, "requête d'un autre site refusée", http.StatusForbidden)
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.subs[ch] = struct{}{}
+	s.mu.Unlock()
+	defer func() { s.mu.Lock(); delete(s.subs, ch); s.mu.Unlock() }()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	for {
+		s.mu.Lock()
+		msg, _ := json.Marshal(struct {
+			V    int64  `json:"v"`
+			Text string `json:"text"`
+		}{s.version, s.text})
+		s.mu.Unlock()
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", msg); err != nil {
+			return
+		}
+		fl.Flush()
+		select {
+		case <-ch:
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func (s *Server) input(w http.ResponseWriter, r *http.Request) {
+	var ev input.Event
+	switch b, k := r.FormValue("b"), r.FormValue("k"); {
+	case b != "":
+		btn, err := input.ParseButton(b)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		ev = input.Event{Button: btn, Source: "web"}
+	case len(k) == 1 && (k[0] >= '0' && k[0] <= '9' || k[0] == '*' || k[0] == '#'):
+		ev = input.Event{Key: rune(k[0]), Source: "web"}
+	default:
+		http.Error(w, "bouton ou touche inconnu", http.StatusBadRequest)
+		return
+	}
+	select {
+	case s.inputs <- ev:
+		w.WriteHeader(http.StatusNoContent)
+	case <-r.Context().Done():
+	}
+}
+
+func (s *Server) trayAction(w http.ResponseWriter, r *http.Request) {
+	if s.tray == nil {
+		http.Error(w, "pas de plateau de cartes sur cette borne", http.StatusNotFound)
+		return
+	}
+	slot, err := strconv.Atoi(r.FormValue("slot"))
+	if err != nil || slot < 0 || slot > 1 {
+		http.Error(w, "lecteur 0 ou 1", http.StatusBadRequest)
+		return
+	}
+	switch r.FormValue("action") {
+	case "insert":
+		err = s.tray.Insert(slot, r.FormValue("profile"))
+	case "remove":
+		err = s.tray.Remove(slot)
+	default:
+		http.Error(w, "action insert ou remove", http.StatusBadRequest)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusConflict)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
