@@ -312,10 +312,37 @@ func (r *Renderer) Render(s Screen, sz Size) (*image.RGBA, Layout) {
 	if first+shown < len(rows) {
 		mark("▼", y+max(0, shown-1)*bh)
 	}
+	if s.Kind == KindSelfTest {
+		testPattern(c, sz, bottom)
+	}
 	if sz.Mono {
 		threshold(c.img)
 	}
 	return c.img, lay
+}
+
+// testPattern marks the four corners (a panel mounted off by a few pixels
+// shows it at once) and, on colour panels, draws primary and tone colour
+// bars above the bottom area (a swapped colour order shows at once).
+func testPattern(c *canvas, sz Size, bottom int) {
+	k := max(3, sz.W/40)
+	corner := c.fg
+	if !sz.Mono {
+		corner = color.RGBA{0xFF, 0x00, 0xFF, 0xFF} // seen on the dark bar and on white
+	}
+	for _, p := range []image.Point{{0, 0}, {sz.W - k, 0}, {0, sz.H - k}, {sz.W - k, sz.H - k}} {
+		c.fill(image.Rect(p.X, p.Y, p.X+k, p.Y+k), corner)
+	}
+	if sz.Mono {
+		return
+	}
+	bars := []color.RGBA{{0xFF, 0, 0, 0xFF}, {0, 0xFF, 0, 0xFF}, {0, 0, 0xFF, 0xFF}, toneBands[Success], toneBands[Warning], toneBands[Danger], ink}
+	h := max(6, sz.H/16)
+	w := (sz.W - 2*sz.pad) / len(bars)
+	for i, col := range bars {
+		x := sz.pad + i*w
+		c.fill(image.Rect(x, bottom-h, x+w, bottom), col)
+	}
 }
 
 // fitLine shortens a status line that does not fit, ending it with "…"
