@@ -49,8 +49,8 @@ certificates required, one kiosk per topic, CRL reloaded on change), pcscd with 
 slots, a family carte Vitale and a doctor's CPS. Try: bin/cardsim profiles, then
 bin/cardsim insert -pki $demo/igc-sante -profile NAME -slot 0|1, and bin/kiosk read [--json];
 bin/provision revoke --ca $demo/pki kiosk-demo shuts the demo kiosk out.
-Not built yet, so not started: the display and web view, the kiosk session and outbox, the
-bridge service, the DMP and INSi simulators.
+Not built yet, so not started: the kiosk session and outbox (which will drive the display and
+its web view), the bridge service, the DMP and INSi simulators.
 Ctrl-C stops everything.
 TXT
 wait
