@@ -1,0 +1,248 @@
+// Package event is the kiosk's create/consent event: its JSON payload, its
+// two signatures (the device key, ES256, and the professional's card,
+// RS256, each with its certificate chain in x5c) in the JWS general JSON
+// serialization, and its encryption to the bridge (JWE, ECDH-ES+A256KW with
+// A256GCM) so that neither a stolen SD card nor the broker sees an
+// identity. The bridge opens and verifies what the kiosk seals.
+package event
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/cryptosigner"
+
+	"dmpkiosk/ins"
+)
+
+// Types of events.
+const (
+	TypeCreate  = "dmp.create"  // legacy regime: create the DMP with the patient's consent
+	TypeConsent = "dmp.consent" // information, authorization and oppositions recorded
+)
+
+// Event is the payload, as architecture.md describes it.
+type Event struct {
+	Type         string       `json:"type"`
+	ID           string       `json:"id"` // UUIDv7
+	Device       string       `json:"device"`
+	Site         Site         `json:"site"`
+	Context      string       `json:"context"`
+	Regime       string       `json:"regime"`
+	Time         time.Time    `json:"time"`
+	Seq          int64        `json:"seq"`
+	Patient      Patient      `json:"patient"`
+	Professional Professional `json:"professional"`
+	Consent      Consent      `json:"consent"`
+}
+
+// Site is where the event was made.
+type Site struct {
+	FINESS string `json:"finess"` // geographic FINESS
+	Unit   string `json:"unit"`
+}
+
+// Patient is the patient's identity as read and checked at the kiosk.
+type Patient struct {
+	INS      *INS         `json:"ins,omitempty"` // the NIR candidate when the card holds one
+	INSC     string       `json:"ins_c"`
+	Traits   ins.Traits   `json:"traits"`
+	Identity ins.Identity `json:"identity"`
+	Document string       `json:"document,omitempty"` // identity document checked: passport, id-card, residence-permit
+}
+
+// INS is a matricule and its authority.
+type INS struct {
+	Value string `json:"value"`
+	OID   string `json:"oid"`
+}
+
+// Professional is who acted, from the card.
+type Professional struct {
+	NationalID     string `json:"national_id"`
+	NationalIDType string `json:"national_id_type"`
+	CardType       string `json:"card_type"`
+	CardSerial     string `json:"card_serial"`
+	Surname        string `json:"surname"`
+	FirstName      string `json:"first_name"`
+	Profession     string `json:"profession,omitempty"`
+	Speciality     string `json:"speciality,omitempty"`
+}
+
+// Consent is the patient's answers.
+type Consent struct {
+	Informed              bool  `json:"informed"`           // the information brochure was given
+	Creation              *bool `json:"creation,omitempty"` // legacy regime only
+	Authorization         bool  `json:"authorization"`      // of the establishment
+	EmergencyOpposition   bool  `json:"emergency_opposition"`
+	BrisDeGlaceOpposition bool  `json:"bris_de_glace_opposition"`
+}
+
+// Result is the bridge's answer on kiosk/<device>/results.
+type Result struct {
+	EventID string `json:"event_id"`
+	Outcome string `json:"outcome"` // created, authorized, exists, refused, error
+	Message string `json:"message"` // plain French, for the screen
+}
+
+// Outcomes.
+const (
+	OutcomeCreated    = "created"
+	OutcomeAuthorized = "authorized"
+	OutcomeExists     = "exists"
+	OutcomeRefused    = "refused"
+	OutcomeError      = "error"
+)
+
+// Signer is a key that signs events with its certificate chain.
+type Signer struct {
+	Key   crypto.Signer
+	Chain []*x509.Certificate
+}
+
+// Seal signs the event with the device and the card, then encrypts it to
+// the bridge; it returns the JWE in compact serialization.
+func Seal(e *Event, device, card Signer, bridge *ecdsa.PublicKey) (string, error) {
+	payload, err := json.Marshal(e)
+	if err != nil {
+		return "", err
+	}
+	jws, err := SignBoth(payload, device, card)
+	if err != nil {
+		return "", err
+	}
+	enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.ECDH_ES_A256KW, Key: bridge},
+		(&jose.EncrypterOptions{}).WithContentType("JOSE+JSON"))
+	if err != nil {
+		return "", err
+	}
+	obj, err := enc.Encrypt(jws)
+	if err != nil {
+		return "", err
+	}
+	return obj.CompactSerialize()
+}
+
+type generalJWS struct {
+	Payload    string         `json:"payload"`
+	Signatures []signatureObj `json:"signatures"`
+}
+
+type signatureObj struct {
+	Protected string `json:"protected"`
+	Signature string `json:"signature"`
+}
+
+// SignBoth signs payload with the device key (ES256) and the card (RS256),
+// each signature carrying its own x5c, in one JWS general JSON
+// serialization. go-jose's multi-signer shares one set of extra headers
+// between signatures, so each is made alone and the two are joined.
+func SignBoth(payload []byte, device, card Signer) ([]byte, error) {
+	out := generalJWS{Payload: base64.RawURLEncoding.EncodeToString(payload)}
+	for _, s := range []struct {
+		alg jose.SignatureAlgorithm
+		sig Signer
+	}{{jose.ES256, device}, {jose.RS256, card}} {
+		x5c := make([]string, len(s.sig.Chain))
+		for i, c := range s.sig.Chain {
+			x5c[i] = base64.StdEncoding.EncodeToString(c.Raw)
+		}
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: cryptosigner.Opaque(s.sig.Key)},
+			(&jose.SignerOptions{}).WithHeader("x5c", x5c))
+		if err != nil {
+			return nil, err
+		}
+		obj, err := signer.Sign(payload)
+		if err != nil {
+			return nil, fmt.Errorf("event: %s signature: %w", s.alg, err)
+		}
+		var one struct {
+			Protected string `json:"protected"`
+			Signature string `json:"signature"`
+		}
+		if err := json.Unmarshal([]byte(obj.FullSerialize()), &one); err != nil {
+			return nil, err
+		}
+		out.Signatures = append(out.Signatures, signatureObj(one))
+	}
+	return json.Marshal(out)
+}
+
+// Errors of Open.
+var (
+	ErrUndecryptable = errors.New("event: cannot decrypt (not for this bridge, or altered)")
+	ErrMalformed     = errors.New("event: malformed")
+	ErrSignature     = errors.New("event: signature does not verify")
+	ErrChain         = errors.New("event: certificate chain refused")
+)
+
+// Opened is a decrypted, verified event with the certificates that signed
+// it.
+type Opened struct {
+	Event      Event
+	Payload    []byte
+	DeviceCert *x509.Certificate
+	CardCert   *x509.Certificate
+}
+
+// Open decrypts an event with the bridge's key and verifies both
+// signatures and their chains: the device's to the kiosk CA (client
+// authentication), the card's to the professional cards' authority, at the
+// given time. Revocation, the device name and replay are the bridge's
+// checks.
+func Open(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.CertPool, at time.Time) (*Opened, error) {
+	obj, err := jose.ParseEncrypted(jwe, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, []jose.ContentEncryption{jose.A256GCM})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	jwsBytes, err := obj.Decrypt(bridge)
+	if err != nil {
+		return nil, ErrUndecryptable
+	}
+	jws, err := jose.ParseSignedJSON(string(jwsBytes), []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(jws.Signatures) != 2 {
+		return nil, fmt.Errorf("%w: %d signatures, want the device's and the card's", ErrSignature, len(jws.Signatures))
+	}
+	o := &Opened{}
+	for i, want := range []jose.SignatureAlgorithm{jose.ES256, jose.RS256} {
+		sig := jws.Signatures[i]
+		if sig.Protected.Algorithm != string(want) {
+			return nil, fmt.Errorf("%w: signature %d uses %s", ErrSignature, i, sig.Protected.Algorithm)
+		}
+		roots, usage := kioskCA, x509.ExtKeyUsageClientAuth
+		if i == 1 {
+			roots, usage = cardCA, x509.ExtKeyUsageAny
+		}
+		chains, err := sig.Protected.Certificates(x509.VerifyOptions{Roots: roots, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{usage}})
+		if err != nil {
+			return nil, fmt.Errorf("%w: signature %d: %v", ErrChain, i, err)
+		}
+		leaf := chains[0][0]
+		// The certificate in a signature's header must verify that very
+		// signature, not the other one.
+		idx, _, payload, err := jws.VerifyMulti(leaf.PublicKey)
+		if err != nil || idx != i {
+			return nil, fmt.Errorf("%w: signature %d", ErrSignature, i)
+		}
+		o.Payload = payload
+		if i == 0 {
+			o.DeviceCert = leaf
+		} else {
+			o.CardCert = leaf
+		}
+	}
+	if err := json.Unmarshal(o.Payload, &o.Event); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return o, nil
+}
