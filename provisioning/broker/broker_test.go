@@ -1,16 +1,9 @@
 package broker_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
-	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -21,53 +14,6 @@ import (
 	"dmpkiosk/provisioning"
 	"dmpkiosk/provisioning/broker"
 )
-
-// site is a hospital's kiosk CA with two kiosks and a bridge enrolled.
-type site struct {
-	ca    *provisioning.CA
-	creds map[string]tls.Certificate
-	srv   tls.Certificate
-}
-
-func newSite(t *testing.T) *site {
-	t.Helper()
-	ca, err := provisioning.InitCA(filepath.Join(t.TempDir(), "ca"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &site{ca: ca, creds: map[string]tls.Certificate{}}
-	for id, role := range map[string]provisioning.Role{"kiosk-a": provisioning.RoleKiosk, "kiosk-b": provisioning.RoleKiosk, "bridge-1": provisioning.RoleBridge} {
-		s.creds[id] = s.enroll(t, id, role)
-	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	cert, err := ca.IssueServer(key.Public(), "localhost", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.srv = tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
-	return s
-}
-
-func (s *site) enroll(t *testing.T, id string, role provisioning.Role) tls.Certificate {
-	t.Helper()
-	key, err := provisioning.NewKeyFile(filepath.Join(t.TempDir(), id+".key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := provisioning.CSR(key, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := s.ca.Sign(csr, id, role)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
-}
-
-func (s *site) tls(cred tls.Certificate) *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{cred}, RootCAs: s.ca.Pool(), ServerName: "localhost", MinVersion: tls.VersionTLS12}
-}
 
 // target is a broker under test and how to make it apply a new CRL.
 type target struct {
@@ -82,12 +28,12 @@ type target struct {
 	refuses bool
 }
 
-func embedded(t *testing.T, s *site) target {
-	rev, err := provisioning.LoadRevocations(s.ca.CRLPath(), s.ca.Cert)
+func embedded(t *testing.T, s *hwtest.Site) target {
+	rev, err := provisioning.LoadRevocations(s.CA.CRLPath(), s.CA.Cert)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", Roots: s.ca.Pool(), Server: s.srv, Revocations: rev})
+	b, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", Roots: s.CA.Pool(), Server: s.Server, Revocations: rev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,26 +45,10 @@ func embedded(t *testing.T, s *site) target {
 	}}
 }
 
-func mosquitto(t *testing.T, s *site) target {
-	var dir string
-	m := hwtest.StartMosquittoWith(t, func(d string, port int) string {
-		dir = d
-		keyDER, _ := x509.MarshalPKCS8PrivateKey(s.srv.PrivateKey)
-		write(t, filepath.Join(d, "server.pem"), pemOf("CERTIFICATE", s.srv.Certificate[0]))
-		write(t, filepath.Join(d, "server.key"), pemOf("PRIVATE KEY", keyDER))
-		copyFile(t, s.ca.CertPath(), filepath.Join(d, "ca.pem"))
-		copyFile(t, s.ca.CRLPath(), filepath.Join(d, "crl.pem"))
-		acl, err := provisioning.MosquittoACL([]string{"bridge-1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(t, filepath.Join(d, "acl"), []byte(acl))
-		return provisioning.MosquittoConfig{Bind: "127.0.0.1", Port: port,
-			CAFile: filepath.Join(d, "ca.pem"), CertFile: filepath.Join(d, "server.pem"), KeyFile: filepath.Join(d, "server.key"),
-			CRLFile: filepath.Join(d, "crl.pem"), ACLFile: filepath.Join(d, "acl")}.String()
-	})
+func mosquitto(t *testing.T, s *hwtest.Site) target {
+	m := s.StartMosquitto(t)
 	return target{name: "mosquitto", url: m.URL(), reloadCRL: func(t *testing.T) {
-		copyFile(t, s.ca.CRLPath(), filepath.Join(dir, "crl.pem"))
+		s.CopyCRL(t, m)
 		// mosquitto reads its CRL when the listener starts.
 		m.Stop()
 		m.Start()
@@ -126,8 +56,8 @@ func mosquitto(t *testing.T, s *site) target {
 }
 
 func TestBrokers(t *testing.T) {
-	for _, mk := range []func(*testing.T, *site) target{embedded, mosquitto} {
-		s := newSite(t)
+	for _, mk := range []func(*testing.T, *hwtest.Site) target{embedded, mosquitto} {
+		s := hwtest.NewSite(t, "kiosk-a", "kiosk-b")
 		tg := mk(t, s)
 		t.Run(tg.name, func(t *testing.T) { runPolicyTests(t, s, tg) })
 	}
@@ -213,13 +143,13 @@ func publish(c mqtt.Client, topic, payload string) error {
 	return tok.Error()
 }
 
-func runPolicyTests(t *testing.T, s *site, tg target) {
+func runPolicyTests(t *testing.T, s *hwtest.Site, tg target) {
 	bridgeIn, kioskIn := newInbox(), newInbox()
-	bridge := mustDial(t, tg.url, "bridge-1", s.tls(s.creds["bridge-1"]))
+	bridge := mustDial(t, tg.url, "bridge-1", s.TLS(s.Creds["bridge-1"]))
 	if code := subscribe(t, bridge, provisioning.BridgeEventsFilter, bridgeIn); code > 2 {
 		t.Fatalf("bridge shared subscription refused: %#x", code)
 	}
-	a := mustDial(t, tg.url, "kiosk-a", s.tls(s.creds["kiosk-a"]))
+	a := mustDial(t, tg.url, "kiosk-a", s.TLS(s.Creds["kiosk-a"]))
 	if code := subscribe(t, a, provisioning.ResultsTopic("kiosk-a"), kioskIn); code > 2 {
 		t.Fatalf("kiosk results subscription refused: %#x", code)
 	}
@@ -258,10 +188,10 @@ func runPolicyTests(t *testing.T, s *site, tg target) {
 	})
 
 	t.Run("a kiosk publishing on another kiosk's topic", func(t *testing.T) {
-		forger := mustDial(t, tg.url, "kiosk-a", s.tls(s.creds["kiosk-a"]))
+		forger := mustDial(t, tg.url, "kiosk-a", s.TLS(s.Creds["kiosk-a"]))
 		_ = publish(forger, provisioning.EventsTopic("kiosk-b"), "forged") // dropped or disconnected
 		_ = publish(forger, provisioning.StatusTopic("kiosk-b"), "forged")
-		honest := mustDial(t, tg.url, "kiosk-a", s.tls(s.creds["kiosk-a"]))
+		honest := mustDial(t, tg.url, "kiosk-a", s.TLS(s.Creds["kiosk-a"]))
 		if err := publish(honest, provisioning.EventsTopic("kiosk-a"), "e2"); err != nil {
 			t.Fatal(err)
 		}
@@ -273,15 +203,15 @@ func runPolicyTests(t *testing.T, s *site, tg target) {
 	})
 
 	t.Run("certificates from a foreign CA or expired", func(t *testing.T) {
-		other := newSite(t)
-		if c, err := dial(tg.url, "kiosk-a", s.tls(other.creds["kiosk-a"]), nil); err == nil {
+		other := hwtest.NewSite(t, "kiosk-a")
+		if c, err := dial(tg.url, "kiosk-a", s.TLS(other.Creds["kiosk-a"]), nil); err == nil {
 			c.Disconnect(0)
 			t.Error("a foreign CA's certificate was accepted")
 		}
-		s.ca.Now = func() time.Time { return time.Now().Add(-3 * 365 * 24 * time.Hour) }
-		old := s.enroll(t, "kiosk-old", provisioning.RoleKiosk)
-		s.ca.Now = time.Now
-		if c, err := dial(tg.url, "kiosk-old", s.tls(old), nil); err == nil {
+		s.CA.Now = func() time.Time { return time.Now().Add(-3 * 365 * 24 * time.Hour) }
+		old := s.Enroll(t, "kiosk-old", provisioning.RoleKiosk)
+		s.CA.Now = time.Now
+		if c, err := dial(tg.url, "kiosk-old", s.TLS(old), nil); err == nil {
 			c.Disconnect(0)
 			t.Error("an expired certificate was accepted")
 		}
@@ -290,12 +220,12 @@ func runPolicyTests(t *testing.T, s *site, tg target) {
 	t.Run("a client id that differs from its certificate", func(t *testing.T) {
 		var lost sync.WaitGroup
 		lost.Add(1)
-		b, err := dial(tg.url, "kiosk-b", s.tls(s.creds["kiosk-b"]), lost.Done)
+		b, err := dial(tg.url, "kiosk-b", s.TLS(s.Creds["kiosk-b"]), lost.Done)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer b.Disconnect(50)
-		impostor, err := dial(tg.url, "kiosk-b", s.tls(s.creds["kiosk-a"]), nil)
+		impostor, err := dial(tg.url, "kiosk-b", s.TLS(s.Creds["kiosk-a"]), nil)
 		if tg.refuses && err == nil {
 			impostor.Disconnect(0)
 			t.Error("kiosk-a's certificate connected as kiosk-b")
@@ -312,12 +242,12 @@ func runPolicyTests(t *testing.T, s *site, tg target) {
 
 	t.Run("a revoked kiosk is shut out", func(t *testing.T) {
 		lostB := make(chan struct{})
-		b, err := dial(tg.url, "kiosk-b", s.tls(s.creds["kiosk-b"]), func() { close(lostB) })
+		b, err := dial(tg.url, "kiosk-b", s.TLS(s.Creds["kiosk-b"]), func() { close(lostB) })
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer b.Disconnect(0)
-		if err := s.ca.Revoke("kiosk-b"); err != nil {
+		if err := s.CA.Revoke("kiosk-b"); err != nil {
 			t.Fatal(err)
 		}
 		tg.reloadCRL(t)
@@ -326,12 +256,12 @@ func runPolicyTests(t *testing.T, s *site, tg target) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the revoked kiosk stayed connected")
 		}
-		if c, err := dial(tg.url, "kiosk-b", s.tls(s.creds["kiosk-b"]), nil); err == nil {
+		if c, err := dial(tg.url, "kiosk-b", s.TLS(s.Creds["kiosk-b"]), nil); err == nil {
 			c.Disconnect(0)
 			t.Fatal("a revoked certificate was accepted")
 		}
 		// Others are not affected.
-		if c, err := dial(tg.url, "kiosk-a", s.tls(s.creds["kiosk-a"]), nil); err != nil {
+		if c, err := dial(tg.url, "kiosk-a", s.TLS(s.Creds["kiosk-a"]), nil); err != nil {
 			t.Fatalf("kiosk-a after kiosk-b's revocation: %v", err)
 		} else {
 			c.Disconnect(0)
@@ -346,19 +276,3 @@ func write(t *testing.T, path string, b []byte) {
 	}
 }
 
-// copyFile copies a file the broker must read; 0644 lets mosquitto, which
-// runs under its own user, read what root wrote.
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func pemOf(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-}

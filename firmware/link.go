@@ -1,0 +1,232 @@
+package firmware
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/provisioning"
+)
+
+// LinkConfig configures the MQTT link to the bridge.
+type LinkConfig struct {
+	BrokerURL string
+	TLS       *tls.Config // the device certificate and the kiosk CA
+	DeviceID  string
+	Version   string
+	// ResultWait is how long a sent event waits for its result before it
+	// is sent again (then doubling, up to 5 minutes).
+	ResultWait time.Duration
+	Heartbeat  time.Duration
+	Logger     *slog.Logger
+	// Readers reports the card readers for the heartbeat.
+	Readers func() []string
+}
+
+// Heartbeat is the kiosk's retained status on kiosk/<device>/status.
+type Heartbeat struct {
+	Device      string    `json:"device"`
+	Online      bool      `json:"online"`
+	Version     string    `json:"version,omitempty"`
+	Readers     []string  `json:"readers,omitempty"`
+	Outbox      int       `json:"outbox"`
+	Quarantined int       `json:"quarantined"`
+	LastError   string    `json:"last_error,omitempty"`
+	Clock       time.Time `json:"clock"`
+}
+
+// Link sends the outbox's events to the bridge, oldest first and one at a
+// time, each until its result arrives; it passes results on and keeps a
+// retained heartbeat.
+type Link struct {
+	cfg    LinkConfig
+	ob     *Outbox
+	client mqtt.Client
+	online atomic.Bool
+	kick   chan struct{}
+
+	mu      sync.Mutex
+	lastErr string
+	results chan event.Result
+}
+
+// StartLink connects (retrying in the background when the broker is down)
+// and starts sending. Results arrive on Results().
+func StartLink(ctx context.Context, cfg LinkConfig, ob *Outbox) *Link {
+	if cfg.ResultWait == 0 {
+		cfg.ResultWait = 30 * time.Second
+	}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Link{cfg: cfg, ob: ob, kick: make(chan struct{}, 1), results: make(chan event.Result, 16)}
+	will, _ := json.Marshal(Heartbeat{Device: cfg.DeviceID, Online: false})
+	opts := mqtt.NewClientOptions().AddBroker(cfg.BrokerURL).SetClientID(cfg.DeviceID).SetTLSConfig(cfg.TLS).
+		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(2 * time.Second).
+		SetMaxReconnectInterval(30*time.Second).SetConnectTimeout(10*time.Second).SetKeepAlive(30*time.Second).
+		SetOrderMatters(false).SetBinaryWill(provisioning.StatusTopic(cfg.DeviceID), will, 1, true).
+		SetOnConnectHandler(l.onConnect).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			l.online.Store(false)
+			l.setErr("connexion perdue")
+			cfg.Logger.Warn("link: connection lost", "error", err)
+		})
+	l.client = mqtt.NewClient(opts)
+	l.client.Connect() // retries by itself (ConnectRetry)
+	go l.sender(ctx)
+	go l.heartbeat(ctx)
+	go func() { <-ctx.Done(); l.client.Disconnect(250) }()
+	return l
+}
+
+// Online reports whether the broker is connected.
+func (l *Link) Online() bool { return l.online.Load() }
+
+// Results are the bridge's answers, for the session's screen.
+func (l *Link) Results() <-chan event.Result { return l.results }
+
+// Kick asks the sender to look at the outbox now (an event was stored).
+func (l *Link) Kick() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Link) setErr(s string) {
+	l.mu.Lock()
+	l.lastErr = s
+	l.mu.Unlock()
+}
+
+func (l *Link) onConnect(c mqtt.Client) {
+	tok := c.Subscribe(provisioning.ResultsTopic(l.cfg.DeviceID), 1, l.onResult)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		l.cfg.Logger.Error("link: subscribing to results failed", "error", tok.Error())
+		return
+	}
+	l.online.Store(true)
+	l.setErr("")
+	l.cfg.Logger.Info("link: connected", "broker", l.cfg.BrokerURL)
+	l.publishStatus()
+	l.Kick()
+}
+
+func (l *Link) onResult(_ mqtt.Client, m mqtt.Message) {
+	var r event.Result
+	if err := json.Unmarshal(m.Payload(), &r); err != nil || r.EventID == "" {
+		l.cfg.Logger.Warn("link: malformed result ignored")
+		return
+	}
+	// The handler must not block the client: the database write is quick,
+	// and the result channel is buffered and never waited on.
+	found, err := l.ob.Done(context.Background(), r.EventID)
+	if err != nil {
+		l.cfg.Logger.Error("link: removing a delivered event", "event", r.EventID, "error", err)
+		return
+	}
+	if !found {
+		return // a result delivered twice
+	}
+	select {
+	case l.results <- r:
+	default:
+		l.cfg.Logger.Warn("link: result not taken by the session", "event", r.EventID)
+	}
+	l.Kick()
+}
+
+// sender publishes the head of the outbox whenever it is due.
+func (l *Link) sender(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	for {
+		wait := time.Hour
+		if l.online.Load() {
+			wait = l.sendHead(ctx)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-l.kick:
+		case <-timer.C:
+		}
+	}
+}
+
+// sendHead sends the oldest event if it is due and returns how long to wait
+// before looking again.
+func (l *Link) sendHead(ctx context.Context) time.Duration {
+	p, ok, err := l.ob.Head(ctx)
+	if err != nil {
+		l.setErr("file d'attente illisible")
+		l.cfg.Logger.Error("link: outbox", "error", err)
+		return 10 * time.Second
+	}
+	if !ok {
+		return time.Hour
+	}
+	if d := time.Until(p.NextAttempt); d > 0 {
+		return d
+	}
+	tok := l.client.Publish(provisioning.EventsTopic(l.cfg.DeviceID), 1, false, p.Body)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		l.setErr("envoi impossible")
+		return 2 * time.Second
+	}
+	wait := l.cfg.ResultWait << min(p.Attempts, 4)
+	wait = min(wait, 5*time.Minute)
+	if err := l.ob.Attempted(ctx, p.ID, time.Now().Add(wait)); err != nil {
+		l.cfg.Logger.Error("link: outbox", "error", err)
+	}
+	l.cfg.Logger.Info("link: event sent", "event", p.ID, "seq", p.Seq, "attempt", p.Attempts+1)
+	return wait
+}
+
+func (l *Link) heartbeat(ctx context.Context) {
+	t := time.NewTicker(l.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if l.online.Load() {
+				l.publishStatus()
+			}
+		}
+	}
+}
+
+// Status is the heartbeat as it stands.
+func (l *Link) Status() Heartbeat {
+	pending, quarantined, err := l.ob.Depth(context.Background())
+	l.mu.Lock()
+	last := l.lastErr
+	l.mu.Unlock()
+	if err != nil {
+		last = "file d'attente illisible"
+	}
+	hb := Heartbeat{Device: l.cfg.DeviceID, Online: l.online.Load(), Version: l.cfg.Version, Outbox: pending,
+		Quarantined: quarantined, LastError: last, Clock: time.Now().UTC()}
+	if l.cfg.Readers != nil {
+		hb.Readers = l.cfg.Readers()
+	}
+	return hb
+}
+
+func (l *Link) publishStatus() {
+	b, _ := json.Marshal(l.Status())
+	l.client.Publish(provisioning.StatusTopic(l.cfg.DeviceID), 1, true, b)
+}

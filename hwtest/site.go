@@ -1,0 +1,128 @@
+package hwtest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"dmpkiosk/provisioning"
+)
+
+// Site is a hospital for a test: a kiosk CA, enrolled kiosks and a bridge
+// (bridge-1), a broker server certificate and the bridge's event-encryption
+// key — everything provisioning makes, made by provisioning.
+type Site struct {
+	CA     *provisioning.CA
+	Creds  map[string]tls.Certificate
+	Server tls.Certificate
+	EncKey *ecdsa.PrivateKey
+	Dir    string
+}
+
+// NewSite provisions a site with the given kiosk ids and bridge-1.
+func NewSite(t testing.TB, kiosks ...string) *Site {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := provisioning.InitCA(filepath.Join(dir, "ca"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Site{CA: ca, Creds: map[string]tls.Certificate{}, Dir: dir}
+	for _, id := range kiosks {
+		s.Creds[id] = s.Enroll(t, id, provisioning.RoleKiosk)
+	}
+	s.Creds["bridge-1"] = s.Enroll(t, "bridge-1", provisioning.RoleBridge)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := ca.IssueServer(key.Public(), "localhost", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Server = tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+	if _, err := provisioning.NewEncryptionKey(dir); err != nil {
+		t.Fatal(err)
+	}
+	k, err := provisioning.LoadKeyFile(filepath.Join(dir, "bridge-enc.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.EncKey = k.(*ecdsa.PrivateKey)
+	return s
+}
+
+// Enroll makes a key and a certificate for id through a CSR.
+func (s *Site) Enroll(t testing.TB, id string, role provisioning.Role) tls.Certificate {
+	t.Helper()
+	key, err := provisioning.NewKeyFile(filepath.Join(s.CA.Dir, "..", id+"-"+string(role)+".key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := provisioning.CSR(key, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := s.CA.Sign(csr, id, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+}
+
+// TLS is a client configuration for a credential of the site.
+func (s *Site) TLS(cred tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{cred}, RootCAs: s.CA.Pool(), ServerName: "localhost", MinVersion: tls.VersionTLS12}
+}
+
+// StartMosquitto runs real mosquitto with the site's generated listener
+// configuration and ACL (provisioning.MosquittoConfig, MosquittoACL).
+func (s *Site) StartMosquitto(t testing.TB) *Mosquitto {
+	t.Helper()
+	return StartMosquittoWith(t, func(d string, port int) string {
+		keyDER, err := x509.MarshalPKCS8PrivateKey(s.Server.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := map[string][]byte{
+			"server.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Server.Certificate[0]}),
+			"server.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		}
+		for name, src := range map[string]string{"ca.pem": s.CA.CertPath(), "crl.pem": s.CA.CRLPath()} {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[name] = b
+		}
+		acl, err := provisioning.MosquittoACL([]string{"bridge-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["acl"] = []byte(acl)
+		for name, b := range files {
+			if err := os.WriteFile(filepath.Join(d, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return provisioning.MosquittoConfig{Bind: "127.0.0.1", Port: port,
+			CAFile: filepath.Join(d, "ca.pem"), CertFile: filepath.Join(d, "server.pem"), KeyFile: filepath.Join(d, "server.key"),
+			CRLFile: filepath.Join(d, "crl.pem"), ACLFile: filepath.Join(d, "acl")}.String()
+	})
+}
+
+// CopyCRL puts the site's current CRL where the broker reads it.
+func (s *Site) CopyCRL(t testing.TB, m *Mosquitto) {
+	t.Helper()
+	b, err := os.ReadFile(s.CA.CRLPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(m.Dir(), "crl.pem"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
