@@ -72,7 +72,7 @@ func StartLink(ctx context.Context, cfg LinkConfig, ob *Outbox) *Link {
 	l := &Link{cfg: cfg, ob: ob, kick: make(chan struct{}, 1), results: make(chan event.Result, 16)}
 	will, _ := json.Marshal(Heartbeat{Device: cfg.DeviceID, Online: false})
 	opts := mqtt.NewClientOptions().AddBroker(cfg.BrokerURL).SetClientID(cfg.DeviceID).SetTLSConfig(cfg.TLS).
-		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(2 * time.Second).
+		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(2*time.Second).
 		SetMaxReconnectInterval(30*time.Second).SetConnectTimeout(10*time.Second).SetKeepAlive(30*time.Second).
 		SetOrderMatters(false).SetBinaryWill(provisioning.StatusTopic(cfg.DeviceID), will, 1, true).
 		SetOnConnectHandler(l.onConnect).
