@@ -1,0 +1,123 @@
+package firmware
+
+import (
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"dmpkiosk/display"
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/provisioning"
+)
+
+// Config is the kiosk's one configuration file (kiosk.toml): what
+// `provision bundle` writes, and the device's hardware, storage and
+// timings. Relative paths are relative to the file.
+type Config struct {
+	provisioning.DeviceConfig
+	Outbox         string           `toml:"outbox"`
+	OutboxCapacity int              `toml:"outbox_capacity"`
+	SessionTimeout duration         `toml:"session_timeout"`
+	ResultWait     duration         `toml:"result_wait"`
+	Readers        []string         `toml:"readers"` // reader-name patterns, slot 0 then slot 1; empty: any
+	WebListen      string           `toml:"web_listen"`
+	Display        display.Hardware `toml:"display"`
+
+	dir string
+}
+
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	d.Duration = v
+	return err
+}
+
+func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// LoadConfig reads and checks a configuration file.
+func LoadConfig(path string) (*Config, error) {
+	c := &Config{OutboxCapacity: 1000, SessionTimeout: duration{2 * time.Minute}, ResultWait: duration{20 * time.Second}}
+	c.Display.Display = "web"
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("configuration %s: unknown key %s", path, und[0])
+	}
+	c.dir = filepath.Dir(path)
+	if c.Outbox == "" {
+		c.Outbox = "outbox.db"
+	}
+	if err := c.DeviceConfig.Check(); err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	if err := c.Display.Check(); err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	if c.Display.Display == "web" && c.WebListen == "" {
+		c.WebListen = "127.0.0.1:8080"
+	}
+	if c.SessionTimeout.Duration < 10*time.Second || c.OutboxCapacity < 1 {
+		return nil, fmt.Errorf("configuration %s: session_timeout at least 10s, outbox_capacity at least 1", path)
+	}
+	return c, nil
+}
+
+// Path resolves a path of the configuration.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+// Credentials are the device's key material, loaded from the files the
+// configuration names.
+type Credentials struct {
+	TLS       *tls.Config
+	Device    event.Signer
+	BridgeKey *ecdsa.PublicKey
+}
+
+// LoadCredentials reads the device certificate and key, the kiosk CA and
+// the bridge's encryption key.
+func (c *Config) LoadCredentials() (*Credentials, error) {
+	key, err := provisioning.LoadKeyFile(c.Path(c.Broker.Key))
+	if err != nil {
+		return nil, fmt.Errorf("device key: %w", err)
+	}
+	cert, err := provisioning.LoadCertificate(c.Path(c.Broker.Cert))
+	if err != nil {
+		return nil, fmt.Errorf("device certificate: %w", err)
+	}
+	if cert.Subject.CommonName != c.DeviceID {
+		return nil, fmt.Errorf("device certificate names %q, configuration says %q", cert.Subject.CommonName, c.DeviceID)
+	}
+	ca, err := provisioning.LoadCertificate(c.Path(c.Broker.CA))
+	if err != nil {
+		return nil, fmt.Errorf("kiosk CA: %w", err)
+	}
+	pub, err := os.ReadFile(c.Path(c.BridgeKey))
+	if err != nil {
+		return nil, fmt.Errorf("bridge key: %w", err)
+	}
+	bridge, err := provisioning.ParseEncryptionKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return &Credentials{
+		TLS: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}},
+			RootCAs: provisioning.NewPool(ca), MinVersion: tls.VersionTLS12},
+		Device:    event.Signer{Key: key, Chain: []*x509.Certificate{cert}},
+		BridgeKey: bridge,
+	}, nil
+}

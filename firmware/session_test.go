@@ -1,0 +1,310 @@
+package firmware
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"image"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"dmpkiosk/apdu/pcsc"
+	"dmpkiosk/display"
+	"dmpkiosk/display/input"
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest"
+	"dmpkiosk/ins"
+	"dmpkiosk/provisioning"
+)
+
+// screens records what the kiosk shows.
+type screens struct{ ch chan display.Screen }
+
+func (p *screens) Size() display.Size { return display.OLED }
+func (p *screens) Show(s display.Screen, _ image.Image) error {
+	p.ch <- s
+	return nil
+}
+
+// verifyingBridge opens each event as the real bridge will (decrypt,
+// verify both signatures and chains) and answers it.
+type verifyingBridge struct {
+	mu     sync.Mutex
+	events []*event.Opened
+	errs   []error
+}
+
+func startVerifyingBridge(t *testing.T, url string, site *hwtest.Site, cardCA *x509.CertPool) *verifyingBridge {
+	b := &verifyingBridge{}
+	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID("bridge-1").SetTLSConfig(site.TLS(site.Creds["bridge-1"])).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			c.Subscribe(provisioning.BridgeEventsFilter, 1, func(c mqtt.Client, m mqtt.Message) {
+				o, err := event.Open(string(m.Payload()), site.EncKey, site.CA.Pool(), cardCA, time.Now())
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				if err != nil {
+					b.errs = append(b.errs, err)
+					return
+				}
+				b.events = append(b.events, o)
+				out := event.OutcomeAuthorized
+				msg := "L'établissement peut alimenter le DMP du patient."
+				if o.Event.Type == event.TypeCreate {
+					out, msg = event.OutcomeCreated, "Remettez au patient son document d'accès."
+				}
+				r, _ := json.Marshal(event.Result{EventID: o.Event.ID, Outcome: out, Message: msg})
+				c.Publish(provisioning.ResultsTopic(o.Event.Device), 1, false, r)
+			}).Wait()
+		})
+	c := mqtt.NewClient(opts)
+	c.Connect().WaitTimeout(10 * time.Second)
+	t.Cleanup(func() { c.Disconnect(50) })
+	return b
+}
+
+type kioskRig struct {
+	t       *testing.T
+	d       *hwtest.PCSCD
+	igc     *hwtest.IGCSante
+	m       *hwtest.Mosquitto
+	bridge  *verifyingBridge
+	screens *screens
+	inputs  chan input.Event
+	ob      *Outbox
+	in      [2]*hwtest.Inserted
+	cards   map[string]func() (hwtest.Card, error)
+}
+
+func newKioskRig(t *testing.T, regime string) *kioskRig {
+	d := hwtest.StartPCSCD(t)
+	igc, err := hwtest.NewIGCSante()
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := hwtest.NewSite(t, "kiosk-1")
+	m := site.StartMosquitto(t)
+	r := &kioskRig{t: t, d: d, igc: igc, m: m, bridge: startVerifyingBridge(t, m.URL(), site, igc.Pool()),
+		screens: &screens{ch: make(chan display.Screen, 256)}, inputs: make(chan input.Event), cards: hwtest.Cards(igc)}
+	cfg := &Config{SessionTimeout: duration{time.Minute}, ResultWait: duration{5 * time.Second}}
+	cfg.DeviceID, cfg.Site, cfg.Unit, cfg.Context, cfg.Regime = "kiosk-1", "750712184", "ACCUEIL", "admission", regime
+	cred := site.Creds["kiosk-1"]
+	creds := &Credentials{TLS: site.TLS(cred), Device: event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}},
+		BridgeKey: &site.EncKey.PublicKey}
+	if r.ob, err = OpenOutbox(filepath.Join(t.TempDir(), "outbox.db"), 100); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	link := StartLink(ctx, LinkConfig{BrokerURL: m.URL(), TLS: creds.TLS, DeviceID: "kiosk-1", ResultWait: 2 * time.Second}, r.ob)
+	cardEvents := make(chan pcsc.Event, 16)
+	go pcsc.NewMonitor(pcsc.MonitorOptions{Readers: []string{hwtest.Reader(0), hwtest.Reader(1)}}).Run(ctx, cardEvents)
+	rend, _ := display.NewRenderer(false)
+	s := &Session{Config: cfg, Creds: creds, Display: display.New(rend, r.screens), Inputs: r.inputs, Cards: cardEvents, Link: link, Outbox: r.ob}
+	go s.Run(ctx)
+	deadline := time.Now().Add(15 * time.Second)
+	for !link.Online() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return r
+}
+
+func (r *kioskRig) insert(slot int, profile string) hwtest.Card {
+	r.t.Helper()
+	c, err := r.cards[profile]()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if r.in[slot], err = hwtest.Insert(context.Background(), hwtest.SlotAddr(slot), c); err != nil {
+		r.t.Fatal(err)
+	}
+	return c
+}
+
+func (r *kioskRig) remove(slot int) {
+	r.in[slot].Remove()
+	r.in[slot] = nil
+}
+
+// wait returns the first screen shown of the kind whose text holds want.
+func (r *kioskRig) wait(kind display.Kind, want string) display.Screen {
+	r.t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case s := <-r.screens.ch:
+			if s.Kind == kind && strings.Contains(s.Text(), want) {
+				return s
+			}
+		case <-deadline:
+			r.t.Fatalf("no %v screen saying %q", kind, want)
+		}
+	}
+}
+
+func (r *kioskRig) press(evs ...input.Event) {
+	r.t.Helper()
+	for _, e := range evs {
+		select {
+		case r.inputs <- e:
+		case <-time.After(10 * time.Second):
+			r.t.Fatal("the session does not take input")
+		}
+	}
+}
+
+func keys(s string) []input.Event {
+	var out []input.Event
+	for _, k := range s {
+		out = append(out, input.Event{Key: k})
+	}
+	return out
+}
+
+var (
+	oui     = input.Event{Button: input.Oui}
+	non     = input.Event{Button: input.Non}
+	valider = input.Event{Button: input.Valider}
+)
+
+func TestSessionLegacyCreation(t *testing.T) {
+	r := newKioskRig(t, "legacy")
+	r.insert(0, "vitale-famille")
+	r.insert(1, "cps-medecin")
+	r.wait(display.KindEnterPIN, "Code")
+	r.press(keys("1234#")...)
+	r.wait(display.KindChooseBeneficiary, "DURAND")
+	r.press(non, non) // the third beneficiary: LÉA
+	r.wait(display.KindChooseBeneficiary, "> DURAND LÉA")
+	r.press(oui)
+	r.wait(display.KindIdentity, "LÉA")
+	r.press(oui) // an identity document was checked
+	r.wait(display.KindConsent, "Passeport")
+	r.press(oui) // a passport
+	r.wait(display.KindConsent, "informé")
+	r.press(oui)
+	r.wait(display.KindConsent, "création")
+	r.press(oui)
+	r.wait(display.KindConsent, "autorise")
+	r.press(oui)
+	r.wait(display.KindConsent, "bris de glace")
+	r.press(valider) // default: no opposition
+	r.wait(display.KindConsent, "centre 15")
+	r.press(non)
+	res := r.wait(display.KindResult, "DMP créé")
+	if res.Tone != display.Success {
+		t.Fatalf("result tone %v", res.Tone)
+	}
+
+	r.bridge.mu.Lock()
+	defer r.bridge.mu.Unlock()
+	if len(r.bridge.errs) > 0 || len(r.bridge.events) != 1 {
+		t.Fatalf("bridge: %d events, errors %v", len(r.bridge.events), r.bridge.errs)
+	}
+	e := r.bridge.events[0].Event
+	wantINSC, _ := ins.INSC("LÉA", "100504", "1800269123045")
+	switch {
+	case e.Type != event.TypeCreate || e.Device != "kiosk-1" || e.Regime != "legacy" || e.Seq != 1:
+		t.Errorf("event header %+v", e)
+	case e.Patient.Traits.FirstName != "LEA" || e.Patient.Traits.BirthName != "DURAND" || e.Patient.Traits.BirthDate != "20100504":
+		t.Errorf("patient traits %+v", e.Patient.Traits)
+	case e.Patient.INS != nil || e.Patient.INSC != wantINSC:
+		t.Errorf("a child without NIR of her own: INS %+v, INS-C %s want %s", e.Patient.INS, e.Patient.INSC, wantINSC)
+	case e.Patient.Identity.Status != ins.Validee || e.Patient.Document != "passport":
+		t.Errorf("identity %+v %s", e.Patient.Identity, e.Patient.Document)
+	case e.Professional.NationalID != "810100456789" || e.Professional.CardType != "CPS":
+		t.Errorf("professional %+v", e.Professional)
+	case e.Consent.Creation == nil || !*e.Consent.Creation || !e.Consent.Authorization || !e.Consent.Informed ||
+		e.Consent.BrisDeGlaceOpposition || e.Consent.EmergencyOpposition:
+		t.Errorf("consent %+v", e.Consent)
+	}
+	if p, _, _ := r.ob.Depth(context.Background()); p != 0 {
+		t.Errorf("outbox holds %d events after the result", p)
+	}
+}
+
+func TestSessionWrongPINThenCardPulled(t *testing.T) {
+	r := newKioskRig(t, "current")
+	card := r.insert(0, "cps-medecin").(*hwtest.ISOCard)
+	r.insert(1, "vitale-seul")
+	r.wait(display.KindEnterPIN, "Code")
+	r.press(keys("9999#")...)
+	r.wait(display.KindEnterPIN, "Il reste 2 essai(s)")
+	// Corrected with '*', then the patient's card is pulled out.
+	r.press(keys("12*")...)
+	r.remove(1)
+	r.wait(display.KindIdle, "Insérez")
+	if p, _, _ := r.ob.Depth(context.Background()); p != 0 {
+		t.Fatalf("an event was stored for an interrupted session")
+	}
+	// The card was tried once: the kiosk never retries a PIN by itself.
+	if n := card.TriesLeft(); n != 2 {
+		t.Fatalf("the card has %d tries left after one wrong PIN", n)
+	}
+	r.insert(1, "vitale-seul")
+	r.wait(display.KindEnterPIN, "Code")
+	r.press(keys("1234#")...)
+	r.wait(display.KindIdentity, "MARTIN")
+	if n := card.TriesLeft(); n != 3 {
+		t.Fatalf("tries after the right PIN: %d", n)
+	}
+	r.press(non)
+	r.wait(display.KindConsent, "informé")
+	r.press(non) // not informed: nothing is sent
+	r.wait(display.KindError, "non informé")
+}
+
+func TestSessionRefusedCards(t *testing.T) {
+	r := newKioskRig(t, "current")
+	r.insert(0, "vitale-seul")
+	r.insert(1, "cps-bloquee")
+	r.wait(display.KindCardProblem, "Carte bloquée")
+	r.remove(1)
+	r.wait(display.KindIdle, "")
+	r.insert(1, "cde-directeur")
+	r.wait(display.KindError, "directeur")
+	r.remove(1)
+	r.insert(1, "cps-expiree")
+	r.wait(display.KindCardProblem, "expirée")
+	r.remove(1)
+	r.remove(0)
+	r.insert(0, "vitale-expiree")
+	r.insert(1, "cps-medecin")
+	r.wait(display.KindCardProblem, "Vitale expirée")
+	r.remove(0)
+	r.insert(0, "vitale1")
+	r.wait(display.KindCardProblem, "Vitale 1")
+}
+
+func TestSessionBrokerDown(t *testing.T) {
+	r := newKioskRig(t, "current")
+	r.m.Stop()
+	r.insert(0, "vitale-corse")
+	r.insert(1, "cpe-accueil")
+	r.wait(display.KindEnterPIN, "Code")
+	r.press(keys("4321#")...)
+	r.wait(display.KindIdentity, "SANTONI")
+	r.press(non)
+	r.wait(display.KindConsent, "informé")
+	r.press(oui, oui, valider, valider)
+	r.wait(display.KindQueued, "sera transmis")
+	if p, _, _ := r.ob.Depth(context.Background()); p != 1 {
+		t.Fatalf("outbox depth %d with the broker down", p)
+	}
+	r.m.Start()
+	r.wait(display.KindResult, "Autorisation enregistrée")
+	r.bridge.mu.Lock()
+	defer r.bridge.mu.Unlock()
+	if len(r.bridge.events) != 1 || r.bridge.events[0].Event.Professional.CardType != "CPE" {
+		t.Fatalf("bridge events %d", len(r.bridge.events))
+	}
+	if p, _, _ := r.ob.Depth(context.Background()); p != 0 {
+		t.Fatalf("outbox depth %d after delivery", p)
+	}
+}
