@@ -47,6 +47,24 @@ type Session struct {
 	qs      []question
 	waiting string // event id whose result the screen waits for
 	idle    *time.Timer
+	ping    chan chan struct{}
+}
+
+// Alive reports whether the session loop answers within a second: the
+// systemd watchdog's test.
+func (s *Session) Alive() bool {
+	reply := make(chan struct{})
+	select {
+	case s.ping <- reply:
+	case <-time.After(time.Second):
+		return false
+	}
+	select {
+	case <-reply:
+		return true
+	case <-time.After(time.Second):
+		return false
+	}
 }
 
 type state int
@@ -129,6 +147,9 @@ func (s *Session) Run(ctx context.Context) error {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	s.reads = make(chan slotRead, 2)
+	if s.ping == nil {
+		s.ping = make(chan chan struct{})
+	}
 	s.idle = time.NewTimer(time.Hour)
 	defer s.idle.Stop()
 	defer s.reset()
@@ -150,6 +171,8 @@ func (s *Session) Run(ctx context.Context) error {
 			s.onInput(ctx, in)
 		case r := <-results:
 			s.onResult(r)
+		case reply := <-s.ping:
+			close(reply)
 		case <-s.idle.C:
 			switch s.st {
 			case stSending:

@@ -4,15 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/json"
 	"image"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/display"
@@ -20,7 +16,6 @@ import (
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/ins"
-	"dmpkiosk/provisioning"
 )
 
 // screens records what the kiosk shows.
@@ -32,49 +27,12 @@ func (p *screens) Show(s display.Screen, _ image.Image) error {
 	return nil
 }
 
-// verifyingBridge opens each event as the real bridge will (decrypt,
-// verify both signatures and chains) and answers it.
-type verifyingBridge struct {
-	mu     sync.Mutex
-	events []*event.Opened
-	errs   []error
-}
-
-func startVerifyingBridge(t *testing.T, url string, site *hwtest.Site, cardCA *x509.CertPool) *verifyingBridge {
-	b := &verifyingBridge{}
-	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID("bridge-1").SetTLSConfig(site.TLS(site.Creds["bridge-1"])).
-		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
-		SetOnConnectHandler(func(c mqtt.Client) {
-			c.Subscribe(provisioning.BridgeEventsFilter, 1, func(c mqtt.Client, m mqtt.Message) {
-				o, err := event.Open(string(m.Payload()), site.EncKey, site.CA.Pool(), cardCA, time.Now())
-				b.mu.Lock()
-				defer b.mu.Unlock()
-				if err != nil {
-					b.errs = append(b.errs, err)
-					return
-				}
-				b.events = append(b.events, o)
-				out := event.OutcomeAuthorized
-				msg := "L'établissement peut alimenter le DMP du patient."
-				if o.Event.Type == event.TypeCreate {
-					out, msg = event.OutcomeCreated, "Remettez au patient son document d'accès."
-				}
-				r, _ := json.Marshal(event.Result{EventID: o.Event.ID, Outcome: out, Message: msg})
-				c.Publish(provisioning.ResultsTopic(o.Event.Device), 1, false, r)
-			}).Wait()
-		})
-	c := mqtt.NewClient(opts)
-	c.Connect().WaitTimeout(10 * time.Second)
-	t.Cleanup(func() { c.Disconnect(50) })
-	return b
-}
-
 type kioskRig struct {
 	t       *testing.T
 	d       *hwtest.PCSCD
 	igc     *hwtest.IGCSante
 	m       *hwtest.Mosquitto
-	bridge  *verifyingBridge
+	bridge  *hwtest.StandInBridge
 	screens *screens
 	inputs  chan input.Event
 	ob      *Outbox
@@ -90,7 +48,7 @@ func newKioskRig(t *testing.T, regime string) *kioskRig {
 	}
 	site := hwtest.NewSite(t, "kiosk-1")
 	m := site.StartMosquitto(t)
-	r := &kioskRig{t: t, d: d, igc: igc, m: m, bridge: startVerifyingBridge(t, m.URL(), site, igc.Pool()),
+	r := &kioskRig{t: t, d: d, igc: igc, m: m, bridge: hwtest.StartStandInBridge(t, m.URL(), site, igc.Pool()),
 		screens: &screens{ch: make(chan display.Screen, 256)}, inputs: make(chan input.Event), cards: hwtest.Cards(igc)}
 	cfg := &Config{SessionTimeout: duration{time.Minute}, ResultWait: duration{5 * time.Second}}
 	cfg.DeviceID, cfg.Site, cfg.Unit, cfg.Context, cfg.Regime = "kiosk-1", "750712184", "ACCUEIL", "admission", regime
@@ -202,12 +160,11 @@ func TestSessionLegacyCreation(t *testing.T) {
 		t.Fatalf("result tone %v", res.Tone)
 	}
 
-	r.bridge.mu.Lock()
-	defer r.bridge.mu.Unlock()
-	if len(r.bridge.errs) > 0 || len(r.bridge.events) != 1 {
-		t.Fatalf("bridge: %d events, errors %v", len(r.bridge.events), r.bridge.errs)
+	events, errs := r.bridge.Received()
+	if len(errs) > 0 || len(events) != 1 {
+		t.Fatalf("bridge: %d events, errors %v", len(events), errs)
 	}
-	e := r.bridge.events[0].Event
+	e := events[0].Event
 	wantINSC, _ := ins.INSC("LÉA", "100504", "1800269123045")
 	switch {
 	case e.Type != event.TypeCreate || e.Device != "kiosk-1" || e.Regime != "legacy" || e.Seq != 1:
@@ -299,10 +256,9 @@ func TestSessionBrokerDown(t *testing.T) {
 	}
 	r.m.Start()
 	r.wait(display.KindResult, "Autorisation enregistrée")
-	r.bridge.mu.Lock()
-	defer r.bridge.mu.Unlock()
-	if len(r.bridge.events) != 1 || r.bridge.events[0].Event.Professional.CardType != "CPE" {
-		t.Fatalf("bridge events %d", len(r.bridge.events))
+	events, _ := r.bridge.Received()
+	if len(events) != 1 || events[0].Event.Professional.CardType != "CPE" {
+		t.Fatalf("bridge events %d", len(events))
 	}
 	if p, _, _ := r.ob.Depth(context.Background()); p != 0 {
 		t.Fatalf("outbox depth %d after delivery", p)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ var commands = map[string]cli.Command{
 	"read":     {Summary: "read the cards in the slots (no PIN); --json for tools", Run: runRead},
 	"selftest": {Summary: "check the card readers, the board's buses and the clock", Run: runSelftest},
 	"enroll":   cli.Enroll("kiosk", "device"),
+	"run":      {Summary: "run the kiosk (session, display, outbox, link to the bridge)", Run: runKiosk},
 }
 
 func main() {
@@ -198,4 +200,27 @@ func openReaders() (*pcsc.Context, []string, error) {
 		return nil, nil, err
 	}
 	return pc, readers, nil
+}
+
+func runKiosk(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := cli.Flags("kiosk", "run", stderr)
+	path := fs.String("config", "/etc/dmpkiosk/kiosk.toml", "configuration file")
+	traySim := fs.String("tray-cardsim", "", "simulation: the cardsim binary that puts virtual cards in the slots")
+	trayPKI := fs.String("tray-pki", "demo/igc-sante", "simulation: cardsim's test IGC-Santé directory")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := firmware.LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	opts := firmware.RunOptions{Version: cli.Version, Logger: log}
+	if *traySim != "" {
+		tray := &cardsimTray{bin: *traySim, pki: *trayPKI}
+		defer tray.close(ctx)
+		opts.Tray = tray
+	}
+	fmt.Fprintf(stdout, "kiosk %s: %s (%s, %s)\n", cfg.DeviceID, cfg.Site, cfg.Context, cfg.Regime)
+	return firmware.Run(ctx, cfg, opts)
 }

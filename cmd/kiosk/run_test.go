@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"dmpkiosk/hwtest"
+	"dmpkiosk/provisioning"
+)
+
+// kioskProcess is `kiosk run` started from a provisioned bundle, with the
+// web view and the cardsim tray.
+type kioskProcess struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	web    string
+	events *bufio.Reader
+}
+
+func startKiosk(t *testing.T, site *hwtest.Site, brokerURL, igcDir string) *kioskProcess {
+	t.Helper()
+	dir := t.TempDir()
+	cardsim := filepath.Join(dir, "cardsim")
+	if out, err := exec.Command("go", "build", "-o", cardsim, "dmpkiosk/cmd/cardsim").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	pub, err := os.ReadFile(filepath.Join(site.Dir, "bridge-enc.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(dir, "bundle")
+	cfg := provisioning.DeviceConfig{Site: "750712184", Unit: "ACCUEIL", Context: "consultation-exit", Regime: "current"}
+	cfg.DeviceID, cfg.Broker.URL = "kiosk-1", brokerURL
+	if err := site.CA.WriteBundle(bundle, cfg, site.Creds["kiosk-1"].Leaf, pub, filepath.Join(site.CA.Dir, "..", "kiosk-1-kiosk.key")); err != nil {
+		t.Fatal(err)
+	}
+	// The device's own keys go before the bundle's [broker] table, as TOML
+	// top-level keys must.
+	body, _ := os.ReadFile(filepath.Join(bundle, "kiosk.toml"))
+	extra := "outbox = \"" + filepath.Join(dir, "outbox.db") + "\"\nweb_listen = \"127.0.0.1:0\"\nsession_timeout = \"1m\"\n"
+	if err := os.WriteFile(filepath.Join(bundle, "kiosk.toml"), append([]byte(extra), body...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(kioskBin, "run", "--config", filepath.Join(bundle, "kiosk.toml"), "--tray-cardsim", cardsim, "--tray-pki", igcDir)
+	stderr, _ := cmd.StderrPipe()
+	cmd.Stdout = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	k := &kioskProcess{t: t, cmd: cmd}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("kiosk run did not stop on SIGTERM")
+		}
+	})
+	webURL := regexp.MustCompile(`url=(http://\S+)`)
+	sc := bufio.NewScanner(stderr)
+	deadline := time.Now().Add(20 * time.Second)
+	for k.web == "" && time.Now().Before(deadline) && sc.Scan() {
+		if m := webURL.FindStringSubmatch(sc.Text()); m != nil {
+			k.web = m[1]
+		}
+	}
+	if k.web == "" {
+		t.Fatal("kiosk run did not report its web view")
+	}
+	go func() {
+		for sc.Scan() { // keep draining the log
+		}
+	}()
+	resp, err := http.Get(k.web + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	k.events = bufio.NewReader(resp.Body)
+	return k
+}
+
+// screen waits until the pushed screen text contains want.
+func (k *kioskProcess) screen(want string) {
+	k.t.Helper()
+	done := make(chan string, 1)
+	go func() {
+		for {
+			line, err := k.events.ReadString('\n')
+			if err != nil {
+				done <- ""
+				return
+			}
+			var ev struct{ Text string }
+			if data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && strings.Contains(ev.Text, want) {
+				done <- ev.Text
+				return
+			}
+		}
+	}()
+	select {
+	case got := <-done:
+		if got == "" {
+			k.t.Fatalf("the screen stream ended before %q", want)
+		}
+	case <-time.After(30 * time.Second):
+		k.t.Fatalf("no screen saying %q", want)
+	}
+}
+
+func (k *kioskProcess) post(path string, form url.Values) {
+	k.t.Helper()
+	resp, err := http.PostForm(k.web+path, form)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		k.t.Fatalf("POST %s %v: %d", path, form, resp.StatusCode)
+	}
+}
+
+func (k *kioskProcess) press(b string) { k.post("/input", url.Values{"b": {b}}) }
+func (k *kioskProcess) keys(s string) {
+	for _, c := range s {
+		k.post("/input", url.Values{"k": {string(c)}})
+	}
+}
+
+func TestKioskRun(t *testing.T) {
+	hwtest.StartPCSCD(t)
+	igcDir := filepath.Join(t.TempDir(), "igc")
+	igc, err := hwtest.LoadOrCreateIGCSante(igcDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := hwtest.NewSite(t, "kiosk-1")
+	m := site.StartMosquitto(t)
+	bridge := hwtest.StartStandInBridge(t, m.URL(), site, igc.Pool())
+	k := startKiosk(t, site, m.URL(), igcDir)
+
+	k.screen("Insérez les cartes")
+	k.post("/tray", url.Values{"slot": {"0"}, "action": {"insert"}, "profile": {"vitale-accents"}})
+	k.post("/tray", url.Values{"slot": {"1"}, "action": {"insert"}, "profile": {"cpf-interne"}})
+	k.screen("Code de la carte professionnelle")
+	k.keys("2468#")
+	k.screen("LEFÈVRE-D'ORÇAY")
+	k.press("non")
+	k.screen("informé")
+	k.press("oui")
+	k.screen("autorise")
+	k.press("oui")
+	k.screen("bris de glace")
+	k.press("valider")
+	k.screen("centre 15")
+	k.press("oui") // the patient opposes SAMU access
+	k.screen("Autorisation enregistrée")
+
+	events, errs := bridge.Received()
+	if len(errs) > 0 || len(events) != 1 {
+		t.Fatalf("bridge: %d events, %v", len(events), errs)
+	}
+	e := events[0].Event
+	if e.Context != "consultation-exit" || e.Professional.CardType != "CPF" || e.Patient.Traits.BirthName != "LEFEVRE-D'ORCAY" ||
+		e.Patient.Traits.FirstName != "FRANCOISE" || e.Patient.INS == nil || !e.Consent.EmergencyOpposition || e.Consent.BrisDeGlaceOpposition {
+		t.Fatalf("event %+v", e)
+	}
+	// Cards out: back to the idle screen.
+	k.post("/tray", url.Values{"slot": {"0"}, "action": {"remove"}})
+	k.post("/tray", url.Values{"slot": {"1"}, "action": {"remove"}})
+	k.screen("Insérez les cartes")
+}
