@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -120,4 +122,21 @@ func (c *Config) LoadCredentials() (*Credentials, error) {
 		Device:    event.Signer{Key: key, Chain: []*x509.Certificate{cert}},
 		BridgeKey: bridge,
 	}, nil
+}
+
+// CheckBroker opens a TLS connection to the broker with the device
+// certificate: it proves the broker is reachable and accepts this kiosk.
+func (c *Config) CheckBroker(creds *Credentials, timeout time.Duration) error {
+	u, err := url.Parse(c.Broker.URL)
+	if err != nil {
+		return err
+	}
+	conf := creds.TLS.Clone()
+	conf.ServerName = u.Hostname()
+	d := &net.Dialer{Timeout: timeout}
+	conn, err := tls.DialWithDialer(d, "tcp", u.Host, conf)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
 }

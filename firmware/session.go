@@ -34,6 +34,8 @@ type Session struct {
 	Outbox  *Outbox
 	Buzzer  *input.Buzzer
 	Logger  *slog.Logger
+	// Now is the kiosk's clock (time.Now when nil).
+	Now func() time.Time
 
 	slots   [2]*slotState
 	reads   chan slotRead
@@ -549,7 +551,24 @@ func (s *Session) answer(ctx context.Context, v bool) {
 
 // send builds, signs, seals and stores the event, then waits for the
 // bridge.
+func (s *Session) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// ErrClock means the kiosk's clock is outside its own certificate's
+// validity: its events would be refused, so none is made.
+var ErrClock = errors.New("horloge de la borne incorrecte")
+
 func (s *Session) send(ctx context.Context) {
+	if dev := s.Creds.Device.Chain[0]; s.now().Before(dev.NotBefore) || s.now().After(dev.NotAfter) {
+		s.Logger.Error("session: the clock is outside the device certificate's validity", "clock", s.now().UTC())
+		s.end(display.Error(s.status(), "Horloge de la borne incorrecte",
+			"La date de la borne est fausse : la demande serait refusée. Rien n'a été envoyé ; prévenez le support informatique."))
+		return
+	}
 	e, err := s.buildEvent(ctx)
 	if err != nil {
 		s.end(display.Error(s.status(), "Demande impossible", Message(err)))
@@ -646,7 +665,7 @@ func (s *Session) buildEvent(ctx context.Context) (*event.Event, error) {
 	c.Authorization, c.BrisDeGlaceOpposition, c.EmergencyOpposition = s.answers[i], s.answers[i+1], s.answers[i+2]
 	return &event.Event{
 		Type: typ, ID: id.String(), Device: s.Config.DeviceID, Site: event.Site{FINESS: s.Config.Site, Unit: s.Config.Unit},
-		Context: s.Config.Context, Regime: s.Config.Regime, Time: time.Now().UTC(), Seq: seq,
+		Context: s.Config.Context, Regime: s.Config.Regime, Time: s.now().UTC(), Seq: seq,
 		Patient: event.Patient{INS: insRef, INSC: b.INSC, Traits: traits, Identity: ident, Document: s.doc},
 		Professional: event.Professional{NationalID: pro.NationalID, NationalIDType: pro.NationalIDType, CardType: pro.CardType,
 			CardSerial: pro.Serial, Surname: pro.Surname, FirstName: pro.FirstName, Profession: pro.Profession, Speciality: pro.Speciality},

@@ -15,6 +15,7 @@ import (
 	"dmpkiosk/display/input"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/standin"
 	"dmpkiosk/ins"
 )
 
@@ -32,7 +33,7 @@ type kioskRig struct {
 	d       *hwtest.PCSCD
 	igc     *hwtest.IGCSante
 	m       *hwtest.Mosquitto
-	bridge  *hwtest.StandInBridge
+	bridge  *standin.Bridge
 	screens *screens
 	inputs  chan input.Event
 	ob      *Outbox
@@ -40,7 +41,7 @@ type kioskRig struct {
 	cards   map[string]func() (hwtest.Card, error)
 }
 
-func newKioskRig(t *testing.T, regime string) *kioskRig {
+func newKioskRig(t *testing.T, regime string, tweak ...func(*Session)) *kioskRig {
 	d := hwtest.StartPCSCD(t)
 	igc, err := hwtest.NewIGCSante()
 	if err != nil {
@@ -48,7 +49,7 @@ func newKioskRig(t *testing.T, regime string) *kioskRig {
 	}
 	site := hwtest.NewSite(t, "kiosk-1")
 	m := site.StartMosquitto(t)
-	r := &kioskRig{t: t, d: d, igc: igc, m: m, bridge: hwtest.StartStandInBridge(t, m.URL(), site, igc.Pool()),
+	r := &kioskRig{t: t, d: d, igc: igc, m: m, bridge: standin.Start(t, m.URL(), site, igc.Pool()),
 		screens: &screens{ch: make(chan display.Screen, 256)}, inputs: make(chan input.Event), cards: hwtest.Cards(igc)}
 	cfg := &Config{SessionTimeout: duration{time.Minute}, ResultWait: duration{5 * time.Second}}
 	cfg.DeviceID, cfg.Site, cfg.Unit, cfg.Context, cfg.Regime = "kiosk-1", "750712184", "ACCUEIL", "admission", regime
@@ -65,6 +66,9 @@ func newKioskRig(t *testing.T, regime string) *kioskRig {
 	go pcsc.NewMonitor(pcsc.MonitorOptions{Readers: []string{hwtest.Reader(0), hwtest.Reader(1)}}).Run(ctx, cardEvents)
 	rend, _ := display.NewRenderer(false)
 	s := &Session{Config: cfg, Creds: creds, Display: display.New(rend, r.screens), Inputs: r.inputs, Cards: cardEvents, Link: link, Outbox: r.ob}
+	for _, f := range tweak {
+		f(s)
+	}
 	go s.Run(ctx)
 	deadline := time.Now().Add(15 * time.Second)
 	for !link.Online() && time.Now().Before(deadline) {
@@ -262,5 +266,24 @@ func TestSessionBrokerDown(t *testing.T) {
 	}
 	if p, _, _ := r.ob.Depth(context.Background()); p != 0 {
 		t.Fatalf("outbox depth %d after delivery", p)
+	}
+}
+
+func TestSessionClockSkew(t *testing.T) {
+	// The kiosk's clock says 2019: before its certificate was issued.
+	r := newKioskRig(t, "current", func(s *Session) {
+		s.Now = func() time.Time { return time.Date(2019, 3, 1, 9, 0, 0, 0, time.UTC) }
+	})
+	r.insert(0, "vitale-seul")
+	r.insert(1, "cps-medecin")
+	r.wait(display.KindEnterPIN, "Code")
+	r.press(keys("1234#")...)
+	r.wait(display.KindIdentity, "MARTIN")
+	r.press(non)
+	r.wait(display.KindConsent, "informé")
+	r.press(oui, oui, valider, valider)
+	r.wait(display.KindError, "Horloge de la borne incorrecte")
+	if p, _, _ := r.ob.Depth(context.Background()); p != 0 {
+		t.Fatal("an event was stored with a wrong clock")
 	}
 }

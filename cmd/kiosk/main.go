@@ -15,6 +15,8 @@ import (
 
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/cmd/internal/cli"
+	"dmpkiosk/display"
+	"dmpkiosk/display/input"
 	"dmpkiosk/firmware"
 	"dmpkiosk/ins"
 )
@@ -152,6 +154,7 @@ var errSelftest = errors.New("auto-test en échec")
 func runSelftest(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.Flags("kiosk", "selftest", stderr)
 	slots := fs.Int("readers", 2, "number of card slots the appliance must have")
+	path := fs.String("config", "", "configuration file: also check the certificate, the broker and the display")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -182,6 +185,9 @@ func runSelftest(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 	// A clock before the build year means no RTC and no NTP yet: event time
 	// stamps and certificate checks would be wrong.
 	check(now.Year() >= 2025, "horloge", now.UTC().Format(time.RFC3339))
+	if *path != "" {
+		selftestConfig(*path, now, check)
+	}
 	if !ok {
 		return errSelftest
 	}
@@ -223,4 +229,46 @@ func runKiosk(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	fmt.Fprintf(stdout, "kiosk %s: %s (%s, %s)\n", cfg.DeviceID, cfg.Site, cfg.Context, cfg.Regime)
 	return firmware.Run(ctx, cfg, opts)
+}
+
+// selftestConfig checks what the configuration names: the device
+// certificate, the broker, the display.
+func selftestConfig(path string, now time.Time, check func(bool, string, string)) {
+	cfg, err := firmware.LoadConfig(path)
+	if err != nil {
+		check(false, "configuration", err.Error())
+		return
+	}
+	check(true, "configuration", fmt.Sprintf("%s, %s, %s, régime %s", cfg.DeviceID, cfg.Site, cfg.Context, cfg.Regime))
+	creds, err := cfg.LoadCredentials()
+	if err != nil {
+		check(false, "certificat de la borne", err.Error())
+		return
+	}
+	cert := creds.Device.Chain[0]
+	days := int(cert.NotAfter.Sub(now).Hours() / 24)
+	check(now.After(cert.NotBefore) && days >= 30, "certificat de la borne",
+		fmt.Sprintf("valable jusqu'au %s (%d jours)", cert.NotAfter.Format("02/01/2006"), days))
+	if err := cfg.CheckBroker(creds, 5*time.Second); err != nil {
+		check(false, "serveur MQTT", fmt.Sprintf("%s : %v", cfg.Broker.URL, err))
+	} else {
+		check(true, "serveur MQTT", cfg.Broker.URL+" accepte la borne")
+	}
+	if cfg.Display.Display == "web" {
+		check(true, "écran", "vue web sur "+cfg.WebListen)
+		return
+	}
+	devs, err := display.Open(cfg.Display)
+	if err != nil {
+		check(false, "écran et boutons", err.Error())
+		return
+	}
+	r, err := display.NewRenderer(cfg.Display.LargeText)
+	if err == nil {
+		err = display.New(r, devs.Panels...).Show(display.SelfTest(display.Status{}))
+	}
+	check(err == nil, "écran", "mire affichée : vérifiez les quatre coins et les couleurs")
+	if devs.Buzzer != nil {
+		check(devs.Buzzer.Play(input.BeepSuccess) == nil, "buzzer", "un bip doit retentir")
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/standin"
 	"dmpkiosk/provisioning"
 )
 
@@ -27,13 +28,11 @@ type kioskProcess struct {
 	events *bufio.Reader
 }
 
-func startKiosk(t *testing.T, site *hwtest.Site, brokerURL, igcDir string) *kioskProcess {
+// writeConfig writes a kiosk's configuration as provisioning bundles it,
+// plus the device's own keys.
+func writeConfig(t *testing.T, site *hwtest.Site, brokerURL string) (path, dir string) {
 	t.Helper()
-	dir := t.TempDir()
-	cardsim := filepath.Join(dir, "cardsim")
-	if out, err := exec.Command("go", "build", "-o", cardsim, "dmpkiosk/cmd/cardsim").CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	dir = t.TempDir()
 	pub, err := os.ReadFile(filepath.Join(site.Dir, "bridge-enc.pub.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -48,10 +47,21 @@ func startKiosk(t *testing.T, site *hwtest.Site, brokerURL, igcDir string) *kios
 	// top-level keys must.
 	body, _ := os.ReadFile(filepath.Join(bundle, "kiosk.toml"))
 	extra := "outbox = \"" + filepath.Join(dir, "outbox.db") + "\"\nweb_listen = \"127.0.0.1:0\"\nsession_timeout = \"1m\"\n"
-	if err := os.WriteFile(filepath.Join(bundle, "kiosk.toml"), append([]byte(extra), body...), 0o644); err != nil {
+	path = filepath.Join(bundle, "kiosk.toml")
+	if err := os.WriteFile(path, append([]byte(extra), body...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(kioskBin, "run", "--config", filepath.Join(bundle, "kiosk.toml"), "--tray-cardsim", cardsim, "--tray-pki", igcDir)
+	return path, dir
+}
+
+func startKiosk(t *testing.T, site *hwtest.Site, brokerURL, igcDir string) *kioskProcess {
+	t.Helper()
+	config, dir := writeConfig(t, site, brokerURL)
+	cardsim := filepath.Join(dir, "cardsim")
+	if out, err := exec.Command("go", "build", "-o", cardsim, "dmpkiosk/cmd/cardsim").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cmd := exec.Command(kioskBin, "run", "--config", config, "--tray-cardsim", cardsim, "--tray-pki", igcDir)
 	stderr, _ := cmd.StderrPipe()
 	cmd.Stdout = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -149,7 +159,7 @@ func TestKioskRun(t *testing.T) {
 	}
 	site := hwtest.NewSite(t, "kiosk-1")
 	m := site.StartMosquitto(t)
-	bridge := hwtest.StartStandInBridge(t, m.URL(), site, igc.Pool())
+	bridge := standin.Start(t, m.URL(), site, igc.Pool())
 	k := startKiosk(t, site, m.URL(), igcDir)
 
 	k.screen("Insérez les cartes")
@@ -182,4 +192,25 @@ func TestKioskRun(t *testing.T) {
 	k.post("/tray", url.Values{"slot": {"0"}, "action": {"remove"}})
 	k.post("/tray", url.Values{"slot": {"1"}, "action": {"remove"}})
 	k.screen("Insérez les cartes")
+}
+
+func TestSelftestWithConfig(t *testing.T) {
+	hwtest.StartPCSCD(t)
+	site := hwtest.NewSite(t, "kiosk-1")
+	m := site.StartMosquitto(t)
+	config, _ := writeConfig(t, site, m.URL())
+	out, _, code := run(t, "", "selftest", "--config", config)
+	for _, want := range []string{"OK    configuration", "OK    certificat de la borne", "OK    serveur MQTT", "OK    écran"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("selftest lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Fatalf("selftest: exit %d\n%s", code, out)
+	}
+	m.Stop()
+	out, _, code = run(t, "", "selftest", "--config", config)
+	if code != 1 || !strings.Contains(out, "ÉCHEC serveur MQTT") {
+		t.Fatalf("selftest with the broker down: exit %d\n%s", code, out)
+	}
 }

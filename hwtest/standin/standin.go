@@ -1,4 +1,7 @@
-package hwtest
+// Package standin is a stand-in bridge for the kiosk's tests: it opens
+// events as the bridge does and answers them. It is apart from hwtest so
+// that the event package's own tests can use hwtest.
+package standin
 
 import (
 	"crypto/x509"
@@ -10,24 +13,25 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest"
 	"dmpkiosk/provisioning"
 )
 
-// StandInBridge plays the bridge for kiosk tests until the bridge itself
+// Bridge plays the bridge for kiosk tests until the bridge itself
 // runs them: it consumes the events on the bridges' shared subscription,
 // opens each as the bridge does (decrypt, verify both signatures and
 // chains), keeps it, and answers on the kiosk's results topic (created for
 // a creation, authorized otherwise).
-type StandInBridge struct {
+type Bridge struct {
 	mu     sync.Mutex
 	Events []*event.Opened
 	Errs   []error
 }
 
-// StartStandInBridge connects as bridge-1 of the site.
-func StartStandInBridge(t testing.TB, url string, site *Site, cardCA *x509.CertPool) *StandInBridge {
+// Start connects as bridge-1 of the site.
+func Start(t testing.TB, url string, site *hwtest.Site, cardCA *x509.CertPool) *Bridge {
 	t.Helper()
-	b := &StandInBridge{}
+	b := &Bridge{}
 	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID("bridge-1").SetTLSConfig(site.TLS(site.Creds["bridge-1"])).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
 		SetOnConnectHandler(func(c mqtt.Client) {
@@ -55,7 +59,7 @@ func StartStandInBridge(t testing.TB, url string, site *Site, cardCA *x509.CertP
 }
 
 // Received returns the events opened so far and the errors met.
-func (b *StandInBridge) Received() ([]*event.Opened, []error) {
+func (b *Bridge) Received() ([]*event.Opened, []error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]*event.Opened(nil), b.Events...), append([]error(nil), b.Errs...)
