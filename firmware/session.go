@@ -344,6 +344,10 @@ func (s *Session) onRead(ctx context.Context, r slotRead) {
 		s.end(display.CardProblem(s.status(), "Carte bloquée", "Trop de codes faux. Débloquez-la avec son code de déblocage."))
 		return
 	}
+	// The signature certificate (about 1 KB: over a second at 9600 bd) is
+	// read while the PIN is typed, not when the event is signed. A failure
+	// here is met again, and reported, at signing.
+	go func(c *cps.Card) { _, _ = c.Certificate(ctx, true) }(pro.cps)
 	s.tries = -1
 	s.st = stPIN
 	s.show(display.EnterPIN(s.status(), 0, 4, -1))

@@ -29,7 +29,7 @@ func (p *screens) Show(s display.Screen, _ image.Image) error {
 }
 
 type kioskRig struct {
-	t       *testing.T
+	t       testing.TB
 	d       *hwtest.PCSCD
 	igc     *hwtest.IGCSante
 	m       *hwtest.Mosquitto
@@ -41,7 +41,7 @@ type kioskRig struct {
 	cards   map[string]func() (hwtest.Card, error)
 }
 
-func newKioskRig(t *testing.T, regime string, tweak ...func(*Session)) *kioskRig {
+func newKioskRig(t testing.TB, regime string, tweak ...func(*Session)) *kioskRig {
 	d := hwtest.StartPCSCD(t)
 	igc, err := hwtest.NewIGCSante()
 	if err != nil {
@@ -78,10 +78,18 @@ func newKioskRig(t *testing.T, regime string, tweak ...func(*Session)) *kioskRig
 }
 
 func (r *kioskRig) insert(slot int, profile string) hwtest.Card {
+	return r.insertTimed(slot, profile, nil)
+}
+
+// insertTimed inserts a card, under the card-timing model when link is set.
+func (r *kioskRig) insertTimed(slot int, profile string, link func(atr []byte) hwtest.Link) hwtest.Card {
 	r.t.Helper()
 	c, err := r.cards[profile]()
 	if err != nil {
 		r.t.Fatal(err)
+	}
+	if link != nil {
+		c = &hwtest.Timed{Card: c, Link: link(c.ATR())}
 	}
 	if r.in[slot], err = hwtest.Insert(context.Background(), hwtest.SlotAddr(slot), c); err != nil {
 		r.t.Fatal(err)

@@ -119,6 +119,10 @@ type Card struct {
 	kind   Kind
 	layout Layout
 
+	// op serialises the card's operations: each is a sequence of APDUs
+	// that must not interleave with another's (a certificate read in the
+	// background while the PIN is typed, then the PIN).
+	op       sync.Mutex
 	mu       sync.Mutex
 	verified bool
 	certs    map[uint16]*x509.Certificate
@@ -148,6 +152,8 @@ func (c *Card) aid() []byte {
 
 // ReadInfo reads the serial, validity and holder identity (no PIN needed).
 func (c *Card) ReadInfo(ctx context.Context) (*Info, error) {
+	c.op.Lock()
+	defer c.op.Unlock()
 	info := &Info{}
 	sn, err := c.readPath(ctx, c.layout.SerialPath)
 	if err != nil {
@@ -259,6 +265,8 @@ func (c *Card) readEF(ctx context.Context, fid uint16) ([]byte, error) {
 
 // TriesLeft asks the card how many PIN tries remain, without using one.
 func (c *Card) TriesLeft(ctx context.Context) (int, error) {
+	c.op.Lock()
+	defer c.op.Unlock()
 	r, err := apdu.Exchange(ctx, c.t, apdu.Command{Ins: 0x20, P2: c.layout.PINRef})
 	if err != nil {
 		return 0, err
@@ -295,7 +303,9 @@ func (c *Card) Verify(ctx context.Context, pin []byte) error {
 	raw := [13]byte{0x00, 0x20, 0x00, c.layout.PINRef, 0x08}
 	defer clear(raw[:])
 	copy(raw[5:], block[:])
+	c.op.Lock()
 	resp, err := c.t.Transmit(ctx, raw[:])
+	c.op.Unlock()
 	if err != nil {
 		return err
 	}
@@ -330,6 +340,8 @@ func (c *Card) Certificate(ctx context.Context, sign bool) (*x509.Certificate, e
 	if sign {
 		fid = c.layout.SignCertFID
 	}
+	c.op.Lock()
+	defer c.op.Unlock()
 	c.mu.Lock()
 	cert := c.certs[fid]
 	c.mu.Unlock()
@@ -386,6 +398,8 @@ func (s *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 	}
 	l := s.c.layout
 	ctx := s.ctx
+	s.c.op.Lock()
+	defer s.c.op.Unlock()
 	if err := s.c.selectApp(ctx); err != nil {
 		return nil, err
 	}

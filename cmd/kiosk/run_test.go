@@ -3,13 +3,16 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +25,7 @@ import (
 // kioskProcess is `kiosk run` started from a provisioned bundle, with the
 // web view and the cardsim tray.
 type kioskProcess struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	web    string
 	events *bufio.Reader
@@ -30,7 +33,7 @@ type kioskProcess struct {
 
 // writeConfig writes a kiosk's configuration as provisioning bundles it,
 // plus the device's own keys.
-func writeConfig(t *testing.T, site *hwtest.Site, brokerURL string) (path, dir string) {
+func writeConfig(t testing.TB, site *hwtest.Site, brokerURL string) (path, dir string) {
 	t.Helper()
 	dir = t.TempDir()
 	pub, err := os.ReadFile(filepath.Join(site.Dir, "bridge-enc.pub.pem"))
@@ -54,7 +57,7 @@ func writeConfig(t *testing.T, site *hwtest.Site, brokerURL string) (path, dir s
 	return path, dir
 }
 
-func startKiosk(t *testing.T, site *hwtest.Site, brokerURL, igcDir string) *kioskProcess {
+func startKiosk(t testing.TB, site *hwtest.Site, brokerURL, igcDir string) *kioskProcess {
 	t.Helper()
 	config, dir := writeConfig(t, site, brokerURL)
 	cardsim := filepath.Join(dir, "cardsim")
@@ -213,4 +216,62 @@ func TestSelftestWithConfig(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "ÉCHEC serveur MQTT") {
 		t.Fatalf("selftest with the broker down: exit %d\n%s", code, out)
 	}
+}
+
+// procStat reads a process's CPU time (user + system, in clock ticks of
+// 1/100 s) and resident memory (kB) from /proc.
+func procStat(b testing.TB, pid int) (ticks int64, rssKB int64) {
+	b.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces) start after ')'.
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			rssKB, _ = strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+		}
+	}
+	return ut + st, rssKB
+}
+
+var idle struct {
+	once   sync.Once
+	rssMB  float64
+	cpuPct float64
+}
+
+// BenchmarkKioskRunIdle measures kiosk run at rest (web view, link to the
+// broker, card monitor, session waiting for cards): its resident memory and
+// its CPU use over 10 s. Measured once; every round reports it.
+func BenchmarkKioskRunIdle(b *testing.B) {
+	idle.once.Do(func() {
+		hwtest.StartPCSCD(b)
+		igcDir := filepath.Join(b.TempDir(), "igc")
+		if _, err := hwtest.LoadOrCreateIGCSante(igcDir); err != nil {
+			b.Fatal(err)
+		}
+		site := hwtest.NewSite(b, "kiosk-1")
+		m := site.StartMosquitto(b)
+		k := startKiosk(b, site, m.URL(), igcDir)
+		k.screen("Insérez les cartes")
+		time.Sleep(2 * time.Second) // settle
+		t0, _ := procStat(b, k.cmd.Process.Pid)
+		const window = 10 * time.Second
+		time.Sleep(window)
+		t1, rss := procStat(b, k.cmd.Process.Pid)
+		idle.cpuPct = float64(t1-t0) / 100 / window.Seconds() * 100
+		idle.rssMB = float64(rss) / 1024
+	})
+	for b.Loop() {
+	}
+	b.ReportMetric(idle.rssMB, "rss-MB")
+	b.ReportMetric(idle.cpuPct, "idle-cpu-%")
 }
