@@ -36,20 +36,44 @@ type Session struct {
 	Logger  *slog.Logger
 	// Now is the kiosk's clock (time.Now when nil).
 	Now func() time.Time
+	// PINPadFor returns the PIN pad of the professional card's reader, or
+	// nil to use the kiosk's keypad; nil asks the reader (PC/SC part 10).
+	PINPadFor func(k *pcsc.Card) cps.PINPad
 
-	slots   [2]*slotState
-	reads   chan slotRead
-	st      state
-	pin     []byte
-	tries   int
-	cursor  int
-	chosen  int
-	doc     string
-	answers []bool
-	qs      []question
-	waiting string // event id whose result the screen waits for
-	idle    *time.Timer
-	ping    chan chan struct{}
+	slots     [2]*slotState
+	reads     chan slotRead
+	st        state
+	pin       []byte
+	tries     int
+	cursor    int
+	chosen    int
+	doc       string
+	answers   []bool
+	qs        []question
+	waiting   string // event id whose result the screen waits for
+	idle      *time.Timer
+	ping      chan chan struct{}
+	padDone   chan error
+	padActive bool // the reader's pad, not the keypad, takes the PIN
+	ctx       context.Context
+}
+
+// readerPad adapts a PC/SC reader's secure PIN entry to cps.PINPad.
+type readerPad struct{ k *pcsc.Card }
+
+func (p readerPad) VerifyOnPad(ctx context.Context, tmpl []byte, offset, size, minDigits, maxDigits int) ([]byte, error) {
+	return p.k.VerifyPINDirect(ctx, pcsc.PINVerify{APDU: tmpl, ASCII: true, BlockSize: size, Offset: offset,
+		MinDigits: minDigits, MaxDigits: maxDigits, TimeoutSecs: 60, LangID: 0x040C})
+}
+
+func (s *Session) pinPad(sl *slotState) cps.PINPad {
+	if s.PINPadFor != nil {
+		return s.PINPadFor(sl.card)
+	}
+	if sl.card.PINPad() {
+		return readerPad{sl.card}
+	}
+	return nil
 }
 
 // Alive reports whether the session loop answers within a second: the
@@ -96,8 +120,11 @@ type slotState struct {
 	reading bool
 }
 
+// slotRead is a finished read: s is what was read, orig the slot it was
+// read for (the session discards it if that card has left meanwhile).
 type slotRead struct {
 	slot int
+	orig *slotState
 	s    *slotState
 }
 
@@ -148,7 +175,9 @@ func (s *Session) Run(ctx context.Context) error {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
+	s.ctx = ctx
 	s.reads = make(chan slotRead, 2)
+	s.padDone = make(chan error, 1)
 	if s.ping == nil {
 		s.ping = make(chan chan struct{})
 	}
@@ -175,6 +204,10 @@ func (s *Session) Run(ctx context.Context) error {
 			s.onResult(r)
 		case reply := <-s.ping:
 			close(reply)
+		case err := <-s.padDone:
+			if s.st == stPIN {
+				s.afterVerify(err)
+			}
 		case <-s.idle.C:
 			switch s.st {
 			case stSending:
@@ -206,7 +239,7 @@ func (s *Session) forget() {
 		}
 		s.slots[i] = &slotState{reader: sl.reader, kind: sl.kind}
 	}
-	s.st, s.cursor, s.chosen, s.doc, s.answers, s.qs, s.waiting = stIdle, 0, 0, "", nil, nil, ""
+	s.st, s.cursor, s.chosen, s.doc, s.answers, s.qs, s.waiting, s.padActive = stIdle, 0, 0, "", nil, nil, "", false
 }
 
 // reset forgets the session and the cards.
@@ -250,16 +283,18 @@ func (s *Session) onCard(ctx context.Context, ev pcsc.Event) {
 		for i, sl := range s.slots {
 			if sl != nil && !sl.done && !sl.reading {
 				sl.reading = true
-				go func(slot int, sl *slotState) { s.reads <- slotRead{slot, readForSession(ctx, sl)} }(i, sl)
+				reader, kind := sl.reader, sl.kind
+				go func() { s.reads <- slotRead{i, sl, readForSession(ctx, reader, kind)} }()
 			}
 		}
 	}
 }
 
 // readForSession reads a card: a Vitale completely, a CPS's holder while
-// keeping the connection for the PIN and the signature.
-func readForSession(ctx context.Context, sl *slotState) *slotState {
-	sl.done = true
+// keeping the connection for the PIN and the signature. It runs on its own
+// goroutine and shares nothing with the session until it returns.
+func readForSession(ctx context.Context, reader, kind string) *slotState {
+	sl := &slotState{reader: reader, kind: kind, done: true}
 	switch sl.kind {
 	case KindVitale1:
 		sl.err = vitale.ErrVitale1
@@ -296,9 +331,15 @@ func readForSession(ctx context.Context, sl *slotState) *slotState {
 }
 
 func (s *Session) onRead(ctx context.Context, r slotRead) {
-	if s.slots[r.slot] != r.s {
-		return // that card left while it was being read
+	if s.slots[r.slot] != r.orig {
+		// That card left (or the session was wiped) while it was read.
+		if r.s.card != nil {
+			_ = r.s.card.Close()
+			_ = r.s.pc.Release()
+		}
+		return
 	}
+	s.slots[r.slot] = r.s
 	if r.s.err != nil {
 		s.end(display.CardProblem(s.status(), cardTitle(r.s.err), Message(r.s.err)))
 		s.beep(input.BeepError)
@@ -350,7 +391,23 @@ func (s *Session) onRead(ctx context.Context, r slotRead) {
 	go func(c *cps.Card) { _, _ = c.Certificate(ctx, true) }(pro.cps)
 	s.tries = -1
 	s.st = stPIN
-	s.show(display.EnterPIN(s.status(), 0, 4, -1))
+	s.askPIN(ctx, pro)
+}
+
+// askPIN asks for the PIN on the reader's pad when it has one, else on the
+// kiosk's keypad.
+func (s *Session) askPIN(ctx context.Context, pro *slotState) {
+	pad := s.pinPad(pro)
+	s.padActive = pad != nil
+	if pad == nil {
+		s.show(display.EnterPIN(s.status(), 0, 4, s.tries))
+		return
+	}
+	sc := display.EnterPIN(s.status(), 0, 4, s.tries)
+	sc.PINMax, sc.Hint = 0, "Annuler"
+	sc.Body = append(sc.Body, "Saisissez le code sur le clavier du lecteur de carte, puis validez sur le lecteur.")
+	s.show(sc)
+	go func(c *cps.Card) { s.padDone <- c.VerifyOnPad(ctx, pad) }(pro.cps)
 }
 
 func cardTitle(err error) string {
@@ -433,6 +490,9 @@ func (s *Session) onInput(ctx context.Context, in input.Event) {
 }
 
 func (s *Session) onPIN(ctx context.Context, in input.Event) {
+	if s.padActive {
+		return // the PIN goes on the reader's pad, never through the kiosk
+	}
 	switch {
 	case in.Key >= '0' && in.Key <= '9':
 		if len(s.pin) < 8 {
@@ -444,32 +504,42 @@ func (s *Session) onPIN(ctx context.Context, in input.Event) {
 			s.pin = s.pin[:len(s.pin)-1]
 		}
 	case in.Key == '#' || in.Button == input.Valider || in.Button == input.Oui:
-		pro := s.professional()
 		// Verify wipes the PIN; it is sent once and never retried.
-		err := pro.cps.Verify(ctx, s.pin)
+		err := s.professional().cps.Verify(ctx, s.pin)
 		s.pin = s.pin[:0]
-		var ae *apdu.AuthError
-		switch {
-		case err == nil:
-			s.afterPIN()
-			return
-		case errors.Is(err, cps.ErrBlocked):
-			s.end(display.CardProblem(s.status(), "Carte bloquée", "Trop de codes faux. Débloquez-la avec son code de déblocage."))
-			s.beep(input.BeepError)
-			return
-		case errors.As(err, &ae):
-			s.tries = ae.Retries
-			s.beep(input.BeepError)
-		case errors.Is(err, cps.ErrPINFormat):
-			s.show(display.Error(s.status(), "Code incomplet", "Le code compte 4 à 8 chiffres."))
-			s.show(display.EnterPIN(s.status(), 0, 4, s.tries))
-			return
-		default:
-			s.end(display.CardProblem(s.status(), cardTitle(err), Message(err)))
-			return
-		}
+		s.afterVerify(err)
+		return
 	}
 	s.show(display.EnterPIN(s.status(), len(s.pin), max(4, len(s.pin)), s.tries))
+}
+
+// afterVerify handles the card's answer to a PIN, from the keypad or the
+// reader's pad: never a retry.
+func (s *Session) afterVerify(err error) {
+	var ae *apdu.AuthError
+	switch {
+	case err == nil:
+		s.afterPIN()
+		return
+	case errors.Is(err, cps.ErrBlocked):
+		s.end(display.CardProblem(s.status(), "Carte bloquée", "Trop de codes faux. Débloquez-la avec son code de déblocage."))
+		s.beep(input.BeepError)
+		return
+	case errors.As(err, &ae):
+		s.tries = ae.Retries
+		s.beep(input.BeepError)
+	case errors.Is(err, cps.ErrPINFormat):
+		s.show(display.Error(s.status(), "Code incomplet", "Le code compte 4 à 8 chiffres."))
+	default:
+		s.end(display.CardProblem(s.status(), cardTitle(err), Message(err)))
+		return
+	}
+	if s.padActive {
+		// The pad asks again; the person types anew or cancels.
+		s.askPIN(s.ctx, s.professional())
+		return
+	}
+	s.show(display.EnterPIN(s.status(), 0, 4, s.tries))
 }
 
 func (s *Session) afterPIN() {

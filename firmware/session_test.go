@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"dmpkiosk/apdu/cps"
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/display"
 	"dmpkiosk/display/input"
@@ -294,4 +295,26 @@ func TestSessionClockSkew(t *testing.T) {
 	if p, _, _ := r.ob.Depth(context.Background()); p != 0 {
 		t.Fatal("an event was stored with a wrong clock")
 	}
+}
+
+// A reader with a PIN pad takes the PIN itself: the kiosk's keypad is not
+// used and the PIN never goes through the kiosk.
+func TestSessionPINPadReader(t *testing.T) {
+	typed := make(chan string, 4)
+	r := newKioskRig(t, "current", func(s *Session) {
+		s.PINPadFor = func(k *pcsc.Card) cps.PINPad {
+			return &hwtest.PadReader{T: k, Typed: func() string { return <-typed }}
+		}
+	})
+	card := r.insert(0, "cps-medecin").(*hwtest.ISOCard)
+	r.insert(1, "vitale-seul")
+	r.wait(display.KindEnterPIN, "clavier du lecteur")
+	r.press(keys("1234#")...) // on the kiosk's keypad: ignored
+	typed <- "0000"           // on the reader's pad: wrong
+	r.wait(display.KindEnterPIN, "Il reste 2 essai(s)")
+	if card.TriesLeft() != 2 {
+		t.Fatalf("tries %d", card.TriesLeft())
+	}
+	typed <- "1234"
+	r.wait(display.KindIdentity, "MARTIN")
 }

@@ -309,6 +309,10 @@ func (c *Card) Verify(ctx context.Context, pin []byte) error {
 	if err != nil {
 		return err
 	}
+	return c.verifyAnswer(resp)
+}
+
+func (c *Card) verifyAnswer(resp []byte) error {
 	r, err := apdu.ParseResponse(resp)
 	if err != nil {
 		return err
@@ -324,6 +328,27 @@ func (c *Card) Verify(ctx context.Context, pin []byte) error {
 	default:
 		return err
 	}
+}
+
+// PINPad is a reader that takes the PIN on its own pad and completes the
+// VERIFY itself (PC/SC part 10 secure PIN entry): the PIN never reaches
+// the kiosk. apdu is the VERIFY with its PIN block filled with padding;
+// the block starts at offset in the data and holds size bytes.
+type PINPad interface {
+	VerifyOnPad(ctx context.Context, apdu []byte, offset, size, minDigits, maxDigits int) ([]byte, error)
+}
+
+// VerifyOnPad has the reader's pad collect the PIN. The answer is handled
+// as Verify's: tries left on a wrong PIN, ErrBlocked, never retried.
+func (c *Card) VerifyOnPad(ctx context.Context, pad PINPad) error {
+	apduTmpl := []byte{0x00, 0x20, 0x00, c.layout.PINRef, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
+	c.op.Lock()
+	resp, err := pad.VerifyOnPad(ctx, apduTmpl, 0, 8, 4, 8)
+	c.op.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.verifyAnswer(resp)
 }
 
 // Verified reports whether the PIN was verified on this card.

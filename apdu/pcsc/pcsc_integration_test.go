@@ -236,3 +236,15 @@ func TestServiceStopped(t *testing.T) {
 	}
 	d.Start()
 }
+
+// vpcd's reader has no PIN pad: the kiosk sees it and uses its keypad.
+func TestVirtualReaderHasNoPINPad(t *testing.T) {
+	d := hwtest.StartPCSCD(t)
+	_, k, _ := connect(t, d, 0, hwtest.DemoCard())
+	if k.PINPad() {
+		t.Fatal("vpcd reported a PIN pad")
+	}
+	if _, err := k.VerifyPINDirect(context.Background(), pcsc.PINVerify{APDU: []byte{0, 0x20, 0, 1}}); err == nil {
+		t.Fatal("secure PIN entry on a reader without a pad")
+	}
+}

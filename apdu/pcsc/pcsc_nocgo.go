@@ -61,3 +61,9 @@ func (k *Card) Reader() string { return "" }
 func (k *Card) Protocol() string { return "" }
 
 func establishSession() (session, error) { return nil, ErrNoCgo }
+
+// PINPad reports false.
+func (k *Card) PINPad() bool { return false }
+
+// VerifyPINDirect reports ErrNoCgo.
+func (k *Card) VerifyPINDirect(context.Context, PINVerify) ([]byte, error) { return nil, ErrNoCgo }

@@ -198,7 +198,7 @@ type Opened struct {
 // given time. Revocation, the device name and replay are the bridge's
 // checks.
 func Open(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.CertPool, at time.Time) (*Opened, error) {
-	obj, err := jose.ParseEncrypted(jwe, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, []jose.ContentEncryption{jose.A256GCM})
+	obj, err := jose.ParseEncryptedCompact(jwe, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, []jose.ContentEncryption{jose.A256GCM})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}

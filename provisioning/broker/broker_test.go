@@ -3,7 +3,6 @@ package broker_test
 import (
 	"crypto/tls"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -267,11 +266,4 @@ func runPolicyTests(t *testing.T, s *hwtest.Site, tg target) {
 			c.Disconnect(0)
 		}
 	})
-}
-
-func write(t *testing.T, path string, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
