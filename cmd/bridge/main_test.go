@@ -2,13 +2,9 @@ package main
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +15,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"dmpkiosk/hwtest"
 	"dmpkiosk/provisioning"
 )
 
@@ -28,32 +25,12 @@ func TestBrokerCommand(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	ca, err := provisioning.InitCA(filepath.Join(tmp, "pki"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred := func(id string, role provisioning.Role) *tls.Config {
-		key, err := provisioning.NewKeyFile(filepath.Join(tmp, id+".key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		csr, _ := provisioning.CSR(key, id)
-		cert, err := ca.Sign(csr, id, role)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost",
-			Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}}}
-	}
-	kiosk, bridge := cred("kiosk-1", provisioning.RoleKiosk), cred("bridge-1", provisioning.RoleBridge)
-	skey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	scert, err := ca.IssueServer(skey.Public(), "localhost", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(skey)
+	site := hwtest.NewSite(t, "kiosk-1")
+	ca := site.CA
+	kiosk, bridge := site.TLS(site.Creds["kiosk-1"]), site.TLS(site.Creds["bridge-1"])
+	der, _ := x509.MarshalPKCS8PrivateKey(site.Server.PrivateKey)
 	os.WriteFile(filepath.Join(tmp, "server.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
-	provisioning.WriteCertificate(filepath.Join(tmp, "server.pem"), scert)
+	os.WriteFile(filepath.Join(tmp, "server.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: site.Server.Certificate[0]}), 0o644)
 
 	cmd := exec.Command(bin, "broker", "--ca", ca.Dir, "--listen", "127.0.0.1:0",
 		"--cert", filepath.Join(tmp, "server.pem"), "--key", filepath.Join(tmp, "server.key"))

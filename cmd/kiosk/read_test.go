@@ -11,30 +11,33 @@ import (
 	"dmpkiosk/ins"
 )
 
+// vitaleOut is the contract's "vitale" object.
+type vitaleOut struct {
+	Serial        string `json:"serial"`
+	ValidFrom     string `json:"valid_from"`
+	ValidUntil    string `json:"valid_until"`
+	Beneficiaries []struct {
+		Surname   string  `json:"surname"`
+		FirstName string  `json:"first_name"`
+		BirthDate string  `json:"birth_date"`
+		BirthRank int     `json:"birth_rank"`
+		Quality   string  `json:"quality"`
+		NIR       *string `json:"nir"`
+		NIRValid  bool    `json:"nir_valid"`
+		INSC      string  `json:"ins_c"`
+	} `json:"beneficiaries"`
+}
+
 // readOutput mirrors the documented contract of kiosk read --json, written
 // here independently of the implementation's types.
 type readOutput struct {
 	Slots []struct {
-		Reader string `json:"reader"`
-		ATR    string `json:"atr"`
-		Card   string `json:"card"`
-		Error  string `json:"error"`
-		Vitale *struct {
-			Serial        string `json:"serial"`
-			ValidFrom     string `json:"valid_from"`
-			ValidUntil    string `json:"valid_until"`
-			Beneficiaries []struct {
-				Surname   string  `json:"surname"`
-				FirstName string  `json:"first_name"`
-				BirthDate string  `json:"birth_date"`
-				BirthRank int     `json:"birth_rank"`
-				Quality   string  `json:"quality"`
-				NIR       *string `json:"nir"`
-				NIRValid  bool    `json:"nir_valid"`
-				INSC      string  `json:"ins_c"`
-			} `json:"beneficiaries"`
-		} `json:"vitale"`
-		CPS *struct {
+		Reader string     `json:"reader"`
+		ATR    string     `json:"atr"`
+		Card   string     `json:"card"`
+		Error  string     `json:"error"`
+		Vitale *vitaleOut `json:"vitale"`
+		CPS    *struct {
 			CardType       string `json:"card_type"`
 			NationalID     string `json:"national_id"`
 			NationalIDType string `json:"national_id_type"`
@@ -150,21 +153,7 @@ func TestReadEveryVirtualCard(t *testing.T) {
 	t.Logf("kiosk read --json: %d rounds through real pcscd, every virtual card read", len(rounds))
 }
 
-func checkVitale(t *testing.T, round string, p hwtest.VitaleProfile, kind string, v *struct {
-	Serial        string `json:"serial"`
-	ValidFrom     string `json:"valid_from"`
-	ValidUntil    string `json:"valid_until"`
-	Beneficiaries []struct {
-		Surname   string  `json:"surname"`
-		FirstName string  `json:"first_name"`
-		BirthDate string  `json:"birth_date"`
-		BirthRank int     `json:"birth_rank"`
-		Quality   string  `json:"quality"`
-		NIR       *string `json:"nir"`
-		NIRValid  bool    `json:"nir_valid"`
-		INSC      string  `json:"ins_c"`
-	} `json:"beneficiaries"`
-}) {
+func checkVitale(t *testing.T, round string, p hwtest.VitaleProfile, kind string, v *vitaleOut) {
 	t.Helper()
 	if kind != "vitale2" || v == nil {
 		t.Fatalf("%s: card %q, vitale %v", round, kind, v)
