@@ -1,12 +1,15 @@
 package firmware
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
 	"image"
+	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +41,7 @@ type kioskRig struct {
 	screens *screens
 	inputs  chan input.Event
 	ob      *Outbox
+	logs    *syncBuffer
 	in      [2]*hwtest.Inserted
 	cards   map[string]func() (hwtest.Card, error)
 }
@@ -62,11 +66,14 @@ func newKioskRig(t testing.TB, regime string, tweak ...func(*Session)) *kioskRig
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	link := StartLink(ctx, LinkConfig{BrokerURL: m.URL(), TLS: creds.TLS, DeviceID: "kiosk-1", ResultWait: 2 * time.Second}, r.ob)
+	r.logs = &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	link := StartLink(ctx, LinkConfig{BrokerURL: m.URL(), TLS: creds.TLS, DeviceID: "kiosk-1", ResultWait: 2 * time.Second, Logger: logger}, r.ob)
 	cardEvents := make(chan pcsc.Event, 16)
 	go pcsc.NewMonitor(pcsc.MonitorOptions{Readers: []string{hwtest.Reader(0), hwtest.Reader(1)}}).Run(ctx, cardEvents)
 	rend, _ := display.NewRenderer(false)
-	s := &Session{Config: cfg, Creds: creds, Display: display.New(rend, r.screens), Inputs: r.inputs, Cards: cardEvents, Link: link, Outbox: r.ob}
+	s := &Session{Config: cfg, Creds: creds, Display: display.New(rend, r.screens), Inputs: r.inputs, Cards: cardEvents, Link: link,
+		Outbox: r.ob, Logger: logger}
 	for _, f := range tweak {
 		f(s)
 	}
@@ -197,6 +204,34 @@ func TestSessionLegacyCreation(t *testing.T) {
 	if p, _, _ := r.ob.Depth(context.Background()); p != 0 {
 		t.Errorf("outbox holds %d events after the result", p)
 	}
+	// The logs say what happened with ids, never who it happened to.
+	logs := r.logs.String()
+	if !strings.Contains(logs, e.ID) {
+		t.Errorf("the event id is not in the logs:\n%s", logs)
+	}
+	for _, secret := range []string{"DURAND", "LÉA", "LEA", "1800269123045", wantINSC, "LEROY", "810100456789"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs hold %q:\n%s", secret, logs)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the loggers of several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestSessionWrongPINThenCardPulled(t *testing.T) {
