@@ -28,7 +28,9 @@ func collect(t *testing.T, ch <-chan Event, n int, within time.Duration) []Event
 func TestButtonsDebounce(t *testing.T) {
 	oui := &gpiotest.Pin{N: "GPIO17", L: gpio.High, EdgesChan: make(chan gpio.Level)}
 	non := &gpiotest.Pin{N: "GPIO27", L: gpio.High, EdgesChan: make(chan gpio.Level)}
-	b := &Buttons{Pins: map[Button]gpio.PinIn{Oui: oui, Non: non}, Debounce: 40 * time.Millisecond}
+	// A long debounce window, so that the three bouncing edges below fall
+	// in it even on a slow, loaded test machine.
+	b := &Buttons{Pins: map[Button]gpio.PinIn{Oui: oui, Non: non}, Debounce: 250 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := make(chan Event, 16)
@@ -38,11 +40,11 @@ func TestButtonsDebounce(t *testing.T) {
 	for _, l := range []gpio.Level{gpio.Low, gpio.High, gpio.Low} {
 		oui.EdgesChan <- l
 	}
-	if got := collect(t, out, 2, 200*time.Millisecond); len(got) != 1 || got[0].Button != Oui {
+	if got := collect(t, out, 2, 150*time.Millisecond); len(got) != 1 || got[0].Button != Oui {
 		t.Fatalf("a bouncing press gave %v", got)
 	}
 	// A second press after the debounce time counts; so does another button.
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	oui.EdgesChan <- gpio.High
 	oui.EdgesChan <- gpio.Low
 	non.EdgesChan <- gpio.Low
