@@ -1,6 +1,7 @@
 package hwtest
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -324,4 +325,38 @@ func (ca *IGCSante) OrgCertificate(key crypto.Signer, usage, finessEJ, name stri
 		return nil, err
 	}
 	return x509.ParseCertificate(der)
+}
+
+// UnlockedSigner returns a virtual card of profile with its PIN verified,
+// as its crypto.Signer (through the cps package, over a direct transport)
+// and its signature certificate: what a kiosk holds when it signs an event.
+func (ca *IGCSante) UnlockedSigner(name string) (crypto.Signer, *x509.Certificate, error) {
+	var p *CPSProfile
+	for i := range CPSProfiles {
+		if CPSProfiles[i].Name == name {
+			p = &CPSProfiles[i]
+		}
+	}
+	if p == nil {
+		return nil, nil, fmt.Errorf("hwtest: no CPS profile %q", name)
+	}
+	vc, err := ca.CPSCard(*p)
+	if err != nil {
+		return nil, nil, err
+	}
+	vc.Reset()
+	c, err := cps.Open(&Direct{Card: vc}, vc.ATR(), cps.ReferenceLayout)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx := context.Background()
+	if err := c.Verify(ctx, []byte(p.PIN)); err != nil {
+		return nil, nil, err
+	}
+	key, err := c.Signer(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := c.Certificate(ctx, true)
+	return key, cert, err
 }

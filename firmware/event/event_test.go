@@ -1,7 +1,6 @@
 package event
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,7 +16,6 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"dmpkiosk/apdu/cps"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/ins"
 	"dmpkiosk/provisioning"
@@ -43,30 +41,10 @@ func cardSigner(t *testing.T, profile string) Signer {
 			t.Fatal(err)
 		}
 	})
-	var p hwtest.CPSProfile
-	for _, c := range hwtest.CPSProfiles {
-		if c.Name == profile {
-			p = c
-		}
-	}
-	vc, err := igc.CPSCard(p)
+	key, cert, err := igc.UnlockedSigner(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vc.Reset()
-	c, err := cps.Open(&hwtest.Direct{Card: vc}, vc.ATR(), cps.ReferenceLayout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := c.Verify(ctx, []byte(p.PIN)); err != nil {
-		t.Fatal(err)
-	}
-	key, err := c.Signer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := c.Certificate(ctx, true)
 	return Signer{Key: key, Chain: []*x509.Certificate{cert}}
 }
 

@@ -1,0 +1,148 @@
+package bridge
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"testing"
+	"time"
+
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest"
+	"dmpkiosk/ins"
+	"dmpkiosk/provisioning"
+)
+
+type verifyFixture struct {
+	site *hwtest.Site
+	igc  *hwtest.IGCSante
+	v    *Verifier
+}
+
+func newVerifyFixture(t *testing.T) *verifyFixture {
+	t.Helper()
+	site := hwtest.NewSite(t, "kiosk-1", "kiosk-2")
+	igc, err := hwtest.NewIGCSante()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := provisioning.LoadRevocations(site.CA.CRLPath(), site.CA.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &verifyFixture{site: site, igc: igc,
+		v: &Verifier{EncKey: site.EncKey, KioskCA: site.CA.Pool(), Revocations: rev, CardCA: igc.Pool()}}
+}
+
+func sampleEvent(device string) *event.Event {
+	return &event.Event{
+		Type: event.TypeConsent, ID: "0190f1c2-0000-7000-8000-0000000000" + device[len(device)-1:] + "1", Device: device,
+		Site: event.Site{FINESS: "750712184", Unit: "ACCUEIL"}, Context: "admission", Regime: "current",
+		Time: time.Now().UTC(), Seq: 1,
+		Patient: event.Patient{INS: &event.INS{Value: "175067511203399", OID: ins.OIDNIR}, INSC: "0992265510818874860560",
+			Traits: ins.Traits{BirthName: "MARTIN", FirstName: "PAUL", FirstNames: []string{"PAUL"}, Sex: "M", BirthDate: "19750612"}},
+		Professional: event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", Surname: "LEROY", FirstName: "SOPHIE"},
+		Consent:      event.Consent{Informed: true, Authorization: true},
+	}
+}
+
+func (f *verifyFixture) seal(t *testing.T, e *event.Event, device, card string, deviceSite *hwtest.Site) []byte {
+	t.Helper()
+	if deviceSite == nil {
+		deviceSite = f.site
+	}
+	cred := deviceSite.Creds[device]
+	key, cert, err := f.igc.UnlockedSigner(card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwe, err := event.Seal(e, event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}},
+		event.Signer{Key: key, Chain: []*x509.Certificate{cert}}, &f.site.EncKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(jwe)
+}
+
+func wantReject(t *testing.T, name string, err error, reason string) {
+	t.Helper()
+	var r *Rejection
+	if !errors.As(err, &r) || r.Reason != reason {
+		t.Errorf("%s: %v, want a %q rejection", name, err, reason)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	f := newVerifyFixture(t)
+	good := f.seal(t, sampleEvent("kiosk-1"), "kiosk-1", "cps-medecin", nil)
+	o, err := f.v.Verify("kiosk/kiosk-1/events", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Event.Device != "kiosk-1" || o.Event.Patient.Traits.BirthName != "MARTIN" {
+		t.Fatalf("opened %+v", o.Event)
+	}
+
+	_, err = f.v.Verify("kiosk/kiosk-2/events", good)
+	wantReject(t, "kiosk-1's event on kiosk-2's topic", err, RejectDevice)
+	_, err = f.v.Verify("kiosk/kiosk-1/status", good)
+	wantReject(t, "not an events topic", err, RejectTopic)
+	_, err = f.v.Verify("kiosk/kiosk-1/events", []byte("{not a jwe"))
+	wantReject(t, "garbage", err, RejectMalformed)
+
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	v2 := *f.v
+	v2.EncKey = other
+	_, err = v2.Verify("kiosk/kiosk-1/events", good)
+	wantReject(t, "another bridge's key", err, RejectUndecrypt)
+
+	foreign := hwtest.NewSite(t, "kiosk-1")
+	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, sampleEvent("kiosk-1"), "kiosk-1", "cps-medecin", foreign))
+	wantReject(t, "a device of another CA", err, RejectDeviceChain)
+
+	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, sampleEvent("kiosk-1"), "kiosk-1", "cps-expiree", nil))
+	wantReject(t, "an expired card", err, RejectCardChain)
+
+	cde := sampleEvent("kiosk-1")
+	cde.Professional = event.Professional{NationalID: "3750712184/DIR0001", NationalIDType: "ETABLISSEMENT", CardType: "CDE"}
+	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, cde, "kiosk-1", "cde-directeur", nil))
+	wantReject(t, "a director's card", err, RejectCardType)
+
+	liar := sampleEvent("kiosk-1")
+	liar.Professional.NationalID = "810100998877" // another professional than the card's
+	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, liar, "kiosk-1", "cps-medecin", nil))
+	wantReject(t, "a professional other than the card's holder", err, RejectProfessional)
+
+	old := sampleEvent("kiosk-1")
+	old.Time = time.Now().Add(-time.Hour)
+	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, old, "kiosk-1", "cps-medecin", nil))
+	wantReject(t, "an hour-old event", err, RejectClock)
+
+	uninformed := sampleEvent("kiosk-1")
+	uninformed.Consent.Informed = false
+	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, uninformed, "kiosk-1", "cps-medecin", nil))
+	wantReject(t, "an uninformed patient", err, RejectContent)
+
+	yes := true
+	create := sampleEvent("kiosk-1")
+	create.Type, create.Consent.Creation = event.TypeCreate, &yes // but the current regime
+	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, create, "kiosk-1", "cps-medecin", nil))
+	wantReject(t, "a creation in the current regime", err, RejectContent)
+
+	// Revoked: refused once the CRL says so.
+	k2 := f.seal(t, sampleEvent("kiosk-2"), "kiosk-2", "cps-medecin", nil)
+	if _, err := f.v.Verify("kiosk/kiosk-2/events", k2); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.site.CA.Revoke("kiosk-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.v.Revocations.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.v.Verify("kiosk/kiosk-2/events", k2)
+	wantReject(t, "a revoked kiosk", err, RejectRevoked)
+}
