@@ -1,0 +1,88 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Event states in the journal.
+const (
+	StateVerified   = "verified"   // accepted, waiting for a worker
+	StateProcessing = "processing" // a worker has it
+	StateDone       = "done"       // processed; the result was published
+	StateFailed     = "failed"     // a transient failure; retried at NextAttempt
+	StateDead       = "dead"       // given up; in the dead letters
+)
+
+// Record is one journaled event.
+type Record struct {
+	ID          string
+	Device      string
+	Seq         int64
+	Site, Unit  string
+	Type        string
+	Received    time.Time
+	State       string
+	Attempts    int
+	NextAttempt time.Time
+	Outcome     string
+	Message     string
+	LastError   string
+	Payload     []byte // the verified event (JSON)
+}
+
+// ErrReplay is a sequence number not above the device's last.
+var ErrReplay = errors.New("journal: sequence not above the device's last")
+
+// ErrUnknown is an id the journal does not hold.
+var ErrUnknown = errors.New("journal: unknown event")
+
+// AuditEntry is one link of the audit chain.
+type AuditEntry struct {
+	Seq    int64
+	At     time.Time
+	Kind   string // event.accepted, event.rejected, event.done, deadletter.retry, ...
+	Ref    string // an event id, a device id: never patient data
+	Detail string
+	Prev   string
+	Hash   string
+}
+
+// Usage counts outcomes per site, unit, day and action: the indicators the
+// establishment follows its DMP targets with.
+type Usage struct {
+	Site, Unit, Day, Action string
+	Count                   int
+}
+
+// Journal keeps every accepted event durably and the audit chain. A
+// redelivered event (same id) returns what is stored and does nothing else.
+type Journal interface {
+	// Accept stores a verified event (state verified). A known id returns
+	// the stored record with dup set; a sequence not above the device's
+	// last returns ErrReplay. Both are decided in the same transaction as
+	// the store.
+	Accept(ctx context.Context, r Record) (stored Record, dup bool, err error)
+	// Claim hands up to n due events (verified, or failed whose next
+	// attempt has come) to a worker.
+	Claim(ctx context.Context, now time.Time, n int) ([]Record, error)
+	// Finish records the outcome of a processed event.
+	Finish(ctx context.Context, id, outcome, message string) error
+	// Fail records a failure: retried at next, or dead.
+	Fail(ctx context.Context, id, lastErr string, next time.Time, dead bool) error
+	// Recover returns events a stopped bridge left in processing to
+	// verified, so that they are processed again.
+	Recover(ctx context.Context) (int, error)
+	// Retry puts a dead event back in the queue.
+	Retry(ctx context.Context, id string) error
+	Get(ctx context.Context, id string) (Record, error)
+	List(ctx context.Context, state string, limit int) ([]Record, error)
+	// Audit appends to the hash-chained audit trail.
+	Audit(ctx context.Context, kind, ref, detail string) error
+	// VerifyAudit checks the chain; broken is the first link that does not
+	// hold (0 when all hold).
+	VerifyAudit(ctx context.Context) (links int, broken int64, err error)
+	Usage(ctx context.Context) ([]Usage, error)
+	Close() error
+}

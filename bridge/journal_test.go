@@ -1,0 +1,185 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// journalSuite is what every Journal must do; each implementation runs it.
+func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
+	ctx := context.Background()
+	rec := func(id, device string, seq int64) Record {
+		return Record{ID: id, Device: device, Seq: seq, Site: "750712184", Unit: "ACCUEIL", Type: "dmp.consent",
+			Received: time.Now(), Payload: []byte(`{"id":"` + id + `"}`)}
+	}
+
+	t.Run("idempotent by id, sequence enforced", func(t *testing.T) {
+		j := open(t)
+		if _, dup, err := j.Accept(ctx, rec("e1", "kiosk-1", 1)); err != nil || dup {
+			t.Fatalf("accept: %v %v", dup, err)
+		}
+		got, dup, err := j.Accept(ctx, rec("e1", "kiosk-1", 1))
+		if err != nil || !dup || got.State != StateVerified {
+			t.Fatalf("redelivery: %+v %v %v", got, dup, err)
+		}
+		if _, _, err := j.Accept(ctx, rec("e0", "kiosk-1", 1)); !errors.Is(err, ErrReplay) {
+			t.Fatalf("same sequence, new id: %v", err)
+		}
+		if _, _, err := j.Accept(ctx, rec("eX", "kiosk-1", 0)); !errors.Is(err, ErrReplay) {
+			t.Fatalf("older sequence: %v", err)
+		}
+		if _, _, err := j.Accept(ctx, rec("f1", "kiosk-2", 1)); err != nil {
+			t.Fatalf("another device: %v", err)
+		}
+		if _, err := j.Get(ctx, "nope"); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("unknown id: %v", err)
+		}
+	})
+
+	t.Run("states", func(t *testing.T) {
+		j := open(t)
+		for i := 1; i <= 3; i++ {
+			if _, _, err := j.Accept(ctx, rec(fmt.Sprint("e", i), "kiosk-1", int64(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := time.Now()
+		claimed, err := j.Claim(ctx, now, 10)
+		if err != nil || len(claimed) != 3 || claimed[0].State != StateProcessing || claimed[0].Attempts != 1 {
+			t.Fatalf("claim: %+v %v", claimed, err)
+		}
+		if again, _ := j.Claim(ctx, now, 10); len(again) != 0 {
+			t.Fatalf("claimed twice: %d", len(again))
+		}
+		if err := j.Finish(ctx, "e1", "authorized", "Autorisation enregistrée"); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Fail(ctx, "e2", "DMP injoignable", now.Add(time.Minute), false); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Fail(ctx, "e3", "DMPIdentityCertificationFailure", now, true); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := j.Get(ctx, "e1"); r.State != StateDone || r.Outcome != "authorized" {
+			t.Fatalf("done: %+v", r)
+		}
+		if c, _ := j.Claim(ctx, now, 10); len(c) != 0 {
+			t.Fatalf("a failed event was claimed before its next attempt")
+		}
+		if c, _ := j.Claim(ctx, now.Add(2*time.Minute), 10); len(c) != 1 || c[0].ID != "e2" || c[0].Attempts != 2 {
+			t.Fatalf("retry: %+v", c)
+		}
+		dead, err := j.List(ctx, StateDead, 10)
+		if err != nil || len(dead) != 1 || dead[0].LastError != "DMPIdentityCertificationFailure" {
+			t.Fatalf("dead letters: %+v %v", dead, err)
+		}
+		if err := j.Retry(ctx, "e3"); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Retry(ctx, "e1"); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("retrying a done event: %v", err)
+		}
+		// A bridge stopped while processing: the events go back to the queue.
+		if n, err := j.Recover(ctx); err != nil || n != 1 {
+			t.Fatalf("recover: %d %v", n, err)
+		}
+		if r, _ := j.Get(ctx, "e2"); r.State != StateVerified {
+			t.Fatalf("after recover: %s", r.State)
+		}
+		usage, err := j.Usage(ctx)
+		if err != nil || len(usage) != 1 || usage[0].Action != "authorized" || usage[0].Count != 1 || usage[0].Site != "750712184" {
+			t.Fatalf("usage: %+v %v", usage, err)
+		}
+	})
+
+	t.Run("audit chain", func(t *testing.T) {
+		j := open(t)
+		if _, _, err := j.Accept(ctx, rec("e1", "kiosk-1", 1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Audit(ctx, "event.rejected", "kiosk-9", "revoked"); err != nil {
+			t.Fatal(err)
+		}
+		n, broken, err := j.VerifyAudit(ctx)
+		if err != nil || n != 2 || broken != 0 {
+			t.Fatalf("verify: %d %d %v", n, broken, err)
+		}
+	})
+
+	t.Run("concurrent accepts", func(t *testing.T) {
+		j := open(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 400)
+		for d := 0; d < 8; d++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for s := 1; s <= 50; s++ {
+					if _, _, err := j.Accept(ctx, rec(fmt.Sprintf("d%d-%d", d, s), fmt.Sprintf("kiosk-%d", d), int64(s))); err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if all, _ := j.List(ctx, StateVerified, 1000); len(all) != 400 {
+			t.Fatalf("%d events stored of 400", len(all))
+		}
+		if n, broken, _ := j.VerifyAudit(ctx); n != 400 || broken != 0 {
+			t.Fatalf("audit %d broken %d", n, broken)
+		}
+	})
+}
+
+func TestSQLiteJournal(t *testing.T) {
+	journalSuite(t, func(t *testing.T) Journal {
+		j, err := OpenSQLite(filepath.Join(t.TempDir(), "journal.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { j.Close() })
+		return j
+	})
+}
+
+// The audit trail cannot be changed through the database's normal paths,
+// and a change made behind them is found.
+func TestSQLiteAuditTamper(t *testing.T) {
+	ctx := context.Background()
+	j, err := OpenSQLite(filepath.Join(t.TempDir(), "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for i := 0; i < 5; i++ {
+		if err := j.Audit(ctx, "event.rejected", fmt.Sprint("kiosk-", i), "replay"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := j.db.Exec(`UPDATE audit SET detail = 'nothing' WHERE seq = 3`); err == nil {
+		t.Fatal("the audit trail accepted an update")
+	}
+	if _, err := j.db.Exec(`DELETE FROM audit WHERE seq = 2`); err == nil {
+		t.Fatal("the audit trail accepted a delete")
+	}
+	// Someone with the file drops the guard and rewrites a record.
+	if _, err := j.db.Exec(`DROP TRIGGER audit_append_only_u`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.db.Exec(`UPDATE audit SET detail = 'nothing' WHERE seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	n, broken, err := j.VerifyAudit(ctx)
+	if err != nil || n != 2 || broken != 3 {
+		t.Fatalf("tampered chain: %d good links, broken at %d, %v", n, broken, err)
+	}
+}
