@@ -185,7 +185,9 @@ func getRecord(ctx context.Context, q queryer, id string) (Record, error) {
 }
 
 // Get implements Journal.
-func (j *SQLiteJournal) Get(ctx context.Context, id string) (Record, error) { return getRecord(ctx, j.db, id) }
+func (j *SQLiteJournal) Get(ctx context.Context, id string) (Record, error) {
+	return getRecord(ctx, j.db, id)
+}
 
 // Claim implements Journal.
 func (j *SQLiteJournal) Claim(ctx context.Context, now time.Time, n int) ([]Record, error) {
