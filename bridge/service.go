@@ -1,0 +1,289 @@
+package bridge
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/provisioning"
+)
+
+// Outcome is what processing an event came to, for the kiosk's screen.
+type Outcome struct {
+	Code    string // event.OutcomeCreated, Authorized, Exists, Refused
+	Message string // plain French
+}
+
+// Processor runs the transactions an event asks for (the DMP issue plugs
+// its client in here).
+type Processor interface {
+	Process(ctx context.Context, e *event.Event) (Outcome, error)
+}
+
+// PermanentError is a failure retrying cannot mend (a DMP refusal, a
+// malformed request): the event goes to the dead letters at once.
+type PermanentError struct {
+	Err     error
+	Message string // plain French for the kiosk
+}
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// ServiceConfig configures the bridge service.
+type ServiceConfig struct {
+	BrokerURL   string
+	TLS         *tls.Config
+	ClientID    string // the bridge's id (its certificate's name)
+	Verifier    *Verifier
+	Journal     Journal
+	Processor   Processor
+	Workers     int           // 4 when zero
+	MaxAttempts int           // 8 when zero
+	Backoff     time.Duration // first retry delay, doubled each time (2 s when zero), at most 10 min
+	Logger      *slog.Logger
+}
+
+// Metrics are the service's counters.
+type Metrics struct {
+	Received, Accepted, Duplicates, Rejected, Done, Failed, Dead atomic.Int64
+	mu                                                           sync.Mutex
+	RejectedBy                                                   map[string]int64
+}
+
+// Rejections returns the rejections counted by reason.
+func (m *Metrics) Rejections() map[string]int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]int64, len(m.RejectedBy))
+	for k, v := range m.RejectedBy {
+		out[k] = v
+	}
+	return out
+}
+
+func (m *Metrics) rejected(reason string) {
+	m.Rejected.Add(1)
+	m.mu.Lock()
+	m.RejectedBy[reason]++
+	m.mu.Unlock()
+}
+
+// Service consumes the kiosks' events, verifies, journals and processes
+// them, and answers each kiosk.
+type Service struct {
+	cfg     ServiceConfig
+	client  mqtt.Client
+	kick    chan struct{}
+	Metrics *Metrics
+	ready   atomic.Bool
+}
+
+// NewService returns a service; Run starts it.
+func NewService(cfg ServiceConfig) *Service {
+	if cfg.Workers == 0 {
+		cfg.Workers = 4
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.Backoff == 0 {
+		cfg.Backoff = 2 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, kick: make(chan struct{}, 1), Metrics: &Metrics{RejectedBy: map[string]int64{}}}
+}
+
+// Ready reports whether the service is connected to the broker.
+func (s *Service) Ready() bool { return s.ready.Load() }
+
+// Run serves until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	if n, err := s.cfg.Journal.Recover(ctx); err != nil {
+		return fmt.Errorf("bridge: recovering the journal: %w", err)
+	} else if n > 0 {
+		s.cfg.Logger.Warn("bridge: events left in processing by a previous run are queued again", "count", n)
+	}
+	opts := mqtt.NewClientOptions().AddBroker(s.cfg.BrokerURL).SetClientID(s.cfg.ClientID).SetTLSConfig(s.cfg.TLS).
+		// Clean sessions: with a shared subscription, a persistent session of
+		// a stopped bridge keeps receiving part of the events (mosquitto
+		// 2.0); the kiosks' outboxes resend instead.
+		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(2 * time.Second).
+		SetOrderMatters(false).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			tok := c.Subscribe(provisioning.BridgeEventsFilter, 1, s.onMessage)
+			if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				s.cfg.Logger.Error("bridge: subscribing to the events failed", "error", tok.Error())
+				return
+			}
+			s.ready.Store(true)
+			s.cfg.Logger.Info("bridge: consuming events", "broker", s.cfg.BrokerURL)
+		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			s.ready.Store(false)
+			s.cfg.Logger.Warn("bridge: broker connection lost", "error", err)
+		})
+	s.client = mqtt.NewClient(opts)
+	s.client.Connect()
+	var wg sync.WaitGroup
+	for i := 0; i < s.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.worker(ctx) }()
+	}
+	<-ctx.Done()
+	wg.Wait()
+	s.client.Disconnect(250)
+	return nil
+}
+
+// onMessage runs on paho's goroutines, one a message; the broker's
+// in-flight window bounds them, which is the back-pressure when the journal
+// is slow (the PUBACK waits for the journal).
+func (s *Service) onMessage(_ mqtt.Client, m mqtt.Message) {
+	s.Metrics.Received.Add(1)
+	ctx := context.Background()
+	o, err := s.cfg.Verifier.Verify(m.Topic(), m.Payload())
+	if err != nil {
+		var r *Rejection
+		if !errors.As(err, &r) {
+			r = &Rejection{Reason: "internal", Detail: err.Error()}
+		}
+		s.rejectEvent(ctx, m.Topic(), r, nil)
+		return
+	}
+	e := &o.Event
+	stored, dup, err := s.cfg.Journal.Accept(ctx, Record{ID: e.ID, Device: e.Device, Seq: e.Seq, Site: e.Site.FINESS, Unit: e.Site.Unit,
+		Type: e.Type, Received: time.Now(), Payload: o.Payload})
+	switch {
+	case errors.Is(err, ErrReplay):
+		s.rejectEvent(ctx, m.Topic(), &Rejection{Reason: RejectReplay, Detail: err.Error()}, e)
+		return
+	case err != nil:
+		// Not journaled: no PUBACK would be better, but paho acknowledges
+		// once the handler returns; the kiosk resends after its result
+		// wait, and nothing was promised to it.
+		s.cfg.Logger.Error("bridge: journal refused an event", "event", e.ID, "error", err)
+		return
+	case dup:
+		// A redelivery (the kiosk did not get the result): answer again
+		// from the journal, process nothing.
+		s.Metrics.Duplicates.Add(1)
+		switch stored.State {
+		case StateDone:
+			s.publish(stored.Device, event.Result{EventID: stored.ID, Outcome: stored.Outcome, Message: stored.Message})
+		case StateDead:
+			s.publish(stored.Device, event.Result{EventID: stored.ID, Outcome: event.OutcomeError, Message: deadMessage})
+		}
+		return
+	}
+	s.Metrics.Accepted.Add(1)
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// rejectEvent audits and counts a rejection. A kiosk whose own signature
+// verified is told (its event is refused, not lost); a forged or
+// unauthenticated message gets no answer.
+func (s *Service) rejectEvent(ctx context.Context, topic string, r *Rejection, e *event.Event) {
+	s.Metrics.rejected(r.Reason)
+	ref, _ := deviceOf(topic)
+	if ref == "" {
+		ref = topic
+	}
+	if err := s.cfg.Journal.Audit(ctx, "event.rejected", ref, r.Reason+": "+r.Detail); err != nil {
+		s.cfg.Logger.Error("bridge: auditing a rejection", "error", err)
+	}
+	s.cfg.Logger.Warn("bridge: event rejected", "device", ref, "reason", r.Reason)
+	if e != nil {
+		s.publish(e.Device, event.Result{EventID: e.ID, Outcome: event.OutcomeRefused, Message: "Demande refusée par l'établissement : recommencez la saisie."})
+	}
+}
+
+func (s *Service) publish(device string, r event.Result) {
+	b, _ := json.Marshal(r)
+	tok := s.client.Publish(provisioning.ResultsTopic(device), 1, false, b)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		s.cfg.Logger.Error("bridge: publishing a result", "event", r.EventID, "error", tok.Error())
+	}
+}
+
+func (s *Service) worker(ctx context.Context) {
+	idle := time.NewTimer(time.Second)
+	defer idle.Stop()
+	for ctx.Err() == nil {
+		recs, err := s.cfg.Journal.Claim(ctx, time.Now(), 1)
+		if err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Error("bridge: claiming events", "error", err)
+		}
+		if len(recs) == 0 {
+			// Nothing due: wait for an accept, or look again for retries.
+			idle.Reset(time.Second)
+			select {
+			case <-ctx.Done():
+			case <-s.kick:
+			case <-idle.C:
+			}
+			continue
+		}
+		s.process(ctx, recs[0])
+	}
+}
+
+func (s *Service) process(ctx context.Context, r Record) {
+	var e event.Event
+	if err := json.Unmarshal(r.Payload, &e); err != nil {
+		s.fail(ctx, r, &PermanentError{Err: err, Message: "Demande illisible pour l'établissement."})
+		return
+	}
+	out, err := s.cfg.Processor.Process(ctx, &e)
+	if err != nil {
+		s.fail(ctx, r, err)
+		return
+	}
+	if err := s.cfg.Journal.Finish(ctx, r.ID, out.Code, out.Message); err != nil {
+		s.cfg.Logger.Error("bridge: finishing an event", "event", r.ID, "error", err)
+		return
+	}
+	s.Metrics.Done.Add(1)
+	s.publish(r.Device, event.Result{EventID: r.ID, Outcome: out.Code, Message: out.Message})
+}
+
+const deadMessage = "La demande n'a pas pu aboutir ; le service informatique est prévenu."
+
+func (s *Service) fail(ctx context.Context, r Record, err error) {
+	var perm *PermanentError
+	dead := errors.As(err, &perm) || r.Attempts >= s.cfg.MaxAttempts
+	// Exponential backoff with full jitter, at most 10 minutes.
+	backoff := min(s.cfg.Backoff<<min(r.Attempts-1, 20), 10*time.Minute)
+	next := time.Now().Add(backoff/2 + rand.N(backoff/2+1))
+	if jerr := s.cfg.Journal.Fail(ctx, r.ID, err.Error(), next, dead); jerr != nil {
+		s.cfg.Logger.Error("bridge: recording a failure", "event", r.ID, "error", jerr)
+		return
+	}
+	if !dead {
+		s.Metrics.Failed.Add(1)
+		s.cfg.Logger.Warn("bridge: event failed, will retry", "event", r.ID, "attempt", r.Attempts, "error", err)
+		return
+	}
+	s.Metrics.Dead.Add(1)
+	msg := deadMessage
+	if perm != nil && perm.Message != "" {
+		msg = perm.Message
+	}
+	s.cfg.Logger.Error("bridge: event dead", "event", r.ID, "error", err)
+	s.publish(r.Device, event.Result{EventID: r.ID, Outcome: event.OutcomeError, Message: msg})
+}

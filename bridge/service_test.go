@@ -1,0 +1,235 @@
+package bridge
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest"
+	"dmpkiosk/provisioning"
+)
+
+// scriptedDMP stands in for the DMP transactions of issue 10 in these
+// tests: it counts the calls and fails as told.
+type scriptedDMP struct {
+	mu        sync.Mutex
+	calls     map[string]int
+	transient int // fail this many calls first
+	permanent bool
+}
+
+func (p *scriptedDMP) Process(_ context.Context, e *event.Event) (Outcome, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls[e.ID]++
+	if p.permanent {
+		return Outcome{}, &PermanentError{Err: errors.New("DMPIdentityCertificationFailure"), Message: "Identité non certifiée par le DMP."}
+	}
+	if p.transient > 0 {
+		p.transient--
+		return Outcome{}, errors.New("DMP unreachable")
+	}
+	return Outcome{Code: event.OutcomeAuthorized, Message: "Autorisation enregistrée"}, nil
+}
+
+func (p *scriptedDMP) count(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[id]
+}
+
+type serviceRig struct {
+	f       *verifyFixture
+	m       *hwtest.Mosquitto
+	journal *SQLiteJournal
+	dmp     *scriptedDMP
+	svc     *Service
+	stop    context.CancelFunc
+	kiosk   mqtt.Client
+	results chan event.Result
+}
+
+func newServiceRig(t *testing.T) *serviceRig {
+	f := newVerifyFixture(t)
+	m := f.site.StartMosquitto(t)
+	j, err := OpenSQLite(filepath.Join(t.TempDir(), "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	r := &serviceRig{f: f, m: m, journal: j, dmp: &scriptedDMP{calls: map[string]int{}}, results: make(chan event.Result, 16)}
+	r.start(t)
+	opts := mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("kiosk-1").SetTLSConfig(f.site.TLS(f.site.Creds["kiosk-1"]))
+	r.kiosk = mqtt.NewClient(opts)
+	if tok := r.kiosk.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	r.kiosk.Subscribe(provisioning.ResultsTopic("kiosk-1"), 1, func(_ mqtt.Client, msg mqtt.Message) {
+		var res event.Result
+		if json.Unmarshal(msg.Payload(), &res) == nil {
+			r.results <- res
+		}
+	}).Wait()
+	t.Cleanup(func() { r.kiosk.Disconnect(50) })
+	return r
+}
+
+func (r *serviceRig) start(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.svc = NewService(ServiceConfig{BrokerURL: r.m.URL(), TLS: r.f.site.TLS(r.f.site.Creds["bridge-1"]), ClientID: "bridge-1",
+		Verifier: r.f.v, Journal: r.journal, Processor: r.dmp, Backoff: 50 * time.Millisecond, MaxAttempts: 4})
+	done := make(chan struct{})
+	go func() { r.svc.Run(ctx); close(done) }()
+	r.stop = func() { cancel(); <-done }
+	t.Cleanup(r.stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.svc.Ready() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (r *serviceRig) send(t *testing.T, payload []byte) {
+	t.Helper()
+	if tok := r.kiosk.Publish(provisioning.EventsTopic("kiosk-1"), 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+}
+
+func (r *serviceRig) result(t *testing.T, id string) event.Result {
+	t.Helper()
+	for {
+		select {
+		case res := <-r.results:
+			if res.EventID == id {
+				return res
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("no result for %s", id)
+		}
+	}
+}
+
+func (r *serviceRig) noResult(t *testing.T, within time.Duration) {
+	t.Helper()
+	select {
+	case res := <-r.results:
+		t.Fatalf("unexpected result %+v", res)
+	case <-time.After(within):
+	}
+}
+
+func TestServiceProcessesOnce(t *testing.T) {
+	r := newServiceRig(t)
+	e := sampleEvent("kiosk-1")
+	payload := r.f.seal(t, e, "kiosk-1", "cps-medecin", nil)
+	r.send(t, payload)
+	if res := r.result(t, e.ID); res.Outcome != event.OutcomeAuthorized {
+		t.Fatalf("result %+v", res)
+	}
+	// Redelivered (the kiosk missed the result): answered from the
+	// journal, not processed again.
+	r.send(t, payload)
+	if res := r.result(t, e.ID); res.Outcome != event.OutcomeAuthorized {
+		t.Fatalf("result of a redelivery %+v", res)
+	}
+	if n := r.dmp.count(e.ID); n != 1 {
+		t.Fatalf("processed %d times", n)
+	}
+	if r.svc.Metrics.Duplicates.Load() != 1 || r.svc.Metrics.Done.Load() != 1 {
+		t.Fatalf("metrics %d duplicates, %d done", r.svc.Metrics.Duplicates.Load(), r.svc.Metrics.Done.Load())
+	}
+}
+
+func TestServiceRejects(t *testing.T) {
+	r := newServiceRig(t)
+	ctx := context.Background()
+	// Encrypted to another bridge: refused, audited, never answered.
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	forged := *r.f
+	site := *r.f.site
+	site.EncKey = other
+	forged.site = &site
+	r.send(t, forged.seal(t, sampleEvent("kiosk-1"), "kiosk-1", "cps-medecin", nil))
+	r.noResult(t, 500*time.Millisecond)
+	// A replayed sequence from the kiosk itself: refused and told.
+	first := sampleEvent("kiosk-1")
+	r.send(t, r.f.seal(t, first, "kiosk-1", "cps-medecin", nil))
+	r.result(t, first.ID)
+	again := sampleEvent("kiosk-1")
+	again.ID = "0190f1c2-0000-7000-8000-00000000beef" // new id, same sequence
+	r.send(t, r.f.seal(t, again, "kiosk-1", "cps-medecin", nil))
+	if res := r.result(t, again.ID); res.Outcome != event.OutcomeRefused {
+		t.Fatalf("replay answered %+v", res)
+	}
+	if r.dmp.count(again.ID) != 0 {
+		t.Fatal("a replay was processed")
+	}
+	by := r.svc.Metrics.Rejections()
+	if by[RejectUndecrypt] != 1 || by[RejectReplay] != 1 {
+		t.Fatalf("rejections %v", by)
+	}
+	n, broken, err := r.journal.VerifyAudit(ctx)
+	if err != nil || broken != 0 || n < 4 { // 2 rejections, 1 accepted, 1 done
+		t.Fatalf("audit: %d links, broken %d, %v", n, broken, err)
+	}
+}
+
+func TestServiceRetriesThenDeadLetters(t *testing.T) {
+	r := newServiceRig(t)
+	r.dmp.transient = 2
+	e := sampleEvent("kiosk-1")
+	r.send(t, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
+	if res := r.result(t, e.ID); res.Outcome != event.OutcomeAuthorized || r.dmp.count(e.ID) != 3 {
+		t.Fatalf("after two transient failures: %+v, %d calls", res, r.dmp.count(e.ID))
+	}
+	r.dmp.mu.Lock()
+	r.dmp.permanent = true
+	r.dmp.mu.Unlock()
+	e2 := sampleEvent("kiosk-1")
+	e2.ID, e2.Seq = "0190f1c2-0000-7000-8000-000000000002", 2
+	r.send(t, r.f.seal(t, e2, "kiosk-1", "cps-medecin", nil))
+	res := r.result(t, e2.ID)
+	if res.Outcome != event.OutcomeError || res.Message != "Identité non certifiée par le DMP." {
+		t.Fatalf("permanent failure: %+v", res)
+	}
+	dead, _ := r.journal.List(context.Background(), StateDead, 10)
+	if len(dead) != 1 || dead[0].ID != e2.ID {
+		t.Fatalf("dead letters %+v", dead)
+	}
+}
+
+// The bridge stops between journaling an event and processing it: the
+// next run processes it, once.
+func TestServiceRestart(t *testing.T) {
+	r := newServiceRig(t)
+	r.dmp.transient = 1000 // nothing succeeds while the first run lives
+	e := sampleEvent("kiosk-1")
+	payload := r.f.seal(t, e, "kiosk-1", "cps-medecin", nil)
+	r.send(t, payload)
+	deadline := time.Now().Add(10 * time.Second)
+	for r.dmp.count(e.ID) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.stop()
+	r.dmp.mu.Lock()
+	r.dmp.transient = 0
+	r.dmp.mu.Unlock()
+	r.start(t)
+	if res := r.result(t, e.ID); res.Outcome != event.OutcomeAuthorized {
+		t.Fatalf("after restart %+v", res)
+	}
+	rec, _ := r.journal.Get(context.Background(), e.ID)
+	if rec.State != StateDone {
+		t.Fatalf("state %s", rec.State)
+	}
+}
