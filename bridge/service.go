@@ -52,6 +52,7 @@ type ServiceConfig struct {
 	MaxAttempts int           // 8 when zero
 	Backoff     time.Duration // first retry delay, doubled each time (2 s when zero), at most 10 min
 	Logger      *slog.Logger
+	Fleet       *Fleet // receives the kiosks' heartbeats when set
 }
 
 // Metrics are the service's counters.
@@ -106,6 +107,14 @@ func NewService(cfg ServiceConfig) *Service {
 	return &Service{cfg: cfg, kick: make(chan struct{}, 1), Metrics: &Metrics{RejectedBy: map[string]int64{}}}
 }
 
+// wake makes the workers look at the journal now.
+func (s *Service) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
 // Ready reports whether the service is connected to the broker.
 func (s *Service) Ready() bool { return s.ready.Load() }
 
@@ -127,6 +136,9 @@ func (s *Service) Run(ctx context.Context) error {
 			if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 				s.cfg.Logger.Error("bridge: subscribing to the events failed", "error", tok.Error())
 				return
+			}
+			if s.cfg.Fleet != nil {
+				c.Subscribe("kiosk/+/status", 1, func(_ mqtt.Client, m mqtt.Message) { s.cfg.Fleet.Heartbeat(m.Topic(), m.Payload()) })
 			}
 			s.ready.Store(true)
 			s.cfg.Logger.Info("bridge: consuming events", "broker", s.cfg.BrokerURL)
@@ -189,10 +201,7 @@ func (s *Service) onMessage(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	s.Metrics.Accepted.Add(1)
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
+	s.wake()
 }
 
 // rejectEvent audits and counts a rejection. A kiosk whose own signature
