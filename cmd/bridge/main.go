@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"dmpkiosk/bridge"
 	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/provisioning"
 	"dmpkiosk/provisioning/broker"
@@ -25,6 +26,39 @@ var commands = map[string]cli.Command{
 	"run":    {Summary: "consume, verify and process kiosk events (not built yet)", Run: runBridge},
 	"enroll": cli.Enroll("bridge", "bridge"),
 	"broker": {Summary: "run the embedded MQTT broker (TLS, client certificates, policy, CRL)", Run: runBroker},
+	"audit":  {Summary: "audit verify: check the journal's hash-chained audit trail", Run: runAudit},
+}
+
+// errBrokenChain makes the exit status 1 when the audit chain is broken.
+var errBrokenChain = errors.New("audit chain broken")
+
+func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return fmt.Errorf("%w: bridge audit verify --journal FILE", cli.ErrUsage)
+	}
+	fs := cli.Flags("bridge", "audit verify", stderr)
+	path := fs.String("journal", "journal.db", "the SQLite journal")
+	if err := cli.Parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if _, err := os.Stat(*path); err != nil {
+		return err
+	}
+	j, err := bridge.OpenSQLite(*path)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	n, broken, err := j.VerifyAudit(ctx)
+	if err != nil {
+		return err
+	}
+	if broken != 0 {
+		fmt.Fprintf(stdout, "audit chain broken at link %d (%d links before it hold)\n", broken, n)
+		return errBrokenChain
+	}
+	fmt.Fprintf(stdout, "audit chain intact: %d links\n", n)
+	return nil
 }
 
 func main() {

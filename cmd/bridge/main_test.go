@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"encoding/pem"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"dmpkiosk/bridge"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/provisioning"
 )
@@ -89,5 +93,42 @@ func TestBrokerCommand(t *testing.T) {
 	if c, err := connect("kiosk-1", kiosk, nil); err == nil {
 		c.Disconnect(0)
 		t.Fatal("the revoked kiosk reconnected")
+	}
+}
+
+func TestAuditVerifyCommand(t *testing.T) {
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "bridge")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	path := filepath.Join(tmp, "journal.db")
+	j, err := bridge.OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := j.Audit(context.Background(), "event.rejected", "kiosk-1", "replay"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	out, err := exec.Command(bin, "audit", "verify", "--journal", path).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "intact: 3 links") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// Tampered behind the journal's back: the command names the link.
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DROP TRIGGER audit_append_only_u; UPDATE audit SET ref = 'kiosk-2' WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, err = exec.Command(bin, "audit", "verify", "--journal", path).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "broken at link 2") {
+		t.Fatalf("tampered chain: %v\n%s", err, out)
 	}
 }
