@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"dmpkiosk/hwtest"
 )
 
 // journalSuite is what every Journal must do; each implementation runs it.
@@ -182,4 +185,29 @@ func TestSQLiteAuditTamper(t *testing.T) {
 	if err != nil || n != 2 || broken != 3 {
 		t.Fatalf("tampered chain: %d good links, broken at %d, %v", n, broken, err)
 	}
+}
+
+func TestPostgresJournal(t *testing.T) {
+	pg := hwtest.StartPostgres(t)
+	n := 0
+	journalSuite(t, func(t *testing.T) Journal {
+		// Each subtest gets a database of its own.
+		n++
+		ctx := context.Background()
+		admin, err := OpenPostgres(ctx, pg.DSN, "setup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("journal_%d", n)
+		if _, err := admin.pool.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			t.Fatal(err)
+		}
+		admin.Close()
+		j, err := OpenPostgres(ctx, strings.Replace(pg.DSN, "/postgres?", "/"+name+"?", 1), "bridge-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { j.Close() })
+		return j
+	})
 }

@@ -11,6 +11,8 @@ packages=(
   mosquitto mosquitto-clients
   # keys: SoftHSM through PKCS#11, OpenSC tools, xmlsec1 as independent verifier
   softhsm2 opensc xmlsec1 openssl
+  # the bridge journal for several bridges
+  postgresql
   # cross builds of the kiosk for Raspberry Pi class boards, run under qemu-user
   gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross
   libpcsclite-dev:arm64 libpcsclite-dev:armhf qemu-user-static

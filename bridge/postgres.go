@@ -1,0 +1,279 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PGJournal is the journal for several bridges sharing one PostgreSQL
+// database: claims take rows with FOR UPDATE SKIP LOCKED under a lease, so
+// that a bridge that dies mid-event leaves it to the others once the lease
+// ends; the audit chain is appended under an advisory lock. Use a DSN with
+// sslmode=verify-full between hosts: the journal holds health data.
+type PGJournal struct {
+	pool  *pgxpool.Pool
+	owner string        // this bridge, for Recover
+	lease time.Duration // how long a claim is held
+}
+
+const pgSchema = `
+CREATE TABLE IF NOT EXISTS events (
+	id TEXT PRIMARY KEY, device TEXT NOT NULL, seq BIGINT NOT NULL, site TEXT NOT NULL, unit TEXT NOT NULL,
+	type TEXT NOT NULL, received BIGINT NOT NULL, state TEXT NOT NULL, attempts INT NOT NULL DEFAULT 0,
+	next_attempt BIGINT NOT NULL DEFAULT 0, outcome TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '',
+	last_error TEXT NOT NULL DEFAULT '', payload BYTEA NOT NULL, owner TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS events_due ON events (state, next_attempt);
+CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, last_seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, kind TEXT NOT NULL, ref TEXT NOT NULL,
+	detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
+	BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$ LANGUAGE plpgsql;
+DO $$ BEGIN
+	CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+`
+
+// Advisory lock keys.
+const (
+	lockSchema = 0x646d70_01
+	lockAudit  = 0x646d70_02
+)
+
+// OpenPostgres connects and creates the schema; owner names this bridge.
+func OpenPostgres(ctx context.Context, dsn, owner string) (*PGJournal, error) {
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	j := &PGJournal{pool: pool, owner: owner, lease: 5 * time.Minute}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockSchema); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, pgSchema)
+		return err
+	})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("journal schema: %w", err)
+	}
+	return j, nil
+}
+
+// Close closes the pool.
+func (j *PGJournal) Close() error { j.pool.Close(); return nil }
+
+const pgCols = `id, device, seq, site, unit, type, received, state, attempts, next_attempt, outcome, message, last_error, payload`
+
+func pgScan(row pgx.Row) (Record, error) {
+	var r Record
+	var received, next int64
+	err := row.Scan(&r.ID, &r.Device, &r.Seq, &r.Site, &r.Unit, &r.Type, &received, &r.State, &r.Attempts, &next,
+		&r.Outcome, &r.Message, &r.LastError, &r.Payload)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Record{}, ErrUnknown
+	}
+	r.Received, r.NextAttempt = time.UnixMilli(received), time.UnixMilli(next)
+	return r, err
+}
+
+func pgAudit(ctx context.Context, tx pgx.Tx, kind, ref, detail string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockAudit); err != nil {
+		return err
+	}
+	var seq int64
+	prev := ""
+	switch err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev); {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return err
+	}
+	seq++
+	at := time.Now().UnixMilli()
+	_, err := tx.Exec(ctx, `INSERT INTO audit (seq, at, kind, ref, detail, prev, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		seq, at, kind, ref, detail, prev, chainHash(prev, seq, at, kind, ref, detail))
+	return err
+}
+
+// Accept implements Journal.
+func (j *PGJournal) Accept(ctx context.Context, r Record) (Record, bool, error) {
+	var out Record
+	var dup bool
+	err := pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
+		if stored, err := pgScan(tx.QueryRow(ctx, `SELECT `+pgCols+` FROM events WHERE id = $1`, r.ID)); err == nil {
+			out, dup = stored, true
+			return nil
+		} else if !errors.Is(err, ErrUnknown) {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO devices (device, last_seq) VALUES ($1, 0) ON CONFLICT DO NOTHING`, r.Device); err != nil {
+			return err
+		}
+		var last int64
+		if err := tx.QueryRow(ctx, `SELECT last_seq FROM devices WHERE device = $1 FOR UPDATE`, r.Device).Scan(&last); err != nil {
+			return err
+		}
+		if r.Seq <= last {
+			return fmt.Errorf("%w: %d after %d from %s", ErrReplay, r.Seq, last, r.Device)
+		}
+		r.State = StateVerified
+		if _, err := tx.Exec(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, payload)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Payload); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE devices SET last_seq = $2 WHERE device = $1`, r.Device, r.Seq); err != nil {
+			return err
+		}
+		out = r
+		return pgAudit(ctx, tx, "event.accepted", r.ID, fmt.Sprintf("device=%s seq=%d type=%s", r.Device, r.Seq, r.Type))
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		// Another bridge stored the same event meanwhile: a redelivery.
+		stored, gerr := j.Get(ctx, r.ID)
+		return stored, true, gerr
+	}
+	return out, dup, err
+}
+
+// Get implements Journal.
+func (j *PGJournal) Get(ctx context.Context, id string) (Record, error) {
+	return pgScan(j.pool.QueryRow(ctx, `SELECT `+pgCols+` FROM events WHERE id = $1`, id))
+}
+
+// Claim implements Journal; a claim is a lease that another bridge may
+// take over once it ends.
+func (j *PGJournal) Claim(ctx context.Context, now time.Time, n int) ([]Record, error) {
+	rows, err := j.pool.Query(ctx, `UPDATE events SET state = $1, attempts = attempts + 1, next_attempt = $2, owner = $3
+		WHERE id IN (SELECT id FROM events WHERE state = $4 OR (state IN ($5, $1) AND next_attempt <= $6)
+			ORDER BY received LIMIT $7 FOR UPDATE SKIP LOCKED)
+		RETURNING `+pgCols, StateProcessing, now.Add(j.lease).UnixMilli(), j.owner, StateVerified, StateFailed, now.UnixMilli(), n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		r, err := pgScan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (j *PGJournal) update(ctx context.Context, audit [3]string, q string, args ...any) error {
+	return pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrUnknown
+		}
+		return pgAudit(ctx, tx, audit[0], audit[1], audit[2])
+	})
+}
+
+// Finish implements Journal.
+func (j *PGJournal) Finish(ctx context.Context, id, outcome, message string) error {
+	return j.update(ctx, [3]string{"event.done", id, "outcome=" + outcome},
+		`UPDATE events SET state = $1, outcome = $2, message = $3, last_error = '' WHERE id = $4`, StateDone, outcome, message, id)
+}
+
+// Fail implements Journal.
+func (j *PGJournal) Fail(ctx context.Context, id, lastErr string, next time.Time, dead bool) error {
+	state, kind := StateFailed, "event.failed"
+	if dead {
+		state, kind = StateDead, "event.dead"
+	}
+	return j.update(ctx, [3]string{kind, id, lastErr},
+		`UPDATE events SET state = $1, last_error = $2, next_attempt = $3 WHERE id = $4`, state, lastErr, next.UnixMilli(), id)
+}
+
+// Recover implements Journal: this bridge's own claims go back to the
+// queue (others' end with their lease).
+func (j *PGJournal) Recover(ctx context.Context) (int, error) {
+	tag, err := j.pool.Exec(ctx, `UPDATE events SET state = $1 WHERE state = $2 AND owner = $3`, StateVerified, StateProcessing, j.owner)
+	return int(tag.RowsAffected()), err
+}
+
+// Retry implements Journal.
+func (j *PGJournal) Retry(ctx context.Context, id string) error {
+	return j.update(ctx, [3]string{"deadletter.retry", id, ""},
+		`UPDATE events SET state = $1, next_attempt = 0, attempts = 0 WHERE id = $2 AND state = $3`, StateVerified, id, StateDead)
+}
+
+// List implements Journal.
+func (j *PGJournal) List(ctx context.Context, state string, limit int) ([]Record, error) {
+	rows, err := j.pool.Query(ctx, `SELECT `+pgCols+` FROM events WHERE state = $1 OR $1 = '' ORDER BY received DESC LIMIT $2`, state, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		r, err := pgScan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Audit implements Journal.
+func (j *PGJournal) Audit(ctx context.Context, kind, ref, detail string) error {
+	return pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error { return pgAudit(ctx, tx, kind, ref, detail) })
+}
+
+// VerifyAudit implements Journal.
+func (j *PGJournal) VerifyAudit(ctx context.Context) (int, int64, error) {
+	rows, err := j.pool.Query(ctx, `SELECT seq, at, kind, ref, detail, prev, hash FROM audit ORDER BY seq`)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	prev, n, want := "", 0, int64(1)
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		if err := rows.Scan(&e.Seq, &at, &e.Kind, &e.Ref, &e.Detail, &e.Prev, &e.Hash); err != nil {
+			return n, 0, err
+		}
+		if e.Seq != want || e.Prev != prev || e.Hash != chainHash(prev, e.Seq, at, e.Kind, e.Ref, e.Detail) {
+			return n, e.Seq, nil
+		}
+		prev, want = e.Hash, e.Seq+1
+		n++
+	}
+	return n, 0, rows.Err()
+}
+
+// Usage implements Journal.
+func (j *PGJournal) Usage(ctx context.Context) ([]Usage, error) {
+	rows, err := j.pool.Query(ctx, `SELECT site, unit, to_char(to_timestamp(received / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), outcome, count(*)
+		FROM events WHERE state = $1 GROUP BY 1, 2, 3, 4 ORDER BY 3, 1, 2, 4`, StateDone)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Usage
+	for rows.Next() {
+		var u Usage
+		var c int64
+		if err := rows.Scan(&u.Site, &u.Unit, &u.Day, &u.Action, &c); err != nil {
+			return nil, err
+		}
+		u.Count = int(c)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
