@@ -88,6 +88,24 @@ func (r *Revocations) Check(cert *x509.Certificate) error {
 	return nil
 }
 
+// IdentityOf reads who an already verified certificate names (CN = id, OU
+// = role) and checks it against the CRL.
+func IdentityOf(leaf *x509.Certificate, rev *Revocations) (Identity, error) {
+	if rev != nil {
+		if err := rev.Check(leaf); err != nil {
+			return Identity{}, err
+		}
+	}
+	id := Identity{ID: leaf.Subject.CommonName}
+	if len(leaf.Subject.OrganizationalUnit) == 1 {
+		id.Role = Role(leaf.Subject.OrganizationalUnit[0])
+	}
+	if !ValidID(id.ID) || (id.Role != RoleKiosk && id.Role != RoleBridge) {
+		return Identity{}, fmt.Errorf("provisioning: certificate names %q with role %q", id.ID, id.Role)
+	}
+	return id, nil
+}
+
 // Identity is who a client certificate names.
 type Identity struct {
 	ID   string
@@ -108,17 +126,5 @@ func VerifyClient(chain []*x509.Certificate, roots *x509.CertPool, rev *Revocati
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		return Identity{}, fmt.Errorf("%w: %v", ErrNotIssuedBy, err)
 	}
-	if rev != nil {
-		if err := rev.Check(leaf); err != nil {
-			return Identity{}, err
-		}
-	}
-	id := Identity{ID: leaf.Subject.CommonName}
-	if len(leaf.Subject.OrganizationalUnit) == 1 {
-		id.Role = Role(leaf.Subject.OrganizationalUnit[0])
-	}
-	if !ValidID(id.ID) || (id.Role != RoleKiosk && id.Role != RoleBridge) {
-		return Identity{}, fmt.Errorf("provisioning: certificate names %q with role %q", id.ID, id.Role)
-	}
-	return id, nil
+	return IdentityOf(leaf, rev)
 }

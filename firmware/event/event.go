@@ -9,11 +9,13 @@ package event
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -192,12 +194,99 @@ type Opened struct {
 	CardCert   *x509.Certificate
 }
 
+// ChainCache remembers certificate chains already verified, until the
+// certificate expires: a hospital has few kiosks and cards, and verifying
+// their chains again for every event is most of a bridge's work.
+// Revocation is not cached: the bridge checks it on every event.
+type ChainCache struct {
+	mu sync.Mutex
+	ok map[[32]byte]time.Time // leaf and roots → not after
+}
+
+// NewChainCache returns an empty cache.
+func NewChainCache() *ChainCache { return &ChainCache{ok: map[[32]byte]time.Time{}} }
+
+func cacheKey(leaf []byte, roots *x509.CertPool) [32]byte {
+	h := sha256.New()
+	h.Write(leaf)
+	fmt.Fprintf(h, "%p", roots)
+	var k [32]byte
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+// verify checks leaf's chain to roots at, once per certificate.
+func (c *ChainCache) verify(chain []*x509.Certificate, roots *x509.CertPool, usage x509.ExtKeyUsage, at time.Time) error {
+	leaf := chain[0]
+	if at.Before(leaf.NotBefore) || at.After(leaf.NotAfter) {
+		return fmt.Errorf("certificate %q not valid at %s", leaf.Subject.CommonName, at.UTC().Format(time.RFC3339))
+	}
+	var key [32]byte
+	if c != nil {
+		key = cacheKey(leaf.Raw, roots)
+		c.mu.Lock()
+		until, ok := c.ok[key]
+		c.mu.Unlock()
+		if ok && !at.After(until) {
+			return nil
+		}
+	}
+	inter := x509.NewCertPool()
+	for _, cert := range chain[1:] {
+		inter.AddCert(cert)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+		return err
+	}
+	if c != nil {
+		c.mu.Lock()
+		c.ok[key] = leaf.NotAfter
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// x5c reads the certificate chain of a signature's protected header.
+func x5c(protected string) ([]*x509.Certificate, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(protected)
+	if err != nil {
+		return nil, err
+	}
+	var h struct {
+		X5C []string `json:"x5c"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return nil, err
+	}
+	if len(h.X5C) == 0 {
+		return nil, errors.New("no x5c")
+	}
+	var chain []*x509.Certificate
+	for _, s := range h.X5C {
+		der, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, cert)
+	}
+	return chain, nil
+}
+
 // Open decrypts an event with the bridge's key and verifies both
 // signatures and their chains: the device's to the kiosk CA (client
 // authentication), the card's to the professional cards' authority, at the
 // given time. Revocation, the device name and replay are the bridge's
 // checks.
 func Open(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.CertPool, at time.Time) (*Opened, error) {
+	return OpenCached(jwe, bridge, kioskCA, cardCA, at, nil)
+}
+
+// OpenCached is Open with a cache of verified chains (nil for none).
+func OpenCached(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.CertPool, at time.Time, cache *ChainCache) (*Opened, error) {
 	obj, err := jose.ParseEncryptedCompact(jwe, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, []jose.ContentEncryption{jose.A256GCM})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -213,6 +302,10 @@ func Open(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.CertPool, 
 	if len(jws.Signatures) != 2 {
 		return nil, fmt.Errorf("%w: %d signatures, want the device's and the card's", ErrSignature, len(jws.Signatures))
 	}
+	var g generalJWS
+	if err := json.Unmarshal(jwsBytes, &g); err != nil || len(g.Signatures) != 2 {
+		return nil, fmt.Errorf("%w: general JSON serialization expected", ErrMalformed)
+	}
 	o := &Opened{}
 	for i, want := range []jose.SignatureAlgorithm{jose.ES256, jose.RS256} {
 		sig := jws.Signatures[i]
@@ -223,11 +316,14 @@ func Open(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.CertPool, 
 		if i == 1 {
 			roots, usage = cardCA, x509.ExtKeyUsageAny
 		}
-		chains, err := sig.Protected.Certificates(x509.VerifyOptions{Roots: roots, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{usage}})
+		chain, err := x5c(g.Signatures[i].Protected)
 		if err != nil {
 			return nil, fmt.Errorf("%w: signature %d: %v", ErrChain, i, err)
 		}
-		leaf := chains[0][0]
+		if err := cache.verify(chain, roots, usage, at); err != nil {
+			return nil, fmt.Errorf("%w: signature %d: %v", ErrChain, i, err)
+		}
+		leaf := chain[0]
 		// The certificate in a signature's header must verify that very
 		// signature, not the other one.
 		idx, _, payload, err := jws.VerifyMulti(leaf.PublicKey)

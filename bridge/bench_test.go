@@ -1,0 +1,247 @@
+package bridge
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest"
+	"dmpkiosk/provisioning"
+)
+
+type instant struct{}
+
+func (instant) Process(context.Context, *event.Event) (Outcome, error) {
+	return Outcome{Code: event.OutcomeAuthorized, Message: "ok"}, nil
+}
+
+const benchKiosks = 10
+
+type benchRig struct {
+	site    *hwtest.Site
+	igc     *hwtest.IGCSante
+	m       *hwtest.Mosquitto
+	clients []mqtt.Client
+	card    event.Signer
+}
+
+func newBridgeBenchRig(b *testing.B) *benchRig {
+	ids := make([]string, benchKiosks)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("kiosk-%d", i)
+	}
+	site := hwtest.NewSite(b, ids...)
+	igc, err := hwtest.NewIGCSante()
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, cert, err := igc.UnlockedSigner("cps-medecin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &benchRig{site: site, igc: igc, m: site.StartMosquitto(b), card: event.Signer{Key: key, Chain: []*x509.Certificate{cert}}}
+	for _, id := range ids {
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(r.m.URL()).SetClientID(id).SetTLSConfig(site.TLS(site.Creds[id])))
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			b.Fatal(tok.Error())
+		}
+		b.Cleanup(func() { c.Disconnect(50) })
+		r.clients = append(r.clients, c)
+	}
+	return r
+}
+
+// sealed makes n events per kiosk, sequences from seq0.
+func (r *benchRig) sealed(b *testing.B, n int, seq0 int64) [][][]byte {
+	out := make([][][]byte, benchKiosks)
+	for k := range out {
+		id := fmt.Sprintf("kiosk-%d", k)
+		cred := r.site.Creds[id]
+		dev := event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}}
+		for i := 0; i < n; i++ {
+			e := sampleEvent(id)
+			e.ID = fmt.Sprintf("%s-%d", id, seq0+int64(i))
+			e.Seq = seq0 + int64(i)
+			jwe, err := event.Seal(e, dev, r.card, &r.site.EncKey.PublicKey)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out[k] = append(out[k], []byte(jwe))
+		}
+	}
+	return out
+}
+
+// BenchmarkBridgeThroughput: events verified and journaled per second
+// through real mosquitto with the SQLite journal (stack), against the
+// broker's own QoS 1 rate for messages of the same size from the same
+// kiosks to one consumer (floor). Each op is one event.
+func BenchmarkBridgeThroughput(b *testing.B) {
+	r := newBridgeBenchRig(b)
+	per := max(1, b.N/benchKiosks)
+	events := r.sealed(b, per, 1)
+	total := per * benchKiosks
+	b.Run("stack", func(b *testing.B) {
+		j, err := OpenSQLite(filepath.Join(b.TempDir(), "journal.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer j.Close()
+		rev, _ := provisioning.LoadRevocations(r.site.CA.CRLPath(), r.site.CA.Cert)
+		svc := NewService(ServiceConfig{BrokerURL: r.m.URL(), TLS: r.site.TLS(r.site.Creds["bridge-1"]), ClientID: "bridge-1",
+			Verifier: &Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()},
+			Journal:  j, Processor: instant{}})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { svc.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		for !svc.Ready() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.ResetTimer()
+		start := time.Now()
+		publishAll(b, r.clients, events)
+		for svc.Metrics.Accepted.Load() < int64(total) {
+			time.Sleep(time.Millisecond)
+		}
+		el := time.Since(start)
+		b.ReportMetric(float64(el.Nanoseconds())/float64(total), "ns/event")
+		b.ReportMetric(float64(total)/el.Seconds(), "events/s")
+		if rej := svc.Metrics.Rejected.Load(); rej != 0 {
+			b.Fatalf("%d rejected: %v", rej, svc.Metrics.Rejections())
+		}
+	})
+	b.Run("floor", func(b *testing.B) {
+		var got sync.WaitGroup
+		got.Add(total)
+		sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(r.m.URL()).SetClientID("bridge-1").SetTLSConfig(r.site.TLS(r.site.Creds["bridge-1"])).SetOrderMatters(false))
+		if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			b.Fatal(tok.Error())
+		}
+		defer sub.Disconnect(50)
+		sub.Subscribe(provisioning.BridgeEventsFilter, 1, func(mqtt.Client, mqtt.Message) { got.Done() }).Wait()
+		b.ResetTimer()
+		start := time.Now()
+		publishAll(b, r.clients, events)
+		got.Wait()
+		el := time.Since(start)
+		b.ReportMetric(float64(el.Nanoseconds())/float64(total), "ns/event")
+		b.ReportMetric(float64(total)/el.Seconds(), "events/s")
+	})
+}
+
+func publishAll(b *testing.B, clients []mqtt.Client, events [][][]byte) {
+	var wg sync.WaitGroup
+	for k, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var toks []mqtt.Token
+			for _, p := range events[k] {
+				toks = append(toks, c.Publish(provisioning.EventsTopic(fmt.Sprintf("kiosk-%d", k)), 1, false, p))
+			}
+			for _, t := range toks {
+				t.Wait()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkBridgeLatency: one event at a time, from the kiosk's publish to
+// its result arriving back at the kiosk, with instant processing: p50 and
+// p99, against two MQTT round trips through the same broker (floor).
+func BenchmarkBridgeLatency(b *testing.B) {
+	r := newBridgeBenchRig(b)
+	n := max(b.N, 50)
+	events := r.sealed(b, n, 1)[0]
+	// The floor first: the broker takes one connection a client name, and
+	// the bridge's name is the consumer's.
+	floor := twoRoundTrips(b, r)
+	j, err := OpenSQLite(filepath.Join(b.TempDir(), "journal.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	rev, _ := provisioning.LoadRevocations(r.site.CA.CRLPath(), r.site.CA.Cert)
+	svc := NewService(ServiceConfig{BrokerURL: r.m.URL(), TLS: r.site.TLS(r.site.Creds["bridge-1"]), ClientID: "bridge-1",
+		Verifier: &Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()},
+		Journal:  j, Processor: instant{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go svc.Run(ctx)
+	for !svc.Ready() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	results := make(chan string, 1)
+	kiosk := r.clients[0]
+	kiosk.Subscribe(provisioning.ResultsTopic("kiosk-0"), 1, func(_ mqtt.Client, m mqtt.Message) {
+		var res event.Result
+		json.Unmarshal(m.Payload(), &res)
+		results <- res.EventID
+	}).Wait()
+	lat := make([]time.Duration, 0, n)
+	b.ResetTimer()
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		kiosk.Publish(provisioning.EventsTopic("kiosk-0"), 1, false, events[i])
+		<-results
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, k int) bool { return lat[i] < lat[k] })
+	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	b.ReportMetric(float64(p50.Microseconds()), "p50-µs")
+	b.ReportMetric(float64(p99.Microseconds()), "p99-µs")
+	b.ReportMetric(float64(floor.Nanoseconds()), "floor-ns/op")
+}
+
+// twoRoundTrips measures the median of a message kiosk → consumer and an
+// answer consumer → kiosk through the broker.
+func twoRoundTrips(b *testing.B, r *benchRig) time.Duration {
+	bridge := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(r.m.URL()).SetClientID("bridge-1").SetTLSConfig(r.site.TLS(r.site.Creds["bridge-1"])))
+	if tok := bridge.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		b.Fatal(tok.Error())
+	}
+	defer bridge.Disconnect(50)
+	bridge.Subscribe("kiosk/kiosk-9/events", 1, func(c mqtt.Client, m mqtt.Message) {
+		c.Publish(provisioning.ResultsTopic("kiosk-9"), 1, false, m.Payload())
+	}).Wait()
+	back := make(chan struct{}, 1)
+	k := r.clients[9]
+	k.Subscribe(provisioning.ResultsTopic("kiosk-9"), 1, func(mqtt.Client, mqtt.Message) { back <- struct{}{} }).Wait()
+	var ds []time.Duration
+	for i := 0; i < 200; i++ {
+		start := time.Now()
+		k.Publish("kiosk/kiosk-9/events", 1, false, []byte("x"))
+		<-back
+		ds = append(ds, time.Since(start))
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
+
+// BenchmarkVerify is the cost of verifying one event (decrypt, two
+// signatures, two chains, CRL, checks) on one core.
+func BenchmarkVerify(b *testing.B) {
+	r := newBridgeBenchRig(b)
+	ev := r.sealed(b, 1, 1)[0][0]
+	rev, _ := provisioning.LoadRevocations(r.site.CA.CRLPath(), r.site.CA.Cert)
+	v := &Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify("kiosk/kiosk-0/events", ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
