@@ -172,24 +172,6 @@ func (r *benchRig) lockstep(b *testing.B, events [][][]byte) time.Duration {
 	return el
 }
 
-func publishAll(b *testing.B, clients []mqtt.Client, events [][][]byte) {
-	var wg sync.WaitGroup
-	for k, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var toks []mqtt.Token
-			for _, p := range events[k] {
-				toks = append(toks, c.Publish(provisioning.EventsTopic(fmt.Sprintf("kiosk-%d", k)), 1, false, p))
-			}
-			for _, t := range toks {
-				t.Wait()
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // BenchmarkBridgeLatency: one event at a time, from the kiosk's publish to
 // its result arriving back at the kiosk, with instant processing: p50 and
 // p99, against two MQTT round trips through the same broker (floor).
