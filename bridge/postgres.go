@@ -154,6 +154,11 @@ func (j *PGJournal) Claim(ctx context.Context, now time.Time, n int) ([]Record, 
 		WHERE id IN (SELECT id FROM events WHERE state = $4 OR (state IN ($5, $1) AND next_attempt <= $6)
 			ORDER BY received LIMIT $7 FOR UPDATE SKIP LOCKED)
 		RETURNING `+pgCols, StateProcessing, now.Add(j.lease).UnixMilli(), j.owner, StateVerified, StateFailed, now.UnixMilli(), n)
+	return pgCollect(rows, err)
+}
+
+// pgCollect reads every record of a query.
+func pgCollect(rows pgx.Rows, err error) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -213,20 +218,7 @@ func (j *PGJournal) Retry(ctx context.Context, id string) error {
 
 // List implements Journal.
 func (j *PGJournal) List(ctx context.Context, state string, limit int) ([]Record, error) {
-	rows, err := j.pool.Query(ctx, `SELECT `+pgCols+` FROM events WHERE state = $1 OR $1 = '' ORDER BY received DESC LIMIT $2`, state, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Record
-	for rows.Next() {
-		r, err := pgScan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return pgCollect(j.pool.Query(ctx, `SELECT `+pgCols+` FROM events WHERE state = $1 OR $1 = '' ORDER BY received DESC LIMIT $2`, state, limit))
 }
 
 // Audit implements Journal.
@@ -241,20 +233,7 @@ func (j *PGJournal) VerifyAudit(ctx context.Context) (int, int64, error) {
 		return 0, 0, err
 	}
 	defer rows.Close()
-	prev, n, want := "", 0, int64(1)
-	for rows.Next() {
-		var e AuditEntry
-		var at int64
-		if err := rows.Scan(&e.Seq, &at, &e.Kind, &e.Ref, &e.Detail, &e.Prev, &e.Hash); err != nil {
-			return n, 0, err
-		}
-		if e.Seq != want || e.Prev != prev || e.Hash != chainHash(prev, e.Seq, at, e.Kind, e.Ref, e.Detail) {
-			return n, e.Seq, nil
-		}
-		prev, want = e.Hash, e.Seq+1
-		n++
-	}
-	return n, 0, rows.Err()
+	return walkChain(rows.Next, rows.Scan, rows.Err)
 }
 
 // Usage implements Journal.

@@ -336,11 +336,17 @@ func (j *SQLiteJournal) VerifyAudit(ctx context.Context) (int, int64, error) {
 		return 0, 0, err
 	}
 	defer rows.Close()
+	return walkChain(rows.Next, rows.Scan, rows.Err)
+}
+
+// walkChain checks the links of an audit trail read in order: it returns
+// the number of links that hold and the first that does not (0 if none).
+func walkChain(next func() bool, scan func(...any) error, end func() error) (int, int64, error) {
 	prev, n, want := "", 0, int64(1)
-	for rows.Next() {
+	for next() {
 		var e AuditEntry
 		var at int64
-		if err := rows.Scan(&e.Seq, &at, &e.Kind, &e.Ref, &e.Detail, &e.Prev, &e.Hash); err != nil {
+		if err := scan(&e.Seq, &at, &e.Kind, &e.Ref, &e.Detail, &e.Prev, &e.Hash); err != nil {
 			return n, 0, err
 		}
 		if e.Seq != want || e.Prev != prev || e.Hash != chainHash(prev, e.Seq, at, e.Kind, e.Ref, e.Detail) {
@@ -349,7 +355,7 @@ func (j *SQLiteJournal) VerifyAudit(ctx context.Context) (int, int64, error) {
 		prev, want = e.Hash, e.Seq+1
 		n++
 	}
-	return n, 0, rows.Err()
+	return n, 0, end()
 }
 
 // Usage implements Journal.
