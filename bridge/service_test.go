@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -49,25 +50,27 @@ func (p *scriptedDMP) count(id string) int {
 }
 
 type serviceRig struct {
-	f       *verifyFixture
-	m       *hwtest.Mosquitto
-	journal *SQLiteJournal
-	dmp     *scriptedDMP
-	svc     *Service
-	stop    context.CancelFunc
-	kiosk   mqtt.Client
-	results chan event.Result
+	journalPath string
+	f           *verifyFixture
+	m           *hwtest.Mosquitto
+	journal     *SQLiteJournal
+	dmp         *scriptedDMP
+	svc         *Service
+	stop        context.CancelFunc
+	kiosk       mqtt.Client
+	results     chan event.Result
 }
 
 func newServiceRig(t *testing.T) *serviceRig {
 	f := newVerifyFixture(t)
 	m := f.site.StartMosquitto(t)
-	j, err := OpenSQLite(filepath.Join(t.TempDir(), "journal.db"))
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j, err := OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { j.Close() })
-	r := &serviceRig{f: f, m: m, journal: j, dmp: &scriptedDMP{calls: map[string]int{}}, results: make(chan event.Result, 16)}
+	r := &serviceRig{journalPath: path, f: f, m: m, journal: j, dmp: &scriptedDMP{calls: map[string]int{}}, results: make(chan event.Result, 16)}
 	r.start(t)
 	opts := mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("kiosk-1").SetTLSConfig(f.site.TLS(f.site.Creds["kiosk-1"]))
 	r.kiosk = mqtt.NewClient(opts)
@@ -84,10 +87,12 @@ func newServiceRig(t *testing.T) *serviceRig {
 	return r
 }
 
-func (r *serviceRig) start(t *testing.T) {
+func (r *serviceRig) start(t *testing.T) { r.startWith(t, r.journal) }
+
+func (r *serviceRig) startWith(t *testing.T, j Journal) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.svc = NewService(ServiceConfig{BrokerURL: r.m.URL(), TLS: r.f.site.TLS(r.f.site.Creds["bridge-1"]), ClientID: "bridge-1",
-		Verifier: r.f.v, Journal: r.journal, Processor: r.dmp, Backoff: 50 * time.Millisecond, MaxAttempts: 4})
+		Verifier: r.f.v, Journal: j, Processor: r.dmp, Backoff: 50 * time.Millisecond, MaxAttempts: 4})
 	done := make(chan struct{})
 	go func() { r.svc.Run(ctx); close(done) }()
 	r.stop = func() { cancel(); <-done }
@@ -231,5 +236,67 @@ func TestServiceRestart(t *testing.T) {
 	rec, _ := r.journal.Get(context.Background(), e.ID)
 	if rec.State != StateDone {
 		t.Fatalf("state %s", rec.State)
+	}
+}
+
+// failingJournal refuses the first accepts, as a full disk would.
+type failingJournal struct {
+	Journal
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *failingJournal) Accept(ctx context.Context, r Record) (Record, bool, error) {
+	f.mu.Lock()
+	if f.fails > 0 {
+		f.fails--
+		f.mu.Unlock()
+		return Record{}, false, errors.New("disk I/O error: no space left on device")
+	}
+	f.mu.Unlock()
+	return f.Journal.Accept(ctx, r)
+}
+
+// A journal locked by another writer delays an event; one that fails
+// loses nothing either: no result is sent, the kiosk's outbox sends again.
+func TestServiceJournalLockedOrFull(t *testing.T) {
+	r := newServiceRig(t)
+	// Locked: another connection holds the write lock for a moment.
+	locker, err := sql.Open("sqlite", "file:"+r.journalPath+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	conn, err := locker.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	e := sampleEvent("kiosk-1")
+	r.send(t, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
+	time.Sleep(700 * time.Millisecond)
+	if _, err := conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if res := r.result(t, e.ID); res.Outcome != event.OutcomeAuthorized {
+		t.Fatalf("after the lock: %+v", res)
+	}
+
+	// Full: the accept fails, no result; the kiosk's resend goes through.
+	r.stop()
+	fj := &failingJournal{Journal: r.journal, fails: 1}
+	r.svc = nil
+	r.startWith(t, fj)
+	e2 := sampleEvent("kiosk-1")
+	e2.ID, e2.Seq = "0190f1c2-0000-7000-8000-0000000000f2", 2
+	payload := r.f.seal(t, e2, "kiosk-1", "cps-medecin", nil)
+	r.send(t, payload)
+	r.noResult(t, 500*time.Millisecond)
+	r.send(t, payload) // the kiosk's outbox, after its result wait
+	if res := r.result(t, e2.ID); res.Outcome != event.OutcomeAuthorized || r.dmp.count(e2.ID) != 1 {
+		t.Fatalf("after the resend: %+v, %d calls", res, r.dmp.count(e2.ID))
 	}
 }

@@ -49,7 +49,10 @@ CREATE TRIGGER IF NOT EXISTS audit_append_only_d BEFORE DELETE ON audit BEGIN SE
 
 // OpenSQLite opens (or creates) the journal at path.
 func OpenSQLite(path string) (*SQLiteJournal, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)")
+	// Write transactions take the lock when they begin (IMMEDIATE), so that a
+	// journal locked by another writer is waited for (busy_timeout), not
+	// failed when a read turns into a write.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
