@@ -65,6 +65,27 @@ func newBridgeBenchRig(b *testing.B) *benchRig {
 	return r
 }
 
+// startBridge runs the bridge service (SQLite journal, chain cache,
+// instant processing) until the benchmark ends.
+func (r *benchRig) startBridge(b *testing.B) *Service {
+	j, err := OpenSQLite(filepath.Join(b.TempDir(), "journal.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rev, _ := provisioning.LoadRevocations(r.site.CA.CRLPath(), r.site.CA.Cert)
+	svc := NewService(ServiceConfig{BrokerURL: r.m.URL(), TLS: r.site.TLS(r.site.Creds["bridge-1"]), ClientID: "bridge-1",
+		Verifier: &Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()},
+		Journal:  j, Processor: instant{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	b.Cleanup(func() { cancel(); <-done; j.Close() })
+	for !svc.Ready() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return svc
+}
+
 // sealed makes n events per kiosk, sequences from seq0.
 func (r *benchRig) sealed(b *testing.B, n int, seq0 int64) [][][]byte {
 	out := make([][][]byte, benchKiosks)
@@ -114,22 +135,7 @@ func BenchmarkBridgeThroughput(b *testing.B) {
 	// the bridge, which has the same name, comes.
 	echo.Disconnect(50)
 
-	j, err := OpenSQLite(filepath.Join(b.TempDir(), "journal.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer j.Close()
-	rev, _ := provisioning.LoadRevocations(r.site.CA.CRLPath(), r.site.CA.Cert)
-	svc := NewService(ServiceConfig{BrokerURL: r.m.URL(), TLS: r.site.TLS(r.site.Creds["bridge-1"]), ClientID: "bridge-1",
-		Verifier: &Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()},
-		Journal:  j, Processor: instant{}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	for !svc.Ready() {
-		time.Sleep(5 * time.Millisecond)
-	}
+	svc := r.startBridge(b)
 	b.StartTimer()
 	el := r.lockstep(b, events)
 	b.StopTimer()
@@ -182,21 +188,7 @@ func BenchmarkBridgeLatency(b *testing.B) {
 	// The floor first: the broker takes one connection a client name, and
 	// the bridge's name is the consumer's.
 	floor := twoRoundTrips(b, r)
-	j, err := OpenSQLite(filepath.Join(b.TempDir(), "journal.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer j.Close()
-	rev, _ := provisioning.LoadRevocations(r.site.CA.CRLPath(), r.site.CA.Cert)
-	svc := NewService(ServiceConfig{BrokerURL: r.m.URL(), TLS: r.site.TLS(r.site.Creds["bridge-1"]), ClientID: "bridge-1",
-		Verifier: &Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()},
-		Journal:  j, Processor: instant{}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go svc.Run(ctx)
-	for !svc.Ready() {
-		time.Sleep(5 * time.Millisecond)
-	}
+	r.startBridge(b)
 	results := make(chan string, 1)
 	kiosk := r.clients[0]
 	kiosk.Subscribe(provisioning.ResultsTopic("kiosk-0"), 1, func(_ mqtt.Client, m mqtt.Message) {

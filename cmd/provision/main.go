@@ -39,6 +39,14 @@ func main() {
 	cli.Main("provision", "autorité des bornes DMP de l'établissement", commands)
 }
 
+// parseOpen parses a command's flags, then opens the CA they name.
+func parseOpen(fs *flag.FlagSet, args []string, dir *string) (*provisioning.CA, error) {
+	if err := cli.Parse(fs, args); err != nil {
+		return nil, err
+	}
+	return provisioning.OpenCA(*dir)
+}
+
 func caFlag(fs *flag.FlagSet) *string {
 	return fs.String("ca", "pki", "the CA directory")
 }
@@ -65,10 +73,7 @@ func runSign(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	role := fs.String("role", "kiosk", "kiosk or bridge")
 	csrPath := fs.String("csr", "", "the certificate request")
 	out := fs.String("out", "", "certificate file (default: next to the request, .pem)")
-	if err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	ca, err := provisioning.OpenCA(*dir)
+	ca, err := parseOpen(fs, args, dir)
 	if err != nil {
 		return err
 	}
@@ -103,10 +108,7 @@ func runBundle(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 	fs.StringVar(&cfg.Unit, "unit", "", "unit (service) where the device is")
 	fs.StringVar(&cfg.Context, "context", "admission", strings.Join(provisioning.Contexts, ", "))
 	fs.StringVar(&cfg.Regime, "regime", "current", strings.Join(provisioning.Regimes, ", "))
-	if err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	ca, err := provisioning.OpenCA(*dir)
+	ca, err := parseOpen(fs, args, dir)
 	if err != nil {
 		return err
 	}
@@ -149,10 +151,7 @@ func runRevoke(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 func runCRL(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.Flags("provision", "crl", stderr)
 	dir := caFlag(fs)
-	if err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	ca, err := provisioning.OpenCA(*dir)
+	ca, err := parseOpen(fs, args, dir)
 	if err != nil {
 		return err
 	}
@@ -166,10 +165,7 @@ func runCRL(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wri
 func runList(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.Flags("provision", "list", stderr)
 	dir := caFlag(fs)
-	if err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	ca, err := provisioning.OpenCA(*dir)
+	ca, err := parseOpen(fs, args, dir)
 	if err != nil {
 		return err
 	}
@@ -192,10 +188,7 @@ func runPolicy(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 	port := fs.Int("port", 8883, "listener port")
 	cert := fs.String("cert", "server.pem", "broker certificate (provision server)")
 	key := fs.String("key", "server.key", "broker key")
-	if err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	ca, err := provisioning.OpenCA(*dir)
+	ca, err := parseOpen(fs, args, dir)
 	if err != nil {
 		return err
 	}
@@ -229,10 +222,7 @@ func runServer(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 	name := fs.String("name", "localhost", "server DNS name")
 	ip := fs.String("ip", "127.0.0.1", "server IP address (empty for none)")
 	out := fs.String("out", ".", "directory for server.pem and server.key")
-	if err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	ca, err := provisioning.OpenCA(*dir)
+	ca, err := parseOpen(fs, args, dir)
 	if err != nil {
 		return err
 	}
