@@ -8,30 +8,79 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // SQLiteJournal is the default journal: one SQLite file, WAL and
-// synchronous=FULL. Accepts arriving together are written in one
-// transaction (group commit), so durability is paid once per batch.
+// synchronous=FULL. Every write (accepts, claims, outcomes, audit links)
+// goes through one writer that commits whatever is waiting in one
+// transaction (group commit), so durability is paid once per batch; each
+// write has its own savepoint, so one that fails leaves the others whole.
 type SQLiteJournal struct {
-	db      *sql.DB
-	accepts chan acceptReq
-	done    chan struct{}
+	db     *sql.DB
+	writes chan writeOp
+	done   chan struct{}
+	stmts  sync.Map // query → *sql.Stmt, prepared once per connection
 }
 
-type acceptReq struct {
-	r     Record
-	reply chan acceptRes
+// writeOp is one write: do runs inside the batch's transaction.
+type writeOp struct {
+	do    func(ctx context.Context, tx wtx) error
+	reply chan error
 }
 
-type acceptRes struct {
-	stored Record
-	dup    bool
-	err    error
+// wtx is the writer's transaction, running prepared statements.
+type wtx struct {
+	tx *sql.Tx
+	j  *SQLiteJournal
 }
+
+func (t wtx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	st, ok := t.j.stmts.Load(q)
+	if !ok {
+		p, err := t.j.db.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if st, ok = t.j.stmts.LoadOrStore(q, p); ok {
+			p.Close()
+		}
+	}
+	return t.tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+}
+
+func (t wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (t wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (t wtx) QueryRowContext(ctx context.Context, q string, args ...any) rowScanner {
+	st, err := t.stmt(ctx, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+type rowScanner interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 const sqliteSchema = `
 CREATE TABLE IF NOT EXISTS events (
@@ -56,39 +105,43 @@ func OpenSQLite(path string) (*SQLiteJournal, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
+	// One writer at a time (the writer goroutine), readers beside it (WAL);
+	// more than one connection also lets a statement be prepared while the
+	// writer's transaction holds its own.
+	db.SetMaxOpenConns(4)
 	if _, err := db.Exec(sqliteSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	j := &SQLiteJournal{db: db, accepts: make(chan acceptReq, 256), done: make(chan struct{})}
+	j := &SQLiteJournal{db: db, writes: make(chan writeOp, 256), done: make(chan struct{})}
 	go j.writer()
 	return j, nil
 }
 
 // Close stops the writer and closes the database.
 func (j *SQLiteJournal) Close() error {
-	close(j.accepts)
+	close(j.writes)
 	<-j.done
+	j.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	return j.db.Close()
 }
 
 // maxBatch bounds a group commit.
 const maxBatch = 128
 
-// writer takes the accepts waiting and commits them together.
+// writer takes the writes waiting and commits them together.
 func (j *SQLiteJournal) writer() {
 	defer close(j.done)
-	for first := range j.accepts {
-		batch := []acceptReq{first}
+	for first := range j.writes {
+		batch := []writeOp{first}
 	drain:
 		for len(batch) < maxBatch {
 			select {
-			case r, ok := <-j.accepts:
+			case op, ok := <-j.writes:
 				if !ok {
 					break drain
 				}
-				batch = append(batch, r)
+				batch = append(batch, op)
 			default:
 				break drain
 			}
@@ -97,75 +150,94 @@ func (j *SQLiteJournal) writer() {
 	}
 }
 
-func (j *SQLiteJournal) commitBatch(batch []acceptReq) {
+func (j *SQLiteJournal) commitBatch(batch []writeOp) {
 	ctx := context.Background()
+	errs := make([]error, len(batch))
 	tx, err := j.db.BeginTx(ctx, nil)
+	if err == nil {
+		for i, op := range batch {
+			errs[i] = savepoint(ctx, wtx{tx, j}, op.do)
+		}
+		err = tx.Commit()
+	}
+	for i, op := range batch {
+		if err != nil {
+			errs[i] = err
+		}
+		op.reply <- errs[i]
+	}
+}
+
+// savepoint runs do so that what it wrote is undone if it fails.
+func savepoint(ctx context.Context, tx wtx, do func(context.Context, wtx) error) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
+		return err
+	}
+	err := do(ctx, tx)
 	if err != nil {
-		for _, r := range batch {
-			r.reply <- acceptRes{err: err}
-		}
-		return
-	}
-	res := make([]acceptRes, len(batch))
-	for i, req := range batch {
-		res[i] = acceptTx(ctx, tx, req.r)
-	}
-	if err := tx.Commit(); err != nil {
-		for i := range res {
-			res[i] = acceptRes{err: err}
+		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO op`); rerr != nil {
+			return errors.Join(err, rerr)
 		}
 	}
-	for i, req := range batch {
-		req.reply <- res[i]
+	if _, rerr := tx.ExecContext(ctx, `RELEASE op`); rerr != nil {
+		return errors.Join(err, rerr)
 	}
+	return err
+}
+
+// write hands do to the writer and waits for its batch to commit.
+func (j *SQLiteJournal) write(ctx context.Context, do func(ctx context.Context, tx wtx) error) error {
+	op := writeOp{do: do, reply: make(chan error, 1)}
+	select {
+	case j.writes <- op:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-op.reply
 }
 
 // acceptTx decides one accept inside the batch's transaction; a replay or
 // a duplicate writes nothing.
-func acceptTx(ctx context.Context, tx *sql.Tx, r Record) acceptRes {
-	if stored, err := getRecord(ctx, tx, r.ID); err == nil {
-		return acceptRes{stored: stored, dup: true}
+func acceptTx(ctx context.Context, tx wtx, r Record) (Record, bool, error) {
+	if stored, err := getRecord(tx.QueryRowContext(ctx, selectRecord, r.ID)); err == nil {
+		return stored, true, nil
 	} else if !errors.Is(err, ErrUnknown) {
-		return acceptRes{err: err}
+		return Record{}, false, err
 	}
 	var last int64
 	switch err := tx.QueryRowContext(ctx, `SELECT last_seq FROM devices WHERE device = ?`, r.Device).Scan(&last); {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
-		return acceptRes{err: err}
+		return Record{}, false, err
 	}
 	if r.Seq <= last {
-		return acceptRes{err: fmt.Errorf("%w: %d after %d from %s", ErrReplay, r.Seq, last, r.Device)}
+		return Record{}, false, fmt.Errorf("%w: %d after %d from %s", ErrReplay, r.Seq, last, r.Device)
 	}
 	r.State = StateVerified
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, payload)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Payload); err != nil {
-		return acceptRes{err: err}
+		return Record{}, false, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO devices (device, last_seq) VALUES (?, ?)
 		ON CONFLICT (device) DO UPDATE SET last_seq = excluded.last_seq`, r.Device, r.Seq); err != nil {
-		return acceptRes{err: err}
+		return Record{}, false, err
 	}
 	if err := appendAudit(ctx, tx, "event.accepted", r.ID, fmt.Sprintf("device=%s seq=%d type=%s", r.Device, r.Seq, r.Type)); err != nil {
-		return acceptRes{err: err}
+		return Record{}, false, err
 	}
-	return acceptRes{stored: r}
+	return r, false, nil
 }
 
 // Accept implements Journal.
-func (j *SQLiteJournal) Accept(ctx context.Context, r Record) (Record, bool, error) {
-	req := acceptReq{r: r, reply: make(chan acceptRes, 1)}
-	select {
-	case j.accepts <- req:
-	case <-ctx.Done():
-		return Record{}, false, ctx.Err()
+func (j *SQLiteJournal) Accept(ctx context.Context, r Record) (stored Record, dup bool, err error) {
+	err = j.write(ctx, func(ctx context.Context, tx wtx) (err error) {
+		stored, dup, err = acceptTx(ctx, tx, r)
+		return err
+	})
+	if err != nil {
+		return Record{}, false, err
 	}
-	res := <-req.reply
-	return res.stored, res.dup, res.err
-}
-
-type queryer interface {
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	return stored, dup, nil
 }
 
 const recordCols = `id, device, seq, site, unit, type, received, state, attempts, next_attempt, outcome, message, last_error, payload`
@@ -179,8 +251,11 @@ func scanRecord(row interface{ Scan(...any) error }) (Record, error) {
 	return r, err
 }
 
-func getRecord(ctx context.Context, q queryer, id string) (Record, error) {
-	r, err := scanRecord(q.QueryRowContext(ctx, `SELECT `+recordCols+` FROM events WHERE id = ?`, id))
+const selectRecord = `SELECT ` + recordCols + ` FROM events WHERE id = ?`
+
+// getRecord scans the row of selectRecord.
+func getRecord(row rowScanner) (Record, error) {
+	r, err := scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, ErrUnknown
 	}
@@ -189,59 +264,54 @@ func getRecord(ctx context.Context, q queryer, id string) (Record, error) {
 
 // Get implements Journal.
 func (j *SQLiteJournal) Get(ctx context.Context, id string) (Record, error) {
-	return getRecord(ctx, j.db, id)
+	return getRecord(j.db.QueryRowContext(ctx, selectRecord, id))
 }
 
 // Claim implements Journal.
-func (j *SQLiteJournal) Claim(ctx context.Context, now time.Time, n int) ([]Record, error) {
-	tx, err := j.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT `+recordCols+` FROM events
-		WHERE state = ? OR (state = ? AND next_attempt <= ?) ORDER BY received LIMIT ?`,
-		StateVerified, StateFailed, now.UnixMilli(), n)
-	if err != nil {
-		return nil, err
-	}
-	var out []Record
-	for rows.Next() {
-		r, err := scanRecord(rows)
+func (j *SQLiteJournal) Claim(ctx context.Context, now time.Time, n int) (out []Record, err error) {
+	err = j.write(ctx, func(ctx context.Context, tx wtx) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, `SELECT `+recordCols+` FROM events
+			WHERE state = ? OR (state = ? AND next_attempt <= ?) ORDER BY received LIMIT ?`,
+			StateVerified, StateFailed, now.UnixMilli(), n)
 		if err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
-		out = append(out, r)
-	}
-	rows.Close()
-	for i := range out {
-		out[i].State = StateProcessing
-		out[i].Attempts++
-		if _, err := tx.ExecContext(ctx, `UPDATE events SET state = ?, attempts = attempts + 1 WHERE id = ?`, StateProcessing, out[i].ID); err != nil {
-			return nil, err
+		for rows.Next() {
+			r, err := scanRecord(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, r)
 		}
+		rows.Close()
+		for i := range out {
+			out[i].State = StateProcessing
+			out[i].Attempts++
+			if _, err := tx.ExecContext(ctx, `UPDATE events SET state = ?, attempts = attempts + 1 WHERE id = ?`, StateProcessing, out[i].ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, tx.Commit()
+	return out, nil
 }
 
 func (j *SQLiteJournal) update(ctx context.Context, audit [3]string, q string, args ...any) error {
-	tx, err := j.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrUnknown
-	}
-	if err := appendAudit(ctx, tx, audit[0], audit[1], audit[2]); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return j.write(ctx, func(ctx context.Context, tx wtx) error {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrUnknown
+		}
+		return appendAudit(ctx, tx, audit[0], audit[1], audit[2])
+	})
 }
 
 // Finish implements Journal.
@@ -296,15 +366,7 @@ func (j *SQLiteJournal) List(ctx context.Context, state string, limit int) ([]Re
 
 // Audit implements Journal.
 func (j *SQLiteJournal) Audit(ctx context.Context, kind, ref, detail string) error {
-	tx, err := j.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := appendAudit(ctx, tx, kind, ref, detail); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return j.write(ctx, func(ctx context.Context, tx wtx) error { return appendAudit(ctx, tx, kind, ref, detail) })
 }
 
 // chainHash links an audit entry to the one before it.
@@ -317,7 +379,7 @@ func chainHash(prev string, seq int64, at int64, kind, ref, detail string) strin
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func appendAudit(ctx context.Context, tx *sql.Tx, kind, ref, detail string) error {
+func appendAudit(ctx context.Context, tx wtx, kind, ref, detail string) error {
 	var seq int64
 	prev := ""
 	switch err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev); {
