@@ -32,6 +32,7 @@ require (
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/rs/xid v1.4.0 // indirect
+	github.com/russellhaering/goxmldsig v1.6.1 // indirect
 	github.com/thales-e-security/pool v0.0.2 // indirect
 	golang.org/x/image v0.33.0 // indirect
 	golang.org/x/net v0.44.0 // indirect

@@ -1,0 +1,308 @@
+package dmp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"dmpkiosk/firmware/event"
+)
+
+// Config is how the bridge reaches the DMP.
+type Config struct {
+	// BaseURL is the services' root, e.g.
+	// https://<env>/si-dmp-server/v2/services/ (the service name follows).
+	BaseURL     string
+	Sign        Credentials    // ORG SIGN: signs the VIHF
+	Auth        Credentials    // ORG AUTH_CLI: mutual TLS
+	ServerRoots *x509.CertPool // the DMP server's authority; nil: the system's
+	LPS         LPS
+	Sector      string        // Secteur_Activite; SA07^1.2.250.1.71.4.2.4 when empty
+	Mode        string        // ModeReinforced when empty
+	Timeout     time.Duration // per request; 30 s when zero
+	// Trace receives every exchange (request and response as sent and
+	// received): the traces DMP homologation asks for. Nil: none kept.
+	Trace func(Exchange)
+	Now   func() time.Time
+}
+
+// CipherSuites are the TLS 1.2 suites of the DMP that Go implements
+// (ECDHE-RSA with AES-GCM or ChaCha20-Poly1305; the AES-256-CBC-SHA384
+// suite the DMP also accepts is not in Go's TLS).
+var CipherSuites = []uint16{
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// TLSConfig is the client side of the DMP's mutual TLS: TLS 1.2, the
+// DMP's suites, the ORG AUTH_CLI key (which may sit on a token).
+func TLSConfig(auth Credentials, roots *x509.CertPool) *tls.Config {
+	var chain [][]byte
+	for _, c := range auth.Chain {
+		chain = append(chain, c.Raw)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12, CipherSuites: CipherSuites, RootCAs: roots}
+	if auth.Key != nil && len(chain) > 0 {
+		cfg.Certificates = []tls.Certificate{{Certificate: chain, PrivateKey: auth.Key, Leaf: auth.Chain[0]}}
+	}
+	return cfg
+}
+
+// Client speaks to the DMP's web services.
+type Client struct {
+	cfg  Config
+	http *http.Client
+}
+
+// NewClient returns a client for cfg.
+func NewClient(cfg Config) *Client {
+	if cfg.Sector == "" {
+		cfg.Sector = "SA07^1.2.250.1.71.4.2.4"
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = ModeReinforced
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if !strings.HasSuffix(cfg.BaseURL, "/") {
+		cfg.BaseURL += "/"
+	}
+	tr := &http.Transport{TLSClientConfig: TLSConfig(cfg.Auth, cfg.ServerRoots), ForceAttemptHTTP2: false,
+		MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
+	return &Client{cfg: cfg, http: &http.Client{Transport: tr, Timeout: cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// Who is on whose behalf and about whom a transaction is made.
+type Who struct {
+	Professional event.Professional
+	FINESS       string // the site's geographic FINESS
+	Patient      PatientID
+}
+
+// Exchange is one request and its response, with their identifiers.
+type Exchange struct {
+	Transaction           string
+	RequestID, ResponseID string
+	Request, Response     []byte
+	Status                int
+}
+
+// NewMessageID is a urn:uuid (version 4).
+func NewMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func oidOfUUID(urn string) string { return strings.TrimPrefix(urn, "urn:uuid:") }
+
+// Request builds and signs the complete SOAP request of tx: what would be
+// sent (the dry run prints it).
+func (c *Client) Request(tx string, who Who, body *etree.Element, msgID string) ([]byte, error) {
+	svc, ok := Services[tx]
+	if !ok {
+		return nil, fmt.Errorf("dmp: unknown transaction %q", tx)
+	}
+	v := &VIHF{Professional: who.Professional, Structure: "1" + who.FINESS, Sector: c.cfg.Sector, Patient: who.Patient,
+		Mode: c.cfg.Mode, Purpose: "normal", LPS: c.cfg.LPS, Issued: c.cfg.Now()}
+	assertion, err := v.Sign(c.cfg.Sign)
+	if err != nil {
+		return nil, err
+	}
+	env := &Envelope{Action: svc.Action, MessageID: msgID, To: c.cfg.BaseURL + svc.Path, Security: assertion, Body: body}
+	doc := env.Build()
+	doc.WriteSettings.CanonicalEndTags = true
+	return doc.WriteToBytes()
+}
+
+// Body builds the body of tx for who; creation and action are used by
+// TD1.1 and TD0.3.
+func (c *Client) Body(tx, msgID string, who Who, creation *Creation, action string) (*etree.Element, error) {
+	at := c.cfg.Now()
+	switch tx {
+	case TD02, TD13a:
+		return QueryBody(tx, oidOfUUID(msgID), who.Patient, at), nil
+	case TD11:
+		if creation == nil {
+			return nil, errors.New("dmp: TD1.1 without the creation's content")
+		}
+		return CreateBody(oidOfUUID(msgID), *creation, at), nil
+	case TD03:
+		if action != ActionAdd && action != ActionRemove {
+			return nil, fmt.Errorf("dmp: TD0.3 action %q", action)
+		}
+		return AuthorizationBody(action), nil
+	}
+	return nil, fmt.Errorf("dmp: unknown transaction %q", tx)
+}
+
+// maxResponse bounds what is read of an answer.
+const maxResponse = 4 << 20
+
+// call sends tx and returns the response body's element.
+func (c *Client) call(ctx context.Context, tx string, who Who, creation *Creation, action string) (*etree.Element, Exchange, error) {
+	msgID := NewMessageID()
+	x := Exchange{Transaction: tx, RequestID: msgID}
+	body, err := c.Body(tx, msgID, who, creation, action)
+	if err != nil {
+		return nil, x, err
+	}
+	req, err := c.Request(tx, who, body, msgID)
+	if err != nil {
+		return nil, x, err
+	}
+	x.Request = req
+	defer func() {
+		if c.cfg.Trace != nil {
+			c.cfg.Trace(x)
+		}
+	}()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL+Services[tx].Path, bytes.NewReader(req))
+	if err != nil {
+		return nil, x, err
+	}
+	hr.Header.Set("Content-Type", `application/soap+xml; charset=utf-8; action="`+Services[tx].Action+`"`)
+	resp, err := c.http.Do(hr)
+	if err != nil {
+		return nil, x, &TransportError{Transaction: tx, Err: err}
+	}
+	defer resp.Body.Close()
+	x.Status = resp.StatusCode
+	x.Response, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, x, &TransportError{Transaction: tx, Err: err}
+	}
+	env, perr := ParseEnvelope(x.Response)
+	if env != nil {
+		x.ResponseID = env.MessageID
+	}
+	var f *Fault
+	switch {
+	case errors.As(perr, &f):
+		f.Transaction, f.RequestID, f.ResponseID = tx, x.RequestID, x.ResponseID
+		return nil, x, f
+	case resp.StatusCode != http.StatusOK:
+		return nil, x, &HTTPError{Transaction: tx, Status: resp.StatusCode}
+	case perr != nil:
+		return nil, x, fmt.Errorf("%s: %w", tx, perr)
+	case env.RelatesTo != msgID:
+		return nil, x, fmt.Errorf("%w: %s answers %q, not this request", ErrMalformed, tx, env.RelatesTo)
+	}
+	return env.Body, x, nil
+}
+
+// TestExistence is TD0.2: does the patient have a DMP, and is the
+// establishment authorized.
+func (c *Client) TestExistence(ctx context.Context, who Who) (Existence, Exchange, error) {
+	body, x, err := c.call(ctx, TD02, who, nil, "")
+	if err != nil {
+		return Existence{}, x, err
+	}
+	e, err := ParseExistence(body)
+	return e, x, err
+}
+
+// Create is TD1.1 (legacy regime only).
+func (c *Client) Create(ctx context.Context, who Who, cr Creation) (Exchange, error) {
+	body, x, err := c.call(ctx, TD11, who, &cr, "")
+	if err != nil {
+		return x, err
+	}
+	err = ParseCreated(body)
+	var f *Fault
+	if errors.As(err, &f) {
+		f.Transaction, f.RequestID, f.ResponseID = TD11, x.RequestID, x.ResponseID
+	}
+	return x, err
+}
+
+// SetAuthorization is TD0.3: add (AJOUT) or remove (SUPPRESSION) the
+// establishment's authorization.
+func (c *Client) SetAuthorization(ctx context.Context, who Who, action string) (Exchange, error) {
+	body, x, err := c.call(ctx, TD03, who, nil, action)
+	if err != nil {
+		return x, err
+	}
+	return x, ParseAuthorization(body)
+}
+
+// ReadAdmin is TD1.3a: the patient's administrative data.
+func (c *Client) ReadAdmin(ctx context.Context, who Who) (Admin, Exchange, error) {
+	body, x, err := c.call(ctx, TD13a, who, nil, "")
+	if err != nil {
+		return Admin{}, x, err
+	}
+	a, err := ParseAdmin(body)
+	return a, x, err
+}
+
+// TransportError is a request that did not get an answer: refused or
+// reset connection, time-out, TLS failure.
+type TransportError struct {
+	Transaction string
+	Err         error
+}
+
+func (e *TransportError) Error() string { return "dmp: " + e.Transaction + ": " + e.Err.Error() }
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// HTTPError is an answer that is neither the SOAP response nor a fault.
+type HTTPError struct {
+	Transaction string
+	Status      int
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("dmp: %s: HTTP %d without a SOAP answer", e.Transaction, e.Status)
+}
+
+// Transient reports whether err may pass if tried again later: time-outs,
+// network failures, the service's own failures, a garbled answer (the
+// service restarted mid-answer). A refusal by the DMP, a certificate the
+// client or the server does not accept, or a request the client cannot
+// build are final.
+func Transient(err error) bool {
+	var f *Fault
+	if errors.As(err, &f) {
+		return f.Transient()
+	}
+	var ue x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ie x509.CertificateInvalidError
+	var ve *tls.CertificateVerificationError
+	if errors.As(err, &ue) || errors.As(err, &he) || errors.As(err, &ie) || errors.As(err, &ve) {
+		return false
+	}
+	var te *TransportError
+	if errors.As(err, &te) {
+		return true
+	}
+	var h *HTTPError
+	if errors.As(err, &h) {
+		return h.Status >= 500 || h.Status == http.StatusTooManyRequests || h.Status == http.StatusRequestTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return errors.Is(err, ErrMalformed)
+}

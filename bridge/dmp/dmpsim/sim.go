@@ -1,0 +1,532 @@
+// Package dmpsim is a faithful simulator of the DMP's web services for the
+// transactions the bridge makes (TD0.2, TD1.1, TD0.3, TD1.3a): mutual TLS
+// with the establishment's authentication certificate, a VIHF signed with
+// its signature certificate, the rights of each authentication mode and of
+// the regime, the identity referential, and the same message structures and
+// faults as the service. Its state (patients, DMPs, authorizations,
+// oppositions and the access trace of every request) is kept in SQLite.
+// Latency and faults can be injected for the reliability tests.
+package dmpsim
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/ins"
+)
+
+// Regimes the simulator runs.
+const (
+	Legacy  = "legacy"  // creation allowed with the patient's consent
+	Current = "current" // since July 2021: DMPs opened automatically, no creation
+)
+
+// Options configure a simulator.
+type Options struct {
+	DB       string         // the SQLite file
+	Regime   string         // Legacy or Current
+	OrgRoots *x509.CertPool // the IGC-Santé authority of the establishments' certificates
+	People   []Person       // the identity referential (added when not known)
+	Latency  time.Duration  // added to every answer
+	// ErrorRate is the share of requests answered by a transient fault of
+	// the service (Receiver, DMPServiceUnavailable).
+	ErrorRate float64
+	// TimeoutRate is the share of requests never answered (held until the
+	// client gives up).
+	TimeoutRate float64
+	Now         func() time.Time
+}
+
+// Sim is the simulator: an http.Handler to serve over TLS requiring client
+// certificates (Server does it).
+type Sim struct {
+	opts  Options
+	st    *store
+	mu    sync.Mutex
+	next  []string // injected one-shot faults: a subcode, "timeout" or "truncate"
+	reqs  sync.WaitGroup
+	close chan struct{}
+}
+
+// New opens the simulator's state and loads its referential.
+func New(opts Options) (*Sim, error) {
+	if opts.Regime != Legacy && opts.Regime != Current {
+		return nil, fmt.Errorf("dmpsim: regime %q (legacy or current)", opts.Regime)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	st, err := openStore(opts.DB)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.seed(context.Background(), opts.People, opts.Regime == Current); err != nil {
+		st.db.Close()
+		return nil, err
+	}
+	return &Sim{opts: opts, st: st, close: make(chan struct{})}, nil
+}
+
+// Close releases held requests and the database.
+func (s *Sim) Close() error {
+	close(s.close)
+	s.reqs.Wait()
+	return s.st.db.Close()
+}
+
+// Inject makes the next request fail: a fault subcode (answered as the
+// service would), "timeout" (never answered) or "truncate" (half an
+// answer, then the connection closes).
+func (s *Sim) Inject(what ...string) {
+	s.mu.Lock()
+	s.next = append(s.next, what...)
+	s.mu.Unlock()
+}
+
+func (s *Sim) injected() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.next) > 0 {
+		w := s.next[0]
+		s.next = s.next[1:]
+		return w
+	}
+	switch r := rand.Float64(); {
+	case r < s.opts.TimeoutRate:
+		return "timeout"
+	case r < s.opts.TimeoutRate+s.opts.ErrorRate:
+		return "DMPServiceUnavailable"
+	}
+	return ""
+}
+
+// TLSConfig is the server side: TLS 1.2 and the DMP's suites, client
+// certificates required and verified against the establishments' authority.
+func (s *Sim) TLSConfig(server tls.Certificate) *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12, CipherSuites: dmp.CipherSuites,
+		Certificates: []tls.Certificate{server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: s.opts.OrgRoots}
+}
+
+// Serve answers on l (a TLS listener made with TLSConfig) until ctx ends.
+func (s *Sim) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	err := srv.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Path is where the services live.
+const Path = "/si-dmp-server/v2/services/"
+
+// ServeHTTP implements http.Handler.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.reqs.Add(1)
+	defer s.reqs.Done()
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, Path) {
+		http.Error(w, "not a DMP service", http.StatusNotFound)
+		return
+	}
+	service := strings.TrimPrefix(r.URL.Path, Path)
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if err != nil {
+		return
+	}
+	if s.opts.Latency > 0 {
+		time.Sleep(s.opts.Latency)
+	}
+	env, perr := dmp.ParseEnvelope(body)
+	reqID := ""
+	if env != nil {
+		reqID = env.MessageID
+	}
+	a := &answer{w: w, reqID: reqID, respID: dmp.NewMessageID()}
+	if env != nil {
+		a.action = env.Action
+	}
+	switch inj := s.injected(); inj {
+	case "":
+	case "timeout":
+		select {
+		case <-r.Context().Done():
+		case <-s.close:
+		}
+		return
+	case "truncate":
+		a.truncate = true
+	default:
+		code := "Sender"
+		if inj == "DMPServiceUnavailable" {
+			code = "Receiver"
+		}
+		a.fault(code, inj, "défaut injecté par le simulateur")
+		return
+	}
+	if perr != nil || env.MessageID == "" {
+		a.fault("Sender", "DMPInvalidRequest", "message SOAP 1.2 illisible")
+		return
+	}
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+		a.fault("Sender", dmp.ErrInvalidCertificate.Subcode, "authentification TLS par certificat requise")
+		return
+	}
+	s.handle(r.Context(), a, service, env, r.TLS.VerifiedChains[0][0])
+}
+
+// answer writes a response envelope.
+type answer struct {
+	w             http.ResponseWriter
+	reqID, respID string
+	action        string
+	truncate      bool
+	outcome       string
+}
+
+func (a *answer) write(status int, body *etree.Element) {
+	env := &dmp.Envelope{Action: a.action + "Response", MessageID: a.respID, RelatesTo: a.reqID, Body: body}
+	out, _ := env.Build().WriteToBytes()
+	a.w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
+	if a.truncate {
+		// Half an answer, then the connection goes: a service restarting
+		// in the middle of a reply.
+		a.w.Header().Set("Content-Length", fmt.Sprint(len(out)))
+		a.w.WriteHeader(status)
+		a.w.Write(out[:len(out)/2])
+		if hj, ok := a.w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+			}
+		}
+		return
+	}
+	a.w.WriteHeader(status)
+	a.w.Write(out)
+}
+
+func (a *answer) fault(code, subcode, reason string) {
+	a.outcome = "fault " + subcode
+	status := http.StatusBadRequest
+	if code == "Receiver" {
+		status = http.StatusInternalServerError
+	}
+	a.write(status, dmp.FaultBody(&dmp.Fault{Code: code, Subcode: subcode, Reason: reason}))
+}
+
+// vihf is a verified token.
+type vihf struct {
+	attrs  map[string][]string
+	nameID string
+}
+
+// checkVIHF verifies the assertion: signed (exclusive C14N, the signature
+// after Issuer) by a signature certificate of the IGC-Santé that belongs to
+// the same legal entity as the TLS client certificate, within its
+// validity, with every required attribute.
+func (s *Sim) checkVIHF(a *etree.Element, tlsCert *x509.Certificate) (*vihf, string, string) {
+	if a == nil {
+		return nil, "DMPInvalidVIHF", "jeton VIHF absent"
+	}
+	var certB64 string
+	if sig := a.FindElement("./Signature/KeyInfo/X509Data/X509Certificate"); sig != nil {
+		certB64 = strings.Join(strings.Fields(sig.Text()), "")
+	}
+	if certB64 == "" {
+		return nil, "DMPInvalidVIHF", "jeton VIHF non signé"
+	}
+	cert, err := parseB64Cert(certB64)
+	if err != nil {
+		return nil, dmp.ErrInvalidCertificate.Subcode, "certificat de signature illisible"
+	}
+	now := s.opts.Now()
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: s.opts.OrgRoots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, dmp.ErrInvalidCertificate.Subcode, "certificat de signature non reconnu"
+	}
+	if cert.KeyUsage&x509.KeyUsageContentCommitment == 0 || hasEKU(cert, x509.ExtKeyUsageClientAuth) {
+		return nil, dmp.ErrInvalidCertificate.Subcode, "VIHF signé avec un certificat d'authentification et non de signature"
+	}
+	if len(cert.Subject.Organization) == 0 || len(tlsCert.Subject.Organization) == 0 ||
+		cert.Subject.Organization[0] != tlsCert.Subject.Organization[0] || entity(cert) != entity(tlsCert) {
+		return nil, dmp.ErrInvalidCertificate.Subcode, "certificats de signature et d'authentification de structures différentes"
+	}
+	vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
+	vc.IdAttribute = "ID"
+	vc.Clock = dsig.NewFakeClockAt(now)
+	if _, err := vc.Validate(a); err != nil {
+		return nil, "DMPInvalidVIHF", "signature du VIHF invalide"
+	}
+	if sig := a.SelectElement("Signature"); sig == nil || sig.Index() != a.SelectElement("Issuer").Index()+1 {
+		return nil, "DMPInvalidVIHF", "la signature doit suivre Issuer"
+	}
+	if c := a.SelectElement("Conditions"); c != nil {
+		nb, err1 := time.Parse(time.RFC3339, c.SelectAttrValue("NotBefore", ""))
+		na, err2 := time.Parse(time.RFC3339, c.SelectAttrValue("NotOnOrAfter", ""))
+		if err1 != nil || err2 != nil || now.Before(nb.Add(-time.Minute)) || !now.Before(na.Add(time.Minute)) {
+			return nil, "DMPInvalidVIHF", "jeton VIHF hors de sa période de validité"
+		}
+	}
+	v := &vihf{attrs: map[string][]string{}}
+	if n := a.FindElement("./Subject/NameID"); n != nil {
+		v.nameID = strings.TrimSpace(n.Text())
+	}
+	for _, at := range a.FindElements("./AttributeStatement/Attribute") {
+		name := at.SelectAttrValue("Name", "")
+		for _, av := range at.SelectElements("AttributeValue") {
+			val := strings.TrimSpace(av.Text())
+			if kids := av.ChildElements(); len(kids) > 0 {
+				val = kids[0].SelectAttrValue("code", "")
+			}
+			v.attrs[name] = append(v.attrs[name], val)
+		}
+	}
+	if name, ok := v.attrs["Authentification_mode"]; ok && v.attrs[dmp.AttrMode] == nil {
+		v.attrs[dmp.AttrMode] = name
+	}
+	for _, req := range dmp.RequiredAttributes {
+		if len(v.attrs[req]) == 0 || v.attrs[req][0] == "" {
+			return nil, "DMPInvalidVIHF", "attribut VIHF obligatoire absent : " + req
+		}
+	}
+	if v.nameID == "" {
+		return nil, "DMPInvalidVIHF", "NameID absent"
+	}
+	return v, "", ""
+}
+
+func (v *vihf) get(name string) string {
+	if len(v.attrs[name]) == 0 {
+		return ""
+	}
+	return v.attrs[name][0]
+}
+
+func hasEKU(c *x509.Certificate, u x509.ExtKeyUsage) bool {
+	for _, e := range c.ExtKeyUsage {
+		if e == u {
+			return true
+		}
+	}
+	return false
+}
+
+// entity is the legal entity (FINESS EJ) of an establishment certificate:
+// its CN is <FINESS EJ>/<name>.
+func entity(c *x509.Certificate) string {
+	ej, _, _ := strings.Cut(c.Subject.CommonName, "/")
+	return ej
+}
+
+// handle runs one verified request.
+func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.Envelope, tlsCert *x509.Certificate) {
+	t := traceEntry{RequestID: a.reqID, ResponseID: a.respID}
+	defer func() {
+		t.Outcome = a.outcome
+		_ = s.st.trace(context.Background(), t)
+	}()
+	var tx string
+	switch {
+	case service == "patients" && env.Action == dmp.Services[dmp.TD11].Action:
+		tx = dmp.TD11
+	case service == "patients" && env.Action == dmp.Services[dmp.TD02].Action:
+		tx = dmp.TD02
+		if dmp.ReasonOf(env.Body) == "CNSLT_DATA" {
+			tx = dmp.TD13a
+		}
+	case service == "habilitations" && env.Action == dmp.Services[dmp.TD03].Action:
+		tx = dmp.TD03
+	default:
+		t.Tx = service
+		a.fault("Sender", "DMPInvalidRequest", "action "+env.Action+" inconnue du service "+service)
+		return
+	}
+	t.Tx = tx
+	v, code, why := s.checkVIHF(env.Security, tlsCert)
+	if v == nil {
+		a.fault("Sender", code, why)
+		return
+	}
+	t.Professional, t.Structure, t.Mode = v.nameID, v.get(dmp.AttrStructure), v.get(dmp.AttrMode)
+	pid, err := parseCX(v.get(dmp.AttrResourceID))
+	if err != nil {
+		a.fault("Sender", "DMPInvalidVIHF", "resource-id illisible")
+		return
+	}
+	if tx != dmp.TD03 {
+		body, ok := dmp.PatientOf(env.Body)
+		if !ok {
+			a.fault("Sender", "DMPInvalidRequest", "identifiant du patient absent")
+			return
+		}
+		if body != pid {
+			a.fault("Sender", "DMPInvalidVIHF", "le patient du message n'est pas celui du VIHF")
+			return
+		}
+	}
+	// Rights of the authentication mode (matrix PDT-INF-526): with the
+	// establishment's certificate alone, TD0.2 and TD1.3a; TD0.3 only in
+	// reinforced mode; direct (card) mode is not this interface's.
+	switch mode := t.Mode; {
+	case mode == dmp.ModeReinforced:
+	case mode == dmp.ModeIndirect && tx != dmp.TD03:
+	default:
+		a.fault("Sender", dmp.ErrAccessDenied.Subcode, "transaction "+tx+" non autorisée en mode "+mode)
+		return
+	}
+	if s.opts.Regime == Current && pid.Root == dmp.OIDINSC {
+		a.fault("Sender", dmp.ErrIdentityCertFailure.Subcode, "l'INS-C n'est plus acceptée : INS qualifiée requise")
+		return
+	}
+	if err := s.transaction(ctx, a, tx, env, pid, v, &t); err != nil {
+		a.fault("Receiver", "DMPInternalError", "erreur interne")
+	}
+}
+
+func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.Envelope, pid dmp.PatientID, v *vihf, t *traceEntry) error {
+	structure := v.get(dmp.AttrStructure)
+	dbtx, err := s.st.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer dbtx.Rollback()
+	rec, err := s.st.lookup(ctx, dbtx, pid, structure)
+	known := err == nil
+	if err != nil && !errors.Is(err, errUnknownPatient) {
+		return err
+	}
+	if known {
+		t.person = sql.NullInt64{Int64: rec.person, Valid: true}
+	}
+	now := s.opts.Now()
+	reqOID := strings.TrimPrefix(a.reqID, "urn:uuid:")
+	respOID := strings.TrimPrefix(a.respID, "urn:uuid:")
+	if known && rec.hasDMP && rec.state == "closed" && tx != dmp.TD11 {
+		a.fault("Sender", dmp.ErrClosed.Subcode, "le DMP de ce patient est fermé")
+		return nil
+	}
+	switch tx {
+	case dmp.TD02:
+		ex := dmp.Existence{Exists: known && rec.hasDMP, Authorization: dmp.AuthNone}
+		if ex.Exists {
+			ex.Authorization = rec.auth
+		}
+		a.outcome = "OK"
+		if !ex.Exists {
+			a.outcome = "NF"
+		}
+		a.write(http.StatusOK, dmp.ExistenceResponse(respOID, reqOID, now, pid, rec.insc, ex, &rec.demographics, nil))
+	case dmp.TD13a:
+		if !known || !rec.hasDMP {
+			a.fault("Sender", "DMPNotFound", "pas de DMP pour ce patient")
+			return nil
+		}
+		if rec.auth != dmp.AuthValid {
+			a.fault("Sender", dmp.ErrAccessDenied.Subcode, "l'établissement n'est pas autorisé par le patient")
+			return nil
+		}
+		a.outcome = "OK"
+		a.write(http.StatusOK, dmp.ExistenceResponse(respOID, reqOID, now, pid, rec.insc, dmp.Existence{Exists: true, Authorization: rec.auth},
+			&rec.demographics, map[string]bool{dmp.ObsBrisDeGlace: rec.oppBDG, dmp.ObsEmergency: rec.oppUrg}))
+	case dmp.TD11:
+		if s.opts.Regime == Current {
+			a.fault("Sender", dmp.ErrAccessDenied.Subcode, "création de DMP interdite depuis le 1er juillet 2021")
+			return nil
+		}
+		c, ok := dmp.CreationOf(env.Body)
+		switch {
+		case !ok:
+			a.fault("Sender", "DMPInvalidRequest", "demande de création incomplète")
+			return nil
+		case !known || !sameIdentity(rec.demographics, c.Demographics):
+			a.outcome = "refused " + dmp.ErrIdentityCertFailure.Subcode
+			a.write(http.StatusOK, dmp.CreatedResponse(respOID, reqOID, now, dmp.ErrIdentityCertFailure.Subcode, "identité non certifiée"))
+			return nil
+		case rec.hasDMP && rec.state == "closed":
+			a.outcome = "refused " + dmp.ErrClosed.Subcode
+			a.write(http.StatusOK, dmp.CreatedResponse(respOID, reqOID, now, dmp.ErrClosed.Subcode, "DMP fermé"))
+			return nil
+		case rec.hasDMP:
+			a.outcome = "refused " + dmp.ErrFound.Subcode
+			a.write(http.StatusOK, dmp.CreatedResponse(respOID, reqOID, now, dmp.ErrFound.Subcode, "le patient a déjà un DMP"))
+			return nil
+		case !c.Consent:
+			a.outcome = "refused DMPConsentMissing"
+			a.write(http.StatusOK, dmp.CreatedResponse(respOID, reqOID, now, "DMPConsentMissing", "consentement du patient absent"))
+			return nil
+		}
+		if _, err := dbtx.ExecContext(ctx, `INSERT INTO dmps (person, state, created, created_by, consent, opp_bris_de_glace, opp_urgence)
+			VALUES (?, 'open', ?, ?, 1, ?, ?)`, rec.person, now.UnixMilli(), structure, c.OppBrisGlace, c.OppUrgence); err != nil {
+			return err
+		}
+		a.outcome = "created"
+		if err := dbtx.Commit(); err != nil {
+			return err
+		}
+		a.write(http.StatusOK, dmp.CreatedResponse(respOID, reqOID, now, "", ""))
+	case dmp.TD03:
+		action := dmp.ActionOf(env.Body)
+		status := map[string]string{dmp.ActionAdd: dmp.AuthValid, dmp.ActionRemove: dmp.AuthRefused}[action]
+		switch {
+		case status == "":
+			a.fault("Sender", "DMPInvalidRequest", "action "+action+" inconnue")
+			return nil
+		case !known || !rec.hasDMP:
+			a.fault("Sender", "DMPNotFound", "pas de DMP pour ce patient")
+			return nil
+		}
+		if _, err := dbtx.ExecContext(ctx, `INSERT INTO authorizations (person, structure, status, updated) VALUES (?, ?, ?, ?)
+			ON CONFLICT (person, structure) DO UPDATE SET status = excluded.status, updated = excluded.updated`,
+			rec.person, structure, status, now.UnixMilli()); err != nil {
+			return err
+		}
+		a.outcome = status
+		if err := dbtx.Commit(); err != nil {
+			return err
+		}
+		a.write(http.StatusOK, dmp.AuthorizationResponse())
+	}
+	return nil
+}
+
+// sameIdentity compares the traits the identity referential certifies:
+// birth name, first name (normalised), birth date, and sex when both know it.
+func sameIdentity(ref, got dmp.Demographics) bool {
+	norm := func(s string) string {
+		n, err := ins.NormalizeName(s)
+		if err != nil {
+			return s
+		}
+		return n
+	}
+	first := func(s string) string { f, _, _ := strings.Cut(norm(s), " "); return f }
+	if norm(ref.BirthName) != norm(got.BirthName) || first(ref.FirstName) != first(got.FirstName) || ref.BirthDate != got.BirthDate {
+		return false
+	}
+	known := func(s string) bool { return s == "M" || s == "F" }
+	return !known(ref.Sex) || !known(got.Sex) || ref.Sex == got.Sex
+}
+
+// parseCX reads <id>^^^&<oid>&ISO^NH.
+func parseCX(s string) (dmp.PatientID, error) {
+	ext, rest, ok := strings.Cut(s, "^^^&")
+	oid, tail, ok2 := strings.Cut(rest, "&ISO")
+	if !ok || !ok2 || ext == "" || oid == "" || tail != "^NH" {
+		return dmp.PatientID{}, fmt.Errorf("dmpsim: CX %q", s)
+	}
+	return dmp.PatientID{Root: oid, Extension: ext}, nil
+}

@@ -1,0 +1,158 @@
+package dmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"dmpkiosk/bridge"
+	"dmpkiosk/firmware/event"
+)
+
+// Processor turns a verified event into DMP transactions (bridge.Processor).
+//
+// Legacy regime: TD0.2; with no DMP and the patient's consent, TD1.1 with
+// the oppositions; then the establishment's authorization (TD0.3) as the
+// patient answered. Current regime: TD0.2 and never a creation; the
+// authorization recorded (TD0.3). Every exchange is audited with its
+// request and response identifiers. A transaction tried again after a
+// failure starts over from TD0.2, so a creation that went through before
+// the answer was lost is not made twice.
+type Processor struct {
+	Client *Client
+	// Audit records a transaction (the bridge's journal).
+	Audit func(ctx context.Context, kind, ref, detail string) error
+}
+
+// PatientOfEvent is the identifier the DMP knows the patient by: the INS
+// read from the card, or in the legacy regime the INS-C (which was the
+// DMP's identifier then) for someone with no NIR of their own.
+func PatientOfEvent(e *event.Event) (PatientID, error) {
+	if e.Patient.INS != nil && e.Patient.INS.Value != "" {
+		return PatientID{Root: e.Patient.INS.OID, Extension: e.Patient.INS.Value}, nil
+	}
+	if e.Regime == "legacy" && e.Patient.INSC != "" {
+		return PatientID{Root: OIDINSC, Extension: e.Patient.INSC}, nil
+	}
+	return PatientID{}, errors.New("no INS for this patient: the INSi lookup must qualify the identity first")
+}
+
+// Messages for the kiosk's screen.
+const (
+	msgCreated       = "DMP créé. L'accès de l'établissement est autorisé."
+	msgCreatedNoAuth = "DMP créé. Le patient n'autorise pas l'accès de l'établissement : c'est enregistré."
+	msgExists        = "Le patient a déjà un DMP. L'autorisation d'accès de l'établissement est enregistrée."
+	msgExistsNoAuth  = "Le patient a déjà un DMP. Son refus d'accès pour l'établissement est enregistré."
+	msgAuthorized    = "Autorisation d'accès de l'établissement enregistrée dans le DMP."
+	msgNoAuth        = "Refus d'accès de l'établissement enregistré dans le DMP."
+	msgNoConsent     = "Pas de DMP créé : le patient n'y a pas consenti."
+	msgNoDMP         = "Ce patient n'a pas de DMP (il s'est opposé à Mon espace santé) : rien n'est enregistré."
+	msgIdentity      = "L'identité du patient n'a pas été reconnue par le DMP : vérifiez-la avec une pièce d'identité puis recommencez."
+	msgClosed        = "Le DMP de ce patient est fermé : rien n'est enregistré."
+	msgRights        = "Le DMP refuse cette action à l'établissement. Le service informatique est prévenu."
+	msgCertificate   = "Le certificat de l'établissement est refusé par le DMP. Le service informatique est prévenu."
+	msgNoINS         = "INS non qualifiée : le dossier ne peut pas être traité sans l'INS du patient."
+)
+
+// Process implements bridge.Processor.
+func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome, error) {
+	pid, err := PatientOfEvent(e)
+	if err != nil {
+		return bridge.Outcome{}, &bridge.PermanentError{Err: err, Message: msgNoINS}
+	}
+	who := Who{Professional: e.Professional, FINESS: e.Site.FINESS, Patient: pid}
+	ex, x, err := p.Client.TestExistence(ctx, who)
+	p.audit(ctx, e, x, err)
+	if err != nil {
+		return bridge.Outcome{}, p.classify(err)
+	}
+	created := false
+	if !ex.Exists {
+		switch {
+		case e.Regime != "legacy":
+			return bridge.Outcome{Code: event.OutcomeRefused, Message: msgNoDMP}, nil
+		case e.Consent.Creation == nil || !*e.Consent.Creation:
+			return bridge.Outcome{Code: event.OutcomeRefused, Message: msgNoConsent}, nil
+		}
+		t := e.Patient.Traits
+		x, err := p.Client.Create(ctx, who, Creation{Patient: pid, Consent: true,
+			Demographics: Demographics{BirthName: t.BirthName, FirstName: t.FirstName, Sex: t.Sex, BirthDate: t.BirthDate},
+			OppBrisGlace: e.Consent.BrisDeGlaceOpposition, OppUrgence: e.Consent.EmergencyOpposition})
+		p.audit(ctx, e, x, err)
+		switch {
+		case errors.Is(err, ErrFound):
+			// Created meanwhile (by another site, or by this request
+			// before its answer was lost): it exists.
+		case err != nil:
+			return bridge.Outcome{}, p.classify(err)
+		default:
+			created = true
+			ex.Authorization = AuthNone
+		}
+	}
+	action := ""
+	switch {
+	case e.Consent.Authorization && ex.Authorization != AuthValid:
+		action = ActionAdd
+	case !e.Consent.Authorization && ex.Authorization == AuthValid:
+		action = ActionRemove
+	}
+	if action != "" {
+		x, err := p.Client.SetAuthorization(ctx, who, action)
+		p.audit(ctx, e, x, err)
+		if err != nil {
+			return bridge.Outcome{}, p.classify(err)
+		}
+	}
+	switch {
+	case created && e.Consent.Authorization:
+		return bridge.Outcome{Code: event.OutcomeCreated, Message: msgCreated}, nil
+	case created:
+		return bridge.Outcome{Code: event.OutcomeCreated, Message: msgCreatedNoAuth}, nil
+	case e.Regime == "legacy" && e.Consent.Authorization:
+		return bridge.Outcome{Code: event.OutcomeExists, Message: msgExists}, nil
+	case e.Regime == "legacy":
+		return bridge.Outcome{Code: event.OutcomeExists, Message: msgExistsNoAuth}, nil
+	case e.Consent.Authorization:
+		return bridge.Outcome{Code: event.OutcomeAuthorized, Message: msgAuthorized}, nil
+	}
+	return bridge.Outcome{Code: event.OutcomeRefused, Message: msgNoAuth}, nil
+}
+
+// classify makes a final failure a bridge.PermanentError with the kiosk's
+// message; a transient one is returned as is (the bridge retries it).
+func (p *Processor) classify(err error) error {
+	if Transient(err) {
+		return err
+	}
+	msg := "La demande n'a pas pu aboutir auprès du DMP. Le service informatique est prévenu."
+	switch {
+	case errors.Is(err, ErrIdentityCertFailure):
+		msg = msgIdentity
+	case errors.Is(err, ErrClosed):
+		msg = msgClosed
+	case errors.Is(err, ErrAccessDenied):
+		msg = msgRights
+	case errors.Is(err, ErrInvalidCertificate):
+		msg = msgCertificate
+	}
+	return &bridge.PermanentError{Err: err, Message: msg}
+}
+
+// audit records one exchange: the transaction, its outcome and the
+// message identifiers, never patient data.
+func (p *Processor) audit(ctx context.Context, e *event.Event, x Exchange, err error) {
+	if p.Audit == nil || x.Transaction == "" {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+		var f *Fault
+		if errors.As(err, &f) {
+			outcome = "fault " + f.Subcode
+		}
+	}
+	detail := fmt.Sprintf("%s %s request=%s response=%s http=%d", x.Transaction, outcome, x.RequestID, x.ResponseID, x.Status)
+	_ = p.Audit(ctx, "dmp."+x.Transaction, e.ID, detail)
+}

@@ -1,0 +1,180 @@
+package dmp
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"dmpkiosk/firmware/event"
+)
+
+// Authentication modes of the VIHF.
+const (
+	ModeDirect     = "DIRECTE"
+	ModeIndirect   = "INDIRECTE"
+	ModeReinforced = "INDIRECTE_RENFORCEE"
+)
+
+// VIHF attribute names (domain.md section 5).
+const (
+	AttrVersion      = "VIHF_Version"
+	AttrMode         = "Authentification_Mode"
+	AttrStructure    = "Identifiant_Structure"
+	AttrSector       = "Secteur_Activite"
+	AttrSubjectID    = "urn:oasis:names:tc:xspa:1.0:subject:subject-id"
+	AttrRole         = "urn:oasis:names:tc:xacml:2.0:subject:role"
+	AttrResourceID   = "urn:oasis:names:tc:xacml:2.0:resource:resource-id"
+	AttrResourceURN  = "Ressource_URN"
+	AttrPurposeOfUse = "urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"
+	AttrLPSID        = "LPS_ID"
+	AttrLPSName      = "LPS_Nom"
+	AttrLPSVersion   = "LPS_Version"
+	AttrLPSHomolog   = "LPS_ID_HOMOLOGATION_DMP"
+)
+
+// RequiredAttributes must all be in a VIHF (the simulator refuses one
+// without them).
+var RequiredAttributes = []string{AttrVersion, AttrMode, AttrStructure, AttrSector, AttrSubjectID, AttrRole,
+	AttrResourceID, AttrResourceURN, AttrPurposeOfUse, AttrLPSID, AttrLPSName, AttrLPSVersion, AttrLPSHomolog}
+
+// Code systems.
+const (
+	CSProfession = "1.2.250.1.71.1.2.7"
+	CSSpeciality = "1.2.250.1.71.4.2.5"
+	CSPurpose    = "1.2.250.1.213.1.1.4.248"
+)
+
+// LPS is the software (logiciel de professionnel de santé) as the DMP
+// homologation knows it.
+type LPS struct {
+	ID           string `toml:"id"`
+	Name         string `toml:"name"`
+	Version      string `toml:"version"`
+	Homologation string `toml:"homologation"`
+}
+
+// Credentials are a key with its certificate chain (leaf first). The key
+// may sit on a PKCS#11 token.
+type Credentials struct {
+	Key   crypto.Signer
+	Chain []*x509.Certificate
+}
+
+// VIHF is what an identification token says.
+type VIHF struct {
+	Professional event.Professional
+	Structure    string // Identifiant_Structure: "1" + the site's geographic FINESS
+	Sector       string // Secteur_Activite, e.g. SA07^1.2.250.1.71.4.2.4
+	Patient      PatientID
+	Mode         string // ModeReinforced for the bridge
+	Purpose      string // normal
+	LPS          LPS
+	Issued       time.Time
+	ID           string // the assertion's ID; random when empty
+}
+
+// Build returns the unsigned assertion.
+func (v *VIHF) Build(issuer *x509.Certificate) *etree.Element {
+	if v.ID == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		v.ID = "_" + hex.EncodeToString(b[:])
+	}
+	at := v.Issued.UTC()
+	stamp := at.Format("2006-01-02T15:04:05.000Z")
+	a := etree.NewElement("saml2:Assertion")
+	a.CreateAttr("xmlns:saml2", NSSAML)
+	a.CreateAttr("xmlns:xsi", NSXSI)
+	a.CreateAttr("xmlns:xs", "http://www.w3.org/2001/XMLSchema")
+	a.CreateAttr("ID", v.ID)
+	a.CreateAttr("IssueInstant", stamp)
+	a.CreateAttr("Version", "2.0")
+	is := a.CreateElement("saml2:Issuer")
+	is.CreateAttr("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName")
+	is.SetText(issuer.Subject.String())
+	n := a.CreateElement("saml2:Subject").CreateElement("saml2:NameID")
+	n.CreateAttr("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified")
+	n.SetText(v.Professional.NationalID)
+	c := a.CreateElement("saml2:Conditions")
+	c.CreateAttr("NotBefore", at.Add(-time.Minute).Format("2006-01-02T15:04:05.000Z"))
+	c.CreateAttr("NotOnOrAfter", at.Add(5*time.Minute).Format("2006-01-02T15:04:05.000Z"))
+	as := a.CreateElement("saml2:AuthnStatement")
+	as.CreateAttr("AuthnInstant", stamp)
+	ac := as.CreateElement("saml2:AuthnContext")
+	ac.CreateElement("saml2:AuthnContextClassRef").SetText("urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI")
+	if v.Mode == ModeReinforced {
+		// Inferred: the reinforced mode's declaration names the card the
+		// professional authenticated with at the kiosk.
+		d := ac.CreateElement("saml2:AuthnContextDecl")
+		d.CreateAttr("xsi:type", "xs:string")
+		d.SetText(fmt.Sprintf("%s %s (PIN vérifié à la borne)", v.Professional.CardType, v.Professional.CardSerial))
+	}
+	st := a.CreateElement("saml2:AttributeStatement")
+	attr := func(name string) *etree.Element {
+		at := st.CreateElement("saml2:Attribute")
+		at.CreateAttr("Name", name)
+		return at.CreateElement("saml2:AttributeValue")
+	}
+	str := func(name, value string) {
+		av := attr(name)
+		av.CreateAttr("xsi:type", "xs:string")
+		av.SetText(value)
+	}
+	ce := func(name, elem, code, system, display string) {
+		el := attr(name).CreateElement(elem)
+		el.CreateAttr("xmlns", NSHL7)
+		el.CreateAttr("xsi:type", "CE")
+		el.CreateAttr("code", code)
+		el.CreateAttr("codeSystem", system)
+		if display != "" {
+			el.CreateAttr("displayName", display)
+		}
+	}
+	str(AttrVersion, "3.0")
+	str(AttrMode, v.Mode)
+	str(AttrStructure, v.Structure)
+	str(AttrSector, v.Sector)
+	str(AttrSubjectID, v.Professional.Surname+" "+v.Professional.FirstName)
+	ce(AttrRole, "Role", v.Professional.Profession, CSProfession, "")
+	if v.Professional.Speciality != "" {
+		ce(AttrRole, "Role", v.Professional.Speciality, CSSpeciality, "")
+	}
+	str(AttrResourceID, v.Patient.CX())
+	str(AttrResourceURN, "urn:dmp")
+	ce(AttrPurposeOfUse, "PurposeOfUse", v.Purpose, CSPurpose, "")
+	str(AttrLPSID, v.LPS.ID)
+	str(AttrLPSName, v.LPS.Name)
+	str(AttrLPSVersion, v.LPS.Version)
+	str(AttrLPSHomolog, v.LPS.Homologation)
+	return a
+}
+
+// Sign builds the assertion and signs it with the ORG SIGN key: an
+// enveloped XML-DSig right after Issuer, exclusive C14N, RSA-SHA256,
+// the signing certificate in KeyInfo.
+func (v *VIHF) Sign(signer Credentials) (*etree.Element, error) {
+	if signer.Key == nil || len(signer.Chain) == 0 {
+		return nil, errors.New("dmp: no ORG SIGN key to sign the VIHF with")
+	}
+	a := v.Build(signer.Chain[0])
+	ctx, err := dsig.NewSigningContext(signer.Key, [][]byte{signer.Chain[0].Raw})
+	if err != nil {
+		return nil, err
+	}
+	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	ctx.IdAttribute = "ID"
+	ctx.Prefix = "ds"
+	sig, err := ctx.ConstructSignature(a, true)
+	if err != nil {
+		return nil, fmt.Errorf("dmp: signing the VIHF: %w", err)
+	}
+	a.InsertChildAt(a.SelectElement("Issuer").Index()+1, sig)
+	return a, nil
+}
