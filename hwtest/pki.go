@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -75,6 +76,22 @@ func (ca *CA) Server(t testing.TB, name string) *Leaf {
 	})
 }
 
+// ServerRSA issues a server certificate with an RSA key: what a server
+// offering only ECDHE-RSA suites (the DMP's) needs.
+func (ca *CA) ServerRSA(t testing.TB, name string) *Leaf {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca.issueWith(t, key, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: name},
+		DNSNames:    []string{"localhost", name},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+}
+
 // Client issues a TLS client certificate whose common name is name.
 func (ca *CA) Client(t testing.TB, name string) *Leaf {
 	t.Helper()
@@ -86,7 +103,11 @@ func (ca *CA) Client(t testing.TB, name string) *Leaf {
 
 func (ca *CA) issue(t testing.TB, tmpl *x509.Certificate) *Leaf {
 	t.Helper()
-	key := newKey(t)
+	return ca.issueWith(t, newKey(t), tmpl)
+}
+
+func (ca *CA) issueWith(t testing.TB, key crypto.Signer, tmpl *x509.Certificate) *Leaf {
+	t.Helper()
 	tmpl.SerialNumber = randSerial()
 	tmpl.NotBefore = time.Now().Add(-time.Hour)
 	tmpl.NotAfter = time.Now().Add(24 * time.Hour)

@@ -170,7 +170,12 @@ func (c *Client) call(ctx context.Context, tx string, who Who, creation *Creatio
 	if err != nil {
 		return nil, x, err
 	}
-	x.Request = req
+	return c.post(ctx, tx, msgID, req)
+}
+
+// post sends a request and reads its answer.
+func (c *Client) post(ctx context.Context, tx, msgID string, req []byte) (_ *etree.Element, x Exchange, _ error) {
+	x = Exchange{Transaction: tx, RequestID: msgID, Request: req}
 	defer func() {
 		if c.cfg.Trace != nil {
 			c.cfg.Trace(x)
@@ -305,4 +310,17 @@ func Transient(err error) bool {
 		return true
 	}
 	return errors.Is(err, ErrMalformed)
+}
+
+// Send posts a hand-made assertion and body as tx (tests of the service's
+// checks; the bridge uses the transactions above).
+func (c *Client) Send(ctx context.Context, tx string, assertion, body *etree.Element) error {
+	svc := Services[tx]
+	env := &Envelope{Action: svc.Action, MessageID: NewMessageID(), To: c.cfg.BaseURL + svc.Path, Security: assertion, Body: body}
+	data, err := env.Build().WriteToBytes()
+	if err != nil {
+		return err
+	}
+	_, _, err = c.post(ctx, tx, env.MessageID, data)
+	return err
 }

@@ -1,0 +1,54 @@
+package dmpsim
+
+import (
+	"fmt"
+	"strings"
+
+	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/hwtest"
+	"dmpkiosk/ins"
+)
+
+// VitalePeople is the identity referential of the virtual Vitale cards'
+// fictitious patients: each known by their INS when they have a NIR of
+// their own, and by the INS-C the kiosk computes (the legacy regime's
+// identifier).
+func VitalePeople() ([]Person, error) {
+	var out []Person
+	for _, p := range hwtest.VitaleProfiles {
+		insured := ""
+		for _, v := range p.People {
+			if v.Quality == "00" {
+				insured = v.NIR
+			}
+		}
+		for _, v := range p.People {
+			if v.BadKey {
+				continue
+			}
+			first, _, _ := strings.Cut(v.FirstName, " ")
+			d := dmp.Demographics{BirthName: v.Surname, FirstName: first, Sex: "I", BirthDate: v.BirthDate}
+			var ids []dmp.PatientID
+			if v.NIR != "" {
+				n, err := ins.ParseNIR13(v.NIR)
+				if err != nil {
+					return nil, fmt.Errorf("dmpsim: %s: %w", p.Name, err)
+				}
+				d.Sex = n.Sex()
+				if n.Certified() {
+					ids = append(ids, dmp.PatientID{Root: ins.OIDNIR, Extension: n.String()})
+				}
+			}
+			if insured != "" && len(v.BirthDate) == 8 {
+				insc, err := ins.INSC(v.FirstName, v.BirthDate[2:], insured)
+				if err == nil {
+					ids = append(ids, dmp.PatientID{Root: dmp.OIDINSC, Extension: insc})
+				}
+			}
+			if len(ids) > 0 {
+				out = append(out, Person{IDs: ids, Demographics: d})
+			}
+		}
+	}
+	return out, nil
+}

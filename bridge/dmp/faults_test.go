@@ -1,0 +1,194 @@
+package dmp_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"dmpkiosk/bridge"
+	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest"
+)
+
+// Each fault of the DMP ends the event in a clear state: final ones as a
+// permanent error with a plain message for the kiosk (the bridge puts the
+// event in the dead letters with the reason), transient ones returned for
+// the bridge to retry; unknown codes are kept.
+func TestFaults(t *testing.T) {
+	r := newRig(t, dmpsim.Legacy)
+	p := r.processor(r.config())
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		inject    string
+		fault     *dmp.Fault
+		transient bool
+		message   string
+	}{
+		{"DMPAccessDeniedByRightsService", dmp.ErrAccessDenied, false, "refuse cette action"},
+		{"DMPInvalidCertificate", dmp.ErrInvalidCertificate, false, "certificat"},
+		{"DMPClosed", dmp.ErrClosed, false, "fermé"},
+		{"DMPIdentityCertificationFailure", dmp.ErrIdentityCertFailure, false, "identité"},
+		{"DMPServiceUnavailable", nil, true, ""},
+		{"DMPSomethingNew", nil, false, "n'a pas pu aboutir"},
+	} {
+		r.sim.Inject(tc.inject)
+		_, err := p.Process(ctx, familyEvent(t, "legacy", true))
+		var f *dmp.Fault
+		if !errors.As(err, &f) || f.Subcode != tc.inject || f.Transaction != dmp.TD02 || f.RequestID == "" || f.ResponseID == "" {
+			t.Fatalf("%s: error %v (%+v)", tc.inject, err, f)
+		}
+		var perm *bridge.PermanentError
+		if tc.transient {
+			if errors.As(err, &perm) || !dmp.Transient(err) {
+				t.Fatalf("%s should be retried: %v", tc.inject, err)
+			}
+			continue
+		}
+		perm = wantPermanent(t, err, tc.fault)
+		if !strings.Contains(perm.Message, tc.message) {
+			t.Fatalf("%s: kiosk message %q", tc.inject, perm.Message)
+		}
+	}
+
+	// DMPFound answering a creation (created meanwhile elsewhere): the DMP
+	// exists, the authorization is still recorded.
+	e := familyEvent(t, "legacy", false)
+	c := dmp.NewClient(r.config())
+	who := dmp.Who{Professional: e.Professional, FINESS: finess, Patient: dmp.PatientID{Root: e.Patient.INS.OID, Extension: e.Patient.INS.Value}}
+	tr := e.Patient.Traits
+	cr := dmp.Creation{Patient: who.Patient, Consent: true, Demographics: dmp.Demographics{BirthName: tr.BirthName, FirstName: tr.FirstName, Sex: tr.Sex, BirthDate: tr.BirthDate}}
+	if _, err := c.Create(ctx, who, cr); err != nil {
+		t.Fatal(err)
+	}
+	x, err := c.Create(ctx, who, cr)
+	if !errors.Is(err, dmp.ErrFound) || x.ResponseID == "" {
+		t.Fatalf("second creation: %v", err)
+	}
+	out, err := p.Process(ctx, e)
+	if err != nil || out.Code != event.OutcomeExists {
+		t.Fatalf("%+v, %v", out, err)
+	}
+
+	// A closed DMP, for real: DMPClosed.
+	if err := r.sim.CloseDMP(ctx, who.Patient); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Process(ctx, e)
+	wantPermanent(t, err, dmp.ErrClosed)
+}
+
+// The VIHF is signed with the authentication key instead of the signature
+// one: DMPInvalidCertificate. A plain indirect mode may test existence but
+// not record the authorization: DMPAccessDeniedByRightsService. A VIHF
+// altered after signing, or missing an attribute, is refused.
+func TestVIHFRules(t *testing.T) {
+	r := newRig(t, dmpsim.Current)
+	ctx := context.Background()
+	e := familyEvent(t, "current", false)
+	who := dmp.Who{Professional: e.Professional, FINESS: finess, Patient: dmp.PatientID{Root: e.Patient.INS.OID, Extension: e.Patient.INS.Value}}
+
+	cfg := r.config()
+	cfg.Sign = r.auth
+	if _, _, err := dmp.NewClient(cfg).TestExistence(ctx, who); !errors.Is(err, dmp.ErrInvalidCertificate) {
+		t.Fatalf("VIHF signed with AUTH_CLI: %v", err)
+	}
+
+	cfg = r.config()
+	cfg.Mode = dmp.ModeIndirect
+	c := dmp.NewClient(cfg)
+	if _, _, err := c.TestExistence(ctx, who); err != nil {
+		t.Fatalf("TD0.2 in indirect mode: %v", err)
+	}
+	if _, err := c.SetAuthorization(ctx, who, dmp.ActionAdd); !errors.Is(err, dmp.ErrAccessDenied) {
+		t.Fatalf("TD0.3 in indirect mode: %v", err)
+	}
+
+	cfg = r.config()
+	cfg.LPS.Homologation = ""
+	if _, _, err := dmp.NewClient(cfg).TestExistence(ctx, who); err == nil || !strings.Contains(err.Error(), "LPS_ID_HOMOLOGATION_DMP") {
+		t.Fatalf("VIHF without the homologation id: %v", err)
+	}
+
+	// Altered after signing: another professional named.
+	v := &dmp.VIHF{Professional: e.Professional, Structure: "1" + finess, Sector: "SA07^1.2.250.1.71.4.2.4", Patient: who.Patient,
+		Mode: dmp.ModeReinforced, Purpose: "normal", LPS: r.config().LPS, Issued: time.Now()}
+	a, err := v.Sign(r.sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.FindElement("./Subject/NameID").SetText("810000000001")
+	body := dmp.QueryBody(dmp.TD02, "1.2.3", who.Patient, time.Now())
+	if err := postRaw(t, r, a, body); !strings.Contains(err.Error(), "DMPInvalidVIHF: signature du VIHF invalide") {
+		t.Fatalf("altered VIHF: %v", err)
+	}
+}
+
+// postRaw sends a hand-made request through the client's TLS settings.
+func postRaw(t *testing.T, r *rig, assertion, body *etree.Element) error {
+	t.Helper()
+	c := dmp.NewClient(r.config())
+	return c.Send(context.Background(), dmp.TD02, assertion, body)
+}
+
+// A time-out, a truncated answer (the service restarting mid-reply), the
+// simulator down then back with its state, and a server certificate the
+// client does not trust: each is an error of the right kind.
+func TestTransportFailures(t *testing.T) {
+	r := newRig(t, dmpsim.Legacy)
+	ctx := context.Background()
+	cfg := r.config()
+	cfg.Timeout = 300 * time.Millisecond
+	p := r.processor(cfg)
+	e := familyEvent(t, "legacy", true)
+
+	r.sim.Inject("timeout")
+	_, err := p.Process(ctx, e)
+	var te *dmp.TransportError
+	if !errors.As(err, &te) || !dmp.Transient(err) {
+		t.Fatalf("time-out: %v", err)
+	}
+
+	r.sim.Inject("truncate")
+	_, err = p.Process(ctx, e)
+	if err == nil || !dmp.Transient(err) {
+		t.Fatalf("truncated answer: %v", err)
+	}
+
+	// Down mid-request: a request held, the simulator stopped under it.
+	cfg.Timeout = 10 * time.Second
+	p = r.processor(cfg)
+	r.sim.Inject("timeout")
+	errc := make(chan error, 1)
+	go func() { _, err := p.Process(ctx, e); errc <- err }()
+	time.Sleep(200 * time.Millisecond)
+	addr := r.addr
+	r.stop()
+	if err := <-errc; err == nil || !dmp.Transient(err) {
+		t.Fatalf("simulator stopped mid-request: %v", err)
+	}
+	_, err = p.Process(ctx, e)
+	if !dmp.Transient(err) {
+		t.Fatalf("simulator down: %v", err)
+	}
+	r.start(t, addr)
+	out, err := p.Process(ctx, e)
+	if err != nil || out.Code != event.OutcomeCreated {
+		t.Fatalf("after the restart: %+v, %v", out, err)
+	}
+
+	// A server whose certificate the client does not trust: final.
+	cfg = r.config()
+	cfg.ServerRoots = hwtest.NewCA(t, "another CA").Pool()
+	_, err = r.processor(cfg).Process(ctx, e)
+	if dmp.Transient(err) {
+		t.Fatalf("untrusted server: %v", err)
+	}
+	wantPermanent(t, err, nil)
+}
