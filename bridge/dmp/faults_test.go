@@ -125,7 +125,7 @@ func TestVIHFRules(t *testing.T) {
 	}
 	a.FindElement("./Subject/NameID").SetText("810000000001")
 	body := dmp.QueryBody(dmp.TD02, "1.2.3", who.Patient, time.Now())
-	if err := postRaw(t, r, a, body); !strings.Contains(err.Error(), "DMPInvalidVIHF: signature du VIHF invalide") {
+	if err := postRaw(t, r, a, body); !strings.Contains(err.Error(), "DMPInvalidVIHF (TD0.2): signature du VIHF invalide") {
 		t.Fatalf("altered VIHF: %v", err)
 	}
 }
