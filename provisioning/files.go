@@ -57,20 +57,39 @@ func writePEM(path, typ string, der []byte, mode os.FileMode) error {
 
 // LoadCertificate reads the first certificate of a PEM file.
 func LoadCertificate(path string) (*x509.Certificate, error) {
+	certs, err := LoadCertificates(path)
+	if err != nil {
+		return nil, err
+	}
+	return certs[0], nil
+}
+
+// LoadCertificates reads every certificate of a PEM file, in order (a
+// chain: leaf first).
+func LoadCertificates(path string) ([]*x509.Certificate, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	var out []*x509.Certificate
 	for {
 		var blk *pem.Block
 		blk, b = pem.Decode(b)
 		if blk == nil {
-			return nil, fmt.Errorf("provisioning: no certificate in %s", path)
+			break
 		}
 		if blk.Type == "CERTIFICATE" {
-			return x509.ParseCertificate(blk.Bytes)
+			c, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("provisioning: %s: %w", path, err)
+			}
+			out = append(out, c)
 		}
 	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("provisioning: no certificate in %s", path)
+	}
+	return out, nil
 }
 
 // WriteCertificate writes a certificate as PEM.

@@ -215,6 +215,13 @@ func (c *Client) post(ctx context.Context, tx, msgID string, req []byte) (_ *etr
 	return env.Body, x, nil
 }
 
+// Do sends tx and returns the exchange, whatever its answer (the traces of
+// dmp-request); the transactions below also read the answer.
+func (c *Client) Do(ctx context.Context, tx string, who Who, creation *Creation, action string) (Exchange, error) {
+	_, x, err := c.call(ctx, tx, who, creation, action)
+	return x, err
+}
+
 // TestExistence is TD0.2: does the patient have a DMP, and is the
 // establishment authorized.
 func (c *Client) TestExistence(ctx context.Context, who Who) (Existence, Exchange, error) {

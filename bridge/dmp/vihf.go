@@ -92,7 +92,6 @@ func (v *VIHF) Build(issuer *x509.Certificate) *etree.Element {
 	a := etree.NewElement("saml2:Assertion")
 	a.CreateAttr("xmlns:saml2", NSSAML)
 	a.CreateAttr("xmlns:xsi", NSXSI)
-	a.CreateAttr("xmlns:xs", "http://www.w3.org/2001/XMLSchema")
 	a.CreateAttr("ID", v.ID)
 	a.CreateAttr("IssueInstant", stamp)
 	a.CreateAttr("Version", "2.0")
@@ -112,9 +111,7 @@ func (v *VIHF) Build(issuer *x509.Certificate) *etree.Element {
 	if v.Mode == ModeReinforced {
 		// Inferred: the reinforced mode's declaration names the card the
 		// professional authenticated with at the kiosk.
-		d := ac.CreateElement("saml2:AuthnContextDecl")
-		d.CreateAttr("xsi:type", "xs:string")
-		d.SetText(fmt.Sprintf("%s %s (PIN vérifié à la borne)", v.Professional.CardType, v.Professional.CardSerial))
+		ac.CreateElement("saml2:AuthnContextDecl").SetText(fmt.Sprintf("%s %s (PIN vérifié à la borne)", v.Professional.CardType, v.Professional.CardSerial))
 	}
 	st := a.CreateElement("saml2:AttributeStatement")
 	attr := func(name string) *etree.Element {
@@ -123,9 +120,7 @@ func (v *VIHF) Build(issuer *x509.Certificate) *etree.Element {
 		return at.CreateElement("saml2:AttributeValue")
 	}
 	str := func(name, value string) {
-		av := attr(name)
-		av.CreateAttr("xsi:type", "xs:string")
-		av.SetText(value)
+		attr(name).SetText(value)
 	}
 	ce := func(name, elem, code, system, display string) {
 		el := attr(name).CreateElement(elem)
@@ -168,6 +163,9 @@ func (v *VIHF) Sign(signer Credentials) (*etree.Element, error) {
 	if err != nil {
 		return nil, err
 	}
+	// No prefix list: the assertion uses no prefix inside attribute values
+	// only (an xsi:type="xs:string" would lose its xs declaration to
+	// exclusive C14N).
 	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
 	ctx.IdAttribute = "ID"
 	ctx.Prefix = "ds"

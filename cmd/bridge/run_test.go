@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest"
+	"dmpkiosk/ins"
+)
+
+func buildBridge(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bridge")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return bin
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeKey(t *testing.T, path string, key crypto.PrivateKey) {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, path, "PRIVATE KEY", der)
+}
+
+// `bridge run` end to end from a verified event: real mosquitto, the
+// kiosk's sealed event, the SQLite journal, the DMP simulator over mutual
+// TLS with the establishment's keys on a SoftHSM token, the result back on
+// the kiosk's topic, the admin pages and the audit chain. Then a refusal by
+// the DMP: the event is dead with its reason and the kiosk told in plain
+// French.
+func TestRunCommand(t *testing.T) {
+	bin := buildBridge(t)
+	dir := t.TempDir()
+	site := hwtest.NewSite(t, "kiosk-1")
+	m := site.StartMosquitto(t)
+	igc, err := hwtest.NewIGCSante()
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, filepath.Join(dir, "igc.pem"), "CERTIFICATE", igc.Cert.Raw)
+	br := site.Creds["bridge-1"]
+	writePEM(t, filepath.Join(dir, "bridge.pem"), "CERTIFICATE", br.Certificate[0])
+	writeKey(t, filepath.Join(dir, "bridge.key"), br.PrivateKey)
+	writeKey(t, filepath.Join(dir, "enc.key"), site.EncKey)
+
+	// The establishment's keys on a token, the DMP simulator.
+	tk := hwtest.NewSoftHSM(t, "etablissement")
+	t.Setenv("PKCS11_PIN", tk.PIN)
+	for _, k := range []struct{ label, usage, file string }{{"org-sign", hwtest.OrgSign, "sign.pem"}, {"org-auth", hwtest.OrgAuthCli, "auth.pem"}} {
+		cert, err := igc.OrgCertificate(tk.RSASigner(t, k.label, 2048), k.usage, "750712001", "CHU TEST")
+		if err != nil {
+			t.Fatal(err)
+		}
+		writePEM(t, filepath.Join(dir, k.file), "CERTIFICATE", cert.Raw)
+	}
+	people, _ := dmpsim.VitalePeople()
+	sim, err := dmpsim.New(dmpsim.Options{DB: filepath.Join(dir, "dmp.db"), Regime: dmpsim.Legacy, OrgRoots: igc.Pool(), People: people})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCA := hwtest.NewCA(t, "DMP server CA")
+	writePEM(t, filepath.Join(dir, "dmp-ca.pem"), "CERTIFICATE", srvCA.Cert.Raw)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", sim.TLSConfig(srvCA.ServerRSA(t, "localhost").TLS()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); sim.Close() }()
+	go sim.Serve(ctx, l)
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+
+	adminCert := srvCA.Server(t, "localhost")
+	os.WriteFile(filepath.Join(dir, "admin.pem"), adminCert.CertPEM, 0o600)
+	os.WriteFile(filepath.Join(dir, "admin.key"), adminCert.KeyPEM, 0o600)
+	os.WriteFile(filepath.Join(dir, "admin.password"), []byte("correct horse battery\n"), 0o600)
+	conf := fmt.Sprintf(`id = "bridge-1"
+broker = %q
+kiosk_ca = %q
+crl = %q
+cert = "bridge.pem"
+key = "bridge.key"
+enc_key = "enc.key"
+card_ca = ["igc.pem"]
+backoff = "100ms"
+max_attempts = 3
+
+[journal]
+path = "journal.db"
+
+[admin]
+listen = "127.0.0.1:0"
+cert = "admin.pem"
+key = "admin.key"
+password_file = "admin.password"
+
+[dmp]
+url = "https://localhost:%s/si-dmp-server/v2/services/"
+server_ca = "dmp-ca.pem"
+sign_cert = "sign.pem"
+auth_cert = "auth.pem"
+sign_key = "org-sign"
+auth_key = "org-auth"
+pkcs11_module = %q
+pkcs11_token = "etablissement"
+timeout = "5s"
+trace_dir = "traces"
+
+[dmp.lps]
+id = "dmpkiosk"
+name = "dmpkiosk"
+version = "test"
+homologation = "HOMOLOG-TEST"
+`, m.URL(), filepath.Join(site.CA.Dir, "ca.pem"), site.CA.CRLPath(), port, tk.Module)
+	cfgPath := filepath.Join(dir, "bridge.toml")
+	os.WriteFile(cfgPath, []byte(conf), 0o600)
+
+	cmd := exec.Command(bin, "run", "--config", cfgPath)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}
+	}
+	defer stop()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "admin: https://") {
+		stop()
+		t.Fatalf("bridge start: %q %v\n%s", line, err, stderr.String())
+	}
+	adminURL := strings.TrimSpace(strings.TrimPrefix(line, "admin: "))
+	admin := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srvCA.Pool()}}}
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, adminURL+strings.TrimPrefix(path, "/"), nil)
+		req.SetBasicAuth("admin", "correct horse battery")
+		resp, err := admin.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for i := 0; ; i++ {
+		if code, _ := get("/readyz"); code == http.StatusOK {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("bridge never ready\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The kiosk: its certificate, the doctor's card, a child of the family.
+	cred := site.Creds["kiosk-1"]
+	kiosk := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("kiosk-1").SetTLSConfig(site.TLS(cred)))
+	if tok := kiosk.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer kiosk.Disconnect(50)
+	results := make(chan event.Result, 4)
+	kiosk.Subscribe("kiosk/kiosk-1/results", 1, func(_ mqtt.Client, msg mqtt.Message) {
+		var r event.Result
+		json.Unmarshal(msg.Payload(), &r)
+		results <- r
+	}).Wait()
+	cardKey, cardCert, err := igc.UnlockedSigner("cps-medecin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	insc, _ := ins.INSC("LÉA", "100504", "1800269123045")
+	yes := true
+	send := func(id string, seq int64) event.Result {
+		t.Helper()
+		e := &event.Event{Type: event.TypeCreate, ID: id, Device: "kiosk-1", Site: event.Site{FINESS: "750712184", Unit: "ACCUEIL"},
+			Context: "admission", Regime: "legacy", Time: time.Now().UTC(), Seq: seq,
+			Patient: event.Patient{INSC: insc, Traits: ins.Traits{BirthName: "DURAND", FirstName: "LEA", FirstNames: []string{"LEA"}, Sex: "I", BirthDate: "20100504"}},
+			Professional: event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", CardSerial: "0000104567",
+				Surname: "LEROY", FirstName: "SOPHIE", Profession: "10", Speciality: "SM26"},
+			Consent: event.Consent{Informed: true, Creation: &yes, Authorization: true, EmergencyOpposition: true}}
+		jwe, err := event.Seal(e, event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}},
+			event.Signer{Key: cardKey, Chain: []*x509.Certificate{cardCert}}, &site.EncKey.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kiosk.Publish("kiosk/kiosk-1/events", 1, false, jwe).Wait()
+		select {
+		case r := <-results:
+			if r.EventID != id {
+				t.Fatalf("result for %q, want %q", r.EventID, id)
+			}
+			return r
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no result for %s\n%s", id, stderr.String())
+		}
+		return event.Result{}
+	}
+	r := send("0190f1c2-bbbb-7000-8000-000000000001", 1)
+	if r.Outcome != event.OutcomeCreated || !strings.Contains(r.Message, "DMP créé") {
+		t.Fatalf("result %+v", r)
+	}
+	d, err := sim.Record(context.Background(), dmp.PatientID{Root: dmp.OIDINSC, Extension: insc}, "1750712184")
+	if err != nil || !d.Exists || !d.OppUrgence || d.Authorization != dmp.AuthValid {
+		t.Fatalf("DMP %+v %v", d, err)
+	}
+	if code, page := get("/events"); code != http.StatusOK || !strings.Contains(page, "0190f1c2-bbbb-7000-8000-000000000001") ||
+		!strings.Contains(page, "done") || strings.Contains(page, "DURAND") {
+		t.Fatalf("events page %d:\n%s", code, page)
+	}
+	traces, _ := filepath.Glob(filepath.Join(dir, "traces", "*-request.xml"))
+	if len(traces) != 3 {
+		t.Fatalf("homologation traces: %v", traces)
+	}
+
+	// The DMP refuses: dead letter with the reason, the kiosk told.
+	sim.Inject("DMPAccessDeniedByRightsService")
+	r = send("0190f1c2-bbbb-7000-8000-000000000002", 2)
+	if r.Outcome != event.OutcomeError || !strings.Contains(r.Message, "refuse") {
+		t.Fatalf("refused: %+v", r)
+	}
+	if _, page := get("/dead"); !strings.Contains(page, "0190f1c2-bbbb-7000-8000-000000000002") || !strings.Contains(page, "DMPAccessDeniedByRightsService") {
+		t.Fatalf("dead letters:\n%s", page)
+	}
+	if _, m := get("/metrics"); !strings.Contains(m, "dmpbridge_events_dead_total 1") {
+		t.Fatalf("metrics:\n%s", m)
+	}
+	stop()
+	out, err := exec.Command(bin, "audit", "verify", "--journal", filepath.Join(dir, "journal.db")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "intact") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if strings.Contains(stderr.String(), "DURAND") || strings.Contains(stderr.String(), insc) {
+		t.Fatalf("patient data in the log:\n%s", stderr.String())
+	}
+}
+
+// dmp-request --dry-run prints a request whose VIHF xmlsec1 verifies
+// against the test authority, and refuses once altered.
+func TestDMPRequestDryRun(t *testing.T) {
+	bin := buildBridge(t)
+	xmlsec := hwtest.LookPath(t, "xmlsec1", "xmlsec1")
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "igc.pem")
+	out, err := exec.Command(bin, "dmp-request", "--dry-run", "--transaction", "TD0.2", "--ins", "180026912304527",
+		"--oid", ins.OIDNIR, "--ca-out", ca).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<wsa:Action soap:mustUnderstand=\"true\">urn:hl7-org:v3:PRPA_IN201307UV02</wsa:Action>",
+		"INDIRECTE_RENFORCEE", "180026912304527^^^&amp;1.2.250.1.213.1.4.8&amp;ISO^NH", "TEST_EXST", "xml-exc-c14n", "rsa-sha256"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("request lacks %q:\n%s", want, out)
+		}
+	}
+	verify := func(doc []byte) error {
+		p := filepath.Join(dir, "req.xml")
+		os.WriteFile(p, doc, 0o600)
+		o, err := exec.Command(xmlsec, "--verify", "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+			"--trusted-pem", ca, p).CombinedOutput()
+		if err != nil {
+			return errors.New(string(o))
+		}
+		return nil
+	}
+	if err := verify(out); err != nil {
+		t.Fatalf("xmlsec1 refuses the request: %v", err)
+	}
+	for _, alter := range [][2]string{{"810100456789", "810100456780"}, {"INDIRECTE_RENFORCEE", "DIRECTE"}, {"180026912304527^", "280026912304527^"}} {
+		if err := verify([]byte(strings.Replace(string(out), alter[0], alter[1], 1))); err == nil {
+			t.Fatalf("xmlsec1 accepts the VIHF altered (%s → %s)", alter[0], alter[1])
+		}
+	}
+	// Another authority: refused too.
+	other, _ := hwtest.NewIGCSante()
+	writePEM(t, ca, "CERTIFICATE", other.Cert.Raw)
+	if err := verify(out); err == nil {
+		t.Fatal("xmlsec1 accepts a VIHF signed under another authority")
+	}
+}
