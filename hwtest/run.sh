@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# make run: the whole system on embedded defaults. Parts land one issue at a
-# time; this starts what exists — a demo site's embedded broker with the
-# generated policy, pcscd with two virtual slots and two virtual cards —
-# and says plainly what is not built yet. A second run reuses the demo site.
+# make run: the whole system on embedded defaults — the embedded broker, the
+# DMP simulator, the bridge (SQLite journal, admin web), pcscd with two
+# virtual slots and the kiosk with its web view and card tray. The first
+# run provisions a demo site in demo/ (kiosk CA, one kiosk, the bridge's
+# keys, a SoftHSM token with the establishment's keys); later runs reuse it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 demo=demo
@@ -13,7 +14,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-if [ ! -f "$demo/pki/ca.pem" ]; then
+# The establishment's keys live on a SoftHSM token of the demo site.
+export SOFTHSM2_CONF="$PWD/$demo/softhsm/softhsm2.conf" PKCS11_PIN=1234
+softhsm_module=/usr/lib/softhsm/libsofthsm2.so
+
+if [ ! -f "$demo/bridge/bridge.toml" ]; then
+  rm -rf "$demo"
   echo "Provisioning the demo site in $demo/ ..."
   bin/provision init --ca "$demo/pki" --name "CHU DEMO kiosk CA" >/dev/null
   bin/provision server --ca "$demo/pki" --name localhost --out "$demo/broker" >/dev/null
@@ -30,6 +36,52 @@ if [ ! -f "$demo/pki/ca.pem" ]; then
     > "$demo/kiosk/bundle/kiosk.toml.new" && mv "$demo/kiosk/bundle/kiosk.toml.new" "$demo/kiosk/bundle/kiosk.toml"
   bin/provision policy --ca "$demo/pki" --bridges bridge-1 --bind 127.0.0.1 --cert "$demo/broker/server.pem" \
     --key "$demo/broker/server.key" --out "$demo/mosquitto" >/dev/null
+  # The establishment's ORG SIGN and ORG AUTH_CLI keys on the token, their
+  # certificates from the test IGC-Santé, the DMP simulator's certificate.
+  mkdir -p "$demo/softhsm/tokens"
+  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$PWD/$demo/softhsm/tokens" > "$SOFTHSM2_CONF"
+  softhsm2-util --init-token --free --label dmpkiosk-demo --pin "$PKCS11_PIN" --so-pin 56781234 >/dev/null
+  bin/dmpsim init --dir "$demo/dmp" --igc "$demo/igc-sante" --pkcs11-module "$softhsm_module" --token dmpkiosk-demo >/dev/null
+  # The admin web: TLS and a password.
+  bin/provision server --ca "$demo/pki" --name localhost --out "$demo/admin" >/dev/null
+  head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$demo/admin/password" && chmod 600 "$demo/admin/password"
+  cat > "$demo/bridge/bridge.toml" <<TOML
+id = "bridge-1"
+broker = "ssl://localhost:8883"
+kiosk_ca = "../pki/ca.pem"
+crl = "../pki/crl.pem"
+cert = "bridge.pem"
+key = "bridge.key"
+enc_key = "bridge-enc.key"
+card_ca = ["../igc-sante/igc-sante.pem"]
+backoff = "1s"
+
+[journal]
+path = "journal.db"
+
+[admin]
+listen = "127.0.0.1:8444"
+cert = "../admin/server.pem"
+key = "../admin/server.key"
+password_file = "../admin/password"
+
+[dmp]
+url = "https://localhost:9443/si-dmp-server/v2/services/"
+server_ca = "../dmp/server-ca.pem"
+sign_cert = "../dmp/org-sign.pem"
+auth_cert = "../dmp/org-auth.pem"
+sign_key = "org-sign"
+auth_key = "org-auth"
+pkcs11_module = "$softhsm_module"
+pkcs11_token = "dmpkiosk-demo"
+trace_dir = "traces"
+
+[dmp.lps]
+id = "dmpkiosk"
+name = "dmpkiosk"
+version = "$(bin/kiosk --version | cut -d' ' -f2)"
+homologation = "DEMO"
+TOML
 else
   echo "Reusing the demo site in $demo/ (rm -rf $demo to start afresh)."
 fi
@@ -37,26 +89,31 @@ fi
 echo "dmpkiosk $(bin/kiosk --version | cut -d' ' -f2) — démonstration"
 bin/bridge broker --ca "$demo/pki" --cert "$demo/broker/server.pem" --key "$demo/broker/server.key" \
   --listen 127.0.0.1:8883 > "$demo/broker.log" 2>&1 & pids+=($!)
+bin/dmpsim serve --dir "$demo/dmp" --org-ca "$demo/igc-sante/igc-sante.pem" --listen 127.0.0.1:9443 \
+  --control 127.0.0.1:9444 --regime current > "$demo/dmpsim.log" 2>&1 & pids+=($!)
+bin/bridge run --config "$demo/bridge/bridge.toml" > "$demo/bridge.log" 2>&1 & pids+=($!)
 bin/cardsim pcscd > "$demo/pcscd.log" 2>&1 & pids+=($!)
 for i in $(seq 50); do bin/kiosk readers 2>/dev/null | grep -q 'Kiosk VPCD 00 01' && break; sleep 0.1; done
 bin/kiosk run --config "$demo/kiosk/bundle/kiosk.toml" --tray-cardsim bin/cardsim --tray-pki "$demo/igc-sante" \
   > "$demo/kiosk.log" 2>&1 & pids+=($!)
 for i in $(seq 100); do grep -q 'web view' "$demo/kiosk.log" 2>/dev/null && break; sleep 0.1; done
+for i in $(seq 100); do grep -q 'consuming events' "$demo/bridge.log" 2>/dev/null && break; sleep 0.1; done
 cat <<TXT
 
-Kiosk: http://127.0.0.1:8080  (the tablet's web view, with a tray of virtual cards)
+Kiosk: http://127.0.0.1:8080   (the tablet's web view, with a tray of virtual cards)
+Admin: https://127.0.0.1:8444  (user admin, password $(cat "$demo/admin/password"); the demo CA is in $demo/pki/ca.pem)
 
 Walkthrough: in the tray choose vitale-famille and insert it in reader 1, then cps-medecin in
 reader 2. Type the doctor's PIN 1234 on the keypad and Valider; choose a beneficiary (Non moves,
-Oui chooses); answer the identity and consent questions. The kiosk signs the event with its key
-and the card, encrypts it to the bridge and stores it. The cards go through real pcscd and vpcd.
+Oui chooses; Jean-Pierre or Hélène have an INS of their own); answer the identity and consent
+questions. The kiosk signs the event with its key and the card, encrypts it to the bridge and
+sends it over MQTT; the bridge verifies it, journals it, asks the DMP simulator (TD0.2, then
+TD0.3 with a VIHF signed by the establishment's key on the SoftHSM token) and the screen shows
+"Autorisation enregistrée". The admin pages show the kiosk, the event, the indicators and the
+audit chain. The cards go through real pcscd and vpcd.
 
-Running: the embedded MQTT broker at ssl://localhost:8883 (kiosk CA in $demo/pki, client
-certificates required, one kiosk per topic, CRL reloaded on change), pcscd with two virtual
-slots, the kiosk (logs in $demo/kiosk.log). bin/provision revoke --ca $demo/pki kiosk-demo
-shuts the demo kiosk out.
-Not built yet: the bridge service and the DMP and INSi simulators, so the kiosk keeps each
-event in its outbox and says "Enregistré, sera transmis" (the bridge will take them).
-Ctrl-C stops everything.
+Running: embedded MQTT broker ssl://localhost:8883, DMP simulator https://localhost:9443 (current
+regime; control API http://127.0.0.1:9444), bridge (journal $demo/bridge/journal.db, DMP traces
+in $demo/bridge/traces), pcscd, kiosk. Logs: $demo/*.log. Ctrl-C stops everything.
 TXT
 wait
