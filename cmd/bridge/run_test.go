@@ -261,7 +261,14 @@ homologation = "HOMOLOG-TEST"
 	if _, page := get("/dead"); !strings.Contains(page, "0190f1c2-bbbb-7000-8000-000000000002") || !strings.Contains(page, "DMPAccessDeniedByRightsService") {
 		t.Fatalf("dead letters:\n%s", page)
 	}
-	if _, m := get("/metrics"); !strings.Contains(m, "dmpbridge_events_dead_total 1") {
+	// The DMP unavailable twice: retried with backoff, then done; the
+	// patient's DMP exists now.
+	sim.Inject("DMPServiceUnavailable", "DMPServiceUnavailable")
+	r = send("0190f1c2-bbbb-7000-8000-000000000003", 3)
+	if r.Outcome != event.OutcomeExists {
+		t.Fatalf("after retries: %+v", r)
+	}
+	if _, m := get("/metrics"); !strings.Contains(m, "dmpbridge_events_dead_total 1") || !strings.Contains(m, "dmpbridge_events_failed_total 2") {
 		t.Fatalf("metrics:\n%s", m)
 	}
 	stop()
