@@ -55,12 +55,13 @@ type Options struct {
 // Sim is the simulator: an http.Handler to serve over TLS requiring client
 // certificates (Server does it).
 type Sim struct {
-	opts  Options
-	st    *store
-	mu    sync.Mutex
-	next  []string // injected one-shot faults: a subcode, "timeout" or "truncate"
-	reqs  sync.WaitGroup
-	close chan struct{}
+	opts   Options
+	st     *store
+	mu     sync.Mutex
+	next   []string // injected one-shot faults: a subcode, "timeout" or "truncate"
+	closed bool     // under mu: no request starts once set
+	reqs   sync.WaitGroup
+	close  chan struct{}
 }
 
 // New opens the simulator's state and loads its referential.
@@ -84,6 +85,9 @@ func New(opts Options) (*Sim, error) {
 
 // Close releases held requests and the database.
 func (s *Sim) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	close(s.close)
 	s.reqs.Wait()
 	return s.st.db.Close()
@@ -138,7 +142,14 @@ const Path = "/si-dmp-server/v2/services/"
 
 // ServeHTTP implements http.Handler.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "simulator stopping", http.StatusServiceUnavailable)
+		return
+	}
 	s.reqs.Add(1)
+	s.mu.Unlock()
 	defer s.reqs.Done()
 	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, Path) {
 		http.Error(w, "not a DMP service", http.StatusNotFound)
