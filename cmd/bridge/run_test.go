@@ -1,23 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +21,7 @@ import (
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/system"
 	"dmpkiosk/ins"
 )
 
@@ -46,15 +41,6 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 	}
 }
 
-func writeKey(t *testing.T, path string, key crypto.PrivateKey) {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, path, "PRIVATE KEY", der)
-}
-
 // `bridge run` end to end from a verified event: real mosquitto, the
 // kiosk's sealed event, the SQLite journal, the DMP simulator over mutual
 // TLS with the establishment's keys on a SoftHSM token, the result back on
@@ -62,134 +48,11 @@ func writeKey(t *testing.T, path string, key crypto.PrivateKey) {
 // the DMP: the event is dead with its reason and the kiosk told in plain
 // French.
 func TestRunCommand(t *testing.T) {
-	bin := buildBridge(t)
-	dir := t.TempDir()
-	site := hwtest.NewSite(t, "kiosk-1")
-	m := site.StartMosquitto(t)
-	igc, err := hwtest.NewIGCSante()
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, filepath.Join(dir, "igc.pem"), "CERTIFICATE", igc.Cert.Raw)
-	br := site.Creds["bridge-1"]
-	writePEM(t, filepath.Join(dir, "bridge.pem"), "CERTIFICATE", br.Certificate[0])
-	writeKey(t, filepath.Join(dir, "bridge.key"), br.PrivateKey)
-	writeKey(t, filepath.Join(dir, "enc.key"), site.EncKey)
-
-	// The establishment's keys on a token, the DMP simulator.
-	tk := hwtest.NewSoftHSM(t, "etablissement")
-	t.Setenv("PKCS11_PIN", tk.PIN)
-	for _, k := range []struct{ label, usage, file string }{{"org-sign", hwtest.OrgSign, "sign.pem"}, {"org-auth", hwtest.OrgAuthCli, "auth.pem"}} {
-		cert, err := igc.OrgCertificate(tk.RSASigner(t, k.label, 2048), k.usage, "750712001", "CHU TEST")
-		if err != nil {
-			t.Fatal(err)
-		}
-		writePEM(t, filepath.Join(dir, k.file), "CERTIFICATE", cert.Raw)
-	}
-	people, _ := dmpsim.VitalePeople()
-	sim, err := dmpsim.New(dmpsim.Options{DB: filepath.Join(dir, "dmp.db"), Regime: dmpsim.Legacy, OrgRoots: igc.Pool(), People: people})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCA := hwtest.NewCA(t, "DMP server CA")
-	writePEM(t, filepath.Join(dir, "dmp-ca.pem"), "CERTIFICATE", srvCA.Cert.Raw)
-	l, err := tls.Listen("tcp", "127.0.0.1:0", sim.TLSConfig(srvCA.ServerRSA(t, "localhost").TLS()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); sim.Close() }()
-	go sim.Serve(ctx, l)
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-
-	adminCert := srvCA.Server(t, "localhost")
-	os.WriteFile(filepath.Join(dir, "admin.pem"), adminCert.CertPEM, 0o600)
-	os.WriteFile(filepath.Join(dir, "admin.key"), adminCert.KeyPEM, 0o600)
-	os.WriteFile(filepath.Join(dir, "admin.password"), []byte("correct horse battery\n"), 0o600)
-	conf := fmt.Sprintf(`id = "bridge-1"
-broker = %q
-kiosk_ca = %q
-crl = %q
-cert = "bridge.pem"
-key = "bridge.key"
-enc_key = "enc.key"
-card_ca = ["igc.pem"]
-backoff = "100ms"
-max_attempts = 3
-
-[journal]
-path = "journal.db"
-
-[admin]
-listen = "127.0.0.1:0"
-cert = "admin.pem"
-key = "admin.key"
-password_file = "admin.password"
-
-[dmp]
-url = "https://localhost:%s/si-dmp-server/v2/services/"
-server_ca = "dmp-ca.pem"
-sign_cert = "sign.pem"
-auth_cert = "auth.pem"
-sign_key = "org-sign"
-auth_key = "org-auth"
-pkcs11_module = %q
-pkcs11_token = "etablissement"
-timeout = "5s"
-trace_dir = "traces"
-
-[dmp.lps]
-id = "dmpkiosk"
-name = "dmpkiosk"
-version = "test"
-homologation = "HOMOLOG-TEST"
-`, m.URL(), filepath.Join(site.CA.Dir, "ca.pem"), site.CA.CRLPath(), port, tk.Module)
-	cfgPath := filepath.Join(dir, "bridge.toml")
-	os.WriteFile(cfgPath, []byte(conf), 0o600)
-
-	cmd := exec.Command(bin, "run", "--config", cfgPath)
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
-		}
-	}
-	defer stop()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "admin: https://") {
-		stop()
-		t.Fatalf("bridge start: %q %v\n%s", line, err, stderr.String())
-	}
-	adminURL := strings.TrimSpace(strings.TrimPrefix(line, "admin: "))
-	admin := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srvCA.Pool()}}}
-	get := func(path string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, adminURL+strings.TrimPrefix(path, "/"), nil)
-		req.SetBasicAuth("admin", "correct horse battery")
-		resp, err := admin.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	for i := 0; ; i++ {
-		if code, _ := get("/readyz"); code == http.StatusOK {
-			break
-		}
-		if i == 200 {
-			t.Fatalf("bridge never ready\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	b := system.StartBridge(t, buildBridge(t), system.BridgeOptions{Regime: dmpsim.Legacy, Backoff: 100 * time.Millisecond})
+	site, m, igc, sim, dir := b.Site, b.Mosquitto, b.IGC, b.Sim, b.Dir
+	get := func(path string) (int, string) { return b.Get(t, path) }
+	stop := b.Stop
+	stderr := b.Log
 
 	// The kiosk: its certificate, the doctor's card, a child of the family.
 	cred := site.Creds["kiosk-1"]
@@ -272,7 +135,7 @@ homologation = "HOMOLOG-TEST"
 		t.Fatalf("metrics:\n%s", m)
 	}
 	stop()
-	out, err := exec.Command(bin, "audit", "verify", "--journal", filepath.Join(dir, "journal.db")).CombinedOutput()
+	out, err := exec.Command(buildBridge(t), "audit", "verify", "--journal", b.Journal).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "intact") {
 		t.Fatalf("%v\n%s", err, out)
 	}

@@ -1,0 +1,324 @@
+// Package system starts the whole dmpkiosk system for end-to-end tests and
+// benchmarks, from the real parts: mosquitto with the site's policy, the
+// DMP simulator over mutual TLS, `bridge run` (SQLite journal, admin web)
+// with the establishment's keys on a SoftHSM token, and `kiosk run` with
+// its web view and card tray over pcscd and vpcd.
+package system
+
+import (
+	"bufio"
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/hwtest"
+	"dmpkiosk/provisioning"
+)
+
+// Build compiles the named commands (kiosk, bridge, cardsim...) into a
+// temporary directory and returns their paths.
+func Build(t testing.TB, cmds ...string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	out := map[string]string{}
+	args := []string{"build", "-o", dir + "/"}
+	for _, c := range cmds {
+		args = append(args, "dmpkiosk/cmd/"+c)
+		out[c] = filepath.Join(dir, c)
+	}
+	if b, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	return out
+}
+
+// Bridge is a running `bridge run` and what it talks to.
+type Bridge struct {
+	Site      *hwtest.Site
+	Mosquitto *hwtest.Mosquitto
+	IGC       *hwtest.IGCSante
+	IGCDir    string
+	Sim       *dmpsim.Sim
+	Dir       string // the bridge's files: bridge.toml, journal.db, traces/
+	Journal   string
+	AdminURL  string // https://127.0.0.1:port/
+	Password  string // the admin's
+	Admin     *http.Client
+	Log       *Log
+	cmd       *exec.Cmd
+}
+
+// Log collects a process's standard error.
+type Log struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *Log) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func writePEM(t testing.TB, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeKey(t testing.TB, path string, key crypto.PrivateKey) {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, path, "PRIVATE KEY", der)
+}
+
+// BridgeOptions choose the regime of the DMP simulator and the bridge's
+// retry timings.
+type BridgeOptions struct {
+	Regime  string // dmpsim.Legacy or dmpsim.Current
+	Backoff time.Duration
+	Kiosks  []string // ids enrolled on the site; kiosk-1 when empty
+}
+
+// StartBridge provisions a site and starts mosquitto, the DMP simulator and
+// `bridge run` (bin) until the test ends.
+func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
+	t.Helper()
+	if len(o.Kiosks) == 0 {
+		o.Kiosks = []string{"kiosk-1"}
+	}
+	if o.Backoff == 0 {
+		o.Backoff = 200 * time.Millisecond
+	}
+	dir := t.TempDir()
+	b := &Bridge{Dir: dir, Journal: filepath.Join(dir, "journal.db"), IGCDir: filepath.Join(dir, "igc"), Log: &Log{}}
+	var err error
+	if b.IGC, err = hwtest.LoadOrCreateIGCSante(b.IGCDir); err != nil {
+		t.Fatal(err)
+	}
+	b.Site = hwtest.NewSite(t, o.Kiosks...)
+	b.Mosquitto = b.Site.StartMosquitto(t)
+	writePEM(t, filepath.Join(dir, "igc.pem"), "CERTIFICATE", b.IGC.Cert.Raw)
+	br := b.Site.Creds["bridge-1"]
+	writePEM(t, filepath.Join(dir, "bridge.pem"), "CERTIFICATE", br.Certificate[0])
+	writeKey(t, filepath.Join(dir, "bridge.key"), br.PrivateKey)
+	writeKey(t, filepath.Join(dir, "enc.key"), b.Site.EncKey)
+
+	// The establishment's keys on a token; the DMP simulator.
+	tk := hwtest.NewSoftHSM(t, "etablissement")
+	t.Setenv("PKCS11_PIN", tk.PIN)
+	for _, k := range []struct{ label, usage, file string }{{"org-sign", hwtest.OrgSign, "sign.pem"}, {"org-auth", hwtest.OrgAuthCli, "auth.pem"}} {
+		cert, err := b.IGC.OrgCertificate(tk.RSASigner(t, k.label, 2048), k.usage, "750712001", "CHU TEST")
+		if err != nil {
+			t.Fatal(err)
+		}
+		writePEM(t, filepath.Join(dir, k.file), "CERTIFICATE", cert.Raw)
+	}
+	people, err := dmpsim.VitalePeople()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Sim, err = dmpsim.New(dmpsim.Options{DB: filepath.Join(dir, "dmp.db"), Regime: o.Regime, OrgRoots: b.IGC.Pool(), People: people}); err != nil {
+		t.Fatal(err)
+	}
+	srvCA := hwtest.NewCA(t, "DMP server CA")
+	writePEM(t, filepath.Join(dir, "dmp-ca.pem"), "CERTIFICATE", srvCA.Cert.Raw)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", b.Sim.TLSConfig(srvCA.ServerRSA(t, "localhost").TLS()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { b.Sim.Serve(ctx, l); close(served) }()
+	t.Cleanup(func() { cancel(); <-served; b.Sim.Close() })
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+
+	adminCert := srvCA.Server(t, "localhost")
+	os.WriteFile(filepath.Join(dir, "admin.pem"), adminCert.CertPEM, 0o600)
+	os.WriteFile(filepath.Join(dir, "admin.key"), adminCert.KeyPEM, 0o600)
+	b.Password = "correct horse battery"
+	os.WriteFile(filepath.Join(dir, "admin.password"), []byte(b.Password+"\n"), 0o600)
+	b.Admin = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srvCA.Pool()}}}
+	conf := fmt.Sprintf(`id = "bridge-1"
+broker = %q
+kiosk_ca = %q
+crl = %q
+cert = "bridge.pem"
+key = "bridge.key"
+enc_key = "enc.key"
+card_ca = ["igc.pem"]
+backoff = %q
+max_attempts = 3
+
+[journal]
+path = "journal.db"
+
+[admin]
+listen = "127.0.0.1:0"
+cert = "admin.pem"
+key = "admin.key"
+password_file = "admin.password"
+
+[dmp]
+url = "https://localhost:%s/si-dmp-server/v2/services/"
+server_ca = "dmp-ca.pem"
+sign_cert = "sign.pem"
+auth_cert = "auth.pem"
+sign_key = "org-sign"
+auth_key = "org-auth"
+pkcs11_module = %q
+pkcs11_token = "etablissement"
+timeout = "5s"
+trace_dir = "traces"
+
+[dmp.lps]
+id = "dmpkiosk"
+name = "dmpkiosk"
+version = "test"
+homologation = "HOMOLOG-TEST"
+`, b.Mosquitto.URL(), filepath.Join(b.Site.CA.Dir, "ca.pem"), b.Site.CA.CRLPath(), o.Backoff.String(), port, tk.Module)
+	cfgPath := filepath.Join(dir, "bridge.toml")
+	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.cmd = exec.Command(bin, "run", "--config", cfgPath)
+	stdout, _ := b.cmd.StdoutPipe()
+	b.cmd.Stderr = b.Log
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "admin: https://") {
+		b.Stop()
+		t.Fatalf("bridge start: %q %v\n%s", line, err, b.Log)
+	}
+	go io.Copy(io.Discard, stdout)
+	b.AdminURL = strings.TrimSpace(strings.TrimPrefix(line, "admin: "))
+	for i := 0; ; i++ {
+		if code, _ := b.Get(t, "/readyz"); code == http.StatusOK {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("bridge never ready\n%s", b.Log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return b
+}
+
+// Get fetches an admin page with the password.
+func (b *Bridge) Get(t testing.TB, path string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.AdminURL+strings.TrimPrefix(path, "/"), nil)
+	req.SetBasicAuth("admin", b.Password)
+	resp, err := b.Admin.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// Stop ends `bridge run` (SIGTERM) and waits for it.
+func (b *Bridge) Stop() {
+	if b.cmd == nil || b.cmd.Process == nil || b.cmd.ProcessState != nil {
+		return
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	b.cmd.Wait()
+}
+
+// Kiosk is a running `kiosk run` with its web view.
+type Kiosk struct {
+	Web    string // http://127.0.0.1:port
+	Outbox string
+	Log    *Log
+	cmd    *exec.Cmd
+}
+
+// StartKiosk writes kiosk id's configuration as provisioning bundles it
+// (regime, site ACCUEIL of 750712184) and starts `kiosk run` with the card
+// tray over the test IGC-Santé authority of b.
+func StartKiosk(t testing.TB, bins map[string]string, b *Bridge, id, regime string) *Kiosk {
+	t.Helper()
+	dir := t.TempDir()
+	pub, err := os.ReadFile(filepath.Join(b.Site.Dir, "bridge-enc.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(dir, "bundle")
+	cfg := provisioning.DeviceConfig{Site: "750712184", Unit: "ACCUEIL", Context: "admission", Regime: regime}
+	cfg.DeviceID, cfg.Broker.URL = id, b.Mosquitto.URL()
+	if err := b.Site.CA.WriteBundle(bundle, cfg, b.Site.Creds[id].Leaf, pub, filepath.Join(b.Site.CA.Dir, "..", id+"-kiosk.key")); err != nil {
+		t.Fatal(err)
+	}
+	k := &Kiosk{Outbox: filepath.Join(dir, "outbox.db"), Log: &Log{}}
+	body, _ := os.ReadFile(filepath.Join(bundle, "kiosk.toml"))
+	extra := "outbox = \"" + k.Outbox + "\"\nweb_listen = \"127.0.0.1:0\"\nsession_timeout = \"2m\"\nresult_wait = \"5s\"\n"
+	path := filepath.Join(bundle, "kiosk.toml")
+	if err := os.WriteFile(path, append([]byte(extra), body...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.cmd = exec.Command(bins["kiosk"], "run", "--config", path, "--tray-cardsim", bins["cardsim"], "--tray-pki", b.IGCDir)
+	stderr, _ := k.cmd.StderrPipe()
+	if err := k.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		k.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { k.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			k.cmd.Process.Kill()
+			t.Error("kiosk run did not stop on SIGTERM")
+		}
+	})
+	webURL := regexp.MustCompile(`url=(http://\S+)`)
+	sc := bufio.NewScanner(stderr)
+	deadline := time.Now().Add(20 * time.Second)
+	for k.Web == "" && time.Now().Before(deadline) && sc.Scan() {
+		fmt.Fprintln(k.Log, sc.Text())
+		if m := webURL.FindStringSubmatch(sc.Text()); m != nil {
+			k.Web = m[1]
+		}
+	}
+	if k.Web == "" {
+		t.Fatalf("kiosk run did not report its web view\n%s", k.Log)
+	}
+	go func() {
+		for sc.Scan() {
+			fmt.Fprintln(k.Log, sc.Text())
+		}
+	}()
+	return k
+}
