@@ -265,14 +265,19 @@ func (s *Session) onCard(ctx context.Context, ev pcsc.Event) {
 		if s.slots[ev.Slot] == nil {
 			return
 		}
-		if s.st != stIdle && s.st != stDone {
+		mid := s.st != stIdle && s.st != stDone
+		if mid {
 			s.Logger.Info("session: a card was removed mid-session; session data wiped")
 		}
 		waiting := s.waiting
 		s.forget()
 		s.waiting = waiting // a queued event's result may still come
 		s.slots[ev.Slot] = nil
-		s.show(display.Idle(s.status()))
+		sc := display.Idle(s.status())
+		if mid {
+			sc.Body = append([]string{"Carte retirée : la saisie est annulée, rien n'a été envoyé."}, sc.Body...)
+		}
+		s.show(sc)
 	case pcsc.CardInserted:
 		s.slots[ev.Slot] = &slotState{reader: ev.Reader, kind: Classify(ev.ATR)}
 		s.st = stReading

@@ -244,7 +244,7 @@ func TestSessionWrongPINThenCardPulled(t *testing.T) {
 	// Corrected with '*', then the patient's card is pulled out.
 	r.press(keys("12*")...)
 	r.remove(1)
-	r.wait(display.KindIdle, "Insérez")
+	r.wait(display.KindIdle, "Carte retirée : la saisie est annulée")
 	if p, _, _ := r.ob.Depth(context.Background()); p != 0 {
 		t.Fatalf("an event was stored for an interrupted session")
 	}

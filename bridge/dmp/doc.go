@@ -37,6 +37,8 @@
 //     did then; in the current regime only an INS is accepted (the simulator
 //     answers an INS-C with DMPIdentityCertificationFailure) and the event of
 //     a patient without one is refused before any call (INSi first).
+//   - A professional without a health profession code (a CPE, establishment
+//     staff) is given the card type ("CPE") as role code.
 //   - TD0.3 SUPPRESSION records the patient's refusal (status INTERDIT).
 //   - The simulator tells ORG SIGN from ORG AUTH_CLI by key usage: a
 //     signature certificate has nonRepudiation and no clientAuth extended

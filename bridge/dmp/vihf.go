@@ -137,7 +137,13 @@ func (v *VIHF) Build(issuer *x509.Certificate) *etree.Element {
 	str(AttrStructure, v.Structure)
 	str(AttrSector, v.Sector)
 	str(AttrSubjectID, v.Professional.Surname+" "+v.Professional.FirstName)
-	ce(AttrRole, "Role", v.Professional.Profession, CSProfession, "")
+	role := v.Professional.Profession
+	if role == "" {
+		// Establishment staff (CPE) hold no health profession: the card
+		// type stands for it (inferred).
+		role = v.Professional.CardType
+	}
+	ce(AttrRole, "Role", role, CSProfession, "")
 	if v.Professional.Speciality != "" {
 		ce(AttrRole, "Role", v.Professional.Speciality, CSSpeciality, "")
 	}

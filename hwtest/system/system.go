@@ -35,7 +35,15 @@ import (
 // temporary directory and returns their paths.
 func Build(t testing.TB, cmds ...string) map[string]string {
 	t.Helper()
-	dir := t.TempDir()
+	out, err := BuildTo(t.TempDir(), cmds...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// BuildTo compiles the named commands into dir (for a TestMain).
+func BuildTo(dir string, cmds ...string) (map[string]string, error) {
 	out := map[string]string{}
 	args := []string{"build", "-o", dir + "/"}
 	for _, c := range cmds {
@@ -43,9 +51,9 @@ func Build(t testing.TB, cmds ...string) map[string]string {
 		out[c] = filepath.Join(dir, c)
 	}
 	if b, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
+		return nil, fmt.Errorf("go build: %v\n%s", err, b)
 	}
-	return out
+	return out, nil
 }
 
 // Bridge is a running `bridge run` and what it talks to.

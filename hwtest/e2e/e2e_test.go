@@ -1,0 +1,406 @@
+// Package e2e drives the whole system as its users do: headless Chromium on
+// the kiosk's web view (buttons, keypad, virtual card tray over real pcscd
+// and vpcd), the kiosk, mosquitto, the bridge and the DMP simulator; and
+// the IT team's admin pages.
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	_ "modernc.org/sqlite"
+
+	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/system"
+	"dmpkiosk/ins"
+)
+
+var screens = flag.Bool("screens", false, "also write the README's screenshots to hwtest/e2e/screens")
+
+var bins map[string]string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "dmpkiosk-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	if bins, err = system.BuildTo(dir, "kiosk", "bridge", "cardsim"); err != nil {
+		os.RemoveAll(dir)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// scenario is one user's path through the system.
+type scenario struct {
+	t      *testing.T
+	name   string
+	b      *system.Bridge
+	k      *system.Kiosk
+	ctx    context.Context // the kiosk's tab
+	shot   int
+	regime string
+}
+
+func start(t *testing.T, regime string) *scenario {
+	t.Helper()
+	hwtest.StartPCSCD(t)
+	s := &scenario{t: t, name: strings.TrimPrefix(t.Name(), "Test"), regime: regime}
+	s.b = system.StartBridge(t, bins["bridge"], system.BridgeOptions{Regime: regime})
+	s.k = system.StartKiosk(t, bins, s.b, "kiosk-1", regime)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(hwtest.Chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		// The admin web's certificate is from the test's own authority.
+		chromedp.Flag("ignore-certificate-errors", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1100, 820))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancel3)
+	s.ctx = ctx
+	s.do(chromedp.Navigate(s.k.Web))
+	s.see("Insérez les cartes")
+	return s
+}
+
+func (s *scenario) do(actions ...chromedp.Action[chromedp.Void]) {
+	s.t.Helper()
+	if err := chromedp.Do(s.ctx, actions...); err != nil {
+		s.t.Fatalf("%v\nkiosk log:\n%s\nbridge log:\n%s", err, s.k.Log, s.b.Log)
+	}
+}
+
+// see waits until the kiosk's screen text says want.
+func (s *scenario) see(want string) {
+	s.t.Helper()
+	s.do(chromedp.Poll[chromedp.Void](`document.getElementById("text").textContent.includes(`+strconv.Quote(want)+`)`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+}
+
+// screenshot saves the page as a test artifact (and, with -screens, for
+// the README).
+func (s *scenario) screenshot(ctx context.Context, what string) {
+	s.t.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.shot++
+	dir := filepath.Join("..", "..", "artifacts", "e2e")
+	os.MkdirAll(dir, 0o755)
+	name := s.name + "-" + strconv.Itoa(s.shot) + "-" + what + ".png"
+	if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	if *screens {
+		os.MkdirAll("screens", 0o755)
+		os.WriteFile(filepath.Join("screens", s.name+"-"+what+".png"), buf, 0o644)
+	}
+}
+
+func (s *scenario) tray(slot int, action, profile string) {
+	s.t.Helper()
+	sel := `[data-slot="` + strconv.Itoa(slot) + `"][data-act="` + action + `"]`
+	if profile != "" {
+		s.do(chromedp.WaitVisible("#tray"), chromedp.SetValue("#profile", profile))
+	}
+	s.do(chromedp.Click(sel))
+}
+
+func (s *scenario) press(b string) {
+	s.t.Helper()
+	s.do(chromedp.Click("#b-" + b))
+	time.Sleep(150 * time.Millisecond) // a person's pace; each press is its own request
+}
+
+func (s *scenario) pin(code string) {
+	s.t.Helper()
+	for _, c := range code {
+		s.do(chromedp.Click(`[data-k="` + string(c) + `"]`))
+		time.Sleep(80 * time.Millisecond)
+	}
+}
+
+// journal reads the bridge's journal: state and outcome of each event.
+func (s *scenario) journal() map[string][2]string {
+	s.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+s.b.Journal+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT id, state, outcome FROM events`)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string][2]string{}
+	for rows.Next() {
+		var id, st, oc string
+		rows.Scan(&id, &st, &oc)
+		out[id] = [2]string{st, oc}
+	}
+	return out
+}
+
+// admin opens an admin page in a second tab with the password, checks it
+// says want and saves it.
+func (s *scenario) admin(path, what string, want ...string) {
+	s.t.Helper()
+	ctx, cancel := chromedp.NewContext(s.ctx)
+	defer cancel()
+	auth := base64.StdEncoding.EncodeToString([]byte("admin:" + s.b.Password))
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+		Headers: network.Headers{"Authorization": "Basic " + auth}}); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.b.AdminURL+strings.TrimPrefix(path, "/"))); err != nil {
+		s.t.Fatal(err)
+	}
+	for _, w := range want {
+		if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.body.innerText.includes(`+strconv.Quote(w)+`)`,
+			chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+			s.t.Fatalf("admin %s lacks %q:\n%s", path, w, body)
+		}
+	}
+	s.screenshot(ctx, what)
+}
+
+func (s *scenario) auditIntact() {
+	s.t.Helper()
+	s.admin("/audit", "admin-audit", "Chaîne d'audit intègre")
+}
+
+func (s *scenario) dmpTrace() string {
+	s.t.Helper()
+	tr, err := s.b.Sim.Trace(context.Background())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []string
+	for _, a := range tr {
+		out = append(out, a.Tx+":"+a.Outcome)
+	}
+	return strings.Join(out, " ")
+}
+
+// onlyEvent is the one event of the journal.
+func (s *scenario) onlyEvent() (string, [2]string) {
+	s.t.Helper()
+	j := s.journal()
+	if len(j) != 1 {
+		s.t.Fatalf("journal holds %d events: %v", len(j), j)
+	}
+	for id, v := range j {
+		return id, v
+	}
+	return "", [2]string{}
+}
+
+func insOf(nir13 string) dmp.PatientID {
+	n, _ := ins.ParseNIR13(nir13)
+	return dmp.PatientID{Root: ins.OIDNIR, Extension: n.String()}
+}
+
+// Legacy regime at the admission desk: the doctor's CPS and the family's
+// Vitale card, a child chosen, the PIN, the consent to creation: "DMP
+// créé"; the simulator holds the child's DMP (known by the INS-C), the
+// journal the event done, the admin pages the event and the intact chain.
+func TestLegacyCreation(t *testing.T) {
+	s := start(t, dmpsim.Legacy)
+	s.tray(0, "insert", "vitale-famille")
+	s.tray(1, "insert", "cps-medecin")
+	s.see("Code de la carte professionnelle")
+	s.pin("1234#")
+	s.see("JEAN-PIERRE")
+	s.screenshot(s.ctx, "kiosk-choose")
+	s.press("non")
+	s.press("non")
+	s.press("oui") // LÉA
+	s.see("LÉA")
+	s.press("non") // no identity document this time
+	s.see("informé")
+	s.press("oui")
+	s.see("création")
+	s.screenshot(s.ctx, "kiosk-consent")
+	s.press("oui")
+	s.see("autorise")
+	s.press("oui")
+	s.see("bris de glace")
+	s.press("valider")
+	s.see("centre 15")
+	s.press("valider")
+	s.see("DMP créé")
+	s.screenshot(s.ctx, "kiosk-created")
+
+	insc, _ := ins.INSC("LÉA", "100504", "1800269123045")
+	d, err := s.b.Sim.Record(context.Background(), dmp.PatientID{Root: dmp.OIDINSC, Extension: insc}, "1750712184")
+	if err != nil || !d.Exists || !d.Consent || d.Authorization != dmp.AuthValid || d.OppBrisGlace || d.OppUrgence {
+		t.Fatalf("DMP %+v %v", d, err)
+	}
+	if got := s.dmpTrace(); got != "TD0.2:NF TD1.1:created TD0.3:VALIDE" {
+		t.Fatalf("DMP trace %q", got)
+	}
+	id, st := s.onlyEvent()
+	if st != [2]string{"done", "created"} {
+		t.Fatalf("journal %s: %v", id, st)
+	}
+	s.admin("/events", "admin-events", id, "done", "created", "D•••")
+	s.admin("/", "admin-fleet", "kiosk-1", "en ligne")
+	s.admin("/usage", "admin-usage", "750712184", "ACCUEIL", "created")
+	s.auditIntact()
+}
+
+// Current regime: the patient's DMP exists (Mon espace santé); the
+// authorization is recorded, nothing created.
+func TestCurrentRegime(t *testing.T) {
+	s := start(t, dmpsim.Current)
+	s.tray(0, "insert", "vitale-seul")
+	s.tray(1, "insert", "cpe-accueil")
+	s.see("Code de la carte professionnelle")
+	s.pin("4321#")
+	s.see("MARTIN")
+	s.press("oui") // an identity document was checked
+	s.see("Quelle pièce")
+	s.press("valider")
+	s.see("informé")
+	s.press("oui")
+	s.see("autorise")
+	s.press("oui")
+	s.see("bris de glace")
+	s.press("oui") // the patient opposes it
+	s.see("centre 15")
+	s.press("valider")
+	s.see("Autorisation enregistrée")
+	s.screenshot(s.ctx, "kiosk-authorized")
+	d, err := s.b.Sim.Record(context.Background(), insOf("1750675112033"), "1750712184")
+	if err != nil || d.Authorization != dmp.AuthValid || d.CreatedBy != "Mon espace santé" {
+		t.Fatalf("DMP %+v %v", d, err)
+	}
+	if got := s.dmpTrace(); got != "TD0.2:OK TD0.3:VALIDE" {
+		t.Fatalf("DMP trace %q", got)
+	}
+	if _, st := s.onlyEvent(); st != [2]string{"done", "authorized"} {
+		t.Fatalf("journal %v", st)
+	}
+	s.admin("/events", "admin-events", "authorized")
+	s.auditIntact()
+}
+
+// A wrong PIN: the kiosk says how many tries are left; nothing is sent;
+// the right PIN then goes on.
+func TestWrongPIN(t *testing.T) {
+	s := start(t, dmpsim.Current)
+	s.tray(0, "insert", "vitale-seul")
+	s.tray(1, "insert", "cps-medecin")
+	s.see("Code de la carte professionnelle")
+	s.pin("9999#")
+	s.see("Il reste 2 essai(s)")
+	s.screenshot(s.ctx, "kiosk-wrong-pin")
+	if j := s.journal(); len(j) != 0 {
+		t.Fatalf("journal after a wrong PIN: %v", j)
+	}
+	if got := s.dmpTrace(); got != "" {
+		t.Fatalf("DMP called after a wrong PIN: %q", got)
+	}
+	s.pin("1234#")
+	s.see("MARTIN")
+	if strings.Contains(s.k.Log.String(), "9999") || strings.Contains(s.k.Log.String(), "1234") {
+		t.Fatal("a PIN in the kiosk's log")
+	}
+	s.auditIntact()
+}
+
+// The Vitale card pulled out mid-session: the kiosk says so and sends
+// nothing; the next patient starts afresh.
+func TestCardPulled(t *testing.T) {
+	s := start(t, dmpsim.Current)
+	s.tray(0, "insert", "vitale-seul")
+	s.tray(1, "insert", "cps-medecin")
+	s.see("Code de la carte professionnelle")
+	s.pin("1234#")
+	s.see("MARTIN")
+	s.tray(0, "remove", "")
+	s.see("Carte retirée")
+	s.screenshot(s.ctx, "kiosk-card-pulled")
+	time.Sleep(time.Second)
+	if j := s.journal(); len(j) != 0 {
+		t.Fatalf("journal after a pulled card: %v", j)
+	}
+	if got := s.dmpTrace(); got != "" {
+		t.Fatalf("DMP called after a pulled card: %q", got)
+	}
+	s.tray(1, "remove", "")
+	s.see("Insérez les cartes")
+	s.auditIntact()
+}
+
+// The broker stops before the session ends: the event is kept in the
+// kiosk's outbox and the screen says it will be sent; the broker back, it
+// is delivered, processed once, and the result reaches the screen.
+func TestBrokerRestart(t *testing.T) {
+	s := start(t, dmpsim.Current)
+	s.tray(0, "insert", "vitale-famille")
+	s.tray(1, "insert", "cps-medecin")
+	s.see("Code de la carte professionnelle")
+	s.pin("1234#")
+	s.see("JEAN-PIERRE")
+	s.press("non")
+	s.press("oui") // HÉLÈNE, who has an INS of her own
+	s.see("HÉLÈNE")
+	s.press("non")
+	s.see("informé")
+	s.press("oui")
+	s.see("autorise")
+	s.press("oui")
+	s.see("bris de glace")
+	s.press("valider")
+	s.see("centre 15")
+	s.b.Mosquitto.Stop()
+	s.press("valider")
+	s.see("sera transmis")
+	s.screenshot(s.ctx, "kiosk-queued")
+	if j := s.journal(); len(j) != 0 {
+		t.Fatalf("journal while the broker is down: %v", j)
+	}
+	s.b.Mosquitto.Start()
+	s.see("Autorisation enregistrée")
+	s.screenshot(s.ctx, "kiosk-delivered")
+	if _, st := s.onlyEvent(); st != [2]string{"done", "authorized"} {
+		t.Fatalf("journal %v", st)
+	}
+	if got := s.dmpTrace(); got != "TD0.2:OK TD0.3:VALIDE" {
+		t.Fatalf("DMP trace %q (processed once)", got)
+	}
+	d, err := s.b.Sim.Record(context.Background(), insOf("2820933063112"), "1750712184")
+	if err != nil || d.Authorization != dmp.AuthValid {
+		t.Fatalf("DMP %+v %v", d, err)
+	}
+	s.auditIntact()
+}
