@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -85,7 +86,8 @@ func start(t *testing.T, regime string) *scenario {
 func (s *scenario) do(actions ...chromedp.Action[chromedp.Void]) {
 	s.t.Helper()
 	if err := chromedp.Do(s.ctx, actions...); err != nil {
-		s.t.Fatalf("%v\nkiosk log:\n%s\nbridge log:\n%s", err, s.k.Log, s.b.Log)
+		page, _ := chromedp.Run(context.WithoutCancel(s.ctx), chromedp.Evaluate[string](`document.getElementById("text").textContent + " | tray: " + document.getElementById("traymsg").textContent`))
+		s.t.Fatalf("%v\nscreen: %s\nkiosk log:\n%s\nbridge log:\n%s", err, page, s.k.Log, s.b.Log)
 	}
 }
 
@@ -183,10 +185,20 @@ func (s *scenario) admin(path, what string, want ...string) {
 		s.t.Fatal(err)
 	}
 	for _, w := range want {
-		if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.body.innerText.includes(`+strconv.Quote(w)+`)`,
-			chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		// The page may still be loading: an evaluation in a context being
+		// replaced fails, and is tried again.
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			var ok bool
+			if ok, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body !== null && document.body.innerText.includes(`+strconv.Quote(w)+`)`)); err == nil && ok {
+				break
+			} else if err == nil {
+				err = errors.New("not on the page")
+			}
+		}
+		if err != nil {
 			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-			s.t.Fatalf("admin %s lacks %q:\n%s", path, w, body)
+			s.t.Fatalf("admin %s lacks %q (%v):\n%s", path, w, err, body)
 		}
 	}
 	s.screenshot(ctx, what)
