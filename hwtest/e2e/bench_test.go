@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/system"
+)
+
+// webKiosk drives a kiosk's web view over HTTP and follows its pushed
+// screens.
+type webKiosk struct {
+	b      testing.TB
+	web    string
+	events *bufio.Reader
+}
+
+func (w *webKiosk) post(path string, form url.Values) {
+	w.b.Helper()
+	resp, err := http.PostForm(w.web+path, form)
+	if err != nil {
+		w.b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		w.b.Fatalf("POST %s %v: %d", path, form, resp.StatusCode)
+	}
+}
+
+// wait reads pushed screens until one says want.
+func (w *webKiosk) wait(want string) {
+	w.b.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		line, err := w.events.ReadString('\n')
+		if err != nil {
+			w.b.Fatalf("screen stream: %v", err)
+		}
+		var ev struct{ Text string }
+		if data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && strings.Contains(ev.Text, want) {
+			return
+		}
+	}
+	w.b.Fatalf("no screen saying %q", want)
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+// BenchmarkInsertionToResult: whole sessions through the whole system —
+// the cards inserted in pcscd's vpcd slots, the PIN and answers given as
+// soon as each screen shows, the event through mosquitto to `bridge run`,
+// TD0.2 (and TD0.3 the first time) with the DMP simulator at zero latency,
+// the result on the kiosk's screen. The floor is the two MQTT round trips
+// of an event and its result through the same broker (kiosk → bridge →
+// kiosk, QoS 1), measured in the same run. Run with -benchtime 20x for
+// percentiles.
+func BenchmarkInsertionToResult(b *testing.B) {
+	hwtest.StartPCSCD(b)
+	br := system.StartBridge(b, bins["bridge"], system.BridgeOptions{Regime: dmpsim.Current, Kiosks: []string{"kiosk-1", "kiosk-2"}})
+	k := system.StartKiosk(b, bins, br, "kiosk-1", "current")
+	resp, err := http.Get(k.Web + "/events")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	w := &webKiosk{b: b, web: k.Web, events: bufio.NewReader(resp.Body)}
+	w.wait("Insérez")
+	var laps []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		w.post("/tray", url.Values{"slot": {"0"}, "action": {"insert"}, "profile": {"vitale-seul"}})
+		w.post("/tray", url.Values{"slot": {"1"}, "action": {"insert"}, "profile": {"cps-medecin"}})
+		w.wait("Code de la carte")
+		for _, c := range "1234#" {
+			w.post("/input", url.Values{"k": {string(c)}})
+		}
+		w.wait("MARTIN")
+		w.post("/input", url.Values{"b": {"non"}})
+		w.wait("informé")
+		for _, a := range []string{"oui", "oui", "valider", "valider"} {
+			w.post("/input", url.Values{"b": {a}})
+		}
+		w.wait("Autorisation enregistrée")
+		laps = append(laps, time.Since(t0))
+		b.StopTimer()
+		w.post("/tray", url.Values{"slot": {"0"}, "action": {"remove"}})
+		w.post("/tray", url.Values{"slot": {"1"}, "action": {"remove"}})
+		w.wait("Insérez")
+		b.StartTimer()
+	}
+	b.StopTimer()
+	floor := mqttRoundTrips(b, br)
+	b.ReportMetric(float64(percentile(laps, 0.5).Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(percentile(laps, 0.99).Milliseconds()), "p99-ms")
+	b.ReportMetric(float64(percentile(floor, 0.5).Microseconds()), "floor-p50-µs")
+	var sum time.Duration
+	for _, f := range floor {
+		sum += f
+	}
+	b.ReportMetric(float64(sum.Nanoseconds())/float64(len(floor)), "floor-ns/op")
+}
+
+// mqttRoundTrips times an event from a kiosk to a bridge and a result back
+// through the site's mosquitto, the bridge service stopped.
+func mqttRoundTrips(b *testing.B, br *system.Bridge) []time.Duration {
+	br.Stop()
+	connect := func(id string) mqtt.Client {
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(br.Mosquitto.URL()).SetClientID(id).SetTLSConfig(br.Site.TLS(br.Site.Creds[id])))
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			b.Fatal(tok.Error())
+		}
+		return c
+	}
+	kiosk, bridge := connect("kiosk-2"), connect("bridge-1")
+	defer kiosk.Disconnect(50)
+	defer bridge.Disconnect(50)
+	got := make(chan struct{}, 1)
+	bridge.Subscribe("kiosk/+/events", 1, func(c mqtt.Client, m mqtt.Message) {
+		c.Publish("kiosk/kiosk-2/results", 1, false, m.Payload())
+	}).Wait()
+	kiosk.Subscribe("kiosk/kiosk-2/results", 1, func(mqtt.Client, mqtt.Message) { got <- struct{}{} }).Wait()
+	payload := make([]byte, 4096) // an event's size
+	var out []time.Duration
+	for i := 0; i < 200; i++ {
+		t0 := time.Now()
+		kiosk.Publish("kiosk/kiosk-2/events", 1, false, payload)
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			b.Fatal("no round trip")
+		}
+		out = append(out, time.Since(t0))
+	}
+	return out
+}
