@@ -156,6 +156,15 @@ func runBridge(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		}()
 	}
 	fmt.Fprintf(stdout, "bridge %s: consuming %s\n", c.ID, c.Broker)
+	if err := reloadCRL(ctx, errc, log, "bridge", func() error { _, err := rev.Reload(); return err }); err != nil {
+		return err
+	}
+	return <-errc
+}
+
+// reloadCRL reloads the CRL on SIGHUP and every crlCheckEvery until ctx
+// ends (nil) or errc reports a failure (returned).
+func reloadCRL(ctx context.Context, errc <-chan error, log *slog.Logger, who string, reload func() error) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -164,14 +173,14 @@ func runBridge(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	for {
 		select {
 		case <-ctx.Done():
-			return <-errc
+			return nil
 		case err := <-errc:
 			return err
 		case <-hup:
 		case <-tick.C:
 		}
-		if _, err := rev.Reload(); err != nil {
-			log.Error("bridge: CRL reload failed, keeping the previous one", "error", err)
+		if err := reload(); err != nil {
+			log.Error(who+": CRL reload failed, keeping the previous one", "error", err)
 		}
 	}
 }
@@ -235,20 +244,5 @@ func runBroker(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	}
 	defer b.Close()
 	fmt.Fprintf(stdout, "broker: %s\n", b.URL())
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	tick := time.NewTicker(crlCheckEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-hup:
-		case <-tick.C:
-		}
-		if err := b.Reload(); err != nil {
-			log.Error("broker: CRL reload failed, keeping the previous one", "error", err)
-		}
-	}
+	return reloadCRL(ctx, nil, log, "broker", b.Reload)
 }

@@ -142,6 +142,28 @@ func (s *scenario) pin(code string) {
 	}
 }
 
+// cards inserts a Vitale card and a professional's card and types the
+// PIN, up to the screen that says next.
+func (s *scenario) cards(vitale, pro, pin, next string) {
+	s.t.Helper()
+	s.tray(0, "insert", vitale)
+	s.tray(1, "insert", pro)
+	s.see("Code de la carte professionnelle")
+	s.pin(pin)
+	s.see(next)
+}
+
+// nothingSent checks that neither the journal nor the DMP saw anything.
+func (s *scenario) nothingSent(after string) {
+	s.t.Helper()
+	if j := s.journal(); len(j) != 0 {
+		s.t.Fatalf("journal after %s: %v", after, j)
+	}
+	if got := s.dmpTrace(); got != "" {
+		s.t.Fatalf("DMP called after %s: %q", after, got)
+	}
+}
+
 // journal reads the bridge's journal: state and outcome of each event.
 func (s *scenario) journal() map[string][2]string {
 	s.t.Helper()
@@ -246,11 +268,7 @@ func insOf(nir13 string) dmp.PatientID {
 // journal the event done, the admin pages the event and the intact chain.
 func TestLegacyCreation(t *testing.T) {
 	s := start(t, dmpsim.Legacy)
-	s.tray(0, "insert", "vitale-famille")
-	s.tray(1, "insert", "cps-medecin")
-	s.see("Code de la carte professionnelle")
-	s.pin("1234#")
-	s.see("JEAN-PIERRE")
+	s.cards("vitale-famille", "cps-medecin", "1234#", "JEAN-PIERRE")
 	s.screenshot(s.ctx, "kiosk-choose")
 	s.press("non")
 	s.press("non")
@@ -293,11 +311,7 @@ func TestLegacyCreation(t *testing.T) {
 // authorization is recorded, nothing created.
 func TestCurrentRegime(t *testing.T) {
 	s := start(t, dmpsim.Current)
-	s.tray(0, "insert", "vitale-seul")
-	s.tray(1, "insert", "cpe-accueil")
-	s.see("Code de la carte professionnelle")
-	s.pin("4321#")
-	s.see("MARTIN")
+	s.cards("vitale-seul", "cpe-accueil", "4321#", "MARTIN")
 	s.press("oui") // an identity document was checked
 	s.see("Quelle pièce")
 	s.press("valider")
@@ -329,18 +343,9 @@ func TestCurrentRegime(t *testing.T) {
 // the right PIN then goes on.
 func TestWrongPIN(t *testing.T) {
 	s := start(t, dmpsim.Current)
-	s.tray(0, "insert", "vitale-seul")
-	s.tray(1, "insert", "cps-medecin")
-	s.see("Code de la carte professionnelle")
-	s.pin("9999#")
-	s.see("Il reste 2 essai(s)")
+	s.cards("vitale-seul", "cps-medecin", "9999#", "Il reste 2 essai(s)")
 	s.screenshot(s.ctx, "kiosk-wrong-pin")
-	if j := s.journal(); len(j) != 0 {
-		t.Fatalf("journal after a wrong PIN: %v", j)
-	}
-	if got := s.dmpTrace(); got != "" {
-		t.Fatalf("DMP called after a wrong PIN: %q", got)
-	}
+	s.nothingSent("a wrong PIN")
 	s.pin("1234#")
 	s.see("MARTIN")
 	if strings.Contains(s.k.Log.String(), "9999") || strings.Contains(s.k.Log.String(), "1234") {
@@ -353,21 +358,12 @@ func TestWrongPIN(t *testing.T) {
 // nothing; the next patient starts afresh.
 func TestCardPulled(t *testing.T) {
 	s := start(t, dmpsim.Current)
-	s.tray(0, "insert", "vitale-seul")
-	s.tray(1, "insert", "cps-medecin")
-	s.see("Code de la carte professionnelle")
-	s.pin("1234#")
-	s.see("MARTIN")
+	s.cards("vitale-seul", "cps-medecin", "1234#", "MARTIN")
 	s.tray(0, "remove", "")
 	s.see("Carte retirée")
 	s.screenshot(s.ctx, "kiosk-card-pulled")
 	time.Sleep(time.Second)
-	if j := s.journal(); len(j) != 0 {
-		t.Fatalf("journal after a pulled card: %v", j)
-	}
-	if got := s.dmpTrace(); got != "" {
-		t.Fatalf("DMP called after a pulled card: %q", got)
-	}
+	s.nothingSent("a pulled card")
 	s.tray(1, "remove", "")
 	s.see("Insérez les cartes")
 	s.auditIntact()
@@ -378,11 +374,7 @@ func TestCardPulled(t *testing.T) {
 // is delivered, processed once, and the result reaches the screen.
 func TestBrokerRestart(t *testing.T) {
 	s := start(t, dmpsim.Current)
-	s.tray(0, "insert", "vitale-famille")
-	s.tray(1, "insert", "cps-medecin")
-	s.see("Code de la carte professionnelle")
-	s.pin("1234#")
-	s.see("JEAN-PIERRE")
+	s.cards("vitale-famille", "cps-medecin", "1234#", "JEAN-PIERRE")
 	s.press("non")
 	s.press("oui") // HÉLÈNE, who has an INS of her own
 	s.see("HÉLÈNE")
