@@ -776,7 +776,7 @@ func (s *Session) onResult(r event.Result) {
 	case event.OutcomeExists:
 		tone, title = display.Neutral, "Le DMP existe déjà"
 	case event.OutcomeRefused:
-		tone, title = display.Danger, "Refusé par le DMP"
+		tone, title = display.Neutral, "Pas d'accès au DMP" // the patient's choice, or no DMP: the message says which
 	default:
 		tone, title = display.Danger, "Erreur de traitement"
 	}
