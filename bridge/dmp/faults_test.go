@@ -192,3 +192,16 @@ func TestTransportFailures(t *testing.T) {
 	}
 	wantPermanent(t, err, nil)
 }
+
+// An exchange that cannot be audited fails the event, to be retried (not
+// reported done without its trace).
+func TestAuditFailureFailsTheEvent(t *testing.T) {
+	r := newRig(t, dmpsim.Current)
+	p := r.processor(r.config())
+	p.Audit = func(context.Context, string, string, string) error { return errors.New("journal full") }
+	_, err := p.Process(context.Background(), familyEvent(t, "current", false))
+	var perm *bridge.PermanentError
+	if err == nil || errors.As(err, &perm) || !strings.Contains(err.Error(), "journal full") {
+		t.Fatalf("unaudited exchange: %v", err)
+	}
+}

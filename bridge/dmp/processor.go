@@ -62,7 +62,9 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 	}
 	who := Who{Professional: e.Professional, FINESS: e.Site.FINESS, Patient: pid}
 	ex, x, err := p.Client.TestExistence(ctx, who)
-	p.audit(ctx, e, x, err)
+	if err := p.audit(ctx, e, x, err); err != nil {
+		return bridge.Outcome{}, err
+	}
 	if err != nil {
 		return bridge.Outcome{}, p.classify(err)
 	}
@@ -78,7 +80,9 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 		x, err := p.Client.Create(ctx, who, Creation{Patient: pid, Consent: true,
 			Demographics: Demographics{BirthName: t.BirthName, FirstName: t.FirstName, Sex: t.Sex, BirthDate: t.BirthDate},
 			OppBrisGlace: e.Consent.BrisDeGlaceOpposition, OppUrgence: e.Consent.EmergencyOpposition})
-		p.audit(ctx, e, x, err)
+		if err := p.audit(ctx, e, x, err); err != nil {
+			return bridge.Outcome{}, err
+		}
 		switch {
 		case errors.Is(err, ErrFound):
 			// Created meanwhile (by another site, or by this request
@@ -99,7 +103,9 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 	}
 	if action != "" {
 		x, err := p.Client.SetAuthorization(ctx, who, action)
-		p.audit(ctx, e, x, err)
+		if err := p.audit(ctx, e, x, err); err != nil {
+			return bridge.Outcome{}, err
+		}
 		if err != nil {
 			return bridge.Outcome{}, p.classify(err)
 		}
@@ -140,10 +146,12 @@ func (p *Processor) classify(err error) error {
 }
 
 // audit records one exchange: the transaction, its outcome and the
-// message identifiers, never patient data.
-func (p *Processor) audit(ctx context.Context, e *event.Event, x Exchange, err error) {
+// message identifiers, never patient data. An exchange that cannot be
+// audited fails the event (retried: it starts again from TD0.2, so what
+// went through is not done twice).
+func (p *Processor) audit(ctx context.Context, e *event.Event, x Exchange, err error) error {
 	if p.Audit == nil || x.Transaction == "" {
-		return
+		return nil
 	}
 	outcome := "ok"
 	if err != nil {
@@ -154,5 +162,8 @@ func (p *Processor) audit(ctx context.Context, e *event.Event, x Exchange, err e
 		}
 	}
 	detail := fmt.Sprintf("%s %s request=%s response=%s http=%d", x.Transaction, outcome, x.RequestID, x.ResponseID, x.Status)
-	_ = p.Audit(ctx, "dmp."+x.Transaction, e.ID, detail)
+	if aerr := p.Audit(ctx, "dmp."+x.Transaction, e.ID, detail); aerr != nil {
+		return fmt.Errorf("dmp: auditing %s: %w", x.Transaction, aerr)
+	}
+	return nil
 }
