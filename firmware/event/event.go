@@ -199,12 +199,46 @@ type Opened struct {
 // their chains again for every event is most of a bridge's work.
 // Revocation is not cached: the bridge checks it on every event.
 type ChainCache struct {
-	mu sync.Mutex
-	ok map[[32]byte]time.Time // leaf and roots → not after
+	mu    sync.Mutex
+	ok    map[[32]byte]time.Time       // leaf and roots → not after
+	certs map[string]*x509.Certificate // x5c entry → parsed certificate
 }
 
+// maxCachedCerts bounds the parsed certificates kept (the cache starts
+// afresh beyond).
+const maxCachedCerts = 10000
+
 // NewChainCache returns an empty cache.
-func NewChainCache() *ChainCache { return &ChainCache{ok: map[[32]byte]time.Time{}} }
+func NewChainCache() *ChainCache {
+	return &ChainCache{ok: map[[32]byte]time.Time{}, certs: map[string]*x509.Certificate{}}
+}
+
+// parse returns the certificate of an x5c entry, parsed once.
+func (c *ChainCache) parse(b64 string) (*x509.Certificate, error) {
+	if c != nil {
+		c.mu.Lock()
+		cert, ok := c.certs[b64]
+		c.mu.Unlock()
+		if ok {
+			return cert, nil
+		}
+	}
+	der, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil || c == nil {
+		return cert, err
+	}
+	c.mu.Lock()
+	if len(c.certs) >= maxCachedCerts {
+		c.certs = map[string]*x509.Certificate{}
+	}
+	c.certs[b64] = cert
+	c.mu.Unlock()
+	return cert, nil
+}
 
 func cacheKey(leaf []byte, roots *x509.CertPool) [32]byte {
 	h := sha256.New()
@@ -247,7 +281,7 @@ func (c *ChainCache) verify(chain []*x509.Certificate, roots *x509.CertPool, usa
 }
 
 // x5c reads the certificate chain of a signature's protected header.
-func x5c(protected string) ([]*x509.Certificate, error) {
+func (c *ChainCache) x5c(protected string) ([]*x509.Certificate, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(protected)
 	if err != nil {
 		return nil, err
@@ -263,11 +297,7 @@ func x5c(protected string) ([]*x509.Certificate, error) {
 	}
 	var chain []*x509.Certificate
 	for _, s := range h.X5C {
-		der, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return nil, err
-		}
-		cert, err := x509.ParseCertificate(der)
+		cert, err := c.parse(s)
 		if err != nil {
 			return nil, err
 		}
@@ -316,7 +346,7 @@ func OpenCached(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.Cert
 		if i == 1 {
 			roots, usage = cardCA, x509.ExtKeyUsageAny
 		}
-		chain, err := x5c(g.Signatures[i].Protected)
+		chain, err := cache.x5c(g.Signatures[i].Protected)
 		if err != nil {
 			return nil, fmt.Errorf("%w: signature %d: %v", ErrChain, i, err)
 		}
