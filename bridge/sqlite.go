@@ -270,22 +270,13 @@ func (j *SQLiteJournal) Get(ctx context.Context, id string) (Record, error) {
 // Claim implements Journal.
 func (j *SQLiteJournal) Claim(ctx context.Context, now time.Time, n int) (out []Record, err error) {
 	err = j.write(ctx, func(ctx context.Context, tx wtx) error {
-		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT `+recordCols+` FROM events
+		var err error
+		out, err = collect(tx.QueryContext(ctx, `SELECT `+recordCols+` FROM events
 			WHERE state = ? OR (state = ? AND next_attempt <= ?) ORDER BY received LIMIT ?`,
-			StateVerified, StateFailed, now.UnixMilli(), n)
+			StateVerified, StateFailed, now.UnixMilli(), n))
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			r, err := scanRecord(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, r)
-		}
-		rows.Close()
 		for i := range out {
 			out[i].State = StateProcessing
 			out[i].Attempts++
@@ -348,7 +339,11 @@ func (j *SQLiteJournal) Retry(ctx context.Context, id string) error {
 
 // List implements Journal.
 func (j *SQLiteJournal) List(ctx context.Context, state string, limit int) ([]Record, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT `+recordCols+` FROM events WHERE state = ? OR ? = '' ORDER BY received DESC LIMIT ?`, state, state, limit)
+	return collect(j.db.QueryContext(ctx, `SELECT `+recordCols+` FROM events WHERE state = ? OR ? = '' ORDER BY received DESC LIMIT ?`, state, state, limit))
+}
+
+// collect reads every record of a query (pgCollect's twin).
+func collect(rows *sql.Rows, err error) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}

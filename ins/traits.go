@@ -112,13 +112,13 @@ func NormalizeTraits(t Traits) (Traits, error) {
 	default:
 		return out, &TraitError{"sexe", "M, F ou I attendu"}
 	}
-	if !isDigits(t.BirthDate, 8) || t.BirthDate[:4] == "0000" {
+	if !Digits(t.BirthDate, 8) || t.BirthDate[:4] == "0000" {
 		return out, &TraitError{"date de naissance", "8 chiffres AAAAMMJJ attendus"}
 	}
 	out.BirthDate = t.BirthDate
 	if t.BirthPlace != "" {
 		p := strings.ToUpper(t.BirthPlace)
-		if len(p) != 5 || !(isDigits(p, 5) || (p[:2] == "2A" || p[:2] == "2B") && isDigits(p[2:], 3)) {
+		if len(p) != 5 || !(Digits(p, 5) || (p[:2] == "2A" || p[:2] == "2B") && Digits(p[2:], 3)) {
 			return out, &TraitError{"lieu de naissance", "code INSEE de 5 caractères attendu"}
 		}
 		out.BirthPlace = p
@@ -153,7 +153,9 @@ func (t Traits) SameIdentity(o Traits) bool {
 	return t.ListePrenom() == o.ListePrenom()
 }
 
-func isDigits(s string, n int) bool {
+// Digits reports whether s is exactly n ASCII digits (dates, codes and
+// numbers read from cards and forms).
+func Digits(s string, n int) bool {
 	if len(s) != n {
 		return false
 	}

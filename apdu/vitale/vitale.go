@@ -200,11 +200,11 @@ func parseCarte(b []byte, c *Card) error {
 		return err
 	}
 	for _, d := range []string{c.ValidFrom, c.ValidUntil} {
-		if !digits(d, 8) {
+		if !ins.Digits(d, 8) {
 			return fmt.Errorf("%w : date de validité mal formée", ErrMalformed)
 		}
 	}
-	if c.Serial == "" || !digits(c.Serial, len(c.Serial)) {
+	if c.Serial == "" || !ins.Digits(c.Serial, len(c.Serial)) {
 		return fmt.Errorf("%w : numéro de série mal formé", ErrMalformed)
 	}
 	return nil
@@ -230,9 +230,9 @@ func parseBenefic(b []byte) ([]Beneficiary, error) {
 		switch {
 		case ben.Surname == "" || ben.BirthDate == "" || rank == "" || ben.Quality == "":
 			return nil, fmt.Errorf("%w : bénéficiaire %d incomplet", ErrMalformed, len(out)+1)
-		case !digits(ben.BirthDate, 8):
+		case !ins.Digits(ben.BirthDate, 8):
 			return nil, fmt.Errorf("%w : date de naissance du bénéficiaire %d mal formée", ErrMalformed, len(out)+1)
-		case !digits(rank, 1) || !digits(ben.Quality, 2):
+		case !ins.Digits(rank, 1) || !ins.Digits(ben.Quality, 2):
 			return nil, fmt.Errorf("%w : rang ou qualité du bénéficiaire %d mal formé", ErrMalformed, len(out)+1)
 		}
 		if _, ok := present(o.Value, 0x81); !ok {
@@ -291,18 +291,6 @@ func fill(tmpl []byte, fields map[apdu.Tag]*string) error {
 func present(tmpl []byte, tag apdu.Tag) ([]byte, bool) {
 	v, ok, _ := apdu.Find(tmpl, tag)
 	return v, ok
-}
-
-func digits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < n; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func malformed(err error) error { return fmt.Errorf("%w : %w", ErrMalformed, err) }
