@@ -156,9 +156,9 @@ func (c *config) brokerTLS(roots *x509.CertPool) (*tls.Config, error) {
 
 // dmpCredentials loads the establishment's ORG SIGN and ORG AUTH_CLI keys
 // and certificates: from the PKCS#11 token when one is named (PIN from
-// PKCS11_PIN), else from key files. close releases the token.
-func (d *dmpConfig) credentials(c *config) (sign, auth dmp.Credentials, close func(), err error) {
-	close = func() {}
+// PKCS11_PIN), else from key files. release closes the token.
+func (d *dmpConfig) credentials(c *config) (sign, auth dmp.Credentials, release func(), err error) {
+	release = func() {}
 	load := func(certPath, key string) (dmp.Credentials, error) {
 		chain, err := provisioning.LoadCertificates(c.path(certPath))
 		if err != nil {
@@ -181,21 +181,21 @@ func (d *dmpConfig) credentials(c *config) (sign, auth dmp.Credentials, close fu
 	}
 	ctx, err := crypto11.Configure(&crypto11.Config{Path: d.PKCS11, TokenLabel: d.Token, Pin: os.Getenv("PKCS11_PIN")})
 	if err != nil {
-		return sign, auth, close, fmt.Errorf("opening the PKCS#11 token %q: %w", d.Token, err)
+		return sign, auth, release, fmt.Errorf("opening the PKCS#11 token %q: %w", d.Token, err)
 	}
-	close = func() { ctx.Close() }
+	release = func() { ctx.Close() }
 	for _, x := range []struct {
 		cred  *dmp.Credentials
 		label string
 	}{{&sign, d.SignKey}, {&auth, d.AuthKey}} {
 		k, ferr := ctx.FindKeyPair(nil, []byte(x.label))
 		if ferr != nil || k == nil {
-			close()
+			release()
 			return sign, auth, func() {}, fmt.Errorf("no key %q on the token %q", x.label, d.Token)
 		}
 		x.cred.Key = k
 	}
-	return sign, auth, close, nil
+	return sign, auth, release, nil
 }
 
 func (d *dmpConfig) client(c *config, sign, auth dmp.Credentials) (*dmp.Client, error) {

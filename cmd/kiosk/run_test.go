@@ -2,10 +2,7 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,16 +16,17 @@ import (
 
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/standin"
+	"dmpkiosk/hwtest/system"
 	"dmpkiosk/provisioning"
 )
 
 // kioskProcess is `kiosk run` started from a provisioned bundle, with the
 // web view and the cardsim tray.
 type kioskProcess struct {
-	t      testing.TB
-	cmd    *exec.Cmd
-	web    string
-	events *bufio.Reader
+	*system.Web
+	t   testing.TB
+	cmd *exec.Cmd
+	web string
 }
 
 // writeConfig writes a kiosk's configuration as provisioning bundles it,
@@ -97,60 +95,8 @@ func startKiosk(t testing.TB, site *hwtest.Site, brokerURL, igcDir string) *kios
 		for sc.Scan() { // keep draining the log
 		}
 	}()
-	resp, err := http.Get(k.web + "/events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	k.events = bufio.NewReader(resp.Body)
+	k.Web = system.OpenWeb(t, k.web)
 	return k
-}
-
-// screen waits until the pushed screen text contains want.
-func (k *kioskProcess) screen(want string) {
-	k.t.Helper()
-	done := make(chan string, 1)
-	go func() {
-		for {
-			line, err := k.events.ReadString('\n')
-			if err != nil {
-				done <- ""
-				return
-			}
-			var ev struct{ Text string }
-			if data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && strings.Contains(ev.Text, want) {
-				done <- ev.Text
-				return
-			}
-		}
-	}()
-	select {
-	case got := <-done:
-		if got == "" {
-			k.t.Fatalf("the screen stream ended before %q", want)
-		}
-	case <-time.After(30 * time.Second):
-		k.t.Fatalf("no screen saying %q", want)
-	}
-}
-
-func (k *kioskProcess) post(path string, form url.Values) {
-	k.t.Helper()
-	resp, err := http.PostForm(k.web+path, form)
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		k.t.Fatalf("POST %s %v: %d", path, form, resp.StatusCode)
-	}
-}
-
-func (k *kioskProcess) press(b string) { k.post("/input", url.Values{"b": {b}}) }
-func (k *kioskProcess) keys(s string) {
-	for _, c := range s {
-		k.post("/input", url.Values{"k": {string(c)}})
-	}
 }
 
 func TestKioskRun(t *testing.T) {
@@ -165,22 +111,22 @@ func TestKioskRun(t *testing.T) {
 	bridge := standin.Start(t, m.URL(), site, igc.Pool())
 	k := startKiosk(t, site, m.URL(), igcDir)
 
-	k.screen("Insérez les cartes")
-	k.post("/tray", url.Values{"slot": {"0"}, "action": {"insert"}, "profile": {"vitale-accents"}})
-	k.post("/tray", url.Values{"slot": {"1"}, "action": {"insert"}, "profile": {"cpf-interne"}})
-	k.screen("Code de la carte professionnelle")
-	k.keys("2468#")
-	k.screen("LEFÈVRE-D'ORÇAY")
-	k.press("non")
-	k.screen("informé")
-	k.press("oui")
-	k.screen("autorise")
-	k.press("oui")
-	k.screen("bris de glace")
-	k.press("valider")
-	k.screen("centre 15")
-	k.press("oui") // the patient opposes SAMU access
-	k.screen("Autorisation enregistrée")
+	k.Wait("Insérez les cartes")
+	k.Tray(0, "vitale-accents")
+	k.Tray(1, "cpf-interne")
+	k.Wait("Code de la carte professionnelle")
+	k.Keys("2468#")
+	k.Wait("LEFÈVRE-D'ORÇAY")
+	k.Press("non")
+	k.Wait("informé")
+	k.Press("oui")
+	k.Wait("autorise")
+	k.Press("oui")
+	k.Wait("bris de glace")
+	k.Press("valider")
+	k.Wait("centre 15")
+	k.Press("oui") // the patient opposes SAMU access
+	k.Wait("Autorisation enregistrée")
 
 	events, errs := bridge.Received()
 	if len(errs) > 0 || len(events) != 1 {
@@ -192,9 +138,9 @@ func TestKioskRun(t *testing.T) {
 		t.Fatalf("event %+v", e)
 	}
 	// Cards out: back to the idle screen.
-	k.post("/tray", url.Values{"slot": {"0"}, "action": {"remove"}})
-	k.post("/tray", url.Values{"slot": {"1"}, "action": {"remove"}})
-	k.screen("Insérez les cartes")
+	k.Tray(0, "")
+	k.Tray(1, "")
+	k.Wait("Insérez les cartes")
 }
 
 func TestSelftestWithConfig(t *testing.T) {
@@ -261,7 +207,7 @@ func BenchmarkKioskRunIdle(b *testing.B) {
 		site := hwtest.NewSite(b, "kiosk-1")
 		m := site.StartMosquitto(b)
 		k := startKiosk(b, site, m.URL(), igcDir)
-		k.screen("Insérez les cartes")
+		k.Wait("Insérez les cartes")
 		time.Sleep(2 * time.Second) // settle
 		t0, _ := procStat(b, k.cmd.Process.Pid)
 		const window = 10 * time.Second

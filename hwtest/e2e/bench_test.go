@@ -1,12 +1,7 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
-	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,43 +11,6 @@ import (
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/system"
 )
-
-// webKiosk drives a kiosk's web view over HTTP and follows its pushed
-// screens.
-type webKiosk struct {
-	b      testing.TB
-	web    string
-	events *bufio.Reader
-}
-
-func (w *webKiosk) post(path string, form url.Values) {
-	w.b.Helper()
-	resp, err := http.PostForm(w.web+path, form)
-	if err != nil {
-		w.b.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		w.b.Fatalf("POST %s %v: %d", path, form, resp.StatusCode)
-	}
-}
-
-// wait reads pushed screens until one says want.
-func (w *webKiosk) wait(want string) {
-	w.b.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		line, err := w.events.ReadString('\n')
-		if err != nil {
-			w.b.Fatalf("screen stream: %v", err)
-		}
-		var ev struct{ Text string }
-		if data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && strings.Contains(ev.Text, want) {
-			return
-		}
-	}
-	w.b.Fatalf("no screen saying %q", want)
-}
 
 func percentile(d []time.Duration, p float64) time.Duration {
 	s := slices.Clone(d)
@@ -72,34 +30,25 @@ func BenchmarkInsertionToResult(b *testing.B) {
 	hwtest.StartPCSCD(b)
 	br := system.StartBridge(b, bins["bridge"], system.BridgeOptions{Regime: dmpsim.Current, Kiosks: []string{"kiosk-1", "kiosk-2"}})
 	k := system.StartKiosk(b, bins, br, "kiosk-1", "current")
-	resp, err := http.Get(k.Web + "/events")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	w := &webKiosk{b: b, web: k.Web, events: bufio.NewReader(resp.Body)}
-	w.wait("Insérez")
+	w := system.OpenWeb(b, k.Web)
+	w.Wait("Insérez")
 	var laps []time.Duration
 	for b.Loop() {
 		t0 := time.Now()
-		w.post("/tray", url.Values{"slot": {"0"}, "action": {"insert"}, "profile": {"vitale-seul"}})
-		w.post("/tray", url.Values{"slot": {"1"}, "action": {"insert"}, "profile": {"cps-medecin"}})
-		w.wait("Code de la carte")
-		for _, c := range "1234#" {
-			w.post("/input", url.Values{"k": {string(c)}})
-		}
-		w.wait("MARTIN")
-		w.post("/input", url.Values{"b": {"non"}})
-		w.wait("informé")
-		for _, a := range []string{"oui", "oui", "valider", "valider"} {
-			w.post("/input", url.Values{"b": {a}})
-		}
-		w.wait("Autorisation enregistrée")
+		w.Tray(0, "vitale-seul")
+		w.Tray(1, "cps-medecin")
+		w.Wait("Code de la carte")
+		w.Keys("1234#")
+		w.Wait("MARTIN")
+		w.Press("non")
+		w.Wait("informé")
+		w.Press("oui", "oui", "valider", "valider")
+		w.Wait("Autorisation enregistrée")
 		laps = append(laps, time.Since(t0))
 		b.StopTimer()
-		w.post("/tray", url.Values{"slot": {"0"}, "action": {"remove"}})
-		w.post("/tray", url.Values{"slot": {"1"}, "action": {"remove"}})
-		w.wait("Insérez")
+		w.Tray(0, "")
+		w.Tray(1, "")
+		w.Wait("Insérez")
 		b.StartTimer()
 	}
 	b.StopTimer()

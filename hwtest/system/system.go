@@ -11,11 +11,13 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -329,4 +331,87 @@ func StartKiosk(t testing.TB, bins map[string]string, b *Bridge, id, regime stri
 		}
 	}()
 	return k
+}
+
+// Web drives a kiosk's web view over HTTP, as its buttons and keypad do,
+// and follows the screens it pushes.
+type Web struct {
+	t      testing.TB
+	URL    string
+	events *bufio.Reader
+}
+
+// OpenWeb subscribes to the web view at url's pushed screens.
+func OpenWeb(t testing.TB, url string) *Web {
+	t.Helper()
+	resp, err := http.Get(url + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return &Web{t: t, URL: url, events: bufio.NewReader(resp.Body)}
+}
+
+// Post sends a form to the web view (input, tray).
+func (w *Web) Post(path string, form url.Values) {
+	w.t.Helper()
+	resp, err := http.PostForm(w.URL+path, form)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		w.t.Fatalf("POST %s %v: %d", path, form, resp.StatusCode)
+	}
+}
+
+// Press presses the buttons named, one after the other.
+func (w *Web) Press(buttons ...string) {
+	for _, b := range buttons {
+		w.Post("/input", url.Values{"b": {b}})
+	}
+}
+
+// Keys types on the keypad.
+func (w *Web) Keys(s string) {
+	for _, c := range s {
+		w.Post("/input", url.Values{"k": {string(c)}})
+	}
+}
+
+// Tray inserts a card profile in a slot, or removes it (profile "").
+func (w *Web) Tray(slot int, profile string) {
+	if profile == "" {
+		w.Post("/tray", url.Values{"slot": {fmt.Sprint(slot)}, "action": {"remove"}})
+		return
+	}
+	w.Post("/tray", url.Values{"slot": {fmt.Sprint(slot)}, "action": {"insert"}, "profile": {profile}})
+}
+
+// Wait reads the pushed screens until one's text says want.
+func (w *Web) Wait(want string) {
+	w.t.Helper()
+	done := make(chan string, 1)
+	go func() {
+		for {
+			line, err := w.events.ReadString('\n')
+			if err != nil {
+				done <- ""
+				return
+			}
+			var ev struct{ Text string }
+			if data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && strings.Contains(ev.Text, want) {
+				done <- ev.Text
+				return
+			}
+		}
+	}()
+	select {
+	case got := <-done:
+		if got == "" {
+			w.t.Fatalf("the screen stream ended before %q", want)
+		}
+	case <-time.After(30 * time.Second):
+		w.t.Fatalf("no screen saying %q", want)
+	}
 }
