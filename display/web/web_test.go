@@ -16,7 +16,7 @@ import (
 
 	"dmpkiosk/display"
 	"dmpkiosk/display/input"
-	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/system"
 )
 
 type fakeTray struct {
@@ -49,18 +49,7 @@ func artifact(t *testing.T, name string) string {
 
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(hwtest.Chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancel3)
-	return ctx
+	return system.Browser(t, 1280, 900, 60*time.Second)
 }
 
 func waitText(want string) chromedp.Action[chromedp.Void] {

@@ -64,19 +64,8 @@ func start(t *testing.T, regime string) *scenario {
 	s := &scenario{t: t, name: strings.TrimPrefix(t.Name(), "Test"), regime: regime}
 	s.b = system.StartBridge(t, bins["bridge"], system.BridgeOptions{Regime: regime})
 	s.k = system.StartKiosk(t, bins, s.b, "kiosk-1", regime)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(hwtest.Chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		// The admin web's certificate is from the test's own authority.
-		chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1100, 820))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(cancel3)
+	// The admin web's certificate is from the test's own authority.
+	ctx := system.Browser(t, 1100, 820, 3*time.Minute, chromedp.Flag("ignore-certificate-errors", true))
 	s.ctx = ctx
 	s.do(chromedp.Navigate(s.k.Web))
 	s.see("Insérez les cartes")
