@@ -41,7 +41,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	}
 	defer ob.Close()
 	link := StartLink(ctx, LinkConfig{BrokerURL: cfg.Broker.URL, TLS: creds.TLS, DeviceID: cfg.DeviceID, Version: opts.Version,
-		ResultWait: 30 * time.Second, Logger: log, Readers: listReaders}, ob)
+		ResultWait: cfg.ResultWait.Duration, Logger: log, Readers: listReaders}, ob)
 
 	rend, err := display.NewRenderer(cfg.Display.LargeText)
 	if err != nil {
