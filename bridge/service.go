@@ -271,6 +271,17 @@ func (s *Service) process(ctx context.Context, r Record) {
 	s.publish(r.Device, event.Result{EventID: r.ID, Outcome: out.Code, Message: out.Message})
 }
 
+// logged is how a processing failure goes to the log: an error in the
+// chain that knows its loggable form (a DMP fault, whose free text the
+// service writes and may name the patient) gives it; others log as they are.
+func logged(err error) any {
+	var lv slog.LogValuer
+	if errors.As(err, &lv) {
+		return lv
+	}
+	return err
+}
+
 const deadMessage = "La demande n'a pas pu aboutir ; le service informatique est prévenu."
 
 func (s *Service) fail(ctx context.Context, r Record, err error) {
@@ -285,7 +296,7 @@ func (s *Service) fail(ctx context.Context, r Record, err error) {
 	}
 	if !dead {
 		s.Metrics.Failed.Add(1)
-		s.cfg.Logger.Warn("bridge: event failed, will retry", "event", r.ID, "attempt", r.Attempts, "error", err)
+		s.cfg.Logger.Warn("bridge: event failed, will retry", "event", r.ID, "attempt", r.Attempts, "error", logged(err))
 		return
 	}
 	s.Metrics.Dead.Add(1)
@@ -293,6 +304,6 @@ func (s *Service) fail(ctx context.Context, r Record, err error) {
 	if perm != nil && perm.Message != "" {
 		msg = perm.Message
 	}
-	s.cfg.Logger.Error("bridge: event dead", "event", r.ID, "error", err)
+	s.cfg.Logger.Error("bridge: event dead", "event", r.ID, "error", logged(err))
 	s.publish(r.Device, event.Result{EventID: r.ID, Outcome: event.OutcomeError, Message: msg})
 }

@@ -3,6 +3,7 @@ package dmp
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -150,6 +151,13 @@ func (f *Fault) Error() string {
 		s += ": " + f.Reason
 	}
 	return s
+}
+
+// LogValue is the fault for a log: codes and message identifiers, not the
+// service's free text (Reason), which may name the patient.
+func (f *Fault) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("fault", f.Subcode), slog.String("code", f.Code), slog.String("transaction", f.Transaction),
+		slog.String("request", f.RequestID), slog.String("response", f.ResponseID))
 }
 
 // Is matches a sentinel Fault (one without Code) by subcode.

@@ -2,6 +2,9 @@ package dmp
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,5 +50,21 @@ func TestParseMalformed(t *testing.T) {
 	m.RemoveChild(m.FindElement("./controlActProcess"))
 	if _, err := ParseExistence(m); !errors.Is(err, ErrMalformed) {
 		t.Errorf("no queryAck: %v", err)
+	}
+}
+
+// A fault logs its codes and identifiers, never the service's free text.
+func TestFaultLogValue(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	err := fmt.Errorf("processing: %w", &Fault{Code: "Sender", Subcode: "DMPIdentityCertificationFailure", Reason: "DURAND LEA inconnue",
+		Transaction: TD11, RequestID: "urn:uuid:1"})
+	var lv slog.LogValuer
+	if !errors.As(err, &lv) {
+		t.Fatal("a wrapped fault is not found as a LogValuer")
+	}
+	log.Info("x", "error", lv)
+	if strings.Contains(buf.String(), "DURAND") || !strings.Contains(buf.String(), "DMPIdentityCertificationFailure") || !strings.Contains(buf.String(), "urn:uuid:1") {
+		t.Fatalf("logged %q", buf.String())
 	}
 }
