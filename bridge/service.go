@@ -40,6 +40,19 @@ type PermanentError struct {
 func (e *PermanentError) Error() string { return e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// LimitedError is a failure that may pass if tried again, but only a few
+// times (an answer that could not be read: the service may have been
+// restarting, or it speaks a shape this bridge does not know): after
+// Attempts tries the event goes to the dead letters with Message.
+type LimitedError struct {
+	Err      error
+	Attempts int
+	Message  string // plain French for the kiosk and the dead letters
+}
+
+func (e *LimitedError) Error() string { return e.Err.Error() }
+func (e *LimitedError) Unwrap() error { return e.Err }
+
 // ServiceConfig configures the bridge service.
 type ServiceConfig struct {
 	BrokerURL   string
@@ -286,7 +299,11 @@ const deadMessage = "La demande n'a pas pu aboutir ; le service informatique est
 
 func (s *Service) fail(ctx context.Context, r Record, err error) {
 	var perm *PermanentError
+	var lim *LimitedError
 	dead := errors.As(err, &perm) || r.Attempts >= s.cfg.MaxAttempts
+	if errors.As(err, &lim) && r.Attempts >= lim.Attempts {
+		dead, perm = true, &PermanentError{Err: err, Message: lim.Message}
+	}
 	// Exponential backoff with full jitter, at most 10 minutes.
 	backoff := min(s.cfg.Backoff<<min(r.Attempts-1, 20), 10*time.Minute)
 	next := time.Now().Add(backoff/2 + rand.N(backoff/2+1))

@@ -11,6 +11,8 @@ packages=(
   mosquitto mosquitto-clients
   # keys: SoftHSM through PKCS#11, OpenSC tools, xmlsec1 as independent verifier
   softhsm2 opensc xmlsec1 openssl
+  # the official DMP and INSi schemas, checked by an independent validator
+  libxml2-utils
   # the bridge journal for several bridges
   postgresql
   # cross builds of the kiosk for Raspberry Pi class boards, run under qemu-user

@@ -30,6 +30,17 @@ type Config struct {
 	LPS         LPS
 	Sector      string        // Secteur_Activite; SA07^1.2.250.1.71.4.2.4 when empty
 	Mode        string        // ModeReinforced when empty
+	// StructureName is the establishment's name in TD1.1 (its
+	// providerOrganization and the author's organization); the ORG SIGN
+	// certificate's organization when empty.
+	StructureName string
+	// StaffRole is the VIHF role of establishment staff whose card has no
+	// profession code (a CPE): the code the establishment's DMP
+	// homologation gives. Unset: their events are refused before any call.
+	StaffRole Role
+	// TestEnvironment marks the HL7 messages processingCode D, as the
+	// package's examples sent to the DMP's test platform; P otherwise.
+	TestEnvironment bool
 	Timeout     time.Duration // per request; 30 s when zero
 	// Trace receives every exchange (request and response as sent and
 	// received): the traces DMP homologation asks for. Nil: none kept.
@@ -80,6 +91,12 @@ func NewClient(cfg Config) *Client {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.StructureName == "" && len(cfg.Sign.Chain) > 0 && len(cfg.Sign.Chain[0].Subject.Organization) > 0 {
+		cfg.StructureName = cfg.Sign.Chain[0].Subject.Organization[0]
+	}
+	if cfg.LPS.DeviceOID == "" {
+		cfg.LPS.DeviceOID = DefaultDeviceOID
+	}
 	if !strings.HasSuffix(cfg.BaseURL, "/") {
 		cfg.BaseURL += "/"
 	}
@@ -115,6 +132,12 @@ func NewMessageID() string {
 
 func oidOfUUID(urn string) string { return strings.TrimPrefix(urn, "urn:uuid:") }
 
+// DefaultDeviceOID names the software when the configuration gives no OID
+// of its own: the arc 2.25 (an OID made of a UUID, ITU-T X.667) with this
+// project's fixed UUID. An establishment's homologated installation sets
+// dmp.lps.device_oid.
+const DefaultDeviceOID = "2.25.184518147161097449036655359774429945767"
+
 // Request builds and signs the complete SOAP request of tx: what would be
 // sent (the dry run prints it).
 func (c *Client) Request(tx string, who Who, body *etree.Element, msgID string) ([]byte, error) {
@@ -123,7 +146,7 @@ func (c *Client) Request(tx string, who Who, body *etree.Element, msgID string) 
 		return nil, fmt.Errorf("dmp: unknown transaction %q", tx)
 	}
 	v := &VIHF{Professional: who.Professional, Structure: "1" + who.FINESS, Sector: c.cfg.Sector, Patient: who.Patient,
-		Mode: c.cfg.Mode, Purpose: "normal", LPS: c.cfg.LPS, Issued: c.cfg.Now()}
+		Mode: c.cfg.Mode, Purpose: "normal", LPS: c.cfg.LPS, Issued: c.cfg.Now(), StaffRole: c.cfg.StaffRole}
 	assertion, err := v.Sign(c.cfg.Sign)
 	if err != nil {
 		return nil, err
@@ -137,15 +160,28 @@ func (c *Client) Request(tx string, who Who, body *etree.Element, msgID string) 
 // Body builds the body of tx for who; creation and action are used by
 // TD1.1 and TD0.3.
 func (c *Client) Body(tx, msgID string, who Who, creation *Creation, action string) (*etree.Element, error) {
-	at := c.cfg.Now()
+	m := Message{ID: oidOfUUID(msgID), Created: c.cfg.Now(), Sender: Device{OID: c.cfg.LPS.DeviceOID, Name: c.cfg.LPS.Name},
+		Receiver: DMP, ProcessingCodeTest: c.cfg.TestEnvironment}
 	switch tx {
 	case TD02, TD13a:
-		return QueryBody(tx, oidOfUUID(msgID), who.Patient, at), nil
+		return QueryBody(tx, m, who.Patient), nil
 	case TD11:
 		if creation == nil {
 			return nil, errors.New("dmp: TD1.1 without the creation's content")
 		}
-		return CreateBody(oidOfUUID(msgID), *creation, at), nil
+		if d := creation.Demographics; d.BirthName == "" || d.FirstName == "" || d.Sex == "" || d.BirthDate == "" {
+			return nil, errors.New("dmp: TD1.1 needs the patient's birth name, first name, sex and birth date")
+		}
+		p := who.Professional
+		if p.Surname == "" || p.FirstName == "" {
+			return nil, errors.New("dmp: TD1.1 needs the professional's name (the DMP refuses an author without one)")
+		}
+		role := Role{Code: p.Profession}
+		if role.Code == "" {
+			role = c.cfg.StaffRole
+		}
+		return CreateBody(m, *creation, Author{NationalID: p.NationalID, Surname: p.Surname, FirstName: p.FirstName,
+			StructureID: "1" + who.FINESS, StructureName: c.cfg.StructureName, Profession: role.Code, Display: role.Display}), nil
 	case TD03:
 		if action != ActionAdd && action != ActionRemove {
 			return nil, fmt.Errorf("dmp: TD0.3 action %q", action)
@@ -249,12 +285,17 @@ func (c *Client) Create(ctx context.Context, who Who, cr Creation) (Exchange, er
 
 // SetAuthorization is TD0.3: add (AJOUT) or remove (SUPPRESSION) the
 // establishment's authorization.
-func (c *Client) SetAuthorization(ctx context.Context, who Who, action string) (Exchange, error) {
+func (c *Client) SetAuthorization(ctx context.Context, who Who, action string) (AuthorizationResult, Exchange, error) {
 	body, x, err := c.call(ctx, TD03, who, nil, action)
 	if err != nil {
-		return x, err
+		return AuthorizationResult{}, x, err
 	}
-	return x, ParseAuthorization(body)
+	r, err := ParseAuthorization(body)
+	var f *Fault
+	if errors.As(err, &f) {
+		f.Transaction, f.RequestID, f.ResponseID = TD03, x.RequestID, x.ResponseID
+	}
+	return r, x, err
 }
 
 // ReadAdmin is TD1.3a: the patient's administrative data.

@@ -64,9 +64,19 @@ func newRig(t *testing.T, regime string, extra ...dmpsim.Person) *rig {
 	r := &rig{igc: igc, srvRoots: srvCA.Pool(), server: srvCA.ServerRSA(t, "localhost").TLS(),
 		sign: dmp.Credentials{Key: signKey, Chain: []*x509.Certificate{signCert}},
 		auth: dmp.Credentials{Key: authKey, Chain: []*x509.Certificate{authCert}},
-		opts: dmpsim.Options{DB: filepath.Join(t.TempDir(), "dmp.db"), Regime: regime, OrgRoots: igc.Pool(), People: append(people, extra...)}}
+		opts: dmpsim.Options{DB: filepath.Join(t.TempDir(), "dmp.db"), Regime: regime, OrgRoots: igc.Pool(), People: append(people, extra...),
+			CheckAnswers: true}}
 	r.start(t, "127.0.0.1:0")
-	t.Cleanup(r.stop)
+	t.Cleanup(func() {
+		// Every answer the simulator wrote is valid against the official
+		// schemas.
+		if r.sim != nil {
+			for _, e := range r.sim.AnswerErrors() {
+				t.Errorf("the simulator wrote an answer the official schemas refuse: %s", e)
+			}
+		}
+		r.stop()
+	})
 	return r
 }
 
@@ -284,7 +294,9 @@ func TestCurrentRegime(t *testing.T) {
 	// A creation asked directly is refused by the service.
 	c := dmp.NewClient(r.config())
 	who := dmp.Who{Professional: e.Professional, FINESS: finess, Patient: pid}
-	if _, err := c.Create(context.Background(), who, dmp.Creation{Patient: pid, Consent: true}); !errors.Is(err, dmp.ErrAccessDenied) {
+	tr := e.Patient.Traits
+	if _, err := c.Create(context.Background(), who, dmp.Creation{Patient: pid, Consent: true,
+		Demographics: dmp.Demographics{BirthName: tr.BirthName, FirstName: tr.FirstName, Sex: tr.Sex, BirthDate: tr.BirthDate}}); !errors.Is(err, dmp.ErrAccessDenied) {
 		t.Fatalf("creation in the current regime: %v", err)
 	}
 	// The opposed patient: no DMP, nothing recorded.

@@ -106,7 +106,7 @@ func TestVIHFRules(t *testing.T) {
 	if _, _, err := c.TestExistence(ctx, who); err != nil {
 		t.Fatalf("TD0.2 in indirect mode: %v", err)
 	}
-	if _, err := c.SetAuthorization(ctx, who, dmp.ActionAdd); !errors.Is(err, dmp.ErrAccessDenied) {
+	if _, _, err := c.SetAuthorization(ctx, who, dmp.ActionAdd); !errors.Is(err, dmp.ErrAccessDenied) {
 		t.Fatalf("TD0.3 in indirect mode: %v", err)
 	}
 
@@ -124,7 +124,8 @@ func TestVIHFRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.FindElement("./Subject/NameID").SetText("810000000001")
-	body := dmp.QueryBody(dmp.TD02, "1.2.3", who.Patient, time.Now())
+	body := dmp.QueryBody(dmp.TD02, dmp.Message{ID: "6c1d4f0e-1b7a-4d0e-9a43-0c3f4b1f2a11", Created: time.Now(),
+		Sender: dmp.Device{OID: dmp.DefaultDeviceOID, Name: "dmpkiosk"}, Receiver: dmp.DMP}, who.Patient)
 	if err := postRaw(t, r, a, body); !strings.Contains(err.Error(), "DMPInvalidVIHF (TD0.2): signature du VIHF invalide") {
 		t.Fatalf("altered VIHF: %v", err)
 	}

@@ -8,19 +8,23 @@ import (
 	"github.com/beevik/etree"
 )
 
-// OIDs of the HL7 messages.
+// OIDs and code systems of the HL7 v3 messages (the package DMP's
+// examples and nomenclatures).
 const (
-	OIDINSC        = "1.2.250.1.213.1.4.2" // INS-C, the legacy regime's identifier
-	OIDDMPDevice   = "1.2.250.1.213.4.1.1.1"
-	CSReason       = "1.2.250.1.213.1.1.4.11"
-	CSAttention    = "1.2.250.1.213.4.1.2.6.1"
-	CSAuthStatus   = "1.2.250.1.213.4.1.2.6.2"
-	CSStatusMT     = "1.2.250.1.213.4.1.2.6.3"
-	CSObservation  = "1.2.250.1.213.4.1.2.3"
-	interactionOID = "2.16.840.1.113883.1.6"
+	OIDINSC       = "1.2.250.1.213.1.4.2"   // INS-C, the legacy regime's identifier
+	OIDDMPDevice  = "1.2.250.1.213.4.1.1.1" // the DMP as an application
+	OIDRPPS       = "1.2.250.1.71.4.2.1"    // professionals' national identifiers
+	OIDStructure  = "1.2.250.1.71.4.2.2"    // structures' identifiers ("1" + FINESS)
+	CSReason      = "1.2.250.1.213.1.1.4.11"
+	CSAttention   = "1.2.250.1.213.4.1.2.6.1" // AUTORISATION
+	CSAuthStatus  = "1.2.250.1.213.4.1.2.6.2"
+	CSStatusMT    = "1.2.250.1.213.4.1.2.6.3" // STATUT_MT
+	CSObservation = "1.2.250.1.213.4.1.2.3"
+	// InteractionOID qualifies interactionId.
+	InteractionOID = "2.16.840.1.113883.1.6"
 )
 
-// Transactions and their services and actions.
+// Transactions.
 const (
 	TD02  = "TD0.2"
 	TD03  = "TD0.3"
@@ -33,12 +37,19 @@ type Service struct {
 	Path, Action string
 }
 
-// Services of each transaction.
+// Services of each transaction (the WSDLs' soapAction values).
 var Services = map[string]Service{
 	TD02:  {"patients", "urn:hl7-org:v3:PRPA_IN201307UV02"},
 	TD13a: {"patients", "urn:hl7-org:v3:PRPA_IN201307UV02"},
 	TD11:  {"patients", "urn:hl7-org:v3:PRPA_IN201311UV02"},
 	TD03:  {"habilitations", "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorization"},
+}
+
+// Reason codes of the controlActProcess, with the package's display names.
+var Reasons = map[string]struct{ Code, Display string }{
+	TD02:  {"TEST_EXST", "Test d'existence de dossier"},
+	TD13a: {"CNSLT_DATA", "Consultation des données de gestion de dossier"},
+	TD11:  {"CREA_RD", "Création de dossier"},
 }
 
 // PatientID is the patient's identifier: an INS (NIR, NIA) or, in the
@@ -55,7 +66,7 @@ type Demographics struct {
 	BirthName, FirstName, Sex, BirthDate string
 }
 
-// Authorization statuses of TD0.2.
+// Authorization statuses of TD0.2, and TD0.3's actions.
 const (
 	AuthValid    = "VALIDE"
 	AuthExpired  = "EXPIRE"
@@ -72,56 +83,120 @@ const (
 	ObsEmergency   = "OPPOSITION_ACCES_URGENCE"
 )
 
-func hl7Message(interaction, id string, at time.Time) *etree.Element {
-	m := etree.NewElement(interaction)
-	m.CreateAttr("xmlns", NSHL7)
-	m.CreateAttr("xmlns:xsi", NSXSI)
-	m.CreateAttr("ITSVersion", "XML_1.0")
-	m.CreateElement("id").CreateAttr("root", id)
-	m.CreateElement("creationTime").CreateAttr("value", at.UTC().Format("20060102150405"))
-	ii := m.CreateElement("interactionId")
-	ii.CreateAttr("root", interactionOID)
-	ii.CreateAttr("extension", interaction)
-	m.CreateElement("processingCode").CreateAttr("code", "P")
-	m.CreateElement("processingModeCode").CreateAttr("code", "T")
-	m.CreateElement("acceptAckCode").CreateAttr("code", "AL")
-	d := m.CreateElement("receiver")
-	d.CreateAttr("typeCode", "RCV")
-	dev := d.CreateElement("device")
+// ObservationNames are the package's display names of the observations.
+var ObservationNames = map[string]string{
+	ObsConsent:     "consentement à l'ouverture du DMP",
+	ObsBrisDeGlace: "opposition au mode bris de glace",
+	ObsEmergency:   "opposition à l'accès au mode urgence",
+}
+
+// Device is an application as the HL7 transmission wrapper names it.
+type Device struct {
+	OID, Name string
+}
+
+// DMP is the receiver of every request.
+var DMP = Device{OID: OIDDMPDevice, Name: "DMP"}
+
+// Message is what every HL7 v3 message's transmission wrapper says.
+type Message struct {
+	Interaction        string
+	ID                 string // the message id's extension (a UUID); its root is the sender's
+	Created            time.Time
+	Sender, Receiver   Device
+	Answer             bool // an answer: processingCode P, acceptAckCode NE
+	ProcessingCodeTest bool // a request to a test environment (processingCode D, as the package's examples)
+}
+
+// Wrapper writes the transmission wrapper's elements, in the schema's
+// order, up to the attention lines (included by the caller).
+func (m Message) Wrapper() *etree.Element {
+	el := etree.NewElement(m.Interaction)
+	el.CreateAttr("xmlns", NSHL7)
+	el.CreateAttr("xmlns:xsi", NSXSI)
+	el.CreateAttr("ITSVersion", "XML_1.0")
+	id := el.CreateElement("id")
+	id.CreateAttr("root", MessageRoot(m.Sender))
+	id.CreateAttr("extension", m.ID)
+	el.CreateElement("creationTime").CreateAttr("value", m.Created.UTC().Format("20060102150405"))
+	ii := el.CreateElement("interactionId")
+	ii.CreateAttr("root", InteractionOID)
+	ii.CreateAttr("extension", m.Interaction)
+	processing, ack := "P", "AL"
+	if m.ProcessingCodeTest {
+		processing = "D"
+	}
+	if m.Answer {
+		ack = "NE"
+	}
+	el.CreateElement("processingCode").CreateAttr("code", processing)
+	el.CreateElement("processingModeCode").CreateAttr("code", "T")
+	el.CreateElement("acceptAckCode").CreateAttr("code", ack)
+	device(el, "receiver", "RCV", m.Receiver)
+	device(el, "sender", "SND", m.Sender)
+	return el
+}
+
+// MessageRoot is the root of a sender's message ids: the DMP's own for its
+// answers, the software's OID with the arc .1.1 for the bridge's requests
+// (the arcs of the package's examples).
+func MessageRoot(d Device) string {
+	if d.OID == OIDDMPDevice {
+		return OIDDMPDevice + ".1"
+	}
+	return d.OID + ".1.1"
+}
+
+// QueryRoot is the root of a sender's query ids.
+func QueryRoot(d Device) string { return d.OID + ".2" }
+
+func device(m *etree.Element, name, typ string, d Device) {
+	r := m.CreateElement(name)
+	r.CreateAttr("typeCode", typ)
+	dev := r.CreateElement("device")
 	dev.CreateAttr("classCode", "DEV")
 	dev.CreateAttr("determinerCode", "INSTANCE")
-	dev.CreateElement("id").CreateAttr("root", OIDDMPDevice)
-	return m
+	dev.CreateElement("id").CreateAttr("root", d.OID)
+	dev.CreateElement("softwareName").SetText(d.Name)
 }
 
-func reason(cap *etree.Element, code string) {
-	r := cap.CreateElement("reasonCode")
-	r.CreateAttr("code", code)
-	r.CreateAttr("codeSystem", CSReason)
-}
-
-// QueryBody is the PRPA_IN201307UV02 of TD0.2 (reason TEST_EXST) or
-// TD1.3a (CNSLT_DATA).
-func QueryBody(tx, msgID string, p PatientID, at time.Time) *etree.Element {
-	m := hl7Message("PRPA_IN201307UV02", msgID, at)
+// ControlAct starts the controlActProcess with its reason.
+func ControlAct(m *etree.Element, tx string) *etree.Element {
 	cap := m.CreateElement("controlActProcess")
 	cap.CreateAttr("classCode", "CACT")
 	cap.CreateAttr("moodCode", "EVN")
-	if tx == TD13a {
-		reason(cap, "CNSLT_DATA")
-	} else {
-		reason(cap, "TEST_EXST")
-	}
-	q := cap.CreateElement("queryByParameter")
-	q.CreateElement("queryId").CreateAttr("root", msgID)
+	r := cap.CreateElement("reasonCode")
+	r.CreateAttr("code", Reasons[tx].Code)
+	r.CreateAttr("codeSystem", CSReason)
+	r.CreateAttr("displayName", Reasons[tx].Display)
+	return cap
+}
+
+// QueryBody is the PRPA_IN201307UV02 of TD0.2 or TD1.3a: the patient's
+// identifier as the only parameter.
+func QueryBody(tx string, m Message, p PatientID) *etree.Element {
+	m.Interaction = "PRPA_IN201307UV02"
+	el := m.Wrapper()
+	q := ControlAct(el, tx).CreateElement("queryByParameter")
+	qid := q.CreateElement("queryId")
+	qid.CreateAttr("root", QueryRoot(m.Sender))
+	qid.CreateAttr("extension", m.ID)
 	q.CreateElement("statusCode").CreateAttr("code", "new")
-	q.CreateElement("responsePriorityCode").CreateAttr("code", "I")
 	pi := q.CreateElement("parameterList").CreateElement("patientIdentifier")
 	v := pi.CreateElement("value")
 	v.CreateAttr("root", p.Root)
 	v.CreateAttr("extension", p.Extension)
 	pi.CreateElement("semanticsText").SetText("Patient.id")
-	return m
+	return el
+}
+
+// Author is who records a creation: the professional, in the structure.
+type Author struct {
+	NationalID          string // RPPS/ADELI-based national id of the card
+	Surname, FirstName  string
+	StructureID         string // "1" + the site's geographic FINESS
+	StructureName       string
+	Profession, Display string // the role code and its label, when known
 }
 
 // Creation is what TD1.1 sends.
@@ -133,31 +208,78 @@ type Creation struct {
 	OppUrgence   bool
 }
 
-// CreateBody is the PRPA_IN201311UV02 of TD1.1 (reason CREA_RD).
-func CreateBody(msgID string, c Creation, at time.Time) *etree.Element {
-	m := hl7Message("PRPA_IN201311UV02", msgID, at)
-	cap := m.CreateElement("controlActProcess")
-	cap.CreateAttr("classCode", "CACT")
-	cap.CreateAttr("moodCode", "EVN")
-	reason(cap, "CREA_RD")
-	pat := cap.CreateElement("subject").CreateElement("registrationRequest").CreateElement("subject1").CreateElement("patient")
+// CreateBody is the PRPA_IN201311UV02 of TD1.1.
+func CreateBody(m Message, c Creation, a Author) *etree.Element {
+	m.Interaction = "PRPA_IN201311UV02"
+	el := m.Wrapper()
+	subj := ControlAct(el, TD11).CreateElement("subject")
+	subj.CreateAttr("typeCode", "SUBJ")
+	subj.CreateAttr("contextConductionInd", "false")
+	rr := subj.CreateElement("registrationRequest")
+	rr.CreateAttr("classCode", "REG")
+	rr.CreateAttr("moodCode", "RQO")
+	rr.CreateElement("statusCode").CreateAttr("code", "active")
+	s1 := rr.CreateElement("subject1")
+	s1.CreateAttr("typeCode", "SBJ")
+	pat := s1.CreateElement("patient")
 	pat.CreateAttr("classCode", "PAT")
 	id := pat.CreateElement("id")
 	id.CreateAttr("root", c.Patient.Root)
 	id.CreateAttr("extension", c.Patient.Extension)
 	pat.CreateElement("statusCode").CreateAttr("code", "active")
-	writePerson(pat, c.Demographics)
+	WritePerson(pat, c.Demographics)
+	organization(pat.CreateElement("providerOrganization"), a)
 	for _, o := range []struct {
 		code string
 		v    bool
 	}{{ObsConsent, c.Consent}, {ObsBrisDeGlace, c.OppBrisGlace}, {ObsEmergency, c.OppUrgence}} {
-		writeObservation(pat, o.code, o.v)
+		WriteObservation(pat, o.code, o.v)
 	}
-	return m
+	au := rr.CreateElement("author")
+	au.CreateAttr("typeCode", "AUT")
+	ae := au.CreateElement("assignedEntity")
+	ae.CreateAttr("classCode", "ASSIGNED")
+	aid := ae.CreateElement("id")
+	aid.CreateAttr("root", OIDRPPS)
+	aid.CreateAttr("extension", a.NationalID)
+	if a.Profession != "" {
+		code := ae.CreateElement("code")
+		code.CreateAttr("code", a.Profession)
+		code.CreateAttr("codeSystem", CSProfession)
+		if a.Display != "" {
+			code.CreateAttr("displayName", a.Display)
+		}
+	}
+	ap := ae.CreateElement("assignedPerson")
+	ap.CreateAttr("classCode", "PSN")
+	ap.CreateAttr("determinerCode", "INSTANCE")
+	n := ap.CreateElement("name")
+	n.CreateElement("family").SetText(a.Surname)
+	n.CreateElement("given").SetText(a.FirstName)
+	organization(ae.CreateElement("representedOrganization"), a)
+	return el
 }
 
-func writePerson(pat *etree.Element, d Demographics) {
+func organization(org *etree.Element, a Author) {
+	org.CreateAttr("classCode", "ORG")
+	org.CreateAttr("determinerCode", "INSTANCE")
+	id := org.CreateElement("id")
+	id.CreateAttr("root", OIDStructure)
+	id.CreateAttr("extension", a.StructureID)
+	if a.StructureName != "" {
+		org.CreateElement("name").SetText(a.StructureName)
+	}
+	// The organization's contact (required by COCT_MT150003UV03): the
+	// structure itself, its details are the DMP's from the FINESS.
+	org.CreateElement("contactParty").CreateAttr("classCode", "CON")
+}
+
+// WritePerson writes patientPerson: the birth name (qualifier BR), the
+// first name, sex and birth date.
+func WritePerson(pat *etree.Element, d Demographics) {
 	pp := pat.CreateElement("patientPerson")
+	pp.CreateAttr("classCode", "PSN")
+	pp.CreateAttr("determinerCode", "INSTANCE")
 	n := pp.CreateElement("name")
 	f := n.CreateElement("family")
 	f.CreateAttr("qualifier", "BR")
@@ -167,13 +289,20 @@ func writePerson(pat *etree.Element, d Demographics) {
 	pp.CreateElement("birthTime").CreateAttr("value", d.BirthDate)
 }
 
-func writeObservation(pat *etree.Element, code string, v bool) {
-	o := pat.CreateElement("subjectOf2").CreateElement("administrativeObservation")
+// WriteObservation writes subjectOf/administrativeObservation with a BL
+// value.
+func WriteObservation(pat *etree.Element, code string, v bool) {
+	s := pat.CreateElement("subjectOf")
+	s.CreateAttr("typeCode", "SBJ")
+	o := s.CreateElement("administrativeObservation")
 	o.CreateAttr("classCode", "OBS")
 	o.CreateAttr("moodCode", "EVN")
 	c := o.CreateElement("code")
 	c.CreateAttr("code", code)
 	c.CreateAttr("codeSystem", CSObservation)
+	if d := ObservationNames[code]; d != "" {
+		c.CreateAttr("displayName", d)
+	}
 	val := o.CreateElement("value")
 	val.CreateAttr("xsi:type", "BL")
 	val.CreateAttr("value", fmt.Sprint(v))
@@ -191,11 +320,16 @@ func AuthorizationBody(action string) *etree.Element {
 type Existence struct {
 	Exists        bool
 	Authorization string // VALIDE, EXPIRE, INTERDIT, NON_EXISTE
-	Doctor        bool   // STATUT_MT: the establishment is the patient's doctor's
+	Doctor        bool   // STATUT_MT: the professional is the patient's attending physician
+	// IDs are the patient's identifiers the DMP returns (INS-C, INS).
+	IDs          []PatientID
+	Demographics Demographics
+	Observations map[string]bool
 }
 
 // Admin is TD1.3a's answer.
 type Admin struct {
+	IDs          []PatientID
 	Demographics Demographics
 	Observations map[string]bool
 }
@@ -208,281 +342,227 @@ func hl7(el *etree.Element, path ...string) *etree.Element {
 	return el
 }
 
-// ackCode checks the acknowledgement: AA, or an AE/AR with the DMP's code
-// (a refusal answered in the message rather than as a fault).
+func attr(el *etree.Element, name string) string {
+	if el == nil {
+		return ""
+	}
+	return el.SelectAttrValue(name, "")
+}
+
+// ackCode checks the acknowledgement (its typeCode attribute): AA, or an
+// AE/AR with the DMP's code (a refusal answered in the message rather than
+// as a fault).
 func ackCode(m *etree.Element) error {
 	ack := hl7(m, "acknowledgement")
-	code := ""
-	if tc := hl7(ack, "typeCode"); tc != nil {
-		code = tc.SelectAttrValue("code", "")
+	if ack == nil {
+		return fmt.Errorf("%w: %s without acknowledgement", ErrMalformed, m.Tag)
 	}
-	switch code {
+	switch code := attr(ack, "typeCode"); code {
 	case "AA", "CA":
 		return nil
 	case "AE", "AR", "CE", "CR":
 		d := hl7(ack, "acknowledgementDetail")
-		sub := ""
-		if dc := hl7(d, "code"); dc != nil {
-			sub = dc.SelectAttrValue("code", "")
+		f := &Fault{Code: "Sender", Subcode: attr(hl7(d, "code"), "code"), Reason: text(hl7(d, "text"))}
+		if f.Subcode == "" {
+			f.Subcode = code
 		}
-		return &Fault{Code: "Sender", Subcode: sub, Reason: text(hl7(d, "text"))}
+		return f
+	default:
+		return fmt.Errorf("%w: acknowledgement %q", ErrMalformed, code)
 	}
-	return fmt.Errorf("%w: acknowledgement %q", ErrMalformed, code)
 }
 
-// ParseExistence reads a PRPA_IN201308UV02.
+func isHL7(m *etree.Element, tag string) error {
+	if m == nil || m.Tag != tag || m.NamespaceURI() != NSHL7 {
+		got := "nothing"
+		if m != nil {
+			got = m.Tag
+		}
+		return fmt.Errorf("%w: %s instead of %s", ErrMalformed, got, tag)
+	}
+	return nil
+}
+
+// ParseExistence reads TD0.2's PRPA_IN201308UV02.
 func ParseExistence(m *etree.Element) (Existence, error) {
-	if m.Tag != "PRPA_IN201308UV02" || m.NamespaceURI() != NSHL7 {
-		return Existence{}, fmt.Errorf("%w: %s instead of PRPA_IN201308UV02", ErrMalformed, m.Tag)
+	if err := isHL7(m, "PRPA_IN201308UV02"); err != nil {
+		return Existence{}, err
 	}
 	if err := ackCode(m); err != nil {
 		return Existence{}, err
 	}
 	var e Existence
 	for _, al := range m.ChildElements() {
-		if al.Tag != "attentionLine" {
+		if al.Tag != "attentionLine" || al.NamespaceURI() != NSHL7 {
 			continue
 		}
-		kw := hl7(al, "keyWordText")
 		v := hl7(al, "value")
-		if kw == nil || v == nil {
-			continue
-		}
-		switch kw.SelectAttrValue("code", "") {
+		switch attr(hl7(al, "keyWordText"), "code") {
 		case "AUTORISATION":
-			e.Authorization = v.SelectAttrValue("code", "")
+			e.Authorization = attr(v, "code")
 		case "STATUT_MT":
-			e.Doctor = v.SelectAttrValue("value", "") == "true"
+			b, err := boolValue(v)
+			if err != nil {
+				return Existence{}, fmt.Errorf("%w: STATUT_MT: %v", ErrMalformed, err)
+			}
+			e.Doctor = b
 		}
 	}
-	qa := hl7(m, "controlActProcess", "queryAck", "queryResponseCode")
-	if qa == nil {
-		return Existence{}, fmt.Errorf("%w: no queryResponseCode", ErrMalformed)
+	exists, err := queryResponse(m)
+	if err != nil {
+		return Existence{}, err
 	}
-	switch qa.SelectAttrValue("code", "") {
-	case "OK":
-		e.Exists = true
-	case "NF":
-	default:
-		return Existence{}, fmt.Errorf("%w: queryResponseCode %q", ErrMalformed, qa.SelectAttrValue("code", ""))
+	e.Exists = exists
+	if pat := hl7(m, "controlActProcess", "subject", "registrationEvent", "subject1", "patient"); pat != nil {
+		e.IDs, e.Demographics, e.Observations = readIDs(pat), readPerson(pat), readObservations(pat)
 	}
 	switch e.Authorization {
 	case AuthValid, AuthExpired, AuthRefused, AuthNone:
+	case "":
+		return Existence{}, fmt.Errorf("%w: no AUTORISATION attention line", ErrMalformed)
 	default:
 		return Existence{}, fmt.Errorf("%w: authorization status %q", ErrMalformed, e.Authorization)
 	}
 	return e, nil
 }
 
+// queryResponse reads queryAck/queryResponseCode: OK (a DMP), NF (none).
+func queryResponse(m *etree.Element) (bool, error) {
+	qa := hl7(m, "controlActProcess", "queryAck", "queryResponseCode")
+	if qa == nil {
+		return false, fmt.Errorf("%w: no queryResponseCode", ErrMalformed)
+	}
+	switch c := attr(qa, "code"); c {
+	case "OK":
+		return true, nil
+	case "NF":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%w: queryResponseCode %q", ErrMalformed, c)
+	}
+}
+
+func boolValue(v *etree.Element) (bool, error) {
+	switch s := attr(v, "value"); s {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	default:
+		return false, fmt.Errorf("BL value %q", s)
+	}
+}
+
 // ParseAdmin reads TD1.3a's PRPA_IN201308UV02.
 func ParseAdmin(m *etree.Element) (Admin, error) {
-	if m.Tag != "PRPA_IN201308UV02" || m.NamespaceURI() != NSHL7 {
-		return Admin{}, fmt.Errorf("%w: %s instead of PRPA_IN201308UV02", ErrMalformed, m.Tag)
+	if err := isHL7(m, "PRPA_IN201308UV02"); err != nil {
+		return Admin{}, err
 	}
 	if err := ackCode(m); err != nil {
 		return Admin{}, err
 	}
-	pat := hl7(m, "controlActProcess", "subject", "registrationEvent", "subject1", "patient")
-	if pat == nil {
-		return Admin{}, fmt.Errorf("%w: no patient", ErrMalformed)
+	exists, err := queryResponse(m)
+	if err != nil {
+		return Admin{}, err
 	}
-	a := Admin{Demographics: readPerson(pat), Observations: readObservations(pat)}
-	return a, nil
+	pat := hl7(m, "controlActProcess", "subject", "registrationEvent", "subject1", "patient")
+	if !exists || pat == nil {
+		return Admin{}, fmt.Errorf("%w: TD1.3a answer without the patient", ErrMalformed)
+	}
+	return Admin{IDs: readIDs(pat), Demographics: readPerson(pat), Observations: readObservations(pat)}, nil
 }
 
+func readIDs(pat *etree.Element) []PatientID {
+	var ids []PatientID
+	for _, id := range pat.ChildElements() {
+		if id.Tag == "id" && id.NamespaceURI() == NSHL7 {
+			ids = append(ids, PatientID{Root: attr(id, "root"), Extension: attr(id, "extension")})
+		}
+	}
+	return ids
+}
+
+// readPerson reads patientPerson. The birth name is the family part
+// qualified BR when there is one, else the first family part (the package's
+// examples write the DMP's name with qualifier SP).
 func readPerson(pat *etree.Element) Demographics {
 	pp := hl7(pat, "patientPerson")
 	var d Demographics
 	if n := hl7(pp, "name"); n != nil {
-		d.BirthName, d.FirstName = text(hl7(n, "family")), text(hl7(n, "given"))
+		for _, f := range n.ChildElements() {
+			if f.Tag == "family" && (d.BirthName == "" || attr(f, "qualifier") == "BR") {
+				d.BirthName = text(f)
+			}
+		}
+		d.FirstName = text(hl7(n, "given"))
 	}
-	if g := hl7(pp, "administrativeGenderCode"); g != nil {
-		d.Sex = g.SelectAttrValue("code", "")
-	}
-	if b := hl7(pp, "birthTime"); b != nil {
-		d.BirthDate = b.SelectAttrValue("value", "")
-	}
+	d.Sex = attr(hl7(pp, "administrativeGenderCode"), "code")
+	d.BirthDate = attr(hl7(pp, "birthTime"), "value")
 	return d
 }
 
+// readObservations reads every subjectOf/administrativeObservation with a
+// BL value; others (none is known) are skipped.
 func readObservations(pat *etree.Element) map[string]bool {
 	out := map[string]bool{}
 	for _, s := range pat.ChildElements() {
-		if s.Tag != "subjectOf2" {
+		if s.Tag != "subjectOf" || s.NamespaceURI() != NSHL7 {
 			continue
 		}
 		o := hl7(s, "administrativeObservation")
 		c, v := hl7(o, "code"), hl7(o, "value")
-		if c != nil && v != nil {
-			out[c.SelectAttrValue("code", "")] = v.SelectAttrValue("value", "") == "true"
+		if b, err := boolValue(v); c != nil && err == nil {
+			out[attr(c, "code")] = b
 		}
 	}
 	return out
 }
 
-// ParseCreated reads TD1.1's answer: PRPA_IN201312UV02 (created) or
-// PRPA_IN201313UV02 (refused, with the DMP's code, DMPFound for a patient
-// who has one).
+// ParseCreated reads TD1.1's answer: PRPA_IN201311UV02_Response holding
+// PRPA_IN201312UV02 (created) or PRPA_IN201313UV02 (refused, with the
+// DMP's code: DMPFound for a patient who has one).
 func ParseCreated(m *etree.Element) error {
-	if m.NamespaceURI() != NSHL7 || (m.Tag != "PRPA_IN201312UV02" && m.Tag != "PRPA_IN201313UV02") {
-		return fmt.Errorf("%w: %s instead of PRPA_IN201312UV02", ErrMalformed, m.Tag)
+	if m.Tag != "PRPA_IN201311UV02_Response" || m.NamespaceURI() != NSGDP {
+		return fmt.Errorf("%w: %s instead of PRPA_IN201311UV02_Response", ErrMalformed, m.Tag)
 	}
-	if err := ackCode(m); err != nil {
-		return err
+	kids := m.ChildElements()
+	if len(kids) != 1 || kids[0].NamespaceURI() != NSHL7 {
+		return fmt.Errorf("%w: PRPA_IN201311UV02_Response holds %d HL7 messages", ErrMalformed, len(kids))
 	}
-	if m.Tag == "PRPA_IN201313UV02" {
-		return fmt.Errorf("%w: PRPA_IN201313UV02 acknowledged AA", ErrMalformed)
+	a := kids[0]
+	switch a.Tag {
+	case "PRPA_IN201312UV02":
+		return ackCode(a)
+	case "PRPA_IN201313UV02":
+		if err := ackCode(a); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: PRPA_IN201313UV02 (refusal) acknowledged AA", ErrMalformed)
 	}
-	return nil
+	return fmt.Errorf("%w: %s in PRPA_IN201311UV02_Response", ErrMalformed, a.Tag)
 }
 
-// ParseAuthorization reads setAuthorizationResponse.
-func ParseAuthorization(m *etree.Element) error {
+// AuthorizationResult is TD0.3's answer: DMPOk, and the service's context
+// text (e.g. that the authorization was already there).
+type AuthorizationResult struct {
+	Status, Context string
+}
+
+// ParseAuthorization reads setAuthorizationResponse/output.
+func ParseAuthorization(m *etree.Element) (AuthorizationResult, error) {
 	if m.Tag != "setAuthorizationResponse" || m.NamespaceURI() != NSHabil {
-		return fmt.Errorf("%w: %s instead of setAuthorizationResponse", ErrMalformed, m.Tag)
+		return AuthorizationResult{}, fmt.Errorf("%w: %s instead of setAuthorizationResponse", ErrMalformed, m.Tag)
 	}
-	if s := text(child(m, "status", NSHabil)); s != "DMPOk" {
-		return fmt.Errorf("%w: status %q", ErrMalformed, s)
+	out := child(m, "output", NSHabil)
+	r := AuthorizationResult{Status: text(child(out, "status", NSHabil)), Context: text(child(out, "context", NSHabil))}
+	switch {
+	case out == nil:
+		return r, fmt.Errorf("%w: setAuthorizationResponse without output", ErrMalformed)
+	case r.Status == "":
+		return r, fmt.Errorf("%w: setAuthorizationResponse without status", ErrMalformed)
+	case r.Status != "DMPOk":
+		// The service's status names what it refused; keep it as its code.
+		return r, &Fault{Code: "Sender", Subcode: strings.TrimSpace(r.Status), Reason: r.Context}
 	}
-	return nil
-}
-
-// PatientOf reads the patient identifier of a request (simulator side).
-func PatientOf(m *etree.Element) (PatientID, bool) {
-	var v *etree.Element
-	switch m.Tag {
-	case "PRPA_IN201307UV02":
-		v = hl7(m, "controlActProcess", "queryByParameter", "parameterList", "patientIdentifier", "value")
-	case "PRPA_IN201311UV02":
-		v = hl7(m, "controlActProcess", "subject", "registrationRequest", "subject1", "patient", "id")
-	}
-	if v == nil {
-		return PatientID{}, false
-	}
-	p := PatientID{Root: v.SelectAttrValue("root", ""), Extension: v.SelectAttrValue("extension", "")}
-	return p, p.Root != "" && p.Extension != ""
-}
-
-// ReasonOf is a request's reasonCode (simulator side).
-func ReasonOf(m *etree.Element) string {
-	if r := hl7(m, "controlActProcess", "reasonCode"); r != nil {
-		return r.SelectAttrValue("code", "")
-	}
-	return ""
-}
-
-// CreationOf reads a TD1.1 request (simulator side).
-func CreationOf(m *etree.Element) (Creation, bool) {
-	p, ok := PatientOf(m)
-	pat := hl7(m, "controlActProcess", "subject", "registrationRequest", "subject1", "patient")
-	if !ok || pat == nil {
-		return Creation{}, false
-	}
-	obs := readObservations(pat)
-	return Creation{Patient: p, Demographics: readPerson(pat), Consent: obs[ObsConsent],
-		OppBrisGlace: obs[ObsBrisDeGlace], OppUrgence: obs[ObsEmergency]}, true
-}
-
-// ActionOf reads a setAuthorization's action (simulator side).
-func ActionOf(m *etree.Element) string {
-	if m.Tag != "setAuthorization" || m.NamespaceURI() != NSHabil {
-		return ""
-	}
-	return strings.TrimSpace(text(child(m, "action", NSHabil)))
-}
-
-// The answers, as the simulator writes them.
-
-func ack(m *etree.Element, typ, target, detail, detailText string) {
-	a := m.CreateElement("acknowledgement")
-	a.CreateElement("typeCode").CreateAttr("code", typ)
-	a.CreateElement("targetMessage").CreateElement("id").CreateAttr("root", target)
-	if detail != "" {
-		d := a.CreateElement("acknowledgementDetail")
-		d.CreateAttr("typeCode", "E")
-		d.CreateElement("code").CreateAttr("code", detail)
-		d.CreateElement("text").SetText(detailText)
-	}
-}
-
-func attention(m *etree.Element, key, keySystem string, value func(v *etree.Element)) {
-	al := m.CreateElement("attentionLine")
-	kw := al.CreateElement("keyWordText")
-	kw.CreateAttr("code", key)
-	kw.CreateAttr("codeSystem", keySystem)
-	value(al.CreateElement("value"))
-}
-
-// ExistenceResponse is TD0.2's (or, with admin set, TD1.3a's) answer.
-func ExistenceResponse(msgID, target string, at time.Time, p PatientID, insc string, e Existence, d *Demographics, obs map[string]bool) *etree.Element {
-	m := etree.NewElement("PRPA_IN201308UV02")
-	m.CreateAttr("xmlns", NSHL7)
-	m.CreateAttr("xmlns:xsi", NSXSI)
-	m.CreateAttr("ITSVersion", "XML_1.0")
-	m.CreateElement("id").CreateAttr("root", msgID)
-	m.CreateElement("creationTime").CreateAttr("value", at.UTC().Format("20060102150405"))
-	ack(m, "AA", target, "", "")
-	attention(m, "AUTORISATION", CSAttention, func(v *etree.Element) {
-		v.CreateAttr("xsi:type", "CV")
-		v.CreateAttr("code", e.Authorization)
-		v.CreateAttr("codeSystem", CSAuthStatus)
-	})
-	attention(m, "STATUT_MT", CSAttention, func(v *etree.Element) {
-		v.CreateAttr("xsi:type", "BL")
-		v.CreateAttr("value", fmt.Sprint(e.Doctor))
-	})
-	cap := m.CreateElement("controlActProcess")
-	cap.CreateAttr("classCode", "CACT")
-	cap.CreateAttr("moodCode", "EVN")
-	code := "NF"
-	if e.Exists {
-		code = "OK"
-		pat := cap.CreateElement("subject").CreateElement("registrationEvent").CreateElement("subject1").CreateElement("patient")
-		if insc != "" {
-			id := pat.CreateElement("id")
-			id.CreateAttr("root", OIDINSC)
-			id.CreateAttr("extension", insc)
-		}
-		if p.Root != OIDINSC {
-			id := pat.CreateElement("id")
-			id.CreateAttr("root", p.Root)
-			id.CreateAttr("extension", p.Extension)
-		}
-		pat.CreateElement("statusCode").CreateAttr("code", "active")
-		if d != nil {
-			writePerson(pat, *d)
-		}
-		for _, k := range []string{ObsBrisDeGlace, ObsEmergency} {
-			if v, ok := obs[k]; ok {
-				writeObservation(pat, k, v)
-			}
-		}
-	}
-	qa := cap.CreateElement("queryAck")
-	qa.CreateElement("queryResponseCode").CreateAttr("code", code)
-	return m
-}
-
-// CreatedResponse is TD1.1's answer: PRPA_IN201312UV02 when refusal is
-// empty, else PRPA_IN201313UV02 with that code.
-func CreatedResponse(msgID, target string, at time.Time, refusal, why string) *etree.Element {
-	name, typ := "PRPA_IN201312UV02", "AA"
-	if refusal != "" {
-		name, typ = "PRPA_IN201313UV02", "AE"
-	}
-	m := etree.NewElement(name)
-	m.CreateAttr("xmlns", NSHL7)
-	m.CreateAttr("ITSVersion", "XML_1.0")
-	m.CreateElement("id").CreateAttr("root", msgID)
-	m.CreateElement("creationTime").CreateAttr("value", at.UTC().Format("20060102150405"))
-	ack(m, typ, target, refusal, why)
-	return m
-}
-
-// AuthorizationResponse is TD0.3's answer.
-func AuthorizationResponse() *etree.Element {
-	m := etree.NewElement("setAuthorizationResponse")
-	m.CreateAttr("xmlns", NSHabil)
-	m.CreateElement("status").SetText("DMPOk")
-	return m
+	return r, nil
 }

@@ -20,6 +20,10 @@ import (
 // the answer was lost is not made twice.
 type Processor struct {
 	Client *Client
+	// UnreadableAttempts is how many times an event whose DMP answer
+	// cannot be read is tried before it goes to the dead letters (3 when
+	// zero).
+	UnreadableAttempts int
 	// Audit records a transaction (the bridge's journal).
 	Audit func(ctx context.Context, kind, ref, detail string) error
 }
@@ -52,6 +56,8 @@ const (
 	msgRights        = "Le DMP refuse cette action à l'établissement. Le service informatique est prévenu."
 	msgCertificate   = "Le certificat de l'établissement est refusé par le DMP. Le service informatique est prévenu."
 	msgNoINS         = "INS non qualifiée : le dossier ne peut pas être traité sans l'INS du patient."
+	msgUnreadable    = "Réponse du DMP illisible : la demande est mise de côté et le service informatique est prévenu."
+	msgNoRole        = "Le rôle des personnels d'accueil n'est pas configuré pour le DMP : une carte de professionnel de santé est nécessaire, le service informatique est prévenu."
 )
 
 // Process implements bridge.Processor.
@@ -102,7 +108,7 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 		action = ActionRemove
 	}
 	if action != "" {
-		x, err := p.Client.SetAuthorization(ctx, who, action)
+		_, x, err := p.Client.SetAuthorization(ctx, who, action)
 		if err := p.audit(ctx, e, x, err); err != nil {
 			return bridge.Outcome{}, err
 		}
@@ -128,6 +134,17 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 // classify makes a final failure a bridge.PermanentError with the kiosk's
 // message; a transient one is returned as is (the bridge retries it).
 func (p *Processor) classify(err error) error {
+	var f *Fault
+	if errors.Is(err, ErrMalformed) && !errors.As(err, &f) {
+		n := p.UnreadableAttempts
+		if n == 0 {
+			n = 3
+		}
+		return &bridge.LimitedError{Err: err, Attempts: n, Message: msgUnreadable}
+	}
+	if errors.Is(err, ErrNoRole) {
+		return &bridge.PermanentError{Err: err, Message: msgNoRole}
+	}
 	if Transient(err) {
 		return err
 	}

@@ -18,6 +18,9 @@ const (
 	NSHL7   = "urn:hl7-org:v3"
 	NSXSI   = "http://www.w3.org/2001/XMLSchema-instance"
 	NSHabil = "urn:si-dmp-habilitations"
+	// NSGDP is the namespace of GestionDossierPatientPartage.wsdl's own
+	// elements (the TD1.1 answer's wrapper).
+	NSGDP = "asip:ci-sis:gdp:2010"
 	// NSFault qualifies the DMP's fault subcodes (inferred: the public
 	// guides name the codes, not their namespace).
 	NSFault = "urn:si-dmp:faults"
@@ -58,7 +61,6 @@ func (e *Envelope) Build() *etree.Document {
 	if e.Security != nil {
 		sec := h.CreateElement("wsse:Security")
 		sec.CreateAttr("xmlns:wsse", NSWSSE)
-		sec.CreateAttr("soap:mustUnderstand", "true")
 		sec.AddChild(e.Security)
 	}
 	b := env.CreateElement("soap:Body")

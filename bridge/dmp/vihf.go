@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -25,7 +26,7 @@ const (
 // VIHF attribute names (domain.md section 5).
 const (
 	AttrVersion      = "VIHF_Version"
-	AttrMode         = "Authentification_Mode"
+	AttrMode         = "Authentification_mode" // lower-case m, as every official example and ANS's generator
 	AttrStructure    = "Identifiant_Structure"
 	AttrSector       = "Secteur_Activite"
 	AttrSubjectID    = "urn:oasis:names:tc:xspa:1.0:subject:subject-id"
@@ -55,10 +56,24 @@ const (
 // homologation knows it.
 type LPS struct {
 	ID           string `toml:"id"`
-	Name         string `toml:"name"`
+	Name         string `toml:"name"` // also the HL7 sender's softwareName
 	Version      string `toml:"version"`
 	Homologation string `toml:"homologation"`
+	// DeviceOID is the software's OID, the HL7 sender device's id (its
+	// message ids are under DeviceOID.1.1, its query ids under DeviceOID.2).
+	DeviceOID string `toml:"device_oid"`
 }
+
+// Role is a coded role of the VIHF (an HL7 CE).
+type Role struct {
+	Code       string `toml:"code"`
+	CodeSystem string `toml:"code_system"`
+	Display    string `toml:"display"`
+}
+
+// ErrNoRole is a card holder with no profession code (a CPE) while the
+// establishment has not configured the role its staff act under.
+var ErrNoRole = errors.New("dmp: the card holder has no profession code and dmp.staff_role is not configured")
 
 // Credentials are a key with its certificate chain (leaf first). The key
 // may sit on a PKCS#11 token.
@@ -78,10 +93,20 @@ type VIHF struct {
 	LPS          LPS
 	Issued       time.Time
 	ID           string // the assertion's ID; random when empty
+	// StaffRole is the role sent for a card holder with no profession
+	// code (establishment staff on a CPE).
+	StaffRole Role
 }
 
 // Build returns the unsigned assertion.
-func (v *VIHF) Build(issuer *x509.Certificate) *etree.Element {
+func (v *VIHF) Build(issuer *x509.Certificate) (*etree.Element, error) {
+	role := Role{Code: v.Professional.Profession, CodeSystem: CSProfession}
+	if role.Code == "" {
+		if v.StaffRole.Code == "" || v.StaffRole.CodeSystem == "" {
+			return nil, ErrNoRole
+		}
+		role = v.StaffRole
+	}
 	if v.ID == "" {
 		var b [16]byte
 		_, _ = rand.Read(b[:])
@@ -99,7 +124,6 @@ func (v *VIHF) Build(issuer *x509.Certificate) *etree.Element {
 	is.CreateAttr("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName")
 	is.SetText(issuer.Subject.String())
 	n := a.CreateElement("saml2:Subject").CreateElement("saml2:NameID")
-	n.CreateAttr("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified")
 	n.SetText(v.Professional.NationalID)
 	c := a.CreateElement("saml2:Conditions")
 	c.CreateAttr("NotBefore", at.Add(-time.Minute).Format("2006-01-02T15:04:05.000Z"))
@@ -109,9 +133,9 @@ func (v *VIHF) Build(issuer *x509.Certificate) *etree.Element {
 	ac := as.CreateElement("saml2:AuthnContext")
 	ac.CreateElement("saml2:AuthnContextClassRef").SetText("urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI")
 	if v.Mode == ModeReinforced {
-		// Inferred: the reinforced mode's declaration names the card the
-		// professional authenticated with at the kiosk.
-		ac.CreateElement("saml2:AuthnContextDecl").SetText(fmt.Sprintf("%s %s (PIN vérifié à la borne)", v.Professional.CardType, v.Professional.CardSerial))
+		// As the package's reinforced-mode example: the professional
+		// authenticated with a smart card (the kiosk checked its PIN).
+		ac.CreateElement("saml2:AuthnContextDecl").SetText("urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI")
 	}
 	st := a.CreateElement("saml2:AttributeStatement")
 	attr := func(name string) *etree.Element {
@@ -136,14 +160,8 @@ func (v *VIHF) Build(issuer *x509.Certificate) *etree.Element {
 	str(AttrMode, v.Mode)
 	str(AttrStructure, v.Structure)
 	str(AttrSector, v.Sector)
-	str(AttrSubjectID, v.Professional.Surname+" "+v.Professional.FirstName)
-	role := v.Professional.Profession
-	if role == "" {
-		// Establishment staff (CPE) hold no health profession: the card
-		// type stands for it (inferred).
-		role = v.Professional.CardType
-	}
-	ce(AttrRole, "Role", role, CSProfession, "")
+	str(AttrSubjectID, strings.TrimSpace(v.Professional.FirstName+" "+v.Professional.Surname))
+	ce(AttrRole, "Role", role.Code, role.CodeSystem, role.Display)
 	if v.Professional.Speciality != "" {
 		ce(AttrRole, "Role", v.Professional.Speciality, CSSpeciality, "")
 	}
@@ -154,7 +172,7 @@ func (v *VIHF) Build(issuer *x509.Certificate) *etree.Element {
 	str(AttrLPSName, v.LPS.Name)
 	str(AttrLPSVersion, v.LPS.Version)
 	str(AttrLPSHomolog, v.LPS.Homologation)
-	return a
+	return a, nil
 }
 
 // Sign builds the assertion and signs it with the ORG SIGN key: an
@@ -164,7 +182,10 @@ func (v *VIHF) Sign(signer Credentials) (*etree.Element, error) {
 	if signer.Key == nil || len(signer.Chain) == 0 {
 		return nil, errors.New("dmp: no ORG SIGN key to sign the VIHF with")
 	}
-	a := v.Build(signer.Chain[0])
+	a, err := v.Build(signer.Chain[0])
+	if err != nil {
+		return nil, err
+	}
 	ctx, err := dsig.NewSigningContext(signer.Key, [][]byte{signer.Chain[0].Raw})
 	if err != nil {
 		return nil, err

@@ -156,7 +156,8 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Sim, err = dmpsim.New(dmpsim.Options{DB: filepath.Join(dir, "dmp.db"), Regime: o.Regime, OrgRoots: b.IGC.Pool(), People: people}); err != nil {
+	if b.Sim, err = dmpsim.New(dmpsim.Options{DB: filepath.Join(dir, "dmp.db"), Regime: o.Regime, OrgRoots: b.IGC.Pool(), People: people,
+		CheckAnswers: true}); err != nil {
 		t.Fatal(err)
 	}
 	srvCA := hwtest.NewCA(t, "DMP server CA")
@@ -168,7 +169,14 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() { b.Sim.Serve(ctx, l); close(served) }()
-	t.Cleanup(func() { cancel(); <-served; b.Sim.Close() })
+	t.Cleanup(func() {
+		cancel()
+		<-served
+		for _, e := range b.Sim.AnswerErrors() {
+			t.Errorf("the DMP simulator wrote an answer the official schemas refuse: %s", e)
+		}
+		b.Sim.Close()
+	})
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 
 	adminCert := srvCA.Server(t, "localhost")

@@ -50,13 +50,20 @@ type Options struct {
 	// client gives up).
 	TimeoutRate float64
 	Now         func() time.Time
+	// CheckAnswers validates every answer against the official schemas
+	// before it is written; one that fails is answered as the service's
+	// internal error and kept in AnswerErrors (the tests set it).
+	CheckAnswers bool
 }
 
 // Sim is the simulator: an http.Handler to serve over TLS requiring client
 // certificates (Server does it).
 type Sim struct {
-	opts   Options
-	st     *store
+	opts    Options
+	schemas *Schemas
+	st      *store
+	badMu   sync.Mutex
+	bad     []string // answers the official schemas refused (CheckAnswers)
 	mu     sync.Mutex
 	next   []string // injected one-shot faults: a subcode, "timeout" or "truncate"
 	closed bool     // under mu: no request starts once set
@@ -72,6 +79,10 @@ func New(opts Options) (*Sim, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	schemas, err := OpenSchemas()
+	if err != nil {
+		return nil, err
+	}
 	st, err := openStore(opts.DB)
 	if err != nil {
 		return nil, err
@@ -80,7 +91,15 @@ func New(opts Options) (*Sim, error) {
 		st.db.Close()
 		return nil, err
 	}
-	return &Sim{opts: opts, st: st, close: make(chan struct{})}, nil
+	return &Sim{opts: opts, schemas: schemas, st: st, close: make(chan struct{})}, nil
+}
+
+// AnswerErrors are the answers this simulator wrote that the official
+// schemas refuse (with Options.CheckAnswers).
+func (s *Sim) AnswerErrors() []string {
+	s.badMu.Lock()
+	defer s.badMu.Unlock()
+	return append([]string(nil), s.bad...)
 }
 
 // Close releases held requests and the database.
@@ -168,7 +187,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if env != nil {
 		reqID = env.MessageID
 	}
-	a := &answer{w: w, reqID: reqID, respID: dmp.NewMessageID()}
+	a := &answer{w: w, reqID: reqID, respID: dmp.NewMessageID(), sim: s, ctx: r.Context()}
 	if env != nil {
 		a.action = env.Action
 	}
@@ -194,6 +213,14 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fault("Sender", "DMPInvalidRequest", "message SOAP 1.2 illisible")
 		return
 	}
+	// The DMP refuses a request its schemas refuse.
+	if err := s.schemas.ValidateEnvelope(r.Context(), body); err != nil {
+		if r.Context().Err() != nil {
+			return
+		}
+		a.fault("Sender", "DMPInvalidRequest", "requête non conforme aux schémas : "+strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+		return
+	}
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 		a.fault("Sender", dmp.ErrInvalidCertificate.Subcode, "authentification TLS par certificat requise")
 		return
@@ -208,11 +235,23 @@ type answer struct {
 	action        string
 	truncate      bool
 	outcome       string
+	sim           *Sim
+	ctx           context.Context
 }
 
 func (a *answer) write(status int, body *etree.Element) {
-	env := &dmp.Envelope{Action: a.action + "Response", MessageID: a.respID, RelatesTo: a.reqID, Body: body}
+	env := &dmp.Envelope{Action: a.responseAction(body), MessageID: a.respID, RelatesTo: a.reqID, To: dmp.Anonymous, Body: body}
 	out, _ := env.Build().WriteToBytes()
+	if a.sim.opts.CheckAnswers && body.Tag != "Fault" {
+		if err := a.sim.schemas.ValidateEnvelope(a.ctx, out); err != nil && a.ctx.Err() == nil {
+			a.sim.badMu.Lock()
+			a.sim.bad = append(a.sim.bad, err.Error())
+			a.sim.badMu.Unlock()
+			env.Body = faultBody(&dmp.Fault{Code: "Receiver", Subcode: "DMPInternalError", Reason: "réponse non conforme aux schémas"})
+			out, _ = env.Build().WriteToBytes()
+			status = http.StatusInternalServerError
+		}
+	}
 	a.w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
 	if a.truncate {
 		// Half an answer, then the connection goes: a service restarting
@@ -237,7 +276,21 @@ func (a *answer) fault(code, subcode, reason string) {
 	if code == "Receiver" {
 		status = http.StatusInternalServerError
 	}
-	a.write(status, dmp.FaultBody(&dmp.Fault{Code: code, Subcode: subcode, Reason: reason}))
+	a.write(status, faultBody(&dmp.Fault{Code: code, Subcode: subcode, Reason: reason}))
+}
+
+// responseAction is the answer's wsa:Action, as the package's answers
+// write it: the HL7 answer's interaction, or the operation's Response.
+func (a *answer) responseAction(body *etree.Element) string {
+	switch {
+	case body.Tag == "Fault":
+		return "http://www.w3.org/2005/08/addressing/soap/fault"
+	case body.Tag == "PRPA_IN201311UV02_Response":
+		return "urn:hl7-org:v3:PRPA_IN201311ResponseUV02"
+	case body.NamespaceURI() == dmp.NSHL7:
+		return "urn:hl7-org:v3:" + body.Tag
+	}
+	return a.action + "Response"
 }
 
 // vihf is a verified token.
@@ -306,9 +359,6 @@ func (s *Sim) checkVIHF(a *etree.Element, tlsCert *x509.Certificate) (*vihf, str
 			v.attrs[name] = append(v.attrs[name], val)
 		}
 	}
-	if name, ok := v.attrs["Authentification_mode"]; ok && v.attrs[dmp.AttrMode] == nil {
-		v.attrs[dmp.AttrMode] = name
-	}
 	for _, req := range dmp.RequiredAttributes {
 		if len(v.attrs[req]) == 0 || v.attrs[req][0] == "" {
 			return nil, "DMPInvalidVIHF", "attribut VIHF obligatoire absent : " + req
@@ -351,19 +401,22 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		_ = s.st.trace(context.Background(), t)
 	}()
 	var tx string
+	var req request
+	if env.Body.NamespaceURI() == dmp.NSHL7 {
+		req = readRequest(env.Body)
+	}
 	switch {
-	case service == "patients" && env.Action == dmp.Services[dmp.TD11].Action:
+	case service == "patients" && env.Action == dmp.Services[dmp.TD11].Action && env.Body.Tag == "PRPA_IN201311UV02" && req.reason == dmp.Reasons[dmp.TD11].Code:
 		tx = dmp.TD11
-	case service == "patients" && env.Action == dmp.Services[dmp.TD02].Action:
+	case service == "patients" && env.Action == dmp.Services[dmp.TD02].Action && env.Body.Tag == "PRPA_IN201307UV02" && req.reason == dmp.Reasons[dmp.TD02].Code:
 		tx = dmp.TD02
-		if dmp.ReasonOf(env.Body) == "CNSLT_DATA" {
-			tx = dmp.TD13a
-		}
+	case service == "patients" && env.Action == dmp.Services[dmp.TD13a].Action && env.Body.Tag == "PRPA_IN201307UV02" && req.reason == dmp.Reasons[dmp.TD13a].Code:
+		tx = dmp.TD13a
 	case service == "habilitations" && env.Action == dmp.Services[dmp.TD03].Action:
 		tx = dmp.TD03
 	default:
 		t.Tx = service
-		a.fault("Sender", "DMPInvalidRequest", "action "+env.Action+" inconnue du service "+service)
+		a.fault("Sender", "DMPInvalidRequest", "action "+env.Action+" ("+env.Body.Tag+" "+req.reason+") inconnue du service "+service)
 		return
 	}
 	t.Tx = tx
@@ -379,7 +432,7 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		return
 	}
 	if tx != dmp.TD03 {
-		body, ok := dmp.PatientOf(env.Body)
+		body, ok := req.patient()
 		if !ok {
 			a.fault("Sender", "DMPInvalidRequest", "identifiant du patient absent")
 			return
@@ -403,12 +456,12 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		a.fault("Sender", dmp.ErrIdentityCertFailure.Subcode, "l'INS-C n'est plus acceptée : INS qualifiée requise")
 		return
 	}
-	if err := s.transaction(ctx, a, tx, env, pid, v, &t); err != nil {
+	if err := s.transaction(ctx, a, tx, env, req, pid, v, &t); err != nil {
 		a.fault("Receiver", "DMPInternalError", "erreur interne")
 	}
 }
 
-func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.Envelope, pid dmp.PatientID, v *vihf, t *traceEntry) error {
+func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.Envelope, req request, pid dmp.PatientID, v *vihf, t *traceEntry) error {
 	structure := v.get(dmp.AttrStructure)
 	dbtx, err := s.st.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -424,8 +477,11 @@ func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.En
 		t.person = sql.NullInt64{Int64: rec.person, Valid: true}
 	}
 	now := s.opts.Now()
-	reqOID := strings.TrimPrefix(a.reqID, "urn:uuid:")
 	respOID := strings.TrimPrefix(a.respID, "urn:uuid:")
+	ids := inscOf(rec.insc)
+	if pid.Root != dmp.OIDINSC {
+		ids = append(ids, pid)
+	}
 	if known && rec.hasDMP && rec.state == "closed" && tx != dmp.TD11 {
 		a.fault("Sender", dmp.ErrClosed.Subcode, "le DMP de ce patient est fermé")
 		return nil
@@ -434,13 +490,13 @@ func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.En
 	case dmp.TD02:
 		ex := dmp.Existence{Exists: known && rec.hasDMP, Authorization: dmp.AuthNone}
 		if ex.Exists {
-			ex.Authorization = rec.auth
+			ex.Authorization, ex.IDs, ex.Demographics = rec.auth, ids, rec.demographics
 		}
 		a.outcome = "OK"
 		if !ex.Exists {
 			a.outcome = "NF"
 		}
-		a.write(http.StatusOK, dmp.ExistenceResponse(respOID, reqOID, now, pid, rec.insc, ex, &rec.demographics, nil))
+		a.write(http.StatusOK, existenceAnswer(tx, respOID, now, req, ex))
 	case dmp.TD13a:
 		if !known || !rec.hasDMP {
 			a.fault("Sender", "DMPNotFound", "pas de DMP pour ce patient")
@@ -451,33 +507,34 @@ func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.En
 			return nil
 		}
 		a.outcome = "OK"
-		a.write(http.StatusOK, dmp.ExistenceResponse(respOID, reqOID, now, pid, rec.insc, dmp.Existence{Exists: true, Authorization: rec.auth},
-			&rec.demographics, map[string]bool{dmp.ObsBrisDeGlace: rec.oppBDG, dmp.ObsEmergency: rec.oppUrg}))
+		a.write(http.StatusOK, existenceAnswer(tx, respOID, now, req, dmp.Existence{Exists: true, Authorization: rec.auth, IDs: ids,
+			Demographics: rec.demographics, Observations: map[string]bool{dmp.ObsBrisDeGlace: rec.oppBDG, dmp.ObsEmergency: rec.oppUrg}}))
 	case dmp.TD11:
 		if s.opts.Regime == Current {
 			a.fault("Sender", dmp.ErrAccessDenied.Subcode, "création de DMP interdite depuis le 1er juillet 2021")
 			return nil
 		}
-		c, ok := dmp.CreationOf(env.Body)
+		c, _, ok := req.creation()
+		refuse := func(code, why string) {
+			a.outcome = "refused " + code
+			a.write(http.StatusOK, createdAnswer(respOID, now, req, c, ids, code, why))
+		}
 		switch {
 		case !ok:
 			a.fault("Sender", "DMPInvalidRequest", "demande de création incomplète")
 			return nil
 		case !known || !sameIdentity(rec.demographics, c.Demographics):
-			a.outcome = "refused " + dmp.ErrIdentityCertFailure.Subcode
-			a.write(http.StatusOK, dmp.CreatedResponse(respOID, reqOID, now, dmp.ErrIdentityCertFailure.Subcode, "identité non certifiée"))
+			ids = []dmp.PatientID{pid}
+			refuse(dmp.ErrIdentityCertFailure.Subcode, "identité non certifiée")
 			return nil
 		case rec.hasDMP && rec.state == "closed":
-			a.outcome = "refused " + dmp.ErrClosed.Subcode
-			a.write(http.StatusOK, dmp.CreatedResponse(respOID, reqOID, now, dmp.ErrClosed.Subcode, "DMP fermé"))
+			refuse(dmp.ErrClosed.Subcode, "DMP fermé")
 			return nil
 		case rec.hasDMP:
-			a.outcome = "refused " + dmp.ErrFound.Subcode
-			a.write(http.StatusOK, dmp.CreatedResponse(respOID, reqOID, now, dmp.ErrFound.Subcode, "le patient a déjà un DMP"))
+			refuse(dmp.ErrFound.Subcode, "le patient a déjà un DMP")
 			return nil
 		case !c.Consent:
-			a.outcome = "refused DMPConsentMissing"
-			a.write(http.StatusOK, dmp.CreatedResponse(respOID, reqOID, now, "DMPConsentMissing", "consentement du patient absent"))
+			refuse("DMPConsentMissing", "consentement du patient absent")
 			return nil
 		}
 		if _, err := dbtx.ExecContext(ctx, `INSERT INTO dmps (person, state, created, created_by, consent, opp_bris_de_glace, opp_urgence)
@@ -488,13 +545,13 @@ func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.En
 		if err := dbtx.Commit(); err != nil {
 			return err
 		}
-		a.write(http.StatusOK, dmp.CreatedResponse(respOID, reqOID, now, "", ""))
+		a.write(http.StatusOK, createdAnswer(respOID, now, req, c, ids, "", ""))
 	case dmp.TD03:
-		action := dmp.ActionOf(env.Body)
-		status := map[string]string{dmp.ActionAdd: dmp.AuthValid, dmp.ActionRemove: dmp.AuthRefused}[action]
+		act := action(env.Body)
+		status := map[string]string{dmp.ActionAdd: dmp.AuthValid, dmp.ActionRemove: dmp.AuthRefused}[act]
 		switch {
 		case status == "":
-			a.fault("Sender", "DMPInvalidRequest", "action "+action+" inconnue")
+			a.fault("Sender", "DMPInvalidRequest", "action "+act+" inconnue")
 			return nil
 		case !known || !rec.hasDMP:
 			a.fault("Sender", "DMPNotFound", "pas de DMP pour ce patient")
@@ -509,7 +566,12 @@ func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.En
 		if err := dbtx.Commit(); err != nil {
 			return err
 		}
-		a.write(http.StatusOK, dmp.AuthorizationResponse())
+		context := map[string]string{dmp.ActionAdd: "Autorisation ajoutée", dmp.ActionRemove: "Autorisation supprimée"}[act]
+		if rec.auth == status {
+			// As the package's example answers an authorization already there.
+			context = "Autorisation déjà présente aucune action effectuée"
+		}
+		a.write(http.StatusOK, authorizationAnswer(context))
 	}
 	return nil
 }

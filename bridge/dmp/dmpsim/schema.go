@@ -1,0 +1,290 @@
+package dmpsim
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/beevik/etree"
+
+	"dmpkiosk/bridge/dmp"
+)
+
+// The official schemas of the package DMP (testdata/dmp-schemas/SOURCES.md).
+//
+//go:embed testdata/dmp-schemas
+var schemaFS embed.FS
+
+const schemaRoot = "testdata/dmp-schemas"
+
+// extractionVersion changes with what extractSchemas writes beside the
+// official files, so that a cached folder from another version is not used.
+const extractionVersion = 2
+
+// Schemas validates DMP messages against the official schemas with
+// xmllint (Debian libxml2-utils), an implementation independent of this
+// project's reading of them.
+type Schemas struct {
+	dir string // the schemas on disk, where xmllint reads them
+}
+
+// ErrInvalid is a message the official schemas refuse.
+var ErrInvalid = errors.New("dmpsim: not valid against the official DMP schemas")
+
+var (
+	schemasOnce sync.Once
+	schemasDir  string
+	schemasErr  error
+)
+
+// OpenSchemas writes the embedded schemas once per process into the user's
+// cache (a folder named by their digest, so it is shared and never stale)
+// and checks that xmllint is there.
+func OpenSchemas() (*Schemas, error) {
+	schemasOnce.Do(func() { schemasDir, schemasErr = extractSchemas() })
+	if schemasErr != nil {
+		return nil, schemasErr
+	}
+	if _, err := exec.LookPath("xmllint"); err != nil {
+		return nil, fmt.Errorf("dmpsim: xmllint (Debian libxml2-utils) is needed to validate against the official schemas: %w", err)
+	}
+	return &Schemas{dir: schemasDir}, nil
+}
+
+func extractSchemas() (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "extraction %d\n", extractionVersion)
+	var files []string
+	err := fs.WalkDir(schemaFS, schemaRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := schemaFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files = append(files, p)
+		fmt.Fprintf(h, "%s %d\n", p, len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	dir := filepath.Join(base, "dmpkiosk", "dmp-schemas-"+hex.EncodeToString(h.Sum(nil))[:16])
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	for _, p := range files {
+		b, _ := schemaFS.ReadFile(p)
+		out := filepath.Join(tmp, filepath.FromSlash(strings.TrimPrefix(p, schemaRoot+"/")))
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(out, b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	// The WSDLs carry their own schemas (the TD1.1 answer's wrapper, TD0.3's
+	// setAuthorization): each is written beside its WSDL so that its
+	// relative imports resolve.
+	for _, w := range []string{"GestionDossierPatientPartage", "Habilitations"} {
+		if err := extractWSDLSchema(filepath.Join(tmp, "annexe-wsdl-schema", "wsdl", w+".wsdl"), filepath.Join(tmp, "annexe-wsdl-schema", "wsdl", w+".xsd")); err != nil {
+			return "", err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "complete"), nil, 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		// Another process extracted the same schemas meanwhile.
+		if _, serr := os.Stat(filepath.Join(dir, "complete")); serr == nil {
+			return dir, nil
+		}
+		return "", err
+	}
+	return dir, nil
+}
+
+// extractWSDLSchema writes the xsd:schema of a WSDL's types as a schema
+// document, with the namespace declarations of the WSDL it relies on.
+func extractWSDLSchema(wsdl, out string) error {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromFile(wsdl); err != nil {
+		return err
+	}
+	root := doc.Root()
+	var schema *etree.Element
+	for _, t := range root.ChildElements() {
+		if t.Tag == "types" {
+			for _, s := range t.ChildElements() {
+				if s.Tag == "schema" {
+					schema = s
+				}
+			}
+		}
+	}
+	if schema == nil {
+		return fmt.Errorf("dmpsim: %s has no schema", wsdl)
+	}
+	schema = withNamespaces(schema)
+	// libxml2 reads one schema document per imported namespace: the HL7
+	// messages a WSDL imports one by one are brought together by a driver
+	// that includes them all, imported once.
+	var includes []string
+	for _, im := range schema.ChildElements() {
+		if im.Tag == "import" && im.SelectAttrValue("namespace", "") == dmp.NSHL7 {
+			includes = append(includes, im.SelectAttrValue("schemaLocation", ""))
+			schema.RemoveChild(im)
+		}
+	}
+	if len(includes) > 0 {
+		dir := path.Dir(includes[0])
+		driver := etree.NewDocument()
+		d := driver.CreateElement("xs:schema")
+		d.CreateAttr("xmlns:xs", "http://www.w3.org/2001/XMLSchema")
+		d.CreateAttr("targetNamespace", dmp.NSHL7)
+		d.CreateAttr("xmlns", dmp.NSHL7)
+		d.CreateAttr("elementFormDefault", "qualified")
+		for _, inc := range includes {
+			if path.Dir(inc) != dir {
+				return fmt.Errorf("dmpsim: %s imports HL7 schemas from two folders", wsdl)
+			}
+			d.CreateElement("xs:include").CreateAttr("schemaLocation", path.Base(inc))
+		}
+		name := strings.TrimSuffix(filepath.Base(out), ".xsd") + "-hl7.xsd"
+		if err := driver.WriteToFile(filepath.Join(filepath.Dir(wsdl), filepath.FromSlash(dir), name)); err != nil {
+			return err
+		}
+		im := etree.NewElement(schema.Space + ":import")
+		im.CreateAttr("namespace", dmp.NSHL7)
+		im.CreateAttr("schemaLocation", dir+"/"+name)
+		schema.InsertChildAt(0, im)
+	}
+	x := etree.NewDocument()
+	x.SetRoot(schema)
+	return x.WriteToFile(out)
+}
+
+// withNamespaces copies el with every namespace declaration in scope, so
+// that it stands alone as a document.
+func withNamespaces(el *etree.Element) *etree.Element {
+	c := el.Copy()
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			if a.Space != "xmlns" && (a.Space != "" || a.Key != "xmlns") {
+				continue
+			}
+			if c.SelectAttr(a.FullKey()) == nil {
+				c.CreateAttr(a.FullKey(), a.Value)
+			}
+		}
+	}
+	return c
+}
+
+// schemaOf is the schema file, relative to the schemas' folder, of a
+// message's root element.
+func schemaOf(el *etree.Element) (string, error) {
+	switch ns := el.NamespaceURI(); {
+	case ns == dmp.NSHL7 && strings.HasPrefix(el.Tag, "PRPA_IN"):
+		return path.Join("annexe-wsdl-schema/schema/HL7V3/NE2009/multicacheschemas", el.Tag+".xsd"), nil
+	case ns == dmp.NSGDP:
+		return "annexe-wsdl-schema/wsdl/GestionDossierPatientPartage.xsd", nil
+	case ns == dmp.NSHabil:
+		return "annexe-wsdl-schema/wsdl/Habilitations.xsd", nil
+	case ns == dmp.NSSAML && el.Tag == "Assertion":
+		return "vihf-driver.xsd", nil
+	}
+	return "", fmt.Errorf("%w: no official schema for {%s}%s", ErrInvalid, el.NamespaceURI(), el.Tag)
+}
+
+// Validate checks one message element (an HL7 v3 message, a TD1.1 answer
+// wrapper, setAuthorization or its answer, a VIHF) against its schema.
+func (s *Schemas) Validate(ctx context.Context, el *etree.Element) error {
+	xsd, err := schemaOf(el)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, filepath.FromSlash(xsd))); err != nil {
+		return fmt.Errorf("%w: no official schema for %s", ErrInvalid, el.Tag)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(withNamespaces(el))
+	data, err := doc.WriteToBytes()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "xmllint", "--noout", "--nonet", "--schema", filepath.Join(s.dir, filepath.FromSlash(xsd)), "-")
+	cmd.Stdin = bytes.NewReader(data)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			return fmt.Errorf("dmpsim: running xmllint: %w", err)
+		}
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, el.Tag, xmllintErrors(stderr.String()))
+	}
+	return nil
+}
+
+// xmllintErrors keeps xmllint's validity errors (the first few), without
+// its final "fails to validate" line.
+func xmllintErrors(out string) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.HasSuffix(l, "fails to validate") || l == "" {
+			continue
+		}
+		keep = append(keep, strings.TrimPrefix(l, "-:"))
+		if len(keep) == 5 {
+			keep = append(keep, "…")
+			break
+		}
+	}
+	return strings.Join(keep, "; ")
+}
+
+// ValidateEnvelope checks a SOAP message of the DMP: its VIHF, when it has
+// one, and its body, each against its official schema. A fault's body has
+// no schema in the package; its structure is read by dmp.ParseEnvelope.
+func (s *Schemas) ValidateEnvelope(ctx context.Context, data []byte) error {
+	env, err := dmp.ParseEnvelope(data)
+	var f *dmp.Fault
+	if errors.As(err, &f) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if env.Security != nil {
+		if err := s.Validate(ctx, env.Security); err != nil {
+			return err
+		}
+	}
+	return s.Validate(ctx, env.Body)
+}
