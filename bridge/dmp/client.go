@@ -28,8 +28,8 @@ type Config struct {
 	Auth        Credentials    // ORG AUTH_CLI: mutual TLS
 	ServerRoots *x509.CertPool // the DMP server's authority; nil: the system's
 	LPS         LPS
-	Sector      string        // Secteur_Activite; SA07^1.2.250.1.71.4.2.4 when empty
-	Mode        string        // ModeReinforced when empty
+	Sector      string // Secteur_Activite; SA07^1.2.250.1.71.4.2.4 when empty
+	Mode        string // ModeReinforced when empty
 	// StructureName is the establishment's name in TD1.1 (its
 	// providerOrganization and the author's organization); the ORG SIGN
 	// certificate's organization when empty.
@@ -41,7 +41,7 @@ type Config struct {
 	// TestEnvironment marks the HL7 messages processingCode D, as the
 	// package's examples sent to the DMP's test platform; P otherwise.
 	TestEnvironment bool
-	Timeout     time.Duration // per request; 30 s when zero
+	Timeout         time.Duration // per request; 30 s when zero
 	// Trace receives every exchange (request and response as sent and
 	// received): the traces DMP homologation asks for. Nil: none kept.
 	Trace func(Exchange)

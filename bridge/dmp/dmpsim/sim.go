@@ -64,11 +64,11 @@ type Sim struct {
 	st      *store
 	badMu   sync.Mutex
 	bad     []string // answers the official schemas refused (CheckAnswers)
-	mu     sync.Mutex
-	next   []string // injected one-shot faults: a subcode, "timeout" or "truncate"
-	closed bool     // under mu: no request starts once set
-	reqs   sync.WaitGroup
-	close  chan struct{}
+	mu      sync.Mutex
+	next    []string // injected one-shot faults: a subcode, "timeout" or "truncate"
+	closed  bool     // under mu: no request starts once set
+	reqs    sync.WaitGroup
+	close   chan struct{}
 }
 
 // New opens the simulator's state and loads its referential.

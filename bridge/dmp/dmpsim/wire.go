@@ -296,4 +296,3 @@ func inscOf(insc string) []dmp.PatientID {
 	}
 	return []dmp.PatientID{{Root: dmp.OIDINSC, Extension: insc}}
 }
-
