@@ -119,6 +119,9 @@ type Exchange struct {
 	RequestID, ResponseID string
 	Request, Response     []byte
 	Status                int
+	// Unreadable: the answer is not one this client can read (kept for
+	// the IT team even when the traces are off).
+	Unreadable bool
 }
 
 // NewMessageID is a urn:uuid (version 4).
@@ -212,11 +215,6 @@ func (c *Client) call(ctx context.Context, tx string, who Who, creation *Creatio
 // post sends a request and reads its answer.
 func (c *Client) post(ctx context.Context, tx, msgID string, req []byte) (_ *etree.Element, x Exchange, _ error) {
 	x = Exchange{Transaction: tx, RequestID: msgID, Request: req}
-	defer func() {
-		if c.cfg.Trace != nil {
-			c.cfg.Trace(x)
-		}
-	}()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL+Services[tx].Path, bytes.NewReader(req))
 	if err != nil {
 		return nil, x, err
@@ -251,11 +249,15 @@ func (c *Client) post(ctx context.Context, tx, msgID string, req []byte) (_ *etr
 	return env.Body, x, nil
 }
 
-// Do sends tx and returns the exchange, whatever its answer (the traces of
-// dmp-request); the transactions below also read the answer.
-func (c *Client) Do(ctx context.Context, tx string, who Who, creation *Creation, action string) (Exchange, error) {
-	_, x, err := c.call(ctx, tx, who, creation, action)
-	return x, err
+// traced hands the exchange to the trace, marked unreadable when its
+// answer could not be read, and returns err.
+func (c *Client) traced(x *Exchange, err error) error {
+	var f *Fault
+	x.Unreadable = errors.Is(err, ErrMalformed) && !errors.As(err, &f)
+	if c.cfg.Trace != nil && len(x.Request) > 0 {
+		c.cfg.Trace(*x)
+	}
+	return err
 }
 
 // TestExistence is TD0.2: does the patient have a DMP, and is the
@@ -263,24 +265,24 @@ func (c *Client) Do(ctx context.Context, tx string, who Who, creation *Creation,
 func (c *Client) TestExistence(ctx context.Context, who Who) (Existence, Exchange, error) {
 	body, x, err := c.call(ctx, TD02, who, nil, "")
 	if err != nil {
-		return Existence{}, x, err
+		return Existence{}, x, c.traced(&x, err)
 	}
 	e, err := ParseExistence(body)
-	return e, x, err
+	return e, x, c.traced(&x, err)
 }
 
 // Create is TD1.1 (legacy regime only).
 func (c *Client) Create(ctx context.Context, who Who, cr Creation) (Exchange, error) {
 	body, x, err := c.call(ctx, TD11, who, &cr, "")
 	if err != nil {
-		return x, err
+		return x, c.traced(&x, err)
 	}
 	err = ParseCreated(body)
 	var f *Fault
 	if errors.As(err, &f) {
 		f.Transaction, f.RequestID, f.ResponseID = TD11, x.RequestID, x.ResponseID
 	}
-	return x, err
+	return x, c.traced(&x, err)
 }
 
 // SetAuthorization is TD0.3: add (AJOUT) or remove (SUPPRESSION) the
@@ -288,24 +290,24 @@ func (c *Client) Create(ctx context.Context, who Who, cr Creation) (Exchange, er
 func (c *Client) SetAuthorization(ctx context.Context, who Who, action string) (AuthorizationResult, Exchange, error) {
 	body, x, err := c.call(ctx, TD03, who, nil, action)
 	if err != nil {
-		return AuthorizationResult{}, x, err
+		return AuthorizationResult{}, x, c.traced(&x, err)
 	}
 	r, err := ParseAuthorization(body)
 	var f *Fault
 	if errors.As(err, &f) {
 		f.Transaction, f.RequestID, f.ResponseID = TD03, x.RequestID, x.ResponseID
 	}
-	return r, x, err
+	return r, x, c.traced(&x, err)
 }
 
 // ReadAdmin is TD1.3a: the patient's administrative data.
 func (c *Client) ReadAdmin(ctx context.Context, who Who) (Admin, Exchange, error) {
 	body, x, err := c.call(ctx, TD13a, who, nil, "")
 	if err != nil {
-		return Admin{}, x, err
+		return Admin{}, x, c.traced(&x, err)
 	}
 	a, err := ParseAdmin(body)
-	return a, x, err
+	return a, x, c.traced(&x, err)
 }
 
 // TransportError is a request that did not get an answer: refused or
@@ -369,6 +371,6 @@ func (c *Client) Send(ctx context.Context, tx string, assertion, body *etree.Ele
 	if err != nil {
 		return err
 	}
-	_, _, err = c.post(ctx, tx, env.MessageID, data)
-	return err
+	_, x, err := c.post(ctx, tx, env.MessageID, data)
+	return c.traced(&x, err)
 }

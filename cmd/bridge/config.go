@@ -65,6 +65,17 @@ type dmpConfig struct {
 	Timeout  duration `toml:"timeout"`
 	TraceDir string   `toml:"trace_dir"` // homologation traces: every request and response
 	LPS      dmp.LPS  `toml:"lps"`
+	// StructureName is the establishment's name in a creation (TD1.1);
+	// the ORG SIGN certificate's organization when empty.
+	StructureName string `toml:"structure_name"`
+	// StaffRole is the VIHF role of staff whose card has no profession
+	// code (CPE); unset, their events are refused before any DMP call.
+	StaffRole dmp.Role `toml:"staff_role"`
+	// TestEnvironment marks the HL7 messages for the DMP's test platform.
+	TestEnvironment bool `toml:"test_environment"`
+	// UnreadableAttempts: tries of an event whose DMP answer cannot be
+	// read before it goes to the dead letters (3 when zero).
+	UnreadableAttempts int `toml:"unreadable_attempts"`
 }
 
 type duration struct{ time.Duration }
@@ -199,24 +210,41 @@ func (d *dmpConfig) credentials(c *config) (sign, auth dmp.Credentials, release 
 }
 
 func (d *dmpConfig) client(c *config, sign, auth dmp.Credentials) (*dmp.Client, error) {
-	cfg := dmp.Config{BaseURL: d.URL, Sign: sign, Auth: auth, LPS: d.LPS, Sector: d.Sector, Mode: d.Mode, Timeout: d.Timeout.Duration}
+	cfg, err := d.clientConfig(c, sign, auth)
+	if err != nil {
+		return nil, err
+	}
+	return dmp.NewClient(cfg), nil
+}
+
+// clientConfig is the DMP client's configuration. Every exchange is kept
+// in trace_dir when it is set; an answer that cannot be read is kept in
+// any case (in trace_dir, else in dmp-unreadable/ beside the
+// configuration), for the IT team and the DMP's support to read.
+func (d *dmpConfig) clientConfig(c *config, sign, auth dmp.Credentials) (dmp.Config, error) {
+	cfg := dmp.Config{BaseURL: d.URL, Sign: sign, Auth: auth, LPS: d.LPS, Sector: d.Sector, Mode: d.Mode, Timeout: d.Timeout.Duration,
+		StructureName: d.StructureName, StaffRole: d.StaffRole, TestEnvironment: d.TestEnvironment}
 	if d.ServerCA != "" {
 		roots, err := c.pool(d.ServerCA)
 		if err != nil {
-			return nil, err
+			return cfg, err
 		}
 		cfg.ServerRoots = roots
 	}
-	if d.TraceDir != "" {
-		dir := c.path(d.TraceDir)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		cfg.Trace = func(x dmp.Exchange) {
-			base := filepath.Join(dir, time.Now().UTC().Format("20060102T150405.000")+"-"+x.Transaction+"-"+strings.TrimPrefix(x.RequestID, "urn:uuid:"))
-			_ = os.WriteFile(base+"-request.xml", x.Request, 0o600)
-			_ = os.WriteFile(base+"-response.xml", x.Response, 0o600)
-		}
+	dir := c.path(d.TraceDir)
+	if d.TraceDir == "" {
+		dir = c.path("dmp-unreadable")
 	}
-	return dmp.NewClient(cfg), nil
+	cfg.Trace = func(x dmp.Exchange) {
+		if d.TraceDir == "" && !x.Unreadable {
+			return
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return
+		}
+		base := filepath.Join(dir, time.Now().UTC().Format("20060102T150405.000")+"-"+x.Transaction+"-"+strings.TrimPrefix(x.RequestID, "urn:uuid:"))
+		_ = os.WriteFile(base+"-request.xml", x.Request, 0o600)
+		_ = os.WriteFile(base+"-response.xml", x.Response, 0o600)
+	}
+	return cfg, nil
 }

@@ -2,35 +2,57 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
+	"time"
 
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/firmware/event"
-	"dmpkiosk/hwtest"
+	"dmpkiosk/provisioning"
 )
 
-// runDMPRequest prints the complete signed SOAP request of a transaction:
-// with the configured keys, or with freshly generated test credentials.
-// Without --dry-run it is sent to the configured DMP and the answer printed
-// after it (the traces DMP homologation asks for).
+// runDMPRequest prints the complete signed SOAP request of one
+// transaction. With --dry-run nothing is sent (throw-away keys unless
+// --config gives the establishment's); otherwise the request goes to the
+// DMP over mutual TLS, and the answer follows it, then on the last line the
+// parsed outcome as one JSON object: what an integrator runs against the
+// DMP's test environment during homologation.
 func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.Flags("bridge", "dmp-request", stderr)
 	dry := fs.Bool("dry-run", false, "print the request, send nothing")
 	tx := fs.String("transaction", dmp.TD02, "TD0.2, TD1.3a, TD0.3 or TD1.1")
 	insValue := fs.String("ins", "", "the patient's INS (or INS-C)")
 	oid := fs.String("oid", "", "the OID of the INS's authority")
-	path := fs.String("config", "", "the bridge's configuration (keys, DMP); none: test credentials")
+	path := fs.String("config", "", "the bridge's configuration (keys, DMP address)")
+	endpoint := fs.String("endpoint", "", "the DMP's services root (overrides the configuration's)")
+	serverCA := fs.String("server-ca", "", "PEM: the DMP server's authority")
+	authCert := fs.String("auth-cert", "", "PEM: the ORG AUTH_CLI certificate (chain)")
+	authKey := fs.String("auth-key", "", "PEM: the ORG AUTH_CLI key")
+	signCert := fs.String("sign-cert", "", "PEM: the ORG SIGN certificate (chain)")
+	signKey := fs.String("sign-key", "", "PEM: the ORG SIGN key")
 	pro := fs.String("professional", "810100456789", "the acting professional's national id (RPPS)")
+	proSurname := fs.String("surname", "LEROY", "the professional's surname")
+	proFirst := fs.String("first-name", "SOPHIE", "the professional's first name")
+	profession := fs.String("profession", "10", "the professional's profession code (TRE_G15; empty for a CPE)")
 	finess := fs.String("finess", "750712184", "the site's geographic FINESS")
 	action := fs.String("action", dmp.ActionAdd, "TD0.3: AJOUT or SUPPRESSION")
-	caOut := fs.String("ca-out", "", "with test credentials: write their authority (PEM) here")
+	birthName := fs.String("birth-name", "DUPONT", "TD1.1: the patient's birth name")
+	firstName := fs.String("patient-first-name", "MARIE", "TD1.1: the patient's first name")
+	sex := fs.String("sex", "F", "TD1.1: the patient's sex (M, F)")
+	birthDate := fs.String("birth-date", "19800214", "TD1.1: the patient's birth date (YYYYMMDD)")
+	caOut := fs.String("ca-out", "", "dry run with throw-away keys: write their authority (PEM) here")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -40,8 +62,12 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	if _, ok := dmp.Services[*tx]; !ok {
 		return fmt.Errorf("%w: unknown transaction %q", cli.ErrUsage, *tx)
 	}
-	var client *dmp.Client
-	if *path != "" {
+	files := *authCert != "" || *authKey != "" || *signCert != "" || *signKey != ""
+	var cfg dmp.Config
+	switch {
+	case *path != "" && files:
+		return fmt.Errorf("%w: --config or the key files, not both", cli.ErrUsage)
+	case *path != "":
 		c, err := loadConfig(*path)
 		if err != nil {
 			return err
@@ -51,27 +77,50 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 			return err
 		}
 		defer closeToken()
-		if client, err = c.DMP.client(c, sign, auth); err != nil {
+		if cfg, err = c.DMP.clientConfig(c, sign, auth); err != nil {
 			return err
 		}
-	} else {
-		if !*dry {
-			return fmt.Errorf("%w: sending needs --config", cli.ErrUsage)
+	case files:
+		if *authCert == "" || *authKey == "" || *signCert == "" || *signKey == "" {
+			return fmt.Errorf("%w: --auth-cert, --auth-key, --sign-cert and --sign-key go together", cli.ErrUsage)
 		}
-		sign, err := testSignCredentials(*caOut)
+		var err error
+		if cfg.Sign, err = pemCredentials(*signCert, *signKey); err != nil {
+			return err
+		}
+		if cfg.Auth, err = pemCredentials(*authCert, *authKey); err != nil {
+			return err
+		}
+		cfg.LPS = dmp.LPS{ID: "dmpkiosk", Name: "dmpkiosk", Version: cli.Version, Homologation: "TEST"}
+	case *dry:
+		sign, err := throwawaySign(*caOut)
 		if err != nil {
 			return err
 		}
-		client = dmp.NewClient(dmp.Config{BaseURL: "https://dmp.invalid/si-dmp-server/v2/services/", Sign: sign,
-			LPS: dmp.LPS{ID: "dmpkiosk", Name: "dmpkiosk", Version: cli.Version, Homologation: "TEST"}})
+		cfg = dmp.Config{BaseURL: "https://dmp.invalid/si-dmp-server/v2/services/", Sign: sign,
+			LPS: dmp.LPS{ID: "dmpkiosk", Name: "dmpkiosk", Version: cli.Version, Homologation: "TEST"}}
+	default:
+		return fmt.Errorf("%w: sending needs --config or the key files (--auth-cert, --auth-key, --sign-cert, --sign-key)", cli.ErrUsage)
 	}
+	if *endpoint != "" {
+		cfg.BaseURL = *endpoint
+	}
+	if *serverCA != "" {
+		certs, err := provisioning.LoadCertificates(*serverCA)
+		if err != nil {
+			return err
+		}
+		cfg.ServerRoots = provisioning.NewPool(certs...)
+	}
+	if !*dry && cfg.BaseURL == "" {
+		return fmt.Errorf("%w: no DMP address (--endpoint or dmp.url)", cli.ErrUsage)
+	}
+	client := dmp.NewClient(cfg)
 	who := dmp.Who{Professional: event.Professional{NationalID: *pro, NationalIDType: "RPPS", CardType: "CPS",
-		Surname: "TEST", FirstName: "PROFESSIONNEL", Profession: "10"}, FINESS: *finess,
+		Surname: *proSurname, FirstName: *proFirst, Profession: *profession}, FINESS: *finess,
 		Patient: dmp.PatientID{Root: *oid, Extension: *insValue}}
-	var creation *dmp.Creation
-	if *tx == dmp.TD11 {
-		creation = &dmp.Creation{Patient: who.Patient, Consent: true}
-	}
+	creation := &dmp.Creation{Patient: who.Patient, Consent: true,
+		Demographics: dmp.Demographics{BirthName: *birthName, FirstName: *firstName, Sex: *sex, BirthDate: *birthDate}}
 	if *dry {
 		msgID := dmp.NewMessageID()
 		body, err := client.Body(*tx, msgID, who, creation, *action)
@@ -85,31 +134,122 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		_, err = stdout.Write(append(req, '\n'))
 		return err
 	}
-	x, err := client.Do(ctx, *tx, who, creation, *action)
+	out, x, err := send(ctx, client, *tx, who, *creation, *action)
 	stdout.Write(append(x.Request, '\n'))
 	if len(x.Response) > 0 {
 		stdout.Write(append(x.Response, '\n'))
 	}
+	line, jerr := json.Marshal(out)
+	if jerr != nil {
+		return jerr
+	}
+	fmt.Fprintf(stdout, "%s\n", line)
 	return err
 }
 
-// testSignCredentials makes a throw-away ORG SIGN key and certificate from
-// a fresh test IGC-Santé authority.
-func testSignCredentials(caOut string) (dmp.Credentials, error) {
-	igc, err := hwtest.NewIGCSante()
+// outcome is what a transaction's answer said, with the DMP's own codes.
+type outcome struct {
+	Transaction        string          `json:"transaction"`
+	Exists             *bool           `json:"exists,omitempty"`
+	Authorization      string          `json:"authorization,omitempty"`
+	AttendingPhysician *bool           `json:"attending_physician,omitempty"`
+	Observations       map[string]bool `json:"observations,omitempty"`
+	Created            *bool           `json:"created,omitempty"`
+	Status             string          `json:"status,omitempty"`
+	Context            string          `json:"context,omitempty"`
+	Fault              *faultOutcome   `json:"fault,omitempty"`
+	Error              string          `json:"error,omitempty"`
+}
+
+type faultOutcome struct {
+	Code    string `json:"code"`
+	Subcode string `json:"subcode,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+func ptr(b bool) *bool { return &b }
+
+// send runs one transaction and reads its answer.
+func send(ctx context.Context, c *dmp.Client, tx string, who dmp.Who, cr dmp.Creation, action string) (outcome, dmp.Exchange, error) {
+	out := outcome{Transaction: tx}
+	var x dmp.Exchange
+	var err error
+	switch tx {
+	case dmp.TD02:
+		var e dmp.Existence
+		if e, x, err = c.TestExistence(ctx, who); err == nil {
+			out.Exists, out.Authorization, out.AttendingPhysician = ptr(e.Exists), e.Authorization, ptr(e.Doctor)
+		}
+	case dmp.TD13a:
+		var a dmp.Admin
+		if a, x, err = c.ReadAdmin(ctx, who); err == nil {
+			out.Exists, out.Observations = ptr(true), a.Observations
+		}
+	case dmp.TD03:
+		var r dmp.AuthorizationResult
+		if r, x, err = c.SetAuthorization(ctx, who, action); err == nil {
+			out.Status, out.Context = r.Status, r.Context
+		}
+	case dmp.TD11:
+		if x, err = c.Create(ctx, who, cr); err == nil {
+			out.Created = ptr(true)
+		}
+	}
+	var f *dmp.Fault
+	switch {
+	case errors.As(err, &f):
+		out.Fault = &faultOutcome{Code: f.Code, Subcode: f.Subcode, Reason: f.Reason}
+	case err != nil:
+		out.Error = err.Error()
+	}
+	return out, x, err
+}
+
+// pemCredentials reads a certificate chain and its key from PEM files.
+func pemCredentials(certPath, keyPath string) (dmp.Credentials, error) {
+	chain, err := provisioning.LoadCertificates(certPath)
 	if err != nil {
 		return dmp.Credentials{}, err
 	}
+	key, err := provisioning.LoadKeyFile(keyPath)
+	if err != nil {
+		return dmp.Credentials{}, err
+	}
+	return dmp.Credentials{Key: key, Chain: chain}, nil
+}
+
+// throwawaySign makes, with the standard library alone, a test authority
+// and an ORG SIGN key and certificate under it (a signature certificate:
+// non-repudiation, no client authentication), for a dry run.
+func throwawaySign(caOut string) (dmp.Credentials, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return dmp.Credentials{}, err
+	}
+	now := time.Now()
+	serial := func() *big.Int { n, _ := rand.Int(rand.Reader, big.NewInt(1<<62)); return n }
+	caTmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{Country: []string{"FR"}, Organization: []string{"TEST"},
+		CommonName: "AC DE TEST (dmp-request --dry-run)"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return dmp.Credentials{}, err
+	}
+	ca, _ := x509.ParseCertificate(caDER)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return dmp.Credentials{}, err
 	}
-	cert, err := igc.OrgCertificate(key, hwtest.OrgSign, "750712001", "ETABLISSEMENT DE TEST")
+	tmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{Country: []string{"FR"}, Organization: []string{"ETABLISSEMENT DE TEST"},
+		OrganizationalUnit: []string{"750712001"}, CommonName: "750712001/ETABLISSEMENT DE TEST"}, NotBefore: now.Add(-time.Hour),
+		NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		return dmp.Credentials{}, err
 	}
+	cert, _ := x509.ParseCertificate(der)
 	if caOut != "" {
-		if err := os.WriteFile(caOut, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: igc.Cert.Raw}), 0o644); err != nil {
+		if err := os.WriteFile(caOut, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
 			return dmp.Credentials{}, err
 		}
 	}

@@ -132,7 +132,7 @@ func runBridge(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	svc := bridge.NewService(bridge.ServiceConfig{BrokerURL: c.Broker, TLS: tlsCfg, ClientID: c.ID,
 		Verifier: &bridge.Verifier{EncKey: enc, KioskCA: kioskCA, Revocations: rev, CardCA: cardCA, Window: c.Window.Duration,
 			Chains: event.NewChainCache()},
-		Journal: j, Processor: &dmp.Processor{Client: client, Audit: j.Audit}, Workers: c.Workers, MaxAttempts: c.MaxAttempts,
+		Journal: j, Processor: &dmp.Processor{Client: client, Audit: j.Audit, UnreadableAttempts: c.DMP.UnreadableAttempts}, Workers: c.Workers, MaxAttempts: c.MaxAttempts,
 		Backoff: c.Backoff.Duration, Logger: log, Fleet: fleet})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -186,4 +190,133 @@ func TestDMPRequestDryRun(t *testing.T) {
 	if err := verify(out); err == nil {
 		t.Fatal("xmlsec1 accepts a VIHF signed under another authority")
 	}
+}
+
+// Every request the dry run prints, for each transaction, is valid against
+// the package DMP's official schemas (xmllint), VIHF included.
+func TestDMPRequestDryRunValidates(t *testing.T) {
+	bin := buildBridge(t)
+	schemas, err := dmpsim.OpenSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--transaction", "TD0.2"}, {"--transaction", "TD1.3a"}, {"--transaction", "TD1.1"},
+		{"--transaction", "TD0.3", "--action", "AJOUT"}, {"--transaction", "TD0.3", "--action", "SUPPRESSION"}} {
+		out, err := exec.Command(bin, append([]string{"dmp-request", "--dry-run", "--ins", "279035121518989", "--oid", ins.OIDNIR}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if err := schemas.ValidateEnvelope(context.Background(), out); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+		for _, want := range []string{`Name="Authentification_mode"`, "<softwareName>dmpkiosk</softwareName>"} {
+			if (args[1] != "TD0.3" || strings.HasPrefix(want, "Name")) && !strings.Contains(string(out), want) {
+				t.Errorf("%v: no %s", args, want)
+			}
+		}
+		if args[1] == "TD1.1" {
+			for _, want := range []string{"<family qualifier=\"BR\">DUPONT</family>", `<administrativeGenderCode code="F">`, `<birthTime value="19800214">`,
+				"<family>LEROY</family>", `<author typeCode="AUT">`, "<providerOrganization"} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("TD1.1 lacks %s", want)
+				}
+			}
+		}
+	}
+}
+
+// The hospital's bridge never links the test rig, the testing package or
+// the card layer (it must build and run without libpcsclite).
+func TestBridgeLinksNoTestCode(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "testing" || strings.HasPrefix(dep, "dmpkiosk/hwtest") || strings.Contains(dep, "ebfe/scard") || strings.HasPrefix(dep, "dmpkiosk/bridge/dmp/dmpsim") {
+			t.Errorf("cmd/bridge depends on %s", dep)
+		}
+	}
+}
+
+// dmp-request sends one transaction for real over mutual TLS (to the DMP
+// simulator, with explicit PEM files) and ends with the parsed outcome as
+// JSON; a refusal exits non-zero with the DMP's own code.
+func TestDMPRequestSend(t *testing.T) {
+	bin := buildBridge(t)
+	dir := t.TempDir()
+	igc, err := hwtest.NewIGCSante()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct {
+		name string
+		use  string
+	}{{"sign", hwtest.OrgSign}, {"auth", hwtest.OrgAuthCli}} {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := igc.OrgCertificate(key, k.use, "750712001", "CHU TEST")
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, _ := x509.MarshalPKCS8PrivateKey(key)
+		writePEM(t, filepath.Join(dir, k.name+".key"), "PRIVATE KEY", der)
+		writePEM(t, filepath.Join(dir, k.name+".pem"), "CERTIFICATE", cert.Raw)
+	}
+	pid := dmp.PatientID{Root: ins.OIDNIR, Extension: "279035121518989"}
+	sim, err := dmpsim.New(dmpsim.Options{DB: filepath.Join(dir, "dmp.db"), Regime: dmpsim.Legacy, OrgRoots: igc.Pool(), CheckAnswers: true,
+		People: []dmpsim.Person{{IDs: []dmp.PatientID{pid}, Demographics: dmp.Demographics{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", Sex: "F", BirthDate: "19790328"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCA := hwtest.NewCA(t, "DMP server CA")
+	writePEM(t, filepath.Join(dir, "server-ca.pem"), "CERTIFICATE", srvCA.Cert.Raw)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", sim.TLSConfig(srvCA.ServerRSA(t, "localhost").TLS()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { sim.Serve(ctx, l); close(served) }()
+	t.Cleanup(func() {
+		cancel()
+		<-served
+		for _, e := range sim.AnswerErrors() {
+			t.Errorf("simulator answer refused by the schemas: %s", e)
+		}
+		sim.Close()
+	})
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	run := func(args ...string) (map[string]any, string, error) {
+		cmd := exec.Command(bin, append([]string{"dmp-request", "--endpoint", "https://localhost:" + port + dmpsim.Path,
+			"--server-ca", filepath.Join(dir, "server-ca.pem"), "--auth-cert", filepath.Join(dir, "auth.pem"), "--auth-key", filepath.Join(dir, "auth.key"),
+			"--sign-cert", filepath.Join(dir, "sign.pem"), "--sign-key", filepath.Join(dir, "sign.key"), "--ins", pid.Extension, "--oid", pid.Root,
+			"--birth-name", "PAT-TROIS", "--patient-first-name", "DOMINIQUE", "--sex", "F", "--birth-date", "19790328"}, args...)...)
+		out, err := cmd.Output()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		var o map[string]any
+		if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &o); jerr != nil {
+			t.Fatalf("%v: last line is not JSON: %v\n%s", args, jerr, out)
+		}
+		return o, string(out), err
+	}
+	check := func(args []string, want string, wantErr bool) {
+		t.Helper()
+		o, out, err := run(args...)
+		b, _ := json.Marshal(o)
+		if string(b) != want || (err != nil) != wantErr {
+			t.Fatalf("%v: %s (exit %v), want %s\n%s", args, b, err, want, out)
+		}
+		if !strings.Contains(out, "<soap:Envelope") || strings.Count(out, "</soap:Envelope>") != 2 {
+			t.Fatalf("%v: the request and the answer are not both printed:\n%s", args, out)
+		}
+	}
+	check([]string{"--transaction", "TD0.2"}, `{"attending_physician":false,"authorization":"NON_EXISTE","exists":false,"transaction":"TD0.2"}`, false)
+	check([]string{"--transaction", "TD1.1"}, `{"created":true,"transaction":"TD1.1"}`, false)
+	check([]string{"--transaction", "TD1.1"}, `{"fault":{"code":"Sender","reason":"le patient a déjà un DMP","subcode":"DMPFound"},"transaction":"TD1.1"}`, true)
+	check([]string{"--transaction", "TD0.3", "--action", "AJOUT"}, `{"context":"Autorisation ajoutée","status":"DMPOk","transaction":"TD0.3"}`, false)
+	check([]string{"--transaction", "TD0.2"}, `{"attending_physician":false,"authorization":"VALIDE","exists":true,"transaction":"TD0.2"}`, false)
+	check([]string{"--transaction", "TD1.3a"}, `{"exists":true,"observations":{"OPPOSITION_ACCES_URGENCE":false,"OPPOSITION_BRIS_DE_GLACE":false},"transaction":"TD1.3a"}`, false)
 }
