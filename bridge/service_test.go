@@ -27,6 +27,7 @@ type scriptedDMP struct {
 	calls     map[string]int
 	transient int // fail this many calls first
 	permanent bool
+	limited   bool // an answer that cannot be read, every time
 }
 
 func (p *scriptedDMP) Process(_ context.Context, e *event.Event) (Outcome, error) {
@@ -35,6 +36,9 @@ func (p *scriptedDMP) Process(_ context.Context, e *event.Event) (Outcome, error
 	p.calls[e.ID]++
 	if p.permanent {
 		return Outcome{}, &PermanentError{Err: errors.New("DMPIdentityCertificationFailure"), Message: "Identité non certifiée par le DMP."}
+	}
+	if p.limited {
+		return Outcome{}, &LimitedError{Err: errors.New("malformed answer"), Attempts: 2, Message: "Réponse du DMP illisible."}
 	}
 	if p.transient > 0 {
 		p.transient--
@@ -210,6 +214,17 @@ func TestServiceRetriesThenDeadLetters(t *testing.T) {
 	dead, _ := r.journal.List(context.Background(), StateDead, 10)
 	if len(dead) != 1 || dead[0].ID != e2.ID {
 		t.Fatalf("dead letters %+v", dead)
+	}
+	// An unreadable answer is tried its own few times (not the network's
+	// eight), then dead with its own message.
+	r.dmp.mu.Lock()
+	r.dmp.permanent, r.dmp.limited = false, true
+	r.dmp.mu.Unlock()
+	e3 := sampleEvent("kiosk-1")
+	e3.ID, e3.Seq = "0190f1c2-0000-7000-8000-000000000003", 3
+	r.send(t, r.f.seal(t, e3, "kiosk-1", "cps-medecin", nil))
+	if res := r.result(t, e3.ID); res.Outcome != event.OutcomeError || res.Message != "Réponse du DMP illisible." || r.dmp.count(e3.ID) != 2 {
+		t.Fatalf("unreadable answers: %+v after %d calls", res, r.dmp.count(e3.ID))
 	}
 }
 
