@@ -81,6 +81,13 @@ id = "dmpkiosk"
 name = "dmpkiosk"
 version = "$(bin/kiosk --version | cut -d' ' -f2)"
 homologation = "DEMO"
+
+[dmp.staff_role]
+# The VIHF role of staff whose card has no profession code (CPE): the code
+# the establishment's DMP homologation gives. A placeholder (2.25 UUID OID).
+code = "ACCUEIL"
+code_system = "2.25.142109932307565464957882138239304963770"
+display = "Personnel d'accueil (démonstration)"
 TOML
 else
   echo "Reusing the demo site in $demo/ (rm -rf $demo to start afresh)."

@@ -222,6 +222,13 @@ id = "dmpkiosk"
 name = "dmpkiosk"
 version = "test"
 homologation = "HOMOLOG-TEST"
+
+[dmp.staff_role]
+# The VIHF role of staff whose card has no profession code (CPE): the code
+# the establishment's DMP homologation gives. A placeholder (2.25 UUID OID).
+code = "ACCUEIL"
+code_system = "2.25.142109932307565464957882138239304963770"
+display = "Personnel d'accueil (démonstration)"
 `, b.Mosquitto.URL(), filepath.Join(b.Site.CA.Dir, "ca.pem"), b.Site.CA.CRLPath(), o.Backoff.String(), port, tk.Module)
 	cfgPath := filepath.Join(dir, "bridge.toml")
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
