@@ -212,17 +212,7 @@ type Creation struct {
 func CreateBody(m Message, c Creation, a Author) *etree.Element {
 	m.Interaction = "PRPA_IN201311UV02"
 	el := m.Wrapper()
-	subj := ControlAct(el, TD11).CreateElement("subject")
-	subj.CreateAttr("typeCode", "SUBJ")
-	subj.CreateAttr("contextConductionInd", "false")
-	rr := subj.CreateElement("registrationRequest")
-	rr.CreateAttr("classCode", "REG")
-	rr.CreateAttr("moodCode", "RQO")
-	rr.CreateElement("statusCode").CreateAttr("code", "active")
-	s1 := rr.CreateElement("subject1")
-	s1.CreateAttr("typeCode", "SBJ")
-	pat := s1.CreateElement("patient")
-	pat.CreateAttr("classCode", "PAT")
+	rr, pat := Registration(ControlAct(el, TD11), "registrationRequest", "RQO", "active")
 	id := pat.CreateElement("id")
 	id.CreateAttr("root", c.Patient.Root)
 	id.CreateAttr("extension", c.Patient.Extension)
@@ -260,6 +250,24 @@ func CreateBody(m Message, c Creation, a Author) *etree.Element {
 	return el
 }
 
+// Registration writes controlActProcess/subject/<name>/subject1/patient:
+// a registrationRequest (mood RQO) in TD1.1, a registrationEvent (EVN) in
+// the DMP's answers. It returns the registration and the patient.
+func Registration(cap *etree.Element, name, mood, status string) (reg, patient *etree.Element) {
+	subj := cap.CreateElement("subject")
+	subj.CreateAttr("typeCode", "SUBJ")
+	subj.CreateAttr("contextConductionInd", "false")
+	reg = subj.CreateElement(name)
+	reg.CreateAttr("classCode", "REG")
+	reg.CreateAttr("moodCode", mood)
+	reg.CreateElement("statusCode").CreateAttr("code", status)
+	s1 := reg.CreateElement("subject1")
+	s1.CreateAttr("typeCode", "SBJ")
+	patient = s1.CreateElement("patient")
+	patient.CreateAttr("classCode", "PAT")
+	return reg, patient
+}
+
 func organization(org *etree.Element, a Author) {
 	org.CreateAttr("classCode", "ORG")
 	org.CreateAttr("determinerCode", "INSTANCE")
@@ -274,9 +282,9 @@ func organization(org *etree.Element, a Author) {
 	org.CreateElement("contactParty").CreateAttr("classCode", "CON")
 }
 
-// WritePerson writes patientPerson: the birth name (qualifier BR), the
-// first name, sex and birth date.
-func WritePerson(pat *etree.Element, d Demographics) {
+// WritePersonName writes patientPerson with the name alone: the birth
+// name (qualifier BR) and the first name.
+func WritePersonName(pat *etree.Element, d Demographics) *etree.Element {
 	pp := pat.CreateElement("patientPerson")
 	pp.CreateAttr("classCode", "PSN")
 	pp.CreateAttr("determinerCode", "INSTANCE")
@@ -285,6 +293,12 @@ func WritePerson(pat *etree.Element, d Demographics) {
 	f.CreateAttr("qualifier", "BR")
 	f.SetText(d.BirthName)
 	n.CreateElement("given").SetText(d.FirstName)
+	return pp
+}
+
+// WritePerson writes patientPerson: the name, sex and birth date.
+func WritePerson(pat *etree.Element, d Demographics) {
+	pp := WritePersonName(pat, d)
 	pp.CreateElement("administrativeGenderCode").CreateAttr("code", d.Sex)
 	pp.CreateElement("birthTime").CreateAttr("value", d.BirthDate)
 }

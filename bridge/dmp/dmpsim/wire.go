@@ -151,17 +151,7 @@ func attention(m *etree.Element, key, keySystem string, value func(v *etree.Elem
 // custodian, as the DMP answers TD0.2, TD1.3a and TD1.1; fill writes the
 // patient's content.
 func registered(cap *etree.Element, fill func(pat *etree.Element)) {
-	s := cap.CreateElement("subject")
-	s.CreateAttr("contextConductionInd", "false")
-	s.CreateAttr("typeCode", "SUBJ")
-	re := s.CreateElement("registrationEvent")
-	re.CreateAttr("classCode", "REG")
-	re.CreateAttr("moodCode", "EVN")
-	re.CreateElement("statusCode").CreateAttr("code", "completed")
-	s1 := re.CreateElement("subject1")
-	s1.CreateAttr("typeCode", "SBJ")
-	pat := s1.CreateElement("patient")
-	pat.CreateAttr("classCode", "PAT")
+	re, pat := dmp.Registration(cap, "registrationEvent", "EVN", "completed")
 	fill(pat)
 	ae := re.CreateElement("custodian")
 	ae.CreateAttr("typeCode", "CST")
@@ -249,14 +239,7 @@ func createdAnswer(id string, at time.Time, r request, c dmp.Creation, ids []dmp
 		writeIDs(pat, ids)
 		pat.CreateElement("statusCode").CreateAttr("code", "active")
 		// As the package's TD1.3b answer: the registered person by name only.
-		pp := pat.CreateElement("patientPerson")
-		pp.CreateAttr("classCode", "PSN")
-		pp.CreateAttr("determinerCode", "INSTANCE")
-		n := pp.CreateElement("name")
-		f := n.CreateElement("family")
-		f.CreateAttr("qualifier", "BR")
-		f.SetText(c.Demographics.BirthName)
-		n.CreateElement("given").SetText(c.Demographics.FirstName)
+		dmp.WritePersonName(pat, c.Demographics)
 	})
 	w.AddChild(m)
 	return w
