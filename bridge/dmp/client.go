@@ -249,11 +249,17 @@ func (c *Client) post(ctx context.Context, tx, msgID string, req []byte) (_ *etr
 	return env.Body, x, nil
 }
 
+// Unreadable reports whether err is an answer this client could not read
+// (a fault, which is read, is not).
+func Unreadable(err error) bool {
+	var f *Fault
+	return errors.Is(err, ErrMalformed) && !errors.As(err, &f)
+}
+
 // traced hands the exchange to the trace, marked unreadable when its
 // answer could not be read, and returns err.
 func (c *Client) traced(x *Exchange, err error) error {
-	var f *Fault
-	x.Unreadable = errors.Is(err, ErrMalformed) && !errors.As(err, &f)
+	x.Unreadable = Unreadable(err)
 	if c.cfg.Trace != nil && len(x.Request) > 0 {
 		c.cfg.Trace(*x)
 	}

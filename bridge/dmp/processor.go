@@ -134,8 +134,7 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 // classify makes a final failure a bridge.PermanentError with the kiosk's
 // message; a transient one is returned as is (the bridge retries it).
 func (p *Processor) classify(err error) error {
-	var f *Fault
-	if errors.Is(err, ErrMalformed) && !errors.As(err, &f) {
+	if Unreadable(err) {
 		n := p.UnreadableAttempts
 		if n == 0 {
 			n = 3
