@@ -34,8 +34,9 @@ require (
 	github.com/rs/xid v1.4.0 // indirect
 	github.com/russellhaering/goxmldsig v1.6.1 // indirect
 	github.com/thales-e-security/pool v0.0.2 // indirect
+	golang.org/x/crypto v0.43.0 // indirect
 	golang.org/x/image v0.33.0 // indirect
-	golang.org/x/net v0.44.0 // indirect
+	golang.org/x/net v0.45.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.41.0 // indirect

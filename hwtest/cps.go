@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -117,6 +119,11 @@ type CPSProfile struct {
 	NotBefore, NotAfter   string // AAAAMMJJ
 	PIN                   string
 	Blocked               bool
+	// The PIN's stored length and padding as the card's AODF declares
+	// them; zero: 8 bytes padded with FF. A stored length equal to the
+	// PIN's, with no pad, declares no padding.
+	PINStoredLen int
+	PINPad       byte
 }
 
 // CPS3ATR is the CPS3 contact ATR (T=0, WI=42).
@@ -149,14 +156,6 @@ func day(s string) time.Time {
 	return t
 }
 
-func bcdDate(s string) []byte { // AAAAMMJJ → YYYYMMDDhhmmss in BCD
-	b := make([]byte, 7)
-	for i := 0; i < 4; i++ {
-		b[i] = (s[2*i]-'0')<<4 | (s[2*i+1] - '0')
-	}
-	return b
-}
-
 func (ca *IGCSante) keys(p CPSProfile) (cpsKeys, error) {
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
@@ -171,12 +170,7 @@ func (ca *IGCSante) keys(p CPSProfile) (cpsKeys, error) {
 	if k.auth, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 		return k, err
 	}
-	subject := pkix.Name{CommonName: p.NationalID, Country: []string{"FR"}, Organization: []string{"dmpkiosk tests"},
-		ExtraNames: []pkix.AttributeTypeAndValue{
-			{Type: []int{2, 5, 4, 4}, Value: p.Surname},    // SN
-			{Type: []int{2, 5, 4, 42}, Value: p.FirstName}, // GN
-			{Type: []int{2, 5, 4, 12}, Value: p.Profession},
-		}}
+	subject := CPSCertSubject(p)
 	issue := func(pub *rsa.PublicKey, ku x509.KeyUsage, eku []x509.ExtKeyUsage) ([]byte, error) {
 		return x509.CreateCertificate(rand.Reader, &x509.Certificate{
 			SerialNumber: randSerial(), Subject: subject,
@@ -194,70 +188,289 @@ func (ca *IGCSante) keys(p CPSProfile) (cpsKeys, error) {
 	return k, nil
 }
 
-// CPSCard lays a profile out as a virtual CPS3 card following
-// cps.ReferenceLayout, with keys and certificates from this authority.
+// The virtual CPS3's file system (facts in ../shared/docs/cps.md; what is
+// not public is chosen here and marked "inferred").
+var (
+	cpsMFAID          = []byte{0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00}
+	cpsAID            = []byte{0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10}
+	cpsAIDContactless = []byte{0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x20}
+	// cpsEFATR is a real CPS3v3's EF.ATR (with the issuer's 0x80 prefix).
+	cpsEFATR = []byte{0x80, 0x43, 0x01, 0xB8, 0x46, 0x04, 0x04, 0xB0, 0xEC, 0xC1, 0x47, 0x03, 0x94, 0x01, 0x80,
+		0x4F, 0x08, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00,
+		0xE0, 0x10, 0x02, 0x02, 0x01, 0x04, 0x02, 0x02, 0x01, 0x04, 0x02, 0x02, 0x01, 0x00, 0x02, 0x02, 0x01, 0x00,
+		0x78, 0x08, 0x06, 0x06, 0x2B, 0x81, 0x22, 0xF8, 0x78, 0x02, 0x82, 0x02, 0x90, 0x00}
+	// Access rules as a real CPS3 writes them: read always, nothing else
+	// (8C 7B FF FF FF FF FF 00), or read after the PIN (SC 12, inferred).
+	accessRead    = apdu.Template(0xA1, []byte{0x8C, 0x07, 0x7B, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00}, []byte{0x9C, 0x07, 0x7B, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00})
+	accessReadPIN = apdu.Template(0xA1, []byte{0x8C, 0x07, 0x7B, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x12}, []byte{0x9C, 0x07, 0x7B, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x12})
+	accessDF      = apdu.Template(0xA1, []byte{0x8C, 0x03, 0x03, 0xFF, 0x00})
+)
+
+// Key references and algorithm references of a real CPS3.
+const (
+	CPSPrivSig    = 0x81
+	CPSPrivAut    = 0x82
+	cpsAlgSHA256  = 0x42
+	cpsAlgSHA1    = 0x12
+	cpsAlgRSAPKCS = 0x02 // inferred: INTERNAL AUTHENTICATE over a DigestInfo
+	cpsPINRef     = 0x01
+)
+
+// CPSCertSubject is the subject a virtual card's certificates carry:
+// CN the national identifier, SN and GN the holder's names, title the
+// profession (TRE G15), and OU the card type (inferred: the IGC-Santé
+// naming profile is public in part only).
+func CPSCertSubject(p CPSProfile) pkix.Name {
+	return pkix.Name{CommonName: p.NationalID, Country: []string{"FR"}, Organization: []string{"dmpkiosk tests"},
+		OrganizationalUnit: []string{p.CardType},
+		ExtraNames: []pkix.AttributeTypeAndValue{
+			{Type: []int{2, 5, 4, 4}, Value: p.Surname},
+			{Type: []int{2, 5, 4, 42}, Value: p.FirstName},
+			{Type: []int{2, 5, 4, 12}, Value: p.Profession},
+		}}
+}
+
+func (p CPSProfile) pinFormat() (stored int, pad byte, padding bool) {
+	switch {
+	case p.PINStoredLen == 0:
+		return 8, 0xFF, true
+	case p.PINStoredLen == len(p.PIN) && p.PINPad == 0:
+		return p.PINStoredLen, 0, false
+	default:
+		return p.PINStoredLen, p.PINPad, true
+	}
+}
+
+// CPSCard lays a profile out as a virtual CPS3 shaped like a real one: the
+// MF with its AID, EF.ATR, EF.DIR, EF.SN.ICC, FCPs with access rules, and
+// the application's own PKCS#15 (ODF, TokenInfo, AODF, PrKDF with
+// CPS_PRIV_SIG 0x81 and CPS_PRIV_AUT 0x82, CDF, DODF), keys and
+// certificates from this authority. The EFs' identifiers inside the
+// application are inferred (readers find them through the ODF).
 func (ca *IGCSante) CPSCard(p CPSProfile) (*ISOCard, error) {
 	k, err := ca.keys(p)
 	if err != nil {
 		return nil, err
 	}
-	l := cps.ReferenceLayout
 	pan := []byte{0x80, 0x25, 0x00, 0x00, 0x01}
 	for i := 0; i < 10; i += 2 {
 		pan = append(pan, (p.Serial[i]-'0')<<4|(p.Serial[i+1]-'0'))
 	}
-	validity := apdu.Template(0xEC, apdu.AppendTLV(nil, 0x81, bcdDate(p.NotBefore)), apdu.AppendTLV(nil, 0x82, bcdDate(p.NotAfter)))
-	var id []byte
-	for _, f := range []struct {
-		tag apdu.Tag
-		v   string
-	}{{0x80, p.CardType}, {0x81, p.IDType}, {0x82, p.NationalID}, {0x83, p.Surname}, {0x84, p.FirstName}, {0x85, p.Profession}, {0x86, p.Specialty}} {
-		id = apdu.AppendTLV(id, f.tag, latin1Bytes(f.v))
+	stored, pad, padding := p.pinFormat()
+	pinBlock := make([]byte, stored)
+	for i := range pinBlock {
+		pinBlock[i] = pad
 	}
-	pin := []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
-	copy(pin, p.PIN)
+	copy(pinBlock, p.PIN)
+	authID := []byte{0x01}
+	keyID := func(n byte) []byte { return append(append([]byte(nil), cpsAID...), n) }
+	aodf := der(p15PIN{label: "CPS_PIN", authID: authID, ref: cpsPINRef, minLen: 4, storedLen: stored, maxLen: stored,
+		pad: pad, needsPadding: padding}.write)
+	prkdf := der(func(b *cryptobyte.Builder) {
+		p15Key{label: "CPS_PRIV_SIG", id: keyID(1), usage: []int{usageNonRepudiation}, access: []int{amPSOCDS},
+			ref: CPSPrivSig, authID: authID, aid: cpsAID, modBits: 2048}.write(b)
+		p15Key{label: "CPS_PRIV_AUT", id: keyID(2), usage: []int{usageDecrypt, usageSign}, access: []int{amPSODecrypt, amIntAuth},
+			ref: CPSPrivAut, authID: authID, aid: cpsAID, modBits: 2048}.write(b)
+	})
+	cdf := der(func(b *cryptobyte.Builder) {
+		p15File{label: "Certificat de signature CPS", id: keyID(1), fid: []byte{0x80, 0x10}}.writeCert(b)
+		p15File{label: "Certificat d'authentification CPS", id: keyID(2), fid: []byte{0x80, 0x20}}.writeCert(b)
+	})
+	// The holder data objects' byte format is not public: these contents
+	// are the project's own (inferred), and no reader parses them.
+	utf8Seq := func(vals ...string) []byte {
+		return der(func(b *cryptobyte.Builder) {
+			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				for _, v := range vals {
+					b.AddASN1(asn1.UTF8String, func(b *cryptobyte.Builder) { b.AddBytes([]byte(v)) })
+				}
+			})
+		})
+	}
+	dataObjects := []struct {
+		label string
+		fid   uint16
+		pin   bool
+		data  []byte
+	}{
+		{"CPS_ID_CARD", 0x9001, false, utf8Seq(p.CardType, p.Serial)},
+		{"CPS_NAME_PS", 0x9002, false, utf8Seq(p.Surname, p.FirstName)},
+		{"CPS_LANG_PS", 0x9003, false, utf8Seq("fr")},
+		{"CPS_INFO_PS", 0x9004, false, utf8Seq(p.IDType, p.NationalID, p.Profession, p.Specialty)},
+		{"CPS_ACTIVITY_01_PS", 0x9011, true, apdu.Template(0xEE, apdu.AppendTLV(nil, 0x84, latin1Bytes("CH TEST")), apdu.AppendTLV(nil, 0x85, []byte("3750712184")), apdu.AppendTLV(nil, 0x86, []byte("SA07")))},
+	}
+	dodf := der(func(b *cryptobyte.Builder) {
+		for _, d := range dataObjects {
+			f := p15File{label: d.label, appName: "CPS", fid: []byte{byte(d.fid >> 8), byte(d.fid)}}
+			if d.pin {
+				f.authID = authID
+			}
+			f.writeData(b)
+		}
+	})
+	algs := []p15Algorithm{
+		{ref: 1, mechanism: 0x40, ops: []int{1}, oid: []int{1, 2, 840, 113549, 1, 1, 11}, algRef: cpsAlgSHA256},    // CKM_SHA256_RSA_PKCS
+		{ref: 2, mechanism: 0x06, ops: []int{1}, oid: []int{1, 2, 840, 113549, 1, 1, 5}, algRef: cpsAlgSHA1},       // CKM_SHA1_RSA_PKCS
+		{ref: 3, mechanism: 0x01, ops: []int{1, 5}, oid: []int{1, 2, 840, 113549, 1, 1, 1}, algRef: cpsAlgRSAPKCS}, // CKM_RSA_PKCS
+		{ref: 4, mechanism: 0x220, ops: []int{6}, oid: []int{1, 3, 14, 3, 2, 26}, algRef: 0x10},               // CKM_SHA_1, hash
+		{ref: 5, mechanism: 0x250, ops: []int{6}, oid: []int{2, 16, 840, 1, 101, 3, 4, 2, 1}, algRef: 0x40},    // CKM_SHA256, hash
+	}
+	ef := func(fid uint16, data []byte, access []byte) *File {
+		return &File{FID: fid, Data: data, Access: access}
+	}
+	app := &File{FID: 0x5000, AID: cpsAID, Access: accessDF, Children: []*File{
+		ef(0x5031, odf(map[int][]byte{odfPrKDF: {0x70, 0x02}, odfCDF: {0x70, 0x04}, odfDODF: {0x70, 0x05}, odfAODF: {0x70, 0x01}}), accessRead),
+		ef(0x5032, tokenInfo(pan[5:], "ASIP SANTE", "CPS3v3-"+p.Serial, algs), accessRead),
+		ef(0x7001, aodf, accessRead),
+		ef(0x7002, prkdf, accessRead),
+		ef(0x7004, cdf, accessRead),
+		ef(0x7005, dodf, accessRead),
+		ef(0x8010, k.signCert, accessRead),
+		ef(0x8020, k.authCert, accessRead),
+	}}
+	for _, d := range dataObjects {
+		f := ef(d.fid, d.data, accessRead)
+		if d.pin {
+			f.Access, f.ReadPIN = accessReadPIN, true
+		}
+		app.Children = append(app.Children, f)
+	}
+	dir := apdu.Template(0x61, apdu.AppendTLV(nil, 0x4F, cpsAIDContactless), apdu.AppendTLV(nil, 0x50, []byte("CPx IAS CL")))
+	dir = append(dir, apdu.Template(0x61, apdu.AppendTLV(nil, 0x4F, cpsAID), apdu.AppendTLV(nil, 0x50, []byte("CPx IAS")))...)
 	card := &ISOCard{
 		Answer: CPS3ATR,
-		MF: &File{FID: 0x3F00, Children: []*File{
-			{FID: 0xD003, Data: apdu.AppendTLV(nil, 0x5A, pan)},
-			{FID: 0xD010, Data: validity},
-			{FID: 0x5000, AID: l.AID, Children: []*File{
-				{FID: l.IdentityFID, Data: apdu.Template(0xE1, id)},
-				{FID: l.SignCertFID, Data: k.signCert},
-				{FID: l.AuthCertFID, Data: k.authCert},
+		MF: &File{FID: 0x3F00, AID: cpsMFAID, Access: accessDF, Children: []*File{
+			{FID: 0x2F01, SFI: 0x1D, Data: cpsEFATR, Access: accessRead},
+			{FID: 0x2F00, SFI: 0x1E, Data: dir, Access: accessRead},
+			{FID: 0xD003, SFI: 0x1C, Data: apdu.AppendTLV(nil, 0x5A, pan), Access: accessRead},
+			// 3F00/0001: selected by the issuer's driver and by OpenSC
+			// before they use a key (what it holds is not public: a DF here).
+			{FID: 0x0001, Access: accessDF},
+			app,
+			{FID: 0x5100, AID: cpsAIDContactless, Access: accessDF, Children: []*File{
+				ef(0x5032, tokenInfo(pan[5:], "ASIP SANTE", "CPS3v3-CL-"+p.Serial, nil), accessRead),
 			}},
 		}},
-		PIN: pin, PINRef: l.PINRef, MaxTries: 3, Blocked: p.Blocked,
+		PIN: pinBlock, PINRef: cpsPINRef, MaxTries: 3, Blocked: p.Blocked,
 		FCIWith61: true, WrongLe6C: true,
 	}
-	var keyRef, alg byte
-	var hash []byte
-	card.Extra = func(c *ISOCard, cmd apdu.Command) ([]byte, bool) {
+	card.Extra = cpsInstructions(k)
+	return card, nil
+}
+
+// cpsKeySDO answers GET DATA on a private key's security data object
+// (BF 90 <ref>), as IAS-ECC middleware reads it before using the key: its
+// data (7F 48) and its DOCP (A0: the access rules of PSO CDS, INTERNAL
+// AUTHENTICATE and PSO DECIPHER, each after the PIN). The access rule
+// bytes are inferred.
+func cpsKeySDO(c *ISOCard, list []byte) ([]byte, bool) {
+	for _, ref := range []byte{CPSPrivSig, CPSPrivAut} {
+		tag := apdu.Tag(0xBF9000 | uint32(ref&0x3F))
+		want, ok, _ := apdu.Find(list, 0x70, tag)
+		if !ok {
+			continue
+		}
+		var part []byte
 		switch {
-		case cmd.Ins == 0x22 && cmd.P1 == 0x41 && cmd.P2 == 0xB6:
-			a, okA, _ := apdu.Find(cmd.Data, 0x80)
-			r, okR, _ := apdu.Find(cmd.Data, 0x84)
-			if !okA || !okR || len(a) != 1 || len(r) != 1 || r[0] != l.SignKeyRef || a[0] != l.SignAlgorithm {
+		case len(want) >= 2 && want[0] == 0x7F && want[1] == 0x48:
+			part = apdu.Template(0x7F48, []byte{0x80, 0x01, 0x00})
+		case len(want) >= 1 && want[0] == 0xA0:
+			// Access mode byte then one SCB per operation it names, high
+			// bit first: PSO CDS (40), INTERNAL AUTHENTICATE (20), PSO
+			// DECIPHER (10), GET DATA (01); 12 is "after the PIN".
+			scb := map[byte][]byte{CPSPrivSig: {0x41, 0x12, 0x00}, CPSPrivAut: {0x31, 0x12, 0x12, 0x00}}[ref]
+			part = apdu.Template(0xA0, apdu.AppendTLV(nil, 0x80, []byte{0x08, 0x00}), // 2048 bits
+				apdu.Template(0xA1, apdu.AppendTLV(nil, 0x8C, scb)))
+		default:
+			return sw(apdu.SWRefDataNotFound), true
+		}
+		return c.Respond(apdu.Template(0x70, apdu.AppendTLV(nil, tag, part))), true
+	}
+	return nil, false
+}
+
+// cpsInstructions answers what the card does beyond the ISO engine: GET
+// DATA on the PIN's security data object (its tries, as IAS-ECC
+// middleware asks), MSE SET, PSO COMPUTE DIGITAL SIGNATURE carrying the
+// hash, and INTERNAL AUTHENTICATE.
+func cpsInstructions(k cpsKeys) func(c *ISOCard, cmd apdu.Command) ([]byte, bool) {
+	var env byte // B6 (signature) or A4 (authentication) once set
+	var keyRef, alg byte
+	return func(c *ISOCard, cmd apdu.Command) ([]byte, bool) {
+		switch {
+		case cmd.Ins == 0xCB && cmd.P1 == 0x3F && cmd.P2 == 0xFF:
+			// 4D { 70 { BF 81 <ref> { <tag> 80 } } }: one part of the CHV
+			// object, its DOCP (A0: tries, access rules) or its data (7F 41:
+			// the PIN's lengths). Any other object: 6A 88, as the real card
+			// answers the SE's.
+			list, _, _ := apdu.Find(cmd.Data, 0x4D) // 4D is written primitive
+			if resp, ok := cpsKeySDO(c, list); ok {
+				return resp, true
+			}
+			want, ok, _ := apdu.Find(list, 0x70, apdu.Tag(0xBF8100|cpsPINRef))
+			var part []byte
+			switch {
+			case ok && len(want) >= 1 && want[0] == 0xA0:
+				part = apdu.Template(0xA0, []byte{0x9A, 0x01, 0x03}, []byte{0x9B, 0x01, byte(c.TriesLeft())},
+					apdu.Template(0xA1, []byte{0x8C, 0x06, 0xF3, 0x00, 0x00, 0x13, 0xFF, 0x00}))
+			case ok && len(want) >= 2 && want[0] == 0x7F && want[1] == 0x41:
+				part = apdu.Template(0x7F41, []byte{0x80, 0x01, byte(len(c.PIN))}, []byte{0x81, 0x01, 0x04})
+			default:
 				return sw(apdu.SWRefDataNotFound), true
 			}
-			alg, keyRef, hash = a[0], r[0], nil
+			return c.Respond(apdu.Template(0x70, apdu.AppendTLV(nil, apdu.Tag(0xBF8100|cpsPINRef), part))), true
+		case cmd.Ins == 0x22 && cmd.P1 == 0x41 && cmd.P2 == 0xAA:
+			// Hash template (SHA-1 10, SHA-256 40): accepted, as IAS-ECC
+			// cards do; this card hashes nothing itself (PSO HASH is refused).
+			if a, ok, _ := apdu.Find(cmd.Data, 0x80); !ok || len(a) != 1 || (a[0] != 0x10 && a[0] != 0x40) {
+				return sw(apdu.SWRefDataNotFound), true
+			}
 			return sw(apdu.SWOK), true
-		case cmd.Ins == 0x2A && cmd.P1 == 0x90 && cmd.P2 == 0xA0:
-			h, ok, _ := apdu.Find(cmd.Data, 0x90)
-			if !ok || len(h) != 32 {
+		case cmd.Ins == 0x22 && cmd.P1 == 0x41 && (cmd.P2 == 0xB6 || cmd.P2 == 0xA4):
+			a, okA, _ := apdu.Find(cmd.Data, 0x80)
+			r, okR, _ := apdu.Find(cmd.Data, 0x84)
+			if !okA || !okR || len(a) != 1 || len(r) != 1 {
 				return sw(apdu.SWWrongData), true
 			}
-			hash = append([]byte(nil), h...)
+			switch {
+			case cmd.P2 == 0xB6 && r[0] == CPSPrivSig && (a[0] == cpsAlgSHA256 || a[0] == cpsAlgSHA1):
+			case cmd.P2 == 0xA4 && r[0] == CPSPrivAut && a[0] == cpsAlgRSAPKCS:
+			default:
+				env = 0
+				return sw(apdu.SWRefDataNotFound), true
+			}
+			env, keyRef, alg = cmd.P2, r[0], a[0]
 			return sw(apdu.SWOK), true
 		case cmd.Ins == 0x2A && cmd.P1 == 0x9E && cmd.P2 == 0x9A:
 			if !c.Verified() {
 				return sw(apdu.SWSecurityStatus), true
 			}
-			if keyRef == 0 || alg == 0 || hash == nil {
+			if env != 0xB6 || keyRef != CPSPrivSig {
 				return sw(apdu.SWConditions), true
 			}
-			sig, err := rsa.SignPKCS1v15(nil, k.sign, crypto.SHA256, hash)
-			hash = nil
+			h := crypto.SHA256
+			if alg == cpsAlgSHA1 {
+				h = crypto.SHA1
+			}
+			if len(cmd.Data) != h.Size() {
+				return sw(apdu.SWWrongData), true
+			}
+			sig, err := rsa.SignPKCS1v15(nil, k.sign, h, cmd.Data)
+			if err != nil {
+				return sw(apdu.SWNoPreciseDiagnosis), true
+			}
+			return c.Respond(sig), true
+		case cmd.Ins == 0x88 && cmd.P1 == 0x00 && cmd.P2 == 0x00:
+			if !c.Verified() {
+				return sw(apdu.SWSecurityStatus), true
+			}
+			if env != 0xA4 || keyRef != CPSPrivAut {
+				return sw(apdu.SWConditions), true
+			}
+			if len(cmd.Data) == 0 || len(cmd.Data) > k.auth.Size()-11 {
+				return sw(apdu.SWWrongData), true
+			}
+			sig, err := rsa.SignPKCS1v15(nil, k.auth, 0, cmd.Data)
 			if err != nil {
 				return sw(apdu.SWNoPreciseDiagnosis), true
 			}
@@ -265,7 +478,6 @@ func (ca *IGCSante) CPSCard(p CPSProfile) (*ISOCard, error) {
 		}
 		return nil, false
 	}
-	return card, nil
 }
 
 // Cards returns every virtual card profile by name: the generic demo card,

@@ -16,7 +16,11 @@ type File struct {
 	Data     []byte // EF content; nil for a DF
 	Children []*File
 	ReadPIN  bool // reading needs the PIN verified
-	parent   *File
+	// Access, when set, is the security attributes template (A1 { 8C … })
+	// of an IAS-ECC FCP: the file's FCP is then written as IAS-ECC cards
+	// write it (62 { 80 size, 82, 83, 88 SFI, A1, 8A }), for DFs too.
+	Access []byte
+	parent *File
 }
 
 func (f *File) isDF() bool { return f.Data == nil }
@@ -158,13 +162,16 @@ func (c *ISOCard) selectFile(cmd apdu.Command) []byte {
 			return sw(apdu.SWWrongLength)
 		}
 		fid := uint16(cmd.Data[0])<<8 | uint16(cmd.Data[1])
-		if fid == 0x3F00 && cmd.P1 == 0x00 {
+		switch {
+		case fid == 0x3F00 && (cmd.P1 == 0x00 || c.MF.Access != nil):
+			// An IAS-ECC card selects its MF by 3F00 whatever P1 says
+			// (OpenSC's IAS-ECC driver selects it with P1=02).
 			f = c.MF
-		} else {
+		default:
 			f = child(c.curDF, fid)
-		}
-		if f != nil && ((cmd.P1 == 0x01 && !f.isDF()) || (cmd.P1 == 0x02 && f.isDF())) {
-			f = nil
+			if f != nil && ((cmd.P1 == 0x01 && !f.isDF()) || (cmd.P1 == 0x02 && f.isDF())) {
+				f = nil
+			}
 		}
 	case 0x04:
 		f = findAID(c.MF, cmd.Data)
@@ -207,6 +214,9 @@ func (c *ISOCard) selectFile(cmd apdu.Command) []byte {
 }
 
 func fciOf(f *File) []byte {
+	if f.Access != nil {
+		return iasFCP(f)
+	}
 	if f.isDF() {
 		inner := apdu.AppendTLV(nil, 0x83, []byte{byte(f.FID >> 8), byte(f.FID)})
 		if f.AID != nil {
@@ -218,6 +228,25 @@ func fciOf(f *File) []byte {
 	return apdu.Template(0x62,
 		apdu.AppendTLV(nil, 0x80, []byte{byte(n >> 8), byte(n)}),
 		apdu.AppendTLV(nil, 0x83, []byte{byte(f.FID >> 8), byte(f.FID)}))
+}
+
+func iasFCP(f *File) []byte {
+	fid := []byte{byte(f.FID >> 8), byte(f.FID)}
+	if f.isDF() {
+		var aid []byte
+		if f.AID != nil {
+			aid = apdu.AppendTLV(nil, 0x84, f.AID)
+		}
+		return apdu.Template(0x62, apdu.AppendTLV(nil, 0x82, []byte{0x38}), apdu.AppendTLV(nil, 0x83, fid), aid,
+			f.Access, apdu.AppendTLV(nil, 0x8A, []byte{0x05}))
+	}
+	n := len(f.Data)
+	var sfi []byte
+	if f.SFI != 0 {
+		sfi = apdu.AppendTLV(nil, 0x88, []byte{f.SFI << 3})
+	}
+	return apdu.Template(0x62, apdu.AppendTLV(nil, 0x80, []byte{byte(n >> 8), byte(n)}), apdu.AppendTLV(nil, 0x82, []byte{0x01}),
+		apdu.AppendTLV(nil, 0x83, fid), sfi, f.Access, apdu.AppendTLV(nil, 0x8A, []byte{0x05}))
 }
 
 func child(df *File, fid uint16) *File {
