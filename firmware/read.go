@@ -116,7 +116,7 @@ func readSlot(ctx context.Context, s *SlotRead) error {
 			s.Vitale = c
 			return err
 		}
-		c, err := cps.Open(k, k.ATR(), cps.ReferenceLayout)
+		c, err := cps.Open(k, k.ATR())
 		if err != nil {
 			return err
 		}
@@ -130,7 +130,7 @@ func readSlot(ctx context.Context, s *SlotRead) error {
 // screen shows (without what they wrap, which may be technical).
 var screenErrors = []error{
 	vitale.ErrVitale1, vitale.ErrNotVitale, vitale.ErrMalformed,
-	cps.ErrCPS2ter, cps.ErrNotCPS, cps.ErrMalformed, cps.ErrBlocked, cps.ErrPINFormat, cps.ErrNeedPIN,
+	cps.ErrCPS2ter, cps.ErrCPS4, cps.ErrNotCPS, cps.ErrMalformed, cps.ErrBlocked, cps.ErrPINFormat, cps.ErrPINUndeclared, cps.ErrNeedPIN,
 	ErrUnknownCard,
 }
 

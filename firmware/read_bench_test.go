@@ -65,7 +65,7 @@ func readOnce(ctx context.Context, t apdu.Transport, atr []byte, profile string)
 		_, err := vitale.APDUReader{T: t}.ReadVitale(ctx)
 		return err
 	}
-	c, err := cps.Open(t, atr, cps.ReferenceLayout)
+	c, err := cps.Open(t, atr)
 	if err != nil {
 		return err
 	}

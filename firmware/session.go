@@ -329,7 +329,7 @@ func readForSession(ctx context.Context, reader, kind string) *slotState {
 		return sl
 	}
 	sl.pc, sl.card = pc, k
-	if sl.cps, sl.err = cps.Open(k, k.ATR(), cps.ReferenceLayout); sl.err == nil {
+	if sl.cps, sl.err = cps.Open(k, k.ATR()); sl.err == nil {
 		sl.info, sl.err = sl.cps.ReadInfo(ctx)
 	}
 	return sl

@@ -124,10 +124,16 @@ type CPSProfile struct {
 	// PIN's, with no pad, declares no padding.
 	PINStoredLen int
 	PINPad       byte
+	// SignKeyRef is CPS_PRIV_SIG's key reference; zero: 0x81, a real
+	// CPS3's.
+	SignKeyRef byte
 }
 
 // CPS3ATR is the CPS3 contact ATR (T=0, WI=42).
 var CPS3ATR = []byte{0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x03, 0x10, 0x00, 0x90, 0x00}
+
+// CPS4ATR is a CPS4's (NXP ChipDoc).
+var CPS4ATR = []byte{0x3B, 0x9B, 0x18, 0x80, 0x01, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x04, 0x01, 0x00, 0x00, 0x90, 0x44}
 
 // CPS2terATR is a CPS2ter's.
 var CPS2terATR = []byte{0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x82, 0x02, 0x12, 0x00, 0x90, 0x00}
@@ -230,6 +236,13 @@ func CPSCertSubject(p CPSProfile) pkix.Name {
 		}}
 }
 
+func (p CPSProfile) signKeyRef() byte {
+	if p.SignKeyRef == 0 {
+		return CPSPrivSig
+	}
+	return p.SignKeyRef
+}
+
 func (p CPSProfile) pinFormat() (stored int, pad byte, padding bool) {
 	switch {
 	case p.PINStoredLen == 0:
@@ -268,7 +281,7 @@ func (ca *IGCSante) CPSCard(p CPSProfile) (*ISOCard, error) {
 		pad: pad, needsPadding: padding}.write)
 	prkdf := der(func(b *cryptobyte.Builder) {
 		p15Key{label: "CPS_PRIV_SIG", id: keyID(1), usage: []int{usageNonRepudiation}, access: []int{amPSOCDS},
-			ref: CPSPrivSig, authID: authID, aid: cpsAID, modBits: 2048}.write(b)
+			ref: int(p.signKeyRef()), authID: authID, aid: cpsAID, modBits: 2048}.write(b)
 		p15Key{label: "CPS_PRIV_AUT", id: keyID(2), usage: []int{usageDecrypt, usageSign}, access: []int{amPSODecrypt, amIntAuth},
 			ref: CPSPrivAut, authID: authID, aid: cpsAID, modBits: 2048}.write(b)
 	})
@@ -354,7 +367,7 @@ func (ca *IGCSante) CPSCard(p CPSProfile) (*ISOCard, error) {
 		PIN: pinBlock, PINRef: cpsPINRef, MaxTries: 3, Blocked: p.Blocked,
 		FCIWith61: true, WrongLe6C: true,
 	}
-	card.Extra = cpsInstructions(k)
+	card.Extra = cpsInstructions(k, p.signKeyRef())
 	return card, nil
 }
 
@@ -363,8 +376,8 @@ func (ca *IGCSante) CPSCard(p CPSProfile) (*ISOCard, error) {
 // data (7F 48) and its DOCP (A0: the access rules of PSO CDS, INTERNAL
 // AUTHENTICATE and PSO DECIPHER, each after the PIN). The access rule
 // bytes are inferred.
-func cpsKeySDO(c *ISOCard, list []byte) ([]byte, bool) {
-	for _, ref := range []byte{CPSPrivSig, CPSPrivAut} {
+func cpsKeySDO(c *ISOCard, list []byte, sigRef byte) ([]byte, bool) {
+	for _, ref := range []byte{sigRef, CPSPrivAut} {
 		tag := apdu.Tag(0xBF9000 | uint32(ref&0x3F))
 		want, ok, _ := apdu.Find(list, 0x70, tag)
 		if !ok {
@@ -378,7 +391,10 @@ func cpsKeySDO(c *ISOCard, list []byte) ([]byte, bool) {
 			// Access mode byte then one SCB per operation it names, high
 			// bit first: PSO CDS (40), INTERNAL AUTHENTICATE (20), PSO
 			// DECIPHER (10), GET DATA (01); 12 is "after the PIN".
-			scb := map[byte][]byte{CPSPrivSig: {0x41, 0x12, 0x00}, CPSPrivAut: {0x31, 0x12, 0x12, 0x00}}[ref]
+			scb := []byte{0x31, 0x12, 0x12, 0x00} // CPS_PRIV_AUT
+			if ref == sigRef {
+				scb = []byte{0x41, 0x12, 0x00}
+			}
 			part = apdu.Template(0xA0, apdu.AppendTLV(nil, 0x80, []byte{0x08, 0x00}), // 2048 bits
 				apdu.Template(0xA1, apdu.AppendTLV(nil, 0x8C, scb)))
 		default:
@@ -393,7 +409,7 @@ func cpsKeySDO(c *ISOCard, list []byte) ([]byte, bool) {
 // DATA on the PIN's security data object (its tries, as IAS-ECC
 // middleware asks), MSE SET, PSO COMPUTE DIGITAL SIGNATURE carrying the
 // hash, and INTERNAL AUTHENTICATE.
-func cpsInstructions(k cpsKeys) func(c *ISOCard, cmd apdu.Command) ([]byte, bool) {
+func cpsInstructions(k cpsKeys, sigRef byte) func(c *ISOCard, cmd apdu.Command) ([]byte, bool) {
 	var env byte // B6 (signature) or A4 (authentication) once set
 	var keyRef, alg byte
 	return func(c *ISOCard, cmd apdu.Command) ([]byte, bool) {
@@ -404,7 +420,7 @@ func cpsInstructions(k cpsKeys) func(c *ISOCard, cmd apdu.Command) ([]byte, bool
 			// the PIN's lengths). Any other object: 6A 88, as the real card
 			// answers the SE's.
 			list, _, _ := apdu.Find(cmd.Data, 0x4D) // 4D is written primitive
-			if resp, ok := cpsKeySDO(c, list); ok {
+			if resp, ok := cpsKeySDO(c, list, sigRef); ok {
 				return resp, true
 			}
 			want, ok, _ := apdu.Find(list, 0x70, apdu.Tag(0xBF8100|cpsPINRef))
@@ -433,7 +449,7 @@ func cpsInstructions(k cpsKeys) func(c *ISOCard, cmd apdu.Command) ([]byte, bool
 				return sw(apdu.SWWrongData), true
 			}
 			switch {
-			case cmd.P2 == 0xB6 && r[0] == CPSPrivSig && (a[0] == cpsAlgSHA256 || a[0] == cpsAlgSHA1):
+			case cmd.P2 == 0xB6 && r[0] == sigRef && (a[0] == cpsAlgSHA256 || a[0] == cpsAlgSHA1):
 			case cmd.P2 == 0xA4 && r[0] == CPSPrivAut && a[0] == cpsAlgRSAPKCS:
 			default:
 				env = 0
@@ -445,7 +461,7 @@ func cpsInstructions(k cpsKeys) func(c *ISOCard, cmd apdu.Command) ([]byte, bool
 			if !c.Verified() {
 				return sw(apdu.SWSecurityStatus), true
 			}
-			if env != 0xB6 || keyRef != CPSPrivSig {
+			if env != 0xB6 || keyRef != sigRef {
 				return sw(apdu.SWConditions), true
 			}
 			h := crypto.SHA256
@@ -488,6 +504,7 @@ func Cards(ca *IGCSante) map[string]func() (Card, error) {
 		"demo":    func() (Card, error) { return DemoCard(), nil },
 		"vitale1": func() (Card, error) { return &FuncCard{Answer: Vitale1ATR}, nil },
 		"cps2ter": func() (Card, error) { return &FuncCard{Answer: CPS2terATR}, nil },
+		"cps4":    func() (Card, error) { return &FuncCard{Answer: CPS4ATR}, nil },
 	}
 	for _, p := range VitaleProfiles {
 		m[p.Name] = func() (Card, error) { return VitaleCard(p), nil }
@@ -557,7 +574,7 @@ func (ca *IGCSante) UnlockedSigner(name string) (crypto.Signer, *x509.Certificat
 		return nil, nil, err
 	}
 	vc.Reset()
-	c, err := cps.Open(&Direct{Card: vc}, vc.ATR(), cps.ReferenceLayout)
+	c, err := cps.Open(&Direct{Card: vc}, vc.ATR())
 	if err != nil {
 		return nil, nil, err
 	}

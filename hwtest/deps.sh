@@ -10,7 +10,7 @@ packages=(
   # MQTT broker and clients
   mosquitto mosquitto-clients
   # keys: SoftHSM through PKCS#11, OpenSC tools, xmlsec1 as independent verifier
-  softhsm2 opensc xmlsec1 openssl
+  softhsm2 opensc opensc-pkcs11 xmlsec1 openssl
   # the official DMP and INSi schemas, checked by an independent validator
   libxml2-utils
   # the bridge journal for several bridges

@@ -47,7 +47,7 @@ func TestSignatureThroughPCSCD(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.Close()
-	c, err := cps.Open(k, k.ATR(), cps.ReferenceLayout)
+	c, err := cps.Open(k, k.ATR())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestSignatureThroughPCSCD(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer kb.Close()
-	blocked, err := cps.Open(kb, kb.ATR(), cps.ReferenceLayout)
+	blocked, err := cps.Open(kb, kb.ATR())
 	if err != nil {
 		t.Fatal(err)
 	}

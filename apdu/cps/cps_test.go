@@ -1,12 +1,16 @@
 package cps_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -43,17 +47,55 @@ func profile(t *testing.T, name string) hwtest.CPSProfile {
 
 func open(t *testing.T, name string) (*cps.Card, *hwtest.ISOCard, *hwtest.Direct) {
 	t.Helper()
-	vc, err := testCA(t).CPSCard(profile(t, name))
+	return openProfile(t, profile(t, name))
+}
+
+func openProfile(t *testing.T, p hwtest.CPSProfile) (*cps.Card, *hwtest.ISOCard, *hwtest.Direct) {
+	t.Helper()
+	vc, err := testCA(t).CPSCard(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vc.Reset()
 	tr := &hwtest.Direct{Card: vc}
-	c, err := cps.Open(tr, vc.ATR(), cps.ReferenceLayout)
+	c, err := cps.Open(tr, vc.ATR())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, vc, tr
+}
+
+// recorder keeps every command APDU sent, in hex.
+type recorder struct {
+	apdu.Transport
+	sent []string
+}
+
+func (r *recorder) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	r.sent = append(r.sent, fmt.Sprintf("% X", cmd))
+	return r.Transport.Transmit(ctx, cmd)
+}
+
+// file finds an EF or DF of a virtual card by its identifier.
+func file(t *testing.T, vc *hwtest.ISOCard, fid uint16) *hwtest.File {
+	t.Helper()
+	var walk func(*hwtest.File) *hwtest.File
+	walk = func(f *hwtest.File) *hwtest.File {
+		if f.FID == fid {
+			return f
+		}
+		for _, ch := range f.Children {
+			if g := walk(ch); g != nil {
+				return g
+			}
+		}
+		return nil
+	}
+	f := walk(vc.MF)
+	if f == nil {
+		t.Fatalf("no file %04X", fid)
+	}
+	return f
 }
 
 func TestRecognize(t *testing.T) {
@@ -65,6 +107,8 @@ func TestRecognize(t *testing.T) {
 		{hwtest.CPS2terATR, cps.CPS2ter},
 		{[]byte{0x3B, 0x8F, 0x80, 0x01, 0x00, 0x31, 0xB8, 0x64, 0x04, 0xB0, 0xEC, 0xC1, 0x73, 0x94, 0x01, 0x80, 0x82, 0x90, 0x00, 0x0E}, cps.CPS3Contactless},
 		{[]byte{0x3B, 0x9B, 0x18, 0x80, 0x01, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x04, 0x01, 0x00, 0x00, 0x90, 0x44}, cps.CPS4},
+		{[]byte{0x3B, 0x9B, 0x18, 0x80, 0x01, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x04, 0x01, 0x00, 0x90, 0x44}, cps.CPS4},
+		{[]byte{0x3B, 0xDC, 0x18, 0xFF, 0x00, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x04, 0x01, 0x00, 0x90, 0x00}, cps.CPS4},
 		{hwtest.VitaleATR, cps.NotCPS},
 	}
 	for _, c := range cases {
@@ -72,10 +116,16 @@ func TestRecognize(t *testing.T) {
 			t.Errorf("% X: %v, want %v", c.atr, got, c.kind)
 		}
 	}
-	if _, err := cps.Open(nil, hwtest.CPS2terATR, cps.ReferenceLayout); !errors.Is(err, cps.ErrCPS2ter) {
+	if _, err := cps.Open(nil, hwtest.CPS2terATR); !errors.Is(err, cps.ErrCPS2ter) {
 		t.Errorf("CPS2ter: %v", err)
 	}
-	if _, err := cps.Open(nil, hwtest.VitaleATR, cps.ReferenceLayout); !errors.Is(err, cps.ErrNotCPS) {
+	// CPS4 (NXP ChipDoc) is refused plainly: its file layout and PIN
+	// presentation are not public, and a PIN sent in a wrong format counts
+	// as a wrong PIN.
+	if _, err := cps.Open(nil, hwtest.CPS4ATR); !errors.Is(err, cps.ErrCPS4) {
+		t.Errorf("CPS4: %v", err)
+	}
+	if _, err := cps.Open(nil, hwtest.VitaleATR); !errors.Is(err, cps.ErrNotCPS) {
 		t.Errorf("a Vitale card: %v", err)
 	}
 }
@@ -90,11 +140,11 @@ func TestReadEveryProfile(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := cps.Holder{CardType: p.CardType, NationalID: p.NationalID, NationalIDType: types[p.IDType],
-				Surname: p.Surname, FirstName: p.FirstName, Profession: p.Profession, Speciality: p.Specialty}
+				Surname: p.Surname, FirstName: p.FirstName, Profession: p.Profession}
 			if info.Holder != want {
 				t.Errorf("holder %+v, want %+v", info.Holder, want)
 			}
-			if info.Serial != "8025000001"+p.Serial || info.NotBefore != p.NotBefore || info.NotAfter != p.NotAfter {
+			if info.Serial != p.Serial || info.NotBefore != p.NotBefore || info.NotAfter != p.NotAfter {
 				t.Errorf("info %+v", info)
 			}
 			if exp := info.Expired("20261122"); exp != (p.Name == "cps-expiree") {
@@ -203,7 +253,7 @@ func TestSignature(t *testing.T) {
 
 func TestContactlessDoesNotSign(t *testing.T) {
 	atr := []byte{0x3B, 0x8F, 0x80, 0x01, 0x00, 0x31, 0xB8, 0x64, 0x04, 0xB0, 0xEC, 0xC1, 0x73, 0x94, 0x01, 0x80, 0x82, 0x90, 0x00, 0x0E}
-	c, err := cps.Open(&hwtest.Direct{Card: hwtest.DemoCard()}, atr, cps.ReferenceLayout)
+	c, err := cps.Open(&hwtest.Direct{Card: hwtest.DemoCard()}, atr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,45 +262,213 @@ func TestContactlessDoesNotSign(t *testing.T) {
 	}
 }
 
-func TestMalformedIdentity(t *testing.T) {
+// A card whose description cannot be read, or does not declare what the
+// kiosk needs, is refused with ErrMalformed and no Info.
+func TestMalformedDescription(t *testing.T) {
 	ctx := context.Background()
-	identity := func(vc *hwtest.ISOCard) *hwtest.File {
-		for _, f := range vc.MF.Children {
-			for _, g := range f.Children {
-				if g.FID == cps.ReferenceLayout.IdentityFID {
-					return g
-				}
-			}
-		}
-		t.Fatal("no identity file")
-		return nil
-	}
-	mutations := map[string]func([]byte) []byte{
-		"corrupted TLV": func(b []byte) []byte { b = append([]byte(nil), b...); b[1] += 9; return b },
-		"missing tag": func(b []byte) []byte {
-			tmpl, _, _ := apdu.Find(b, 0xE1)
-			objs, _ := apdu.ParseAll(tmpl)
-			var inner []byte
-			for _, o := range objs {
-				if o.Tag != 0x82 {
-					inner = apdu.AppendTLV(inner, o.Tag, o.Value)
-				}
-			}
-			return apdu.Template(0xE1, inner)
+	mutations := map[string]func(vc *hwtest.ISOCard){
+		"truncated ODF": func(vc *hwtest.ISOCard) { f := file(t, vc, 0x5031); f.Data = f.Data[:5] },
+		"corrupted PrKDF": func(vc *hwtest.ISOCard) {
+			f := file(t, vc, 0x7002)
+			f.Data = append([]byte{0x30, 0x82, 0x7F}, f.Data[3:]...)
 		},
-		"unknown card type": func(b []byte) []byte {
-			return apdu.Template(0xE1, apdu.AppendTLV(nil, 0x80, []byte("XYZ")), apdu.AppendTLV(nil, 0x81, []byte("8")),
-				apdu.AppendTLV(nil, 0x82, []byte("81")), apdu.AppendTLV(nil, 0x83, []byte("A")), apdu.AppendTLV(nil, 0x84, []byte("B")))
+		"no application": func(vc *hwtest.ISOCard) {
+			f := file(t, vc, 0x2F00)
+			f.Data = apdu.Template(0x61, apdu.AppendTLV(nil, 0x4F, []byte{0xA0, 0x00}))
 		},
+		"certificate garbage": func(vc *hwtest.ISOCard) { f := file(t, vc, 0x8010); f.Data = []byte{0x30, 0x03, 0x02, 0x01, 0x00} },
+		"no SHA-256 algorithm": func(vc *hwtest.ISOCard) {
+			f := file(t, vc, 0x5032)
+			f.Data = bytes.Replace(f.Data, []byte{0x02, 0x01, 0x01, 0x02, 0x01, 0x40}, []byte{0x02, 0x01, 0x01, 0x02, 0x01, 0x41}, 1)
+		},
+		"no signature key": func(vc *hwtest.ISOCard) {
+			f := file(t, vc, 0x7002) // nonRepudiation (bit 9) becomes bit 8
+			f.Data = bytes.ReplaceAll(f.Data, []byte{0x03, 0x03, 0x06, 0x00, 0x40}, []byte{0x03, 0x03, 0x07, 0x00, 0x80})
+		},
+		"bad serial": func(vc *hwtest.ISOCard) { f := file(t, vc, 0xD003); f.Data = apdu.AppendTLV(nil, 0x5A, []byte{0xAB}) },
 	}
 	for name, mutate := range mutations {
 		c, vc, _ := open(t, "cps-medecin")
-		f := identity(vc)
-		f.Data = mutate(f.Data)
+		mutate(vc)
 		if info, err := c.ReadInfo(ctx); !errors.Is(err, cps.ErrMalformed) || info != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// Every APDU of a PIN verification and of a signature, against the forms
+// of ../shared/docs/cps.md (the issuer's driver on real CPS3 cards).
+func TestAPDUsOfPINAndSignature(t *testing.T) {
+	ctx := context.Background()
+	vc, err := testCA(t).CPSCard(profile(t, "cps-medecin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc.Reset()
+	rec := &recorder{Transport: &hwtest.Direct{Card: vc}}
+	c, err := cps.Open(rec, vc.ATR())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadInfo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	read := rec.sent
+	for _, want := range []string{
+		"00 A4 09 04 04 3F 00 D0 03",                            // EF.SN.ICC by path from the MF, FCP asked
+		"00 B0 00 00 0C",                                        // read as long as the FCP says
+		"00 A4 09 04 04 3F 00 2F 00",                            // EF.DIR
+		"00 A4 04 04 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10", // the application
+		"00 A4 09 04 02 50 31",                                  // ODF
+		"00 A4 09 04 02 50 32",                                  // TokenInfo
+	} {
+		if !slices.Contains(read, want) {
+			t.Errorf("reading the card: no %q in %q", want, read)
+		}
+	}
+	for _, a := range read {
+		if strings.HasPrefix(a, "00 B0") {
+			if le := a[len(a)-2:]; le > "E7" || le == "00" {
+				t.Errorf("READ BINARY beyond 0xE7 bytes: %s", a)
+			}
+		}
+		if strings.HasPrefix(a, "00 A4 08") || strings.HasSuffix(a[:11], "0C") {
+			t.Errorf("select without the FCP or not by path: %s", a)
+		}
+	}
+	rec.sent = nil
+	if err := c.Verify(ctx, []byte("1234")); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"00 20 00 01 08 31 32 33 34 FF FF FF FF"}; !slices.Equal(rec.sent, want) {
+		t.Errorf("VERIFY: %q, want %q", rec.sent, want)
+	}
+	s, err := c.Signer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("consentement"))
+	rec.sent = nil
+	if _, err := s.Sign(nil, digest[:], crypto.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"00 22 41 B6 06 80 01 42 84 01 81",
+		fmt.Sprintf("00 2A 9E 9A 20 % X 00", digest[:]),
+		"00 C0 00 00 00", // the signature fetched (T=0)
+	}
+	if !slices.Equal(rec.sent, want) {
+		t.Errorf("signature APDUs:\n%q\nwant\n%q", rec.sent, want)
+	}
+}
+
+// The key reference, the PIN's length and padding come from the card's
+// PKCS#15, not from constants: a card declaring others is served with
+// them.
+func TestDrivenByTheCardsDescription(t *testing.T) {
+	ctx := context.Background()
+	p := profile(t, "cps-medecin")
+	p.Name, p.SignKeyRef, p.PINStoredLen, p.PINPad = "cps-autre-format", 0x84, 12, 0x00
+	vc, err := testCA(t).CPSCard(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc.Reset()
+	rec := &recorder{Transport: &hwtest.Direct{Card: vc}}
+	c, err := cps.Open(rec, vc.ATR())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.sent = nil
+	if err := c.Verify(ctx, []byte("1234")); err != nil {
+		t.Fatal(err)
+	}
+	if v := rec.sent[len(rec.sent)-1]; v != "00 20 00 01 0C 31 32 33 34 00 00 00 00 00 00 00 00" {
+		t.Errorf("VERIFY %s", v)
+	}
+	s, err := c.Signer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("x"))
+	rec.sent = nil
+	sig, err := s.Sign(nil, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.sent[0] != "00 22 41 B6 06 80 01 42 84 01 84" {
+		t.Errorf("MSE %s", rec.sent[0])
+	}
+	cert, _ := c.Certificate(ctx, true)
+	if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig); err != nil {
+		t.Fatal(err)
+	}
+
+	// Unpadded, exactly 4 digits stored: 5 digits are refused before any
+	// APDU, 4 are sent as they are.
+	p.Name, p.PINStoredLen, p.PINPad = "cps-sans-bourrage", 4, 0
+	c, _, tr := openProfile(t, p)
+	if _, err := c.ReadInfo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := tr.Count
+	if err := c.Verify(ctx, []byte("12345")); !errors.Is(err, cps.ErrPINFormat) || tr.Count != before {
+		t.Fatalf("5 digits for a 4-digit PIN: %v (%d APDUs)", err, tr.Count-before)
+	}
+	if err := c.Verify(ctx, []byte("1234")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A PIN whose presentation the card does not declare in a way the kiosk
+// knows is never sent: three wrong formats would block the card.
+func TestUndeclaredPINFormatIsNotSent(t *testing.T) {
+	ctx := context.Background()
+	for name, mutate := range map[string]func([]byte) []byte{
+		"UTF-8 PIN": func(b []byte) []byte { return bytes.Replace(b, []byte{0x0A, 0x01, 0x01}, []byte{0x0A, 0x01, 0x02}, 1) },
+		"padding without a pad character": func(b []byte) []byte {
+			return bytes.Replace(b, []byte{0x04, 0x01, 0xFF}, nil, 1)
+		},
+	} {
+		c, vc, tr := open(t, "cps-medecin")
+		f := file(t, vc, 0x7001)
+		f.Data = mutate(f.Data)
+		// The lengths inside the AODF entry changed: rewrite them.
+		f.Data = refit(t, f.Data)
+		if _, err := c.ReadInfo(ctx); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		before := tr.Count
+		if err := c.Verify(ctx, []byte("1234")); !errors.Is(err, cps.ErrPINUndeclared) || tr.Count != before {
+			t.Errorf("%s: %v after %d APDUs", name, err, tr.Count-before)
+		}
+		if vc.TriesLeft() != 3 {
+			t.Errorf("%s: a try was used", name)
+		}
+	}
+}
+
+// refit re-encodes the lengths of a DER tree whose leaves changed size.
+func refit(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out []byte
+	for len(b) > 0 {
+		tag := b[0]
+		n, hdr := int(b[1]), 2
+		if b[1] == 0x81 {
+			n, hdr = int(b[2]), 3
+		} else if b[1] == 0x82 {
+			n, hdr = int(b[2])<<8|int(b[3]), 4
+		}
+		end := min(hdr+n, len(b))
+		val := b[hdr:end]
+		if tag&0x20 != 0 {
+			val = refit(t, val)
+		}
+		out = apdu.AppendTLV(out, apdu.Tag(tag), val)
+		b = b[end:]
+	}
+	return out
 }
 
 func TestPulledOutAtEveryAPDU(t *testing.T) {
@@ -265,7 +483,7 @@ func TestPulledOutAtEveryAPDU(t *testing.T) {
 			t.Fatal(err)
 		}
 		vc.Reset()
-		k, err := cps.Open(&hwtest.Direct{Card: vc, FailAfter: n, Err: removed}, vc.ATR(), cps.ReferenceLayout)
+		k, err := cps.Open(&hwtest.Direct{Card: vc, FailAfter: n, Err: removed}, vc.ATR())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,512 @@
+package cps
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"strings"
+
+	"dmpkiosk/apdu"
+	"dmpkiosk/apdu/pkcs15"
+)
+
+// Where the card is read from, as real middleware reads it: paths from the
+// MF with P1=09 and the 3F00 prefix, the FCP asked for (P2=04), READ
+// BINARY sized from the FCP in chunks of at most 0xE7 bytes.
+var (
+	pathSNICC = []byte{0x3F, 0x00, 0xD0, 0x03}
+	pathDIR   = []byte{0x3F, 0x00, 0x2F, 0x00}
+	// The application's PKCS#15 directories (ISO/IEC 7816-15 fixes the
+	// ODF's and the TokenInfo's identifiers; the rest is found in the ODF).
+	fidODF       = []byte{0x50, 0x31}
+	fidTokenInfo = []byte{0x50, 0x32}
+	// The issuer's prefix of the PAN in EF.SN.ICC.
+	issuerPrefix = "8025000001"
+)
+
+const (
+	maxRead     = 0xE7
+	maxFileSize = 8 << 10
+	// PKCS#11 mechanism whose algorithm reference signs the events.
+	mechSHA256RSAPKCS = 0x40
+)
+
+// The PKCS#15 application's AIDs (EF.DIR names them; the contactless one
+// has no signature key).
+var (
+	aidContact     = []byte{0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10}
+	aidContactless = []byte{0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x20}
+)
+
+// token is what the card declares of itself, read once per insertion.
+type token struct {
+	serial     string
+	app        []byte
+	info       *pkcs15.TokenInfo
+	pins       []pkcs15.PIN
+	pin        *pkcs15.PIN // the signature key's
+	keys       []pkcs15.PrivateKey
+	certs      []pkcs15.Certificate
+	data       []pkcs15.DataObject
+	signKey    *pkcs15.PrivateKey
+	signCert   *pkcs15.Certificate
+	authCert   *pkcs15.Certificate // nil when the card has none
+	signAlg    byte
+	signKeyRef byte
+}
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w : "+format, append([]any{ErrMalformed}, args...)...)
+}
+
+// selectPath selects a file by path (P1=09) and returns the size its FCP
+// gives (0 if it gives none).
+func (c *Card) selectPath(ctx context.Context, path []byte) (int, error) {
+	fcp, err := apdu.Do(ctx, c.t, apdu.Command{Ins: 0xA4, P1: 0x09, P2: 0x04, Data: path})
+	if err != nil {
+		return 0, err
+	}
+	if v, ok, _ := apdu.Find(fcp, 0x62, 0x80); ok && len(v) >= 1 && len(v) <= 3 {
+		n := 0
+		for _, b := range v {
+			n = n<<8 | int(b)
+		}
+		return n, nil
+	}
+	return 0, nil
+}
+
+// readSelected reads the selected EF: size bytes in chunks of at most
+// 0xE7, or to its end when the FCP gave no size.
+func (c *Card) readSelected(ctx context.Context, size int) ([]byte, error) {
+	if size <= 0 {
+		return apdu.ReadFile(ctx, c.t, 0x00, maxFileSize)
+	}
+	if size > maxFileSize {
+		return nil, malformed("fichier de %d octets", size)
+	}
+	out := make([]byte, 0, size)
+	for len(out) < size {
+		n := min(size-len(out), maxRead)
+		r, err := apdu.Exchange(ctx, c.t, apdu.Command{Ins: 0xB0, P1: byte(len(out) >> 8), P2: byte(len(out)), Ne: n})
+		if err != nil {
+			return nil, err
+		}
+		if r.SW != apdu.SWOK && r.SW != apdu.SWEndOfFile {
+			return nil, fmt.Errorf("cps: reading at offset %d: %w", len(out), r.Err())
+		}
+		if len(r.Data) == 0 || len(r.Data) > n {
+			return nil, fmt.Errorf("%w: %d bytes for a %d-byte read", apdu.ErrResponse, len(r.Data), n)
+		}
+		out = append(out, r.Data...)
+		if r.SW == apdu.SWEndOfFile {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (c *Card) readPath(ctx context.Context, path []byte) ([]byte, error) {
+	c.inApp = false
+	size, err := c.selectPath(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return c.readSelected(ctx, size)
+}
+
+func (c *Card) selectApp(ctx context.Context, tk *token) error {
+	if c.inApp {
+		return nil
+	}
+	if _, err := apdu.Do(ctx, c.t, apdu.Command{Ins: 0xA4, P1: 0x04, P2: 0x04, Data: tk.app}); err != nil {
+		return fmt.Errorf("cps: selecting the application: %w", err)
+	}
+	c.inApp = true
+	return nil
+}
+
+// readObject reads the EF a PKCS#15 path names: a path from the MF as
+// is, else a file of the application (the only one the kiosk reads; a path
+// naming another application is refused).
+func (c *Card) readObject(ctx context.Context, tk *token, p pkcs15.Path) ([]byte, error) {
+	switch {
+	case len(p.EFID) >= 2 && p.EFID[0] == 0x3F && p.EFID[1] == 0x00:
+		return c.readPath(ctx, p.EFID)
+	case p.AID != nil && !bytes.Equal(p.AID, tk.app):
+		return nil, malformed("objet hors de l'application (% X)", p.AID)
+	case len(p.EFID) == 0 || len(p.EFID)%2 != 0:
+		return nil, malformed("chemin d'objet % X", p.EFID)
+	}
+	if err := c.selectApp(ctx, tk); err != nil {
+		return nil, err
+	}
+	size, err := c.selectPath(ctx, p.EFID)
+	if err != nil {
+		return nil, err
+	}
+	return c.readSelected(ctx, size)
+}
+
+// describe reads, once, what the card declares: EF.SN.ICC, EF.DIR, and the
+// application's ODF, TokenInfo, AODF, PrKDF and CDF. The signature key,
+// its PIN and its certificate are found there, never assumed.
+func (c *Card) describe(ctx context.Context) (*token, error) {
+	if c.token != nil {
+		return c.token, nil
+	}
+	tk := &token{}
+	sn, err := c.readPath(ctx, pathSNICC)
+	if err != nil {
+		return nil, fmt.Errorf("cps: reading the serial: %w", err)
+	}
+	pan, ok, err := apdu.Find(sn, 0x5A)
+	if err != nil || !ok || len(pan) == 0 {
+		return nil, malformed("numéro de carte absent")
+	}
+	serial := strings.TrimRight(fmt.Sprintf("%X", pan), "F")
+	if !isDigits(serial) {
+		return nil, malformed("numéro de carte mal formé")
+	}
+	tk.serial = strings.TrimPrefix(serial, issuerPrefix)
+	dir, err := c.readPath(ctx, pathDIR)
+	if err != nil {
+		return nil, fmt.Errorf("cps: reading EF.DIR: %w", err)
+	}
+	want := aidContact
+	if c.kind == CPS3Contactless {
+		want = aidContactless
+	}
+	apps, err := apdu.ParseAll(dir)
+	if err != nil {
+		return nil, malformed("EF.DIR : %v", err)
+	}
+	for _, a := range apps {
+		if aid, ok, _ := apdu.Find(a.Value, 0x4F); a.Tag == 0x61 && ok && bytes.Equal(aid, want) {
+			tk.app = want
+		}
+	}
+	if tk.app == nil {
+		return nil, malformed("application CPS absente de EF.DIR")
+	}
+	if err := c.selectApp(ctx, tk); err != nil {
+		return nil, err
+	}
+	odfBytes, err := c.readObject(ctx, tk, pkcs15.Path{EFID: fidODF})
+	if err != nil {
+		return nil, fmt.Errorf("cps: reading the ODF: %w", err)
+	}
+	odf, err := pkcs15.ParseODF(odfBytes)
+	if err != nil {
+		return nil, malformed("%v", err)
+	}
+	ti, err := c.readObject(ctx, tk, pkcs15.Path{EFID: fidTokenInfo})
+	if err != nil {
+		return nil, fmt.Errorf("cps: reading the TokenInfo: %w", err)
+	}
+	if tk.info, err = pkcs15.ParseTokenInfo(ti); err != nil {
+		return nil, malformed("%v", err)
+	}
+	read := func(kind int, parse func([]byte) error) error {
+		for _, p := range odf[kind] {
+			b, err := c.readObject(ctx, tk, p)
+			if err != nil {
+				return err
+			}
+			if err := parse(b); err != nil {
+				return malformed("%v", err)
+			}
+		}
+		return nil
+	}
+	err = read(pkcs15.AODF, func(b []byte) error {
+		pins, err := pkcs15.ParseAODF(b)
+		tk.pins = append(tk.pins, pins...)
+		return err
+	})
+	if err == nil {
+		err = read(pkcs15.PrKDF, func(b []byte) error {
+			keys, err := pkcs15.ParsePrKDF(b)
+			tk.keys = append(tk.keys, keys...)
+			return err
+		})
+	}
+	if err == nil {
+		err = read(pkcs15.CDF, func(b []byte) error {
+			certs, err := pkcs15.ParseCDF(b)
+			tk.certs = append(tk.certs, certs...)
+			return err
+		})
+	}
+	if err == nil {
+		err = read(pkcs15.DODF, func(b []byte) error {
+			data, err := pkcs15.ParseDODF(b)
+			tk.data = append(tk.data, data...)
+			return err
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cps: reading the card's PKCS#15: %w", err)
+	}
+	if err := tk.resolve(c.kind); err != nil {
+		return nil, err
+	}
+	c.token = tk
+	return tk, nil
+}
+
+// resolve finds the signature key (non-repudiation, CPS_PRIV_SIG), its PIN
+// and its certificate, and the authentication certificate.
+func (tk *token) resolve(kind Kind) error {
+	for i := range tk.keys {
+		k := &tk.keys[i]
+		if k.Uses(pkcs15.UsageNonRepudiation) && (tk.signKey == nil || k.Label == "CPS_PRIV_SIG") {
+			tk.signKey = k
+		}
+	}
+	var authKey *pkcs15.PrivateKey
+	for i := range tk.keys {
+		if k := &tk.keys[i]; k != tk.signKey && k.Uses(pkcs15.UsageSign) {
+			authKey = k
+		}
+	}
+	findCert := func(k *pkcs15.PrivateKey) *pkcs15.Certificate {
+		for i := range tk.certs {
+			if k != nil && bytes.Equal(tk.certs[i].ID, k.ID) {
+				return &tk.certs[i]
+			}
+		}
+		return nil
+	}
+	tk.authCert = findCert(authKey)
+	if kind == CPS3Contactless && tk.signKey == nil {
+		// No signature key without contact: the authentication
+		// certificate names the holder.
+		tk.signCert = tk.authCert
+	} else {
+		tk.signCert = findCert(tk.signKey)
+	}
+	if tk.signCert == nil {
+		return malformed("certificat du porteur absent du PKCS#15")
+	}
+	key := tk.signKey
+	if key == nil {
+		key = authKey
+	}
+	if key != nil {
+		for i := range tk.pins {
+			if p := &tk.pins[i]; key.AuthID != nil && bytes.Equal(p.ID, key.AuthID) {
+				tk.pin = p
+			}
+		}
+	}
+	if tk.signKey != nil {
+		if tk.signKey.Reference < 0 || tk.signKey.Reference > 0xFF {
+			return malformed("référence de la clé de signature absente")
+		}
+		tk.signKeyRef = byte(tk.signKey.Reference)
+		alg, ok := tk.info.AlgRef(mechSHA256RSAPKCS)
+		if !ok || alg > 0xFF {
+			return malformed("algorithme SHA256-RSA-PKCS non déclaré")
+		}
+		tk.signAlg = byte(alg)
+	}
+	return nil
+}
+
+func (c *Card) certificate(ctx context.Context, entry *pkcs15.Certificate) (*x509.Certificate, error) {
+	if entry == nil {
+		return nil, malformed("certificat absent")
+	}
+	key := string(entry.ID)
+	c.mu.Lock()
+	cert := c.certs[key]
+	c.mu.Unlock()
+	if cert != nil {
+		return cert, nil
+	}
+	der, err := c.readObject(ctx, c.token, entry.Path)
+	if err != nil {
+		return nil, fmt.Errorf("cps: reading a certificate: %w", err)
+	}
+	cert, err = x509.ParseCertificate(der)
+	if err != nil {
+		return nil, malformed("certificat illisible : %v", err)
+	}
+	c.mu.Lock()
+	c.certs[key] = cert
+	c.mu.Unlock()
+	return cert, nil
+}
+
+var (
+	oidSurname   = asn1.ObjectIdentifier{2, 5, 4, 4}
+	oidGivenName = asn1.ObjectIdentifier{2, 5, 4, 42}
+	oidTitle     = asn1.ObjectIdentifier{2, 5, 4, 12}
+)
+
+// holderFromCertificate takes the holder from the certificate's subject:
+// CN the national identifier (its first digit its type: 8 RPPS, 0 ADELI,
+// 3 establishment staff), SN and GN the names, title the profession (TRE
+// G15). The card type is the subject's OU when it names one (the virtual
+// cards' choice: the public IGC-Santé profile does not say); otherwise it
+// is inferred from the identifier's type (3: CPE, else CPS), which cannot
+// tell a CPF from a CPS, nor a CDE from a CPE.
+func holderFromCertificate(cert *x509.Certificate, h *Holder) error {
+	h.NationalID = cert.Subject.CommonName
+	for _, n := range cert.Subject.Names {
+		v, _ := n.Value.(string)
+		switch {
+		case n.Type.Equal(oidSurname):
+			h.Surname = v
+		case n.Type.Equal(oidGivenName):
+			h.FirstName = v
+		case n.Type.Equal(oidTitle):
+			h.Profession = v
+		}
+	}
+	if h.NationalID == "" || h.Surname == "" || h.FirstName == "" {
+		return malformed("identité du porteur absente du certificat")
+	}
+	idType := h.NationalID[:1]
+	switch idType {
+	case "8":
+		h.NationalIDType = "RPPS"
+	case "0":
+		h.NationalIDType = "ADELI"
+	case "3":
+		h.NationalIDType = "ETABLISSEMENT"
+	default:
+		return malformed("type d'identifiant %q inconnu", idType)
+	}
+	for _, ou := range cert.Subject.OrganizationalUnit {
+		switch ou {
+		case "CPS", "CPF", "CPE", "CDE":
+			h.CardType = ou
+		}
+	}
+	if h.CardType == "" {
+		h.CardType = "CPS"
+		if idType == "3" {
+			h.CardType = "CPE"
+		}
+	}
+	return nil
+}
+
+// Description is what the card declares without a PIN: what a technician
+// reads first with a real card (kiosk cps-info), and what a bug report
+// needs. Nothing in it is secret; the holder's data objects are listed
+// with their size, their contents not parsed (their format is not public).
+type Description struct {
+	Kind         string            `json:"kind"`
+	Serial       string            `json:"serial"`
+	Label        string            `json:"label"`
+	Manufacturer string            `json:"manufacturer"`
+	Application  string            `json:"application"`
+	PIN          PINDescription    `json:"pin"`
+	Keys         []KeyDescription  `json:"keys"`
+	Certificates []CertDescription `json:"certificates"`
+	DataObjects  []DataDescription `json:"data_objects"`
+	Algorithms   []string          `json:"algorithms"`
+}
+
+// PINDescription is the AODF's PIN entry and the card's try counter.
+type PINDescription struct {
+	Label        string `json:"label"`
+	Reference    int    `json:"reference"`
+	Type         int    `json:"type"` // 1: ASCII digits
+	MinLen       int    `json:"min_length"`
+	StoredLen    int    `json:"stored_length"`
+	MaxLen       int    `json:"max_length"`
+	NeedsPadding bool   `json:"needs_padding"`
+	PadChar      byte   `json:"pad_char"`
+	TriesLeft    int    `json:"tries_left"` // -1: already verified; 0 with Blocked
+	Blocked      bool   `json:"blocked"`
+}
+
+// KeyDescription is a PrKDF entry.
+type KeyDescription struct {
+	Label          string `json:"label"`
+	ID             string `json:"id"`
+	Reference      int    `json:"reference"`
+	Bits           int    `json:"bits"`
+	NonRepudiation bool   `json:"non_repudiation"`
+	Sign           bool   `json:"sign"`
+	Decrypt        bool   `json:"decrypt"`
+}
+
+// CertDescription is a CDF entry and the certificate it points at.
+type CertDescription struct {
+	Label     string `json:"label"`
+	ID        string `json:"id"`
+	Subject   string `json:"subject"`
+	Issuer    string `json:"issuer"`
+	NotBefore string `json:"not_before"`
+	NotAfter  string `json:"not_after"`
+}
+
+// DataDescription is a DODF entry; Size is -1 when the object needs the
+// PIN.
+type DataDescription struct {
+	Label   string `json:"label"`
+	Private bool   `json:"private"`
+	Size    int    `json:"size"`
+}
+
+// Describe reads everything the card declares, presenting no PIN.
+func (c *Card) Describe(ctx context.Context) (*Description, error) {
+	c.op.Lock()
+	defer c.op.Unlock()
+	tk, err := c.describe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := &Description{Kind: c.kind.String(), Serial: tk.serial, Label: tk.info.Label, Manufacturer: tk.info.Manufacturer,
+		Application: fmt.Sprintf("%X", tk.app)}
+	for _, a := range tk.info.Algorithms {
+		d.Algorithms = append(d.Algorithms, fmt.Sprintf("mechanism 0x%X, card reference 0x%X", a.Mechanism, a.AlgRef))
+	}
+	if p := tk.pin; p != nil {
+		d.PIN = PINDescription{Label: p.Label, Reference: p.Reference, Type: p.Type, MinLen: p.MinLen, StoredLen: p.StoredLen,
+			MaxLen: p.MaxLen, NeedsPadding: p.NeedsPadding, PadChar: p.PadChar}
+		n, err := c.triesLeft(ctx, tk)
+		switch {
+		case errors.Is(err, ErrBlocked):
+			d.PIN.Blocked = true
+		case err != nil:
+			return nil, err
+		}
+		d.PIN.TriesLeft = n
+	}
+	for _, k := range tk.keys {
+		d.Keys = append(d.Keys, KeyDescription{Label: k.Label, ID: fmt.Sprintf("%x", k.ID), Reference: k.Reference, Bits: k.ModulusBits,
+			NonRepudiation: k.Uses(pkcs15.UsageNonRepudiation), Sign: k.Uses(pkcs15.UsageSign), Decrypt: k.Uses(pkcs15.UsageDecrypt)})
+	}
+	for i := range tk.certs {
+		e := &tk.certs[i]
+		cd := CertDescription{Label: e.Label, ID: fmt.Sprintf("%x", e.ID)}
+		cert, err := c.certificate(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		cd.Subject, cd.Issuer = cert.Subject.String(), cert.Issuer.String()
+		cd.NotBefore, cd.NotAfter = cert.NotBefore.UTC().Format("2006-01-02"), cert.NotAfter.UTC().Format("2006-01-02")
+		d.Certificates = append(d.Certificates, cd)
+	}
+	for _, o := range tk.data {
+		dd := DataDescription{Label: o.Label, Private: o.Private || o.AuthID != nil, Size: -1}
+		if !dd.Private {
+			b, err := c.readObject(ctx, tk, o.Path)
+			if err != nil {
+				return nil, fmt.Errorf("cps: reading %s: %w", o.Label, err)
+			}
+			dd.Size = len(b)
+		}
+		d.DataObjects = append(d.DataObjects, dd)
+	}
+	return d, nil
+}
