@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -50,7 +51,7 @@ type token struct {
 	pin        *pkcs15.PIN // the signature key's
 	keys       []pkcs15.PrivateKey
 	certs      []pkcs15.Certificate
-	data       []pkcs15.DataObject
+	odf        pkcs15.ODF
 	signKey    *pkcs15.PrivateKey
 	signCert   *pkcs15.Certificate
 	authCert   *pkcs15.Certificate // nil when the card has none
@@ -241,21 +242,33 @@ func (c *Card) describe(ctx context.Context) (*token, error) {
 			return err
 		})
 	}
-	if err == nil {
-		err = read(pkcs15.DODF, func(b []byte) error {
-			data, err := pkcs15.ParseDODF(b)
-			tk.data = append(tk.data, data...)
-			return err
-		})
-	}
 	if err != nil {
 		return nil, fmt.Errorf("cps: reading the card's PKCS#15: %w", err)
 	}
 	if err := tk.resolve(c.kind); err != nil {
 		return nil, err
 	}
+	tk.odf = odf
 	c.token = tk
 	return tk, nil
+}
+
+// dataObjects reads the DODF (Describe only: the kiosk's session does not
+// need the holder's data objects, and they cost wire time).
+func (c *Card) dataObjects(ctx context.Context, tk *token) ([]pkcs15.DataObject, error) {
+	var out []pkcs15.DataObject
+	for _, p := range tk.odf[pkcs15.DODF] {
+		b, err := c.readObject(ctx, tk, p)
+		if err != nil {
+			return nil, fmt.Errorf("cps: reading the DODF: %w", err)
+		}
+		data, err := pkcs15.ParseDODF(b)
+		if err != nil {
+			return nil, malformed("%v", err)
+		}
+		out = append(out, data...)
+	}
+	return out, nil
 }
 
 // resolve finds the signature key (non-repudiation, CPS_PRIV_SIG), its PIN
@@ -493,11 +506,15 @@ func (c *Card) Describe(ctx context.Context) (*Description, error) {
 		if err != nil {
 			return nil, err
 		}
-		cd.Subject, cd.Issuer = cert.Subject.String(), cert.Issuer.String()
+		cd.Subject, cd.Issuer = distinguishedName(cert.Subject), distinguishedName(cert.Issuer)
 		cd.NotBefore, cd.NotAfter = cert.NotBefore.UTC().Format("2006-01-02"), cert.NotAfter.UTC().Format("2006-01-02")
 		d.Certificates = append(d.Certificates, cd)
 	}
-	for _, o := range tk.data {
+	data, err := c.dataObjects(ctx, tk)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range data {
 		dd := DataDescription{Label: o.Label, Private: o.Private || o.AuthID != nil, Size: -1}
 		if !dd.Private {
 			b, err := c.readObject(ctx, tk, o.Path)
@@ -509,4 +526,20 @@ func (c *Card) Describe(ctx context.Context) (*Description, error) {
 		d.DataObjects = append(d.DataObjects, dd)
 	}
 	return d, nil
+}
+
+// distinguishedName writes a name as RFC 4514 does, with the short names
+// of the attributes IGC-Santé certificates carry (SN, GN, title).
+func distinguishedName(n pkix.Name) string {
+	short := map[string]string{"2.5.4.3": "CN", "2.5.4.4": "SN", "2.5.4.42": "GN", "2.5.4.12": "title", "2.5.4.11": "OU",
+		"2.5.4.10": "O", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.5": "serialNumber"}
+	var parts []string
+	for _, a := range n.Names {
+		k := short[a.Type.String()]
+		if k == "" {
+			k = a.Type.String()
+		}
+		parts = append(parts, fmt.Sprintf("%s=%v", k, a.Value))
+	}
+	return strings.Join(parts, ", ")
 }

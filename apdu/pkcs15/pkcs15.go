@@ -334,15 +334,16 @@ func ParseAODF(b []byte) ([]PIN, error) {
 }
 
 // readImplicitInt reads an [n] IMPLICIT INTEGER element (its tag byte,
-// length and value).
+// length and value) as unsigned: cards write a local PIN's reference 81
+// in one byte.
 func readImplicitInt(el cryptobyte.String, v *int64) bool {
 	var val cryptobyte.String
 	var tag asn1.Tag
 	if !el.ReadAnyASN1(&val, &tag) || len(val) == 0 || len(val) > 8 {
 		return false
 	}
-	n := int64(int8(val[0]))
-	for _, b := range val[1:] {
+	var n int64
+	for _, b := range val {
 		n = n<<8 | int64(b)
 	}
 	*v = n

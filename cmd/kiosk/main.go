@@ -25,6 +25,7 @@ var commands = map[string]cli.Command{
 	"readers":  {Summary: "list the PC/SC readers and the ATR of the card in each", Run: runReaders},
 	"ins-c":    {Summary: "INS-C of each stdin line first_name;AAMMJJ;NIR13", Run: runINSC},
 	"read":     {Summary: "read the cards in the slots (no PIN); --json for tools", Run: runRead},
+	"cps-info": {Summary: "what a professional card declares (PIN format, keys, certificates), no PIN presented", Run: runCPSInfo},
 	"selftest": {Summary: "check the card readers, the board's buses and the clock", Run: runSelftest},
 	"enroll":   cli.Enroll("kiosk", "device"),
 	"run":      {Summary: "run the kiosk (session, display, outbox, link to the bridge)", Run: runKiosk},

@@ -184,3 +184,114 @@ func checkVitale(t *testing.T, round string, p hwtest.VitaleProfile, kind string
 		}
 	}
 }
+
+// kiosk cps-info: what the card declares, no PIN presented (the try
+// counter is untouched); a CPS4 is named and refused plainly.
+func TestCPSInfo(t *testing.T) {
+	d := hwtest.StartPCSCD(t)
+	ca, err := hwtest.NewIGCSante()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var p hwtest.CPSProfile
+	for _, q := range hwtest.CPSProfiles {
+		if q.Name == "cps-medecin" {
+			p = q
+		}
+	}
+	card, err := ca.CPSCard(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vitale := hwtest.VitaleCard(hwtest.VitaleProfiles[0])
+	var inserted []*hwtest.Inserted
+	for i, c := range []hwtest.Card{vitale, card} {
+		in, err := hwtest.Insert(ctx, hwtest.SlotAddr(i), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Remove()
+		inserted = append(inserted, in)
+		if err := d.WaitCard(ctx, i, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, stderr, code := run(t, "", "cps-info", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	var got struct {
+		Reader string `json:"reader"`
+		ATR    string `json:"atr"`
+		CPS    struct {
+			Serial string `json:"serial"`
+			PIN    struct {
+				Reference    int  `json:"reference"`
+				StoredLength int  `json:"stored_length"`
+				NeedsPadding bool `json:"needs_padding"`
+				PadChar      int  `json:"pad_char"`
+				TriesLeft    int  `json:"tries_left"`
+			} `json:"pin"`
+			Keys []struct {
+				Label     string `json:"label"`
+				Reference int    `json:"reference"`
+			} `json:"keys"`
+			Certificates []struct {
+				Subject  string `json:"subject"`
+				NotAfter string `json:"not_after"`
+			} `json:"certificates"`
+			DataObjects []struct {
+				Label string `json:"label"`
+				Size  int    `json:"size"`
+			} `json:"data_objects"`
+		} `json:"cps"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c := got.CPS
+	if got.Reader != hwtest.Reader(1) || got.ATR != fmt.Sprintf("%X", hwtest.CPS3ATR) || c.Serial != p.Serial {
+		t.Errorf("card %+v", got)
+	}
+	if c.PIN.Reference != 1 || c.PIN.StoredLength != 8 || !c.PIN.NeedsPadding || c.PIN.PadChar != 0xFF || c.PIN.TriesLeft != 3 {
+		t.Errorf("PIN %+v", c.PIN)
+	}
+	if len(c.Keys) != 2 || c.Keys[0].Label != "CPS_PRIV_SIG" || c.Keys[0].Reference != 0x81 || c.Keys[1].Reference != 0x82 {
+		t.Errorf("keys %+v", c.Keys)
+	}
+	if len(c.Certificates) != 2 || !strings.Contains(c.Certificates[0].Subject, "SN=LEROY") || c.Certificates[0].NotAfter != "2029-02-28" {
+		t.Errorf("certificates %+v", c.Certificates)
+	}
+	sizes := map[string]int{}
+	for _, o := range c.DataObjects {
+		sizes[o.Label] = o.Size
+	}
+	if sizes["CPS_ID_CARD"] <= 0 || sizes["CPS_ACTIVITY_01_PS"] != -1 {
+		t.Errorf("data objects %+v", c.DataObjects)
+	}
+	if card.TriesLeft() != 3 || card.Verified() {
+		t.Error("cps-info touched the PIN")
+	}
+
+	inserted[1].Remove()
+	if err := d.WaitCard(ctx, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	cps4, err := hwtest.Cards(ca)["cps4"]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := hwtest.Insert(ctx, hwtest.SlotAddr(1), cps4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Remove()
+	if err := d.WaitCard(ctx, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = run(t, "", "cps-info")
+	if code != 1 || !strings.Contains(out, "CPS4 non prise en charge") {
+		t.Errorf("CPS4: exit %d\n%s", code, out)
+	}
+}
