@@ -106,6 +106,7 @@ type Card struct {
 	verified bool
 	token    *token // nil until read
 	certs    map[string]*x509.Certificate
+	partial  map[string][]byte // certificates read in part (op held)
 	// inApp: the application is the current DF (files inside are
 	// selected relative to it).
 	inApp bool
@@ -121,7 +122,7 @@ func Open(t apdu.Transport, atr []byte) (*Card, error) {
 	case CPS4:
 		return nil, ErrCPS4
 	default:
-		return &Card{t: t, kind: k, certs: map[string]*x509.Certificate{}}, nil
+		return &Card{t: t, kind: k, certs: map[string]*x509.Certificate{}, partial: map[string][]byte{}}, nil
 	}
 }
 
@@ -137,15 +138,18 @@ func (c *Card) ReadInfo(ctx context.Context) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := c.certificate(ctx, tk.signCert)
+	// The subject and validity are at the start of the certificate: the
+	// rest (about 1 KB, a second at 9600 bd) is read when it is needed, or
+	// in the background while the PIN is typed (Certificate).
+	head, err := c.certificateHead(ctx, tk.signCert)
 	if err != nil {
 		return nil, err
 	}
 	info := &Info{Serial: tk.serial}
-	if err := holderFromCertificate(cert, &info.Holder); err != nil {
+	if err := holderFromSubject(head.subject, &info.Holder); err != nil {
 		return nil, err
 	}
-	info.NotBefore, info.NotAfter = cert.NotBefore.UTC().Format("20060102"), cert.NotAfter.UTC().Format("20060102")
+	info.NotBefore, info.NotAfter = head.notBefore.UTC().Format("20060102"), head.notAfter.UTC().Format("20060102")
 	return info, nil
 }
 

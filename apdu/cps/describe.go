@@ -9,6 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"dmpkiosk/apdu"
 	"dmpkiosk/apdu/pkcs15"
@@ -80,17 +84,22 @@ func (c *Card) selectPath(ctx context.Context, path []byte) (int, error) {
 	return 0, nil
 }
 
-// readSelected reads the selected EF: size bytes in chunks of at most
-// 0xE7, or to its end when the FCP gave no size.
-func (c *Card) readSelected(ctx context.Context, size int) ([]byte, error) {
+// readFrom reads the selected EF from offset len(have), appending to
+// have: up to size bytes in chunks of at most 0xE7, or to its end when the
+// FCP gave no size. enough, if set, stops the read early once what was
+// read suffices.
+func (c *Card) readFrom(ctx context.Context, size int, have []byte, enough func([]byte) bool) ([]byte, error) {
 	if size <= 0 {
 		return apdu.ReadFile(ctx, c.t, 0x00, maxFileSize)
 	}
 	if size > maxFileSize {
 		return nil, malformed("fichier de %d octets", size)
 	}
-	out := make([]byte, 0, size)
-	for len(out) < size {
+	out := have
+	if out == nil {
+		out = make([]byte, 0, size)
+	}
+	for len(out) < size && (enough == nil || !enough(out)) {
 		n := min(size-len(out), maxRead)
 		r, err := apdu.Exchange(ctx, c.t, apdu.Command{Ins: 0xB0, P1: byte(len(out) >> 8), P2: byte(len(out)), Ne: n})
 		if err != nil {
@@ -116,7 +125,7 @@ func (c *Card) readPath(ctx context.Context, path []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.readSelected(ctx, size)
+	return c.readFrom(ctx, size, nil, nil)
 }
 
 func (c *Card) selectApp(ctx context.Context, tk *token) error {
@@ -130,26 +139,31 @@ func (c *Card) selectApp(ctx context.Context, tk *token) error {
 	return nil
 }
 
-// readObject reads the EF a PKCS#15 path names: a path from the MF as
-// is, else a file of the application (the only one the kiosk reads; a path
-// naming another application is refused).
-func (c *Card) readObject(ctx context.Context, tk *token, p pkcs15.Path) ([]byte, error) {
+// openObject selects the EF a PKCS#15 path names and returns its size: a
+// path from the MF as is, else a file of the application (the only one the
+// kiosk reads; a path naming another application is refused).
+func (c *Card) openObject(ctx context.Context, tk *token, p pkcs15.Path) (int, error) {
 	switch {
 	case len(p.EFID) >= 2 && p.EFID[0] == 0x3F && p.EFID[1] == 0x00:
-		return c.readPath(ctx, p.EFID)
+		c.inApp = false
+		return c.selectPath(ctx, p.EFID)
 	case p.AID != nil && !bytes.Equal(p.AID, tk.app):
-		return nil, malformed("objet hors de l'application (% X)", p.AID)
+		return 0, malformed("objet hors de l'application (% X)", p.AID)
 	case len(p.EFID) == 0 || len(p.EFID)%2 != 0:
-		return nil, malformed("chemin d'objet % X", p.EFID)
+		return 0, malformed("chemin d'objet % X", p.EFID)
 	}
 	if err := c.selectApp(ctx, tk); err != nil {
-		return nil, err
+		return 0, err
 	}
-	size, err := c.selectPath(ctx, p.EFID)
+	return c.selectPath(ctx, p.EFID)
+}
+
+func (c *Card) readObject(ctx context.Context, tk *token, p pkcs15.Path) ([]byte, error) {
+	size, err := c.openObject(ctx, tk, p)
 	if err != nil {
 		return nil, err
 	}
-	return c.readSelected(ctx, size)
+	return c.readFrom(ctx, size, nil, nil)
 }
 
 // describe reads, once, what the card declares: EF.SN.ICC, EF.DIR, and the
@@ -330,6 +344,94 @@ func (tk *token) resolve(kind Kind) error {
 	return nil
 }
 
+// certHead is what the start of a certificate says: enough for the
+// screen (who, until when) before the whole certificate is read.
+type certHead struct {
+	subject             pkix.Name
+	notBefore, notAfter time.Time
+}
+
+// parseCertHead reads the subject and validity from the first bytes of a
+// DER certificate, which come before its public key and extensions; ok is
+// false while they are not all there.
+func parseCertHead(b []byte) (h certHead, ok bool) {
+	skipHeader := func(b []byte) ([]byte, bool) { // a SEQUENCE's tag and length
+		if len(b) < 2 || b[0] != 0x30 {
+			return nil, false
+		}
+		n := 1
+		if b[1] > 0x80 {
+			n += int(b[1] & 0x7F)
+		}
+		if n >= 5 || len(b) < 1+n {
+			return nil, false
+		}
+		return b[1+n:], true
+	}
+	tbs, ok := skipHeader(b)
+	if !ok {
+		return h, false
+	}
+	if tbs, ok = skipHeader(tbs); !ok {
+		return h, false
+	}
+	s := cryptobyte.String(tbs)
+	var fields [][]byte
+	for len(fields) < 5 {
+		var el cryptobyte.String
+		var tag cbasn1.Tag
+		if !s.ReadAnyASN1Element(&el, &tag) {
+			return h, false
+		}
+		if len(fields) == 0 && tag == cbasn1.Tag(0).ContextSpecific().Constructed() {
+			continue // version
+		}
+		fields = append(fields, el)
+	}
+	// serialNumber, signature, issuer, validity, subject.
+	var validity struct{ NotBefore, NotAfter time.Time }
+	var rdn pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(fields[3], &validity); err != nil || len(rest) > 0 {
+		return h, false
+	}
+	if rest, err := asn1.Unmarshal(fields[4], &rdn); err != nil || len(rest) > 0 {
+		return h, false
+	}
+	h.subject.FillFromRDNSequence(&rdn)
+	h.notBefore, h.notAfter = validity.NotBefore, validity.NotAfter
+	return h, true
+}
+
+// certificateHead reads a certificate only as far as its subject and
+// validity; what was read is kept, and certificate goes on from there.
+func (c *Card) certificateHead(ctx context.Context, entry *pkcs15.Certificate) (certHead, error) {
+	key := string(entry.ID)
+	c.mu.Lock()
+	cert := c.certs[key]
+	c.mu.Unlock()
+	if cert != nil {
+		return certHead{subject: cert.Subject, notBefore: cert.NotBefore, notAfter: cert.NotAfter}, nil
+	}
+	size, err := c.openObject(ctx, c.token, entry.Path)
+	var buf []byte
+	if err == nil {
+		buf, err = c.readFrom(ctx, size, nil, func(b []byte) bool { _, ok := parseCertHead(b); return ok })
+	}
+	if err != nil {
+		return certHead{}, fmt.Errorf("cps: reading a certificate: %w", err)
+	}
+	h, ok := parseCertHead(buf)
+	if !ok {
+		return certHead{}, malformed("certificat illisible")
+	}
+	if size > 0 {
+		c.partial[key] = buf
+	}
+	return h, nil
+}
+
+// certificate reads a whole certificate (going on from its head when that
+// was read), once per insertion.
 func (c *Card) certificate(ctx context.Context, entry *pkcs15.Certificate) (*x509.Certificate, error) {
 	if entry == nil {
 		return nil, malformed("certificat absent")
@@ -341,7 +443,11 @@ func (c *Card) certificate(ctx context.Context, entry *pkcs15.Certificate) (*x50
 	if cert != nil {
 		return cert, nil
 	}
-	der, err := c.readObject(ctx, c.token, entry.Path)
+	size, err := c.openObject(ctx, c.token, entry.Path)
+	var der []byte
+	if err == nil {
+		der, err = c.readFrom(ctx, size, c.partial[key], nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cps: reading a certificate: %w", err)
 	}
@@ -349,6 +455,7 @@ func (c *Card) certificate(ctx context.Context, entry *pkcs15.Certificate) (*x50
 	if err != nil {
 		return nil, malformed("certificat illisible : %v", err)
 	}
+	delete(c.partial, key)
 	c.mu.Lock()
 	c.certs[key] = cert
 	c.mu.Unlock()
@@ -361,16 +468,16 @@ var (
 	oidTitle     = asn1.ObjectIdentifier{2, 5, 4, 12}
 )
 
-// holderFromCertificate takes the holder from the certificate's subject:
+// holderFromSubject takes the holder from the certificate's subject:
 // CN the national identifier (its first digit its type: 8 RPPS, 0 ADELI,
 // 3 establishment staff), SN and GN the names, title the profession (TRE
 // G15). The card type is the subject's OU when it names one (the virtual
 // cards' choice: the public IGC-Santé profile does not say); otherwise it
 // is inferred from the identifier's type (3: CPE, else CPS), which cannot
 // tell a CPF from a CPS, nor a CDE from a CPE.
-func holderFromCertificate(cert *x509.Certificate, h *Holder) error {
-	h.NationalID = cert.Subject.CommonName
-	for _, n := range cert.Subject.Names {
+func holderFromSubject(subject pkix.Name, h *Holder) error {
+	h.NationalID = subject.CommonName
+	for _, n := range subject.Names {
 		v, _ := n.Value.(string)
 		switch {
 		case n.Type.Equal(oidSurname):
@@ -395,7 +502,7 @@ func holderFromCertificate(cert *x509.Certificate, h *Holder) error {
 	default:
 		return malformed("type d'identifiant %q inconnu", idType)
 	}
-	for _, ou := range cert.Subject.OrganizationalUnit {
+	for _, ou := range subject.OrganizationalUnit {
 		switch ou {
 		case "CPS", "CPF", "CPE", "CDE":
 			h.CardType = ou
