@@ -576,7 +576,11 @@ func dateFR(d string) string {
 func (s *Session) showIdentity() {
 	s.st = stIdentity
 	b := s.patient().Beneficiaries[s.chosen]
-	lines := []string{"Nom : " + b.Surname, "Prénom : " + b.FirstName, "Né(e) le " + dateFR(b.BirthDate) + fmt.Sprintf(" (rang %d)", b.BirthRank)}
+	born := "Né(e) le " + dateFR(b.BirthDate)
+	if b.BirthRank > 0 {
+		born += fmt.Sprintf(" (rang %d)", b.BirthRank)
+	}
+	lines := []string{"Nom : " + b.Surname, "Prénom : " + b.FirstName, born}
 	if b.NIR != "" && !b.NIRValid {
 		lines = append(lines, "Attention : le NIR de la carte a une clé invalide.")
 	}
@@ -710,7 +714,10 @@ func (s *Session) buildEvent(ctx context.Context) (*event.Event, error) {
 	}
 	sex := "I"
 	var insRef *event.INS
-	if b.NIR != "" && b.NIRValid {
+	// The card's NIR is the patient's INS only if it can be their own (its
+	// year and month of birth are theirs): a child's NIR matched by
+	// position may be the insured person's.
+	if b.NIR != "" && b.NIRValid && b.OwnNIR {
 		if n, err := ins.ParseNIR(b.NIR); err == nil {
 			sex = n.Sex()
 			if n.Certified() {

@@ -325,8 +325,8 @@ func (ca *IGCSante) CPSCard(p CPSProfile) (*ISOCard, error) {
 		{ref: 1, mechanism: 0x40, ops: []int{1}, oid: []int{1, 2, 840, 113549, 1, 1, 11}, algRef: cpsAlgSHA256},    // CKM_SHA256_RSA_PKCS
 		{ref: 2, mechanism: 0x06, ops: []int{1}, oid: []int{1, 2, 840, 113549, 1, 1, 5}, algRef: cpsAlgSHA1},       // CKM_SHA1_RSA_PKCS
 		{ref: 3, mechanism: 0x01, ops: []int{1, 5}, oid: []int{1, 2, 840, 113549, 1, 1, 1}, algRef: cpsAlgRSAPKCS}, // CKM_RSA_PKCS
-		{ref: 4, mechanism: 0x220, ops: []int{6}, oid: []int{1, 3, 14, 3, 2, 26}, algRef: 0x10},               // CKM_SHA_1, hash
-		{ref: 5, mechanism: 0x250, ops: []int{6}, oid: []int{2, 16, 840, 1, 101, 3, 4, 2, 1}, algRef: 0x40},    // CKM_SHA256, hash
+		{ref: 4, mechanism: 0x220, ops: []int{6}, oid: []int{1, 3, 14, 3, 2, 26}, algRef: 0x10},                    // CKM_SHA_1, hash
+		{ref: 5, mechanism: 0x250, ops: []int{6}, oid: []int{2, 16, 840, 1, 101, 3, 4, 2, 1}, algRef: 0x40},        // CKM_SHA256, hash
 	}
 	ef := func(fid uint16, data []byte, access []byte) *File {
 		return &File{FID: fid, Data: data, Access: access}

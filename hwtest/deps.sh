@@ -11,6 +11,8 @@ packages=(
   mosquitto mosquitto-clients
   # keys: SoftHSM through PKCS#11, OpenSC tools, xmlsec1 as independent verifier
   softhsm2 opensc opensc-pkcs11 xmlsec1 openssl
+  # cardpeek (console mode) as an independent reader of the virtual Vitale cards
+  cardpeek
   # the official DMP and INSi schemas, checked by an independent validator
   libxml2-utils
   # the bridge journal for several bridges

@@ -191,3 +191,26 @@ func twoDigits(a, b byte) (int, bool) {
 	}
 	return int(a-'0')*10 + int(b-'0'), true
 }
+
+// BornIn reports whether the NIR can be that of a person born on birthDate
+// (AAAAMMJJ, lunar dates allowed): its year of birth is the date's, and so
+// is its month when both are real months (a pseudo-month or an unknown
+// month, 00, proves nothing).
+func (n NIR) BornIn(birthDate string) bool {
+	if len(birthDate) != 8 {
+		return false
+	}
+	yy, ok := twoDigits(birthDate[2], birthDate[3])
+	if !ok {
+		return false
+	}
+	if nyy, _ := twoDigits(n.body[1], n.body[2]); nyy != yy {
+		return false
+	}
+	mm, ok := twoDigits(birthDate[4], birthDate[5])
+	nmm, _ := twoDigits(n.body[3], n.body[4])
+	if ok && mm >= 1 && mm <= 12 && nmm >= 1 && nmm <= 12 {
+		return mm == nmm
+	}
+	return true
+}

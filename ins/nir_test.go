@@ -118,3 +118,24 @@ func FuzzParseNIR(f *testing.F) {
 		}
 	})
 }
+
+func TestNIRBornIn(t *testing.T) {
+	n, err := ParseNIR13("1800269123045")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for date, want := range map[string]bool{
+		"19800215": true, "19800315": false, "19810215": false, "19800015": true, "2010": false, "20800215": true,
+	} {
+		if got := n.BornIn(date); got != want {
+			t.Errorf("%s: %v, want %v", date, got, want)
+		}
+	}
+	pseudo, err := ParseNIR13("1622099350123") // pseudo-month 20
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pseudo.BornIn("19620000") || !pseudo.BornIn("19620512") || pseudo.BornIn("19630512") {
+		t.Error("pseudo-month")
+	}
+}

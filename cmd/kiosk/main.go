@@ -127,17 +127,33 @@ func printSlots(w io.Writer, slots []firmware.SlotRead) {
 			fmt.Fprintf(w, "  erreur : %s\n", s.Error)
 		}
 		if v := s.Vitale; v != nil {
-			fmt.Fprintf(w, "  carte Vitale n° %s, valable du %s au %s\n", v.Serial, v.ValidFrom, v.ValidUntil)
+			validity := "sans fin de validité"
+			if v.ValidUntil != "" {
+				validity = "jusqu'au " + v.ValidUntil
+			}
+			fmt.Fprintf(w, "  carte Vitale n° %s, valable du %s, %s\n", v.Serial, v.ValidFrom, validity)
 			for i, b := range v.Beneficiaries {
-				nir := "sans NIR propre"
-				if b.NIR != "" {
+				nir := "sans NIR"
+				switch {
+				case b.NIR != "" && !b.NIRValid:
+					nir = "NIR " + b.NIR + " (clé invalide)"
+				case b.NIR != "" && !b.OwnNIR:
+					nir = "NIR " + b.NIR + " (pas le sien : année ou mois de naissance différents)"
+				case b.NIR != "":
 					nir = "NIR " + b.NIR
-					if !b.NIRValid {
-						nir += " (clé invalide)"
-					}
 				}
-				fmt.Fprintf(w, "  %d. %s %s, né(e) le %s, rang %d, qualité %s, %s, INS-C %s\n",
-					i+1, b.Surname, b.FirstName, b.BirthDate, b.BirthRank, b.Quality, nir, b.INSC)
+				extra := ""
+				if b.BirthRank > 0 {
+					extra += fmt.Sprintf(", rang %d", b.BirthRank)
+				}
+				if b.Quality != "" {
+					extra += ", qualité " + b.Quality
+				}
+				insc := b.INSC
+				if insc == "" {
+					insc = "non calculable"
+				}
+				fmt.Fprintf(w, "  %d. %s %s, né(e) le %s%s, %s, INS-C %s\n", i+1, b.Surname, b.FirstName, b.BirthDate, extra, nir, insc)
 			}
 		}
 		if c := s.CPS; c != nil {
