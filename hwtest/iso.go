@@ -2,6 +2,7 @@ package hwtest
 
 import (
 	"crypto/subtle"
+	"slices"
 	"sync"
 
 	"dmpkiosk/apdu"
@@ -354,4 +355,34 @@ func (c *ISOCard) verify(cmd apdu.Command) []byte {
 	}
 	c.tries, c.verified = c.MaxTries, true
 	return sw(apdu.SWOK)
+}
+
+// Find returns the card's file with identifier fid (depth first), or nil:
+// for tests that alter one file of a card.
+func (c *ISOCard) Find(fid uint16) *File {
+	var walk func(*File) *File
+	walk = func(f *File) *File {
+		if f.FID == fid {
+			return f
+		}
+		for _, ch := range f.Children {
+			if g := walk(ch); g != nil {
+				return g
+			}
+		}
+		return nil
+	}
+	return walk(c.MF)
+}
+
+// Drop removes every file with identifier fid from the card.
+func (c *ISOCard) Drop(fid uint16) {
+	var walk func(*File)
+	walk = func(f *File) {
+		f.Children = slices.DeleteFunc(f.Children, func(ch *File) bool { return ch.FID == fid })
+		for _, ch := range f.Children {
+			walk(ch)
+		}
+	}
+	walk(c.MF)
 }

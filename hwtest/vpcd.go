@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"dmpkiosk/apdu"
 )
 
 // Card is a virtual card as vpcd sees it: an ATR, a reset, and an answer to
@@ -185,4 +187,17 @@ func (d *Direct) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	}
 	d.Count++
 	return d.Card.Transmit(cmd), nil
+}
+
+// Recorder is an apdu.Transport that keeps every command APDU it carries,
+// in hex ("00 A4 04 00 …"), for tests that assert a card dialogue.
+type Recorder struct {
+	Next apdu.Transport
+	Sent []string
+}
+
+// Transmit implements apdu.Transport.
+func (r *Recorder) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	r.Sent = append(r.Sent, fmt.Sprintf("% X", cmd))
+	return r.Next.Transmit(ctx, cmd)
 }

@@ -65,37 +65,30 @@ func openProfile(t *testing.T, p hwtest.CPSProfile) (*cps.Card, *hwtest.ISOCard,
 	return c, vc, tr
 }
 
-// recorder keeps every command APDU sent, in hex.
-type recorder struct {
-	apdu.Transport
-	sent []string
-}
-
-func (r *recorder) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
-	r.sent = append(r.sent, fmt.Sprintf("% X", cmd))
-	return r.Transport.Transmit(ctx, cmd)
-}
-
-// file finds an EF or DF of a virtual card by its identifier.
-func file(t *testing.T, vc *hwtest.ISOCard, fid uint16) *hwtest.File {
+// findFile finds a file of a virtual card, failing the test without it.
+func findFile(t *testing.T, vc *hwtest.ISOCard, fid uint16) *hwtest.File {
 	t.Helper()
-	var walk func(*hwtest.File) *hwtest.File
-	walk = func(f *hwtest.File) *hwtest.File {
-		if f.FID == fid {
-			return f
-		}
-		for _, ch := range f.Children {
-			if g := walk(ch); g != nil {
-				return g
-			}
-		}
-		return nil
-	}
-	f := walk(vc.MF)
+	f := vc.Find(fid)
 	if f == nil {
 		t.Fatalf("no file %04X", fid)
 	}
 	return f
+}
+
+// recorded is a virtual card of profile p through a Recorder.
+func recorded(t *testing.T, p hwtest.CPSProfile) (*cps.Card, *hwtest.Recorder) {
+	t.Helper()
+	vc, err := testCA(t).CPSCard(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc.Reset()
+	rec := &hwtest.Recorder{Next: &hwtest.Direct{Card: vc}}
+	c, err := cps.Open(rec, vc.ATR())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, rec
 }
 
 func TestRecognize(t *testing.T) {
@@ -267,25 +260,28 @@ func TestContactlessDoesNotSign(t *testing.T) {
 func TestMalformedDescription(t *testing.T) {
 	ctx := context.Background()
 	mutations := map[string]func(vc *hwtest.ISOCard){
-		"truncated ODF": func(vc *hwtest.ISOCard) { f := file(t, vc, 0x5031); f.Data = f.Data[:5] },
+		"truncated ODF": func(vc *hwtest.ISOCard) { f := findFile(t, vc, 0x5031); f.Data = f.Data[:5] },
 		"corrupted PrKDF": func(vc *hwtest.ISOCard) {
-			f := file(t, vc, 0x7002)
+			f := findFile(t, vc, 0x7002)
 			f.Data = append([]byte{0x30, 0x82, 0x7F}, f.Data[3:]...)
 		},
 		"no application": func(vc *hwtest.ISOCard) {
-			f := file(t, vc, 0x2F00)
+			f := findFile(t, vc, 0x2F00)
 			f.Data = apdu.Template(0x61, apdu.AppendTLV(nil, 0x4F, []byte{0xA0, 0x00}))
 		},
-		"certificate garbage": func(vc *hwtest.ISOCard) { f := file(t, vc, 0x8010); f.Data = []byte{0x30, 0x03, 0x02, 0x01, 0x00} },
+		"certificate garbage": func(vc *hwtest.ISOCard) { f := findFile(t, vc, 0x8010); f.Data = []byte{0x30, 0x03, 0x02, 0x01, 0x00} },
 		"no SHA-256 algorithm": func(vc *hwtest.ISOCard) {
-			f := file(t, vc, 0x5032)
+			f := findFile(t, vc, 0x5032)
 			f.Data = bytes.Replace(f.Data, []byte{0x02, 0x01, 0x01, 0x02, 0x01, 0x40}, []byte{0x02, 0x01, 0x01, 0x02, 0x01, 0x41}, 1)
 		},
 		"no signature key": func(vc *hwtest.ISOCard) {
-			f := file(t, vc, 0x7002) // nonRepudiation (bit 9) becomes bit 8
+			f := findFile(t, vc, 0x7002) // nonRepudiation (bit 9) becomes bit 8
 			f.Data = bytes.ReplaceAll(f.Data, []byte{0x03, 0x03, 0x06, 0x00, 0x40}, []byte{0x03, 0x03, 0x07, 0x00, 0x80})
 		},
-		"bad serial": func(vc *hwtest.ISOCard) { f := file(t, vc, 0xD003); f.Data = apdu.AppendTLV(nil, 0x5A, []byte{0xAB}) },
+		"bad serial": func(vc *hwtest.ISOCard) {
+			f := findFile(t, vc, 0xD003)
+			f.Data = apdu.AppendTLV(nil, 0x5A, []byte{0xAB})
+		},
 	}
 	for name, mutate := range mutations {
 		c, vc, _ := open(t, "cps-medecin")
@@ -300,20 +296,11 @@ func TestMalformedDescription(t *testing.T) {
 // of ../shared/docs/cps.md (the issuer's driver on real CPS3 cards).
 func TestAPDUsOfPINAndSignature(t *testing.T) {
 	ctx := context.Background()
-	vc, err := testCA(t).CPSCard(profile(t, "cps-medecin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc.Reset()
-	rec := &recorder{Transport: &hwtest.Direct{Card: vc}}
-	c, err := cps.Open(rec, vc.ATR())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, rec := recorded(t, profile(t, "cps-medecin"))
 	if _, err := c.ReadInfo(ctx); err != nil {
 		t.Fatal(err)
 	}
-	read := rec.sent
+	read := rec.Sent
 	for _, want := range []string{
 		"00 A4 09 04 04 3F 00 D0 03",                            // EF.SN.ICC by path from the MF, FCP asked
 		"00 B0 00 00 0C",                                        // read as long as the FCP says
@@ -336,19 +323,19 @@ func TestAPDUsOfPINAndSignature(t *testing.T) {
 			t.Errorf("select without the FCP or not by path: %s", a)
 		}
 	}
-	rec.sent = nil
+	rec.Sent = nil
 	if err := c.Verify(ctx, []byte("1234")); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"00 20 00 01 08 31 32 33 34 FF FF FF FF"}; !slices.Equal(rec.sent, want) {
-		t.Errorf("VERIFY: %q, want %q", rec.sent, want)
+	if want := []string{"00 20 00 01 08 31 32 33 34 FF FF FF FF"}; !slices.Equal(rec.Sent, want) {
+		t.Errorf("VERIFY: %q, want %q", rec.Sent, want)
 	}
 	s, err := c.Signer(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	digest := sha256.Sum256([]byte("consentement"))
-	rec.sent = nil
+	rec.Sent = nil
 	if _, err := s.Sign(nil, digest[:], crypto.SHA256); err != nil {
 		t.Fatal(err)
 	}
@@ -357,8 +344,8 @@ func TestAPDUsOfPINAndSignature(t *testing.T) {
 		fmt.Sprintf("00 2A 9E 9A 20 % X 00", digest[:]),
 		"00 C0 00 00 00", // the signature fetched (T=0)
 	}
-	if !slices.Equal(rec.sent, want) {
-		t.Errorf("signature APDUs:\n%q\nwant\n%q", rec.sent, want)
+	if !slices.Equal(rec.Sent, want) {
+		t.Errorf("signature APDUs:\n%q\nwant\n%q", rec.Sent, want)
 	}
 }
 
@@ -369,21 +356,12 @@ func TestDrivenByTheCardsDescription(t *testing.T) {
 	ctx := context.Background()
 	p := profile(t, "cps-medecin")
 	p.Name, p.SignKeyRef, p.PINStoredLen, p.PINPad = "cps-autre-format", 0x84, 12, 0x00
-	vc, err := testCA(t).CPSCard(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc.Reset()
-	rec := &recorder{Transport: &hwtest.Direct{Card: vc}}
-	c, err := cps.Open(rec, vc.ATR())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.sent = nil
+	c, rec := recorded(t, p)
+	rec.Sent = nil
 	if err := c.Verify(ctx, []byte("1234")); err != nil {
 		t.Fatal(err)
 	}
-	if v := rec.sent[len(rec.sent)-1]; v != "00 20 00 01 0C 31 32 33 34 00 00 00 00 00 00 00 00" {
+	if v := rec.Sent[len(rec.Sent)-1]; v != "00 20 00 01 0C 31 32 33 34 00 00 00 00 00 00 00 00" {
 		t.Errorf("VERIFY %s", v)
 	}
 	s, err := c.Signer(ctx)
@@ -391,13 +369,13 @@ func TestDrivenByTheCardsDescription(t *testing.T) {
 		t.Fatal(err)
 	}
 	digest := sha256.Sum256([]byte("x"))
-	rec.sent = nil
+	rec.Sent = nil
 	sig, err := s.Sign(nil, digest[:], crypto.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.sent[0] != "00 22 41 B6 06 80 01 42 84 01 84" {
-		t.Errorf("MSE %s", rec.sent[0])
+	if rec.Sent[0] != "00 22 41 B6 06 80 01 42 84 01 84" {
+		t.Errorf("MSE %s", rec.Sent[0])
 	}
 	cert, _ := c.Certificate(ctx, true)
 	if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig); err != nil {
@@ -431,7 +409,7 @@ func TestUndeclaredPINFormatIsNotSent(t *testing.T) {
 		},
 	} {
 		c, vc, tr := open(t, "cps-medecin")
-		f := file(t, vc, 0x7001)
+		f := findFile(t, vc, 0x7001)
 		f.Data = mutate(f.Data)
 		// The lengths inside the AODF entry changed: rewrite them.
 		f.Data = refit(t, f.Data)

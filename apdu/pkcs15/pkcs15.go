@@ -245,6 +245,31 @@ func bit(bs []byte, n int) bool {
 	return bs[1+n/8]&(0x80>>(n%8)) != 0
 }
 
+// entries calls fn for every PKCS#15 object of a directory, skipping the
+// choices the kiosk does not read ([n]-tagged: EC keys, external data
+// objects, other authentication objects) and the trailing padding.
+func entries(b []byte, fn func(c Common, class, typ cryptobyte.String) error) error {
+	s := trim(b)
+	for !s.Empty() {
+		if s[0] != 0x30 {
+			var skip cryptobyte.String
+			var tag asn1.Tag
+			if !s.ReadAnyASN1(&skip, &tag) {
+				return malformed("directory entry")
+			}
+			continue
+		}
+		c, class, typ, ok := object(&s)
+		if !ok {
+			return malformed("directory entry")
+		}
+		if err := fn(c, class, typ); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // PIN types.
 const (
 	PINBCD          = 0
@@ -270,25 +295,12 @@ type PIN struct {
 
 // ParseAODF reads an AODF's PIN entries.
 func ParseAODF(b []byte) ([]PIN, error) {
-	s := trim(b)
 	var out []PIN
-	for !s.Empty() {
-		if s[0] != 0x30 { // another kind of authentication object
-			var skip cryptobyte.String
-			var tag asn1.Tag
-			if !s.ReadAnyASN1(&skip, &tag) {
-				return nil, malformed("AODF")
-			}
-			continue
-		}
-		c, class, typ, ok := object(&s)
-		if !ok {
-			return nil, malformed("AODF entry")
-		}
+	err := entries(b, func(c Common, class, typ cryptobyte.String) error {
 		p := PIN{Common: c, MaxLen: -1, Reference: -1}
 		var id cryptobyte.String
 		if !class.ReadASN1(&id, asn1.OCTET_STRING) {
-			return nil, malformed("AODF authId")
+			return malformed("AODF authId")
 		}
 		p.ID = append([]byte(nil), id...)
 		var attrs, flags cryptobyte.String
@@ -296,7 +308,7 @@ func ParseAODF(b []byte) ([]PIN, error) {
 		var min64, stored64 int64
 		if !typ.ReadASN1(&attrs, asn1.SEQUENCE) || !attrs.ReadASN1(&flags, asn1.BIT_STRING) ||
 			!attrs.ReadASN1Enum(&typ64) || !attrs.ReadASN1Integer(&min64) || !attrs.ReadASN1Integer(&stored64) {
-			return nil, malformed("AODF PIN attributes")
+			return malformed("AODF PIN attributes")
 		}
 		p.NeedsPadding = bit(flags, 5)
 		p.Type, p.MinLen, p.StoredLen = typ64, int(min64), int(stored64)
@@ -304,7 +316,7 @@ func ParseAODF(b []byte) ([]PIN, error) {
 			var el cryptobyte.String
 			var tag asn1.Tag
 			if !attrs.ReadAnyASN1Element(&el, &tag) {
-				return nil, malformed("AODF PIN attributes")
+				return malformed("AODF PIN attributes")
 			}
 			switch tag {
 			case asn1.INTEGER:
@@ -329,6 +341,10 @@ func ParseAODF(b []byte) ([]PIN, error) {
 			}
 		}
 		out = append(out, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -372,25 +388,12 @@ func (k *PrivateKey) Uses(usage int) bool { return bit(k.Usage, usage) }
 
 // ParsePrKDF reads a PrKDF's RSA key entries.
 func ParsePrKDF(b []byte) ([]PrivateKey, error) {
-	s := trim(b)
 	var out []PrivateKey
-	for !s.Empty() {
-		if s[0] != 0x30 { // an EC or other key ([n] choices)
-			var skip cryptobyte.String
-			var tag asn1.Tag
-			if !s.ReadAnyASN1(&skip, &tag) {
-				return nil, malformed("PrKDF")
-			}
-			continue
-		}
-		c, class, typ, ok := object(&s)
-		if !ok {
-			return nil, malformed("PrKDF entry")
-		}
+	err := entries(b, func(c Common, class, typ cryptobyte.String) error {
 		k := PrivateKey{Common: c, Reference: -1}
 		var id, usage cryptobyte.String
 		if !class.ReadASN1(&id, asn1.OCTET_STRING) || !class.ReadASN1Element(&usage, asn1.BIT_STRING) {
-			return nil, malformed("PrKDF key attributes")
+			return malformed("PrKDF key attributes")
 		}
 		k.ID = append([]byte(nil), id...)
 		var ub cryptobyte.String
@@ -400,7 +403,7 @@ func ParsePrKDF(b []byte) ([]PrivateKey, error) {
 			var el cryptobyte.String
 			var tag asn1.Tag
 			if !class.ReadAnyASN1Element(&el, &tag) {
-				return nil, malformed("PrKDF key attributes")
+				return malformed("PrKDF key attributes")
 			}
 			if tag == asn1.INTEGER {
 				var v int64
@@ -411,15 +414,19 @@ func ParsePrKDF(b []byte) ([]PrivateKey, error) {
 		}
 		var rsa cryptobyte.String
 		if !typ.ReadASN1(&rsa, asn1.SEQUENCE) {
-			return nil, malformed("PrKDF RSA attributes")
+			return malformed("PrKDF RSA attributes")
 		}
 		var mod int64
 		path, ok := readPath(&rsa)
 		if !ok || !rsa.ReadASN1Integer(&mod) {
-			return nil, malformed("PrKDF RSA attributes")
+			return malformed("PrKDF RSA attributes")
 		}
 		k.Path, k.ModulusBits = path, int(mod)
 		out = append(out, k)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -433,30 +440,21 @@ type Certificate struct {
 
 // ParseCDF reads a CDF's X.509 certificate entries (held in an EF).
 func ParseCDF(b []byte) ([]Certificate, error) {
-	s := trim(b)
 	var out []Certificate
-	for !s.Empty() {
-		if s[0] != 0x30 {
-			var skip cryptobyte.String
-			var tag asn1.Tag
-			if !s.ReadAnyASN1(&skip, &tag) {
-				return nil, malformed("CDF")
-			}
-			continue
-		}
-		c, class, typ, ok := object(&s)
-		if !ok {
-			return nil, malformed("CDF entry")
-		}
+	err := entries(b, func(c Common, class, typ cryptobyte.String) error {
 		var id, attrs cryptobyte.String
 		if !class.ReadASN1(&id, asn1.OCTET_STRING) || !typ.ReadASN1(&attrs, asn1.SEQUENCE) {
-			return nil, malformed("CDF certificate attributes")
+			return malformed("CDF certificate attributes")
 		}
 		path, ok := readPath(&attrs)
 		if !ok { // a certificate held directly in the CDF: not on CPS cards
-			continue
+			return nil
 		}
 		out = append(out, Certificate{Common: c, ID: append([]byte(nil), id...), Path: path})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -470,21 +468,8 @@ type DataObject struct {
 
 // ParseDODF reads a DODF's opaque data object entries.
 func ParseDODF(b []byte) ([]DataObject, error) {
-	s := trim(b)
 	var out []DataObject
-	for !s.Empty() {
-		if s[0] != 0x30 { // external or OID data objects
-			var skip cryptobyte.String
-			var tag asn1.Tag
-			if !s.ReadAnyASN1(&skip, &tag) {
-				return nil, malformed("DODF")
-			}
-			continue
-		}
-		c, class, typ, ok := object(&s)
-		if !ok {
-			return nil, malformed("DODF entry")
-		}
+	err := entries(b, func(c Common, class, typ cryptobyte.String) error {
 		d := DataObject{Common: c}
 		var app cryptobyte.String
 		if class.PeekASN1Tag(asn1.UTF8String) && class.ReadASN1(&app, asn1.UTF8String) {
@@ -492,10 +477,14 @@ func ParseDODF(b []byte) ([]DataObject, error) {
 		}
 		path, ok := readPath(&typ)
 		if !ok {
-			continue
+			return nil
 		}
 		d.Path = path
 		out = append(out, d)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -70,7 +70,7 @@ func TestCardpeekReadsTheVirtualVitale(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer k.Close()
-			rec := &recorder{Transport: k}
+			rec := &hwtest.Recorder{Next: k}
 			ours, err := vitale.APDUReader{T: rec}.ReadVitale(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -88,7 +88,7 @@ func TestCardpeekReadsTheVirtualVitale(t *testing.T) {
 			// (its POINTERS entry under VITALE): as multisets, since Lua's
 			// pairs() visits the applications in no fixed order.
 			sent := cardpeekAPDUs(log)
-			mine := foldAPDUs(rec.sent)
+			mine := foldAPDUs(rec.Sent)
 			dir := []string{"00A4020002200100", "00B0000000"}
 			for _, a := range dir {
 				if i := slices.Index(sent, a); i >= 0 {

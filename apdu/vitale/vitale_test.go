@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -169,15 +168,15 @@ func TestReadBadCards(t *testing.T) {
 		ok     bool
 	}{
 		// A file the directory lists is absent: the others are still read.
-		"listed file absent": {func(vc *hwtest.ISOCard) { dropFile(vc, 0x2C03) }, true},
+		"listed file absent": {func(vc *hwtest.ISOCard) { vc.Drop(0x2C03) }, true},
 		// The end of a file signalled by 62 82 with the last bytes, not 6C.
 		"end of file by 62 82": {func(vc *hwtest.ISOCard) { vc.WrongLe6C = false }, true},
 		"directory entry for an unknown application": {func(vc *hwtest.ISOCard) {
-			f := findFile(vc, 0x2001)
+			f := vc.Find(0x2001)
 			f.Data = bytes.Replace(f.Data, []byte("FICHIER4\x00\x02"), []byte("FICHIER4\x00\x09"), 1)
 		}, false},
-		"identity file absent": {func(vc *hwtest.ISOCard) { dropFile(vc, 0xD001) }, false},
-		"no directory":         {func(vc *hwtest.ISOCard) { dropFile(vc, 0x2001) }, false},
+		"identity file absent": {func(vc *hwtest.ISOCard) { vc.Drop(0xD001) }, false},
+		"no directory":         {func(vc *hwtest.ISOCard) { vc.Drop(0x2001) }, false},
 	}
 	for name, m := range mutations {
 		vc := hwtest.VitaleCard(fam)
@@ -196,44 +195,6 @@ func TestReadBadCards(t *testing.T) {
 	}
 }
 
-func findFile(vc *hwtest.ISOCard, fid uint16) *hwtest.File {
-	var walk func(*hwtest.File) *hwtest.File
-	walk = func(f *hwtest.File) *hwtest.File {
-		if f.FID == fid {
-			return f
-		}
-		for _, ch := range f.Children {
-			if g := walk(ch); g != nil {
-				return g
-			}
-		}
-		return nil
-	}
-	return walk(vc.MF)
-}
-
-func dropFile(vc *hwtest.ISOCard, fid uint16) {
-	var walk func(*hwtest.File)
-	walk = func(f *hwtest.File) {
-		f.Children = slices.DeleteFunc(f.Children, func(c *hwtest.File) bool { return c.FID == fid })
-		for _, ch := range f.Children {
-			walk(ch)
-		}
-	}
-	walk(vc.MF)
-}
-
-// recorder keeps every command APDU sent, in hex.
-type recorder struct {
-	apdu.Transport
-	sent []string
-}
-
-func (r *recorder) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
-	r.sent = append(r.sent, fmt.Sprintf("% X", cmd))
-	return r.Transport.Transmit(ctx, cmd)
-}
-
 // The APDU sequence is cardpeek's (vitale_2.lua, written by dumping real
 // cards): select VITALE with P2=00, its directory EF 2001, read by offset
 // with Le=00; then each application the directory names, by its full AID,
@@ -242,12 +203,12 @@ func (r *recorder) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 func TestAPDUSequenceIsCardpeeks(t *testing.T) {
 	vc := hwtest.VitaleCard(profile(t, "vitale-famille"))
 	vc.Reset()
-	rec := &recorder{Transport: &hwtest.Direct{Card: vc}}
+	rec := &hwtest.Recorder{Next: &hwtest.Direct{Card: vc}}
 	if _, err := (vitale.APDUReader{T: rec}).ReadVitale(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var seq []string // selects and reads, GET RESPONSE and 6C resends folded
-	for _, a := range rec.sent {
+	for _, a := range rec.Sent {
 		switch {
 		case strings.HasPrefix(a, "00 C0"):
 		case strings.HasPrefix(a, "00 B0") && len(seq) > 0 && strings.HasPrefix(seq[len(seq)-1], a[:11]):
@@ -257,7 +218,7 @@ func TestAPDUSequenceIsCardpeeks(t *testing.T) {
 	}
 	want := []string{
 		"00 A4 04 00 0B D2 50 00 00 02 56 49 54 41 4C 45 00", // VITALE
-		"00 A4 02 00 02 20 01 00", "00 B0 00 00 00", // its directory
+		"00 A4 02 00 02 20 01 00", "00 B0 00 00 00",          // its directory
 		"00 A4 04 00 0E D2 50 00 00 02 4D 46 5F 56 49 54 41 4C 45 00", // MF_VITALE (reference 0001)
 		"00 A4 02 00 02 D0 01 00", "00 B0 00 00 00", "00 B0 01 00 00",
 		"00 A4 02 00 02 2F 00 00", "00 B0 00 00 00",
@@ -271,7 +232,7 @@ func TestAPDUSequenceIsCardpeeks(t *testing.T) {
 	if !slices.Equal(seq, want) {
 		t.Errorf("APDU sequence:\n%s\nwant cardpeek's:\n%s", strings.Join(seq, "\n"), strings.Join(want, "\n"))
 	}
-	for _, a := range rec.sent {
+	for _, a := range rec.Sent {
 		if strings.HasPrefix(a, "00 A4") && a[9:11] == "0C" {
 			t.Errorf("P2=0C: %s", a)
 		}
