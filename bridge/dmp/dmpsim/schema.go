@@ -1,16 +1,10 @@
 package dmpsim
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -19,6 +13,7 @@ import (
 	"github.com/beevik/etree"
 
 	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/internal/xsd"
 )
 
 // The official schemas of the package DMP (testdata/dmp-schemas/SOURCES.md).
@@ -40,7 +35,7 @@ type Schemas struct {
 }
 
 // ErrInvalid is a message the official schemas refuse.
-var ErrInvalid = errors.New("dmpsim: not valid against the official DMP schemas")
+var ErrInvalid = xsd.ErrInvalid
 
 var (
 	schemasOnce sync.Once
@@ -56,77 +51,24 @@ func OpenSchemas() (*Schemas, error) {
 	if schemasErr != nil {
 		return nil, schemasErr
 	}
-	if _, err := exec.LookPath("xmllint"); err != nil {
-		return nil, fmt.Errorf("dmpsim: xmllint (Debian libxml2-utils) is needed to validate against the official schemas: %w", err)
+	if err := xsd.Available(); err != nil {
+		return nil, fmt.Errorf("dmpsim: %w", err)
 	}
 	return &Schemas{dir: schemasDir}, nil
 }
 
+// extractSchemas writes the official files, and beside each WSDL that
+// carries its own schema (the TD1.1 answer's wrapper, TD0.3's
+// setAuthorization) that schema, so that its relative imports resolve.
 func extractSchemas() (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "extraction %d\n", extractionVersion)
-	var files []string
-	err := fs.WalkDir(schemaFS, schemaRoot, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	return xsd.Cache(schemaFS, schemaRoot, "dmp-schemas", extractionVersion, func(tmp string) error {
+		for _, w := range []string{"GestionDossierPatientPartage", "Habilitations"} {
+			if err := extractWSDLSchema(filepath.Join(tmp, "annexe-wsdl-schema", "wsdl", w+".wsdl"), filepath.Join(tmp, "annexe-wsdl-schema", "wsdl", w+".xsd")); err != nil {
+				return err
+			}
 		}
-		b, err := schemaFS.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files = append(files, p)
-		fmt.Fprintf(h, "%s %d\n", p, len(b))
-		h.Write(b)
 		return nil
 	})
-	if err != nil {
-		return "", err
-	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	dir := filepath.Join(base, "dmpkiosk", "dmp-schemas-"+hex.EncodeToString(h.Sum(nil))[:16])
-	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
-		return dir, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	for _, p := range files {
-		b, _ := schemaFS.ReadFile(p)
-		out := filepath.Join(tmp, filepath.FromSlash(strings.TrimPrefix(p, schemaRoot+"/")))
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(out, b, 0o644); err != nil {
-			return "", err
-		}
-	}
-	// The WSDLs carry their own schemas (the TD1.1 answer's wrapper, TD0.3's
-	// setAuthorization): each is written beside its WSDL so that its
-	// relative imports resolve.
-	for _, w := range []string{"GestionDossierPatientPartage", "Habilitations"} {
-		if err := extractWSDLSchema(filepath.Join(tmp, "annexe-wsdl-schema", "wsdl", w+".wsdl"), filepath.Join(tmp, "annexe-wsdl-schema", "wsdl", w+".xsd")); err != nil {
-			return "", err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "complete"), nil, 0o644); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		// Another process extracted the same schemas meanwhile.
-		if _, serr := os.Stat(filepath.Join(dir, "complete")); serr == nil {
-			return dir, nil
-		}
-		return "", err
-	}
-	return dir, nil
 }
 
 // extractWSDLSchema writes the xsd:schema of a WSDL's types as a schema
@@ -150,7 +92,7 @@ func extractWSDLSchema(wsdl, out string) error {
 	if schema == nil {
 		return fmt.Errorf("dmpsim: %s has no schema", wsdl)
 	}
-	schema = withNamespaces(schema)
+	schema = xsd.WithNamespaces(schema)
 	// libxml2 reads one schema document per imported namespace: the HL7
 	// messages a WSDL imports one by one are brought together by a driver
 	// that includes them all, imported once.
@@ -189,23 +131,6 @@ func extractWSDLSchema(wsdl, out string) error {
 	return x.WriteToFile(out)
 }
 
-// withNamespaces copies el with every namespace declaration in scope, so
-// that it stands alone as a document.
-func withNamespaces(el *etree.Element) *etree.Element {
-	c := el.Copy()
-	for p := el.Parent(); p != nil; p = p.Parent() {
-		for _, a := range p.Attr {
-			if a.Space != "xmlns" && (a.Space != "" || a.Key != "xmlns") {
-				continue
-			}
-			if c.SelectAttr(a.FullKey()) == nil {
-				c.CreateAttr(a.FullKey(), a.Value)
-			}
-		}
-	}
-	return c
-}
-
 // schemaOf is the schema file, relative to the schemas' folder, of a
 // message's root element.
 func schemaOf(el *etree.Element) (string, error) {
@@ -225,48 +150,11 @@ func schemaOf(el *etree.Element) (string, error) {
 // Validate checks one message element (an HL7 v3 message, a TD1.1 answer
 // wrapper, setAuthorization or its answer, a VIHF) against its schema.
 func (s *Schemas) Validate(ctx context.Context, el *etree.Element) error {
-	xsd, err := schemaOf(el)
+	schema, err := schemaOf(el)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(s.dir, filepath.FromSlash(xsd))); err != nil {
-		return fmt.Errorf("%w: no official schema for %s", ErrInvalid, el.Tag)
-	}
-	doc := etree.NewDocument()
-	doc.SetRoot(withNamespaces(el))
-	data, err := doc.WriteToBytes()
-	if err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, "xmllint", "--noout", "--nonet", "--schema", filepath.Join(s.dir, filepath.FromSlash(xsd)), "-")
-	cmd.Stdin = bytes.NewReader(data)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			return fmt.Errorf("dmpsim: running xmllint: %w", err)
-		}
-		return fmt.Errorf("%w: %s: %s", ErrInvalid, el.Tag, xmllintErrors(stderr.String()))
-	}
-	return nil
-}
-
-// xmllintErrors keeps xmllint's validity errors (the first few), without
-// its final "fails to validate" line.
-func xmllintErrors(out string) string {
-	var keep []string
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		if strings.HasSuffix(l, "fails to validate") || l == "" {
-			continue
-		}
-		keep = append(keep, strings.TrimPrefix(l, "-:"))
-		if len(keep) == 5 {
-			keep = append(keep, "…")
-			break
-		}
-	}
-	return strings.Join(keep, "; ")
+	return xsd.Element(ctx, filepath.Join(s.dir, filepath.FromSlash(schema)), el)
 }
 
 // ValidateEnvelope checks a SOAP message of the DMP: its VIHF, when it has
