@@ -1,0 +1,269 @@
+package insi_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dmpkiosk/bridge/insi"
+	"dmpkiosk/bridge/insi/insisim"
+	"dmpkiosk/ins"
+)
+
+// pki is a test authority for the simulator's TLS and the establishment's
+// INSi certificates.
+type pki struct {
+	ca    *x509.Certificate
+	key   *ecdsa.PrivateKey
+	roots *x509.CertPool
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	return &pki{ca: ca, key: key, roots: roots}
+}
+
+func (p *pki) issue(t *testing.T, cn string, server bool) insi.Credentials {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn, OrganizationalUnit: []string{"1XX0000001"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return insi.Credentials{Key: key, Chain: []*x509.Certificate{cert}}
+}
+
+var (
+	validatorOnce sync.Once
+	validator     *insisim.Validator
+	validatorErr  error
+)
+
+// schemas is the official schemas' validator; xmllint missing fails the
+// test in CI.
+func schemas(t *testing.T) *insisim.Validator {
+	t.Helper()
+	validatorOnce.Do(func() { validator, validatorErr = insisim.OpenValidator() })
+	if validatorErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(validatorErr)
+		}
+		t.Skip(validatorErr)
+	}
+	return validator
+}
+
+// rig is the simulator behind mutual TLS and a client with INSI-MANU and
+// INSI-AUTO certificates.
+type rig struct {
+	sim    *insisim.Sim
+	client *insi.Client
+	cfg    insi.Config
+	url    string
+	pki    *pki
+}
+
+func newRig(t *testing.T, opts insisim.Options, cfg func(*insi.Config)) *rig {
+	t.Helper()
+	v := schemas(t)
+	p := newPKI(t)
+	if opts.Latency == nil {
+		opts.Latency = func() time.Duration { return 0 }
+	}
+	opts.Hold = 3 * time.Second // the client's time-out is 2 s
+	opts.Check = v.Validate
+	sim := insisim.New(opts)
+	srv := httptest.NewUnstartedServer(sim)
+	server := p.issue(t, "qualiflps-services-ps-tlsm.test", true)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.roots, MinVersion: tls.VersionTLS12,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{server.Chain[0].Raw}, PrivateKey: server.Key}}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c := insi.Config{Endpoint: srv.URL + "/lps", Manu: p.issue(t, "INSI-MANU", false), Auto: p.issue(t, "INSI-AUTO", false),
+		ServerRoots: p.roots, IDAM: "TESTSGIE0000", Version: "0.1.0", Instance: "2d037640-1b09-11ee-be56-0242ac120002", Timeout: 2 * time.Second}
+	if cfg != nil {
+		cfg(&c)
+	}
+	t.Cleanup(func() {
+		for _, err := range sim.AnswerErrors() {
+			t.Errorf("the simulator wrote an answer the official schemas refuse: %v", err)
+		}
+	})
+	return &rig{sim: sim, client: insi.NewClient(c), cfg: c, url: srv.URL, pki: p}
+}
+
+func traits(name, first, sex, date, place string) insi.Traits {
+	return insi.Traits{BirthName: name, FirstNames: strings.Fields(first), Sex: sex, BirthDate: date, BirthPlace: place}
+}
+
+// Each public test case of ../shared/docs/insi.md, through the client's
+// search strategy against the simulator over mutual TLS, every request
+// and answer checked against the official schemas.
+func TestCNDACases(t *testing.T) {
+	r := newRig(t, insisim.Options{IDAMs: []string{"TESTSGIE0000"}}, nil)
+	ctx := context.Background()
+	cases := []struct {
+		name     string
+		q        insi.Traits
+		ins, key string
+		oid      string
+		history  []string
+		calls    int
+		needMore bool
+		first    string // the answer's ListePrenom
+	}{
+		{"2.03-1", traits("D'ARTAGNAN DE L'HERAULT", "PIERRE-ALAIN", "M", "2001-06-17", ""), "1010663220754", "60", ins.OIDNIR, nil, 1, false, "PIERRE-ALAIN GUNTHER"},
+		{"2.03-2", traits("ADRTROIS", "TOUSSAINT", "M", "1960-01-01", ""), "160012B020777", "13", ins.OIDNIR, nil, 1, false, "TOUSSAINT"},
+		{"2.04", traits("ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14", ""), "1090763220834", "89", ins.OIDNIR, []string{"2090763220834"}, 1, false, "PIERRE-ALAIN MURIEL FLORIANT"},
+		{"2.05 NIA", traits("PROVISOIRE", "MATRICULE", "M", "2009-07-01", ""), "1090763220888", "35", ins.OIDNIA, nil, 1, false, "MATRICULE"},
+		{"2.06 several", traits("DE VINCI", "LEONARDO", "M", "2014-02-01", ""), "", "", "", nil, 1, true, ""},
+		{"2.06 with the birth place", traits("DE VINCI", "LEONARDO", "M", "2014-02-01", "63220"), "1140263220833", "56", ins.OIDNIR, nil, 1, false, "LEONARDO PIERO"},
+		{"2.07-1 first names one by one", traits("TCHITCHI", "OLA CATARINA BELLA", "F", "1936-06-21", ""), "2360663220836", "56", ins.OIDNIR, nil, 2, false, "CATARINA BELLA"},
+		{"2.07-2 not found", traits("HOUILLES", "PIERRE PAUL JACQUES", "M", "1993-01-27", ""), "", "", "", nil, 4, false, ""},
+		{"2.08-1 Corsica", traits("CORSE", "ANTHONY", "M", "1980-03-02", ""), "180032B020401", "23", ins.OIDNIR, nil, 1, false, "ANTHONY"},
+		{"ADRUN", traits("ADRUN", "ZOE", "F", "1975-12-31", ""), "2751263220749", "74", ins.OIDNIR, nil, 1, false, "ZOE"},
+		{"ADRTROIS DOMINIQUE", traits("adrtrois", "Dominique", "F", "19970226", ""), "297022A020778", "78", ins.OIDNIR, nil, 1, false, "DOMINIQUE"},
+	}
+	for _, c := range cases {
+		o, err := r.client.Lookup(ctx, insi.Manu, insi.Query{Traits: c.q})
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if len(o.Calls) != c.calls || o.NeedMore != c.needMore {
+			t.Errorf("%s: %d calls, need more %v", c.name, len(o.Calls), o.NeedMore)
+		}
+		if c.ins == "" {
+			if o.Found() {
+				t.Errorf("%s: found %+v", c.name, o.Result.INS)
+			}
+			continue
+		}
+		if !o.Found() || o.Result.INS.Number != c.ins || o.Result.INS.Key != c.key || o.Result.INS.OID != c.oid ||
+			strings.Join(o.Result.Traits.FirstNames, " ") != c.first || o.Result.LookedUp.IsZero() {
+			t.Errorf("%s: %+v", c.name, o.Result)
+			continue
+		}
+		var hist []string
+		for _, h := range o.Result.History {
+			hist = append(hist, h.Number)
+		}
+		if !slices.Equal(hist, c.history) {
+			t.Errorf("%s: history %v", c.name, hist)
+		}
+	}
+}
+
+// What the service refuses, and what is "try later", never "not found".
+func TestFaults(t *testing.T) {
+	ctx := context.Background()
+	q := insi.Query{Traits: traits("ADRUN", "ZOE", "F", "1975-12-31", "")}
+	var f *insi.Fault
+
+	r := newRig(t, insisim.Options{IDAMs: []string{"TESTSGIE0000"}}, func(c *insi.Config) { c.IDAM = "INCONNU" })
+	if _, err := r.client.Lookup(ctx, insi.Manu, q); !errors.As(err, &f) || f.Code != "desir_550" || f.Subcode != "siram_100" || insi.Transient(err) {
+		t.Errorf("unknown software authorisation: %v", err)
+	}
+
+	r = newRig(t, insisim.Options{}, nil)
+	r.client = insi.NewClient(func() insi.Config { c := r.cfg; c.Manu = r.pki.issue(t, "ORG AUTH_CLI", false); return c }())
+	if _, err := r.client.Lookup(ctx, insi.Manu, q); !errors.As(err, &f) || f.Code != "desir_560" {
+		t.Errorf("a certificate that is not INSI-AUTO/MANU: %v", err)
+	}
+
+	r = newRig(t, insisim.Options{}, nil)
+	unknown := insi.Query{Traits: traits("PERSONNE", "INCONNUE", "F", "1990-01-01", "")}
+	if _, err := r.client.Lookup(ctx, insi.Auto, unknown); !errors.As(err, &f) || f.Code != "insi_102" || !insi.Transient(err) {
+		t.Errorf("unknown person, qualification mode: %v", err)
+	}
+	prod := newRig(t, insisim.Options{Mode: insisim.Production}, nil)
+	if o, err := prod.client.Lookup(ctx, insi.Auto, unknown); err != nil || o.Found() || o.Result.CR != insi.CRNotFound {
+		t.Errorf("unknown person, production mode: %+v %v", o, err)
+	}
+	for _, c := range []struct {
+		fault string
+		check func(error) bool
+	}{
+		{insisim.FaultUnavail, func(err error) bool { return errors.As(err, &f) && f.Code == "desir_1020" }},
+		{insisim.FaultHTTP500, func(err error) bool { var te *insi.TransportError; return errors.As(err, &te) && te.Status == 500 }},
+		{insisim.FaultTimeout, func(err error) bool { var te *insi.TransportError; return errors.As(err, &te) }},
+	} {
+		r.sim.Inject(c.fault)
+		o, err := r.client.Lookup(ctx, insi.Manu, q)
+		if !c.check(err) || !insi.Transient(err) || (o != nil && o.Found()) {
+			t.Errorf("%s: %v", c.fault, err)
+		}
+	}
+	if _, err := r.client.Lookup(ctx, insi.Manu, insi.Query{Traits: q.Traits, Doubtful: true}); !errors.Is(err, insi.ErrNotEligible) {
+		t.Errorf("a doubtful identity was sent: %v", err)
+	}
+	if _, err := r.client.Lookup(ctx, insi.Manu, insi.Query{Traits: traits("O'BRIEN3", "X", "M", "2000-01-01", "")}); !errors.Is(err, insi.ErrNotEligible) {
+		t.Errorf("a birth name with a digit: %v", err)
+	}
+}
+
+// An answer that cannot be true of the question is never used.
+func TestInconsistentAnswer(t *testing.T) {
+	liar := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := os.ReadFile(filepath.Join("testdata", "insi-examples", "rep-00-inshisto.xml"))
+		w.Header().Set("Content-Type", "application/soap+xml")
+		_, _ = w.Write(body)
+	})
+	srv := httptest.NewServer(liar)
+	defer srv.Close()
+	c := insi.NewClient(insi.Config{Endpoint: srv.URL})
+	// The answer is ECETINSI's: asked for ADRUN, it is refused.
+	_, err := c.Lookup(context.Background(), insi.Manu, insi.Query{Traits: traits("ADRUN", "ZOE", "F", "1975-12-31", "")})
+	if !errors.Is(err, insi.ErrInconsistent) {
+		t.Fatalf("an answer about someone else: %v", err)
+	}
+}
+
+// The Vitale search comes first when a card was read: the beneficiary's
+// own matricule finds them in one call.
+func TestVitaleSearchFirst(t *testing.T) {
+	r := newRig(t, insisim.Options{}, nil)
+	q := insi.Query{Traits: traits("ADRUN", "ZOE", "F", "1975-12-31", ""), Vitale: &insi.VitaleQuery{
+		Individual: &insi.Matricule{Number: "2751263220749", Key: "74"}, Insured: insi.Matricule{Number: "2751263220749", Key: "74"},
+		BirthName: "ADRUN", BirthDate: "19751231", BirthRank: 1}}
+	o, err := r.client.Lookup(context.Background(), insi.Manu, q)
+	if err != nil || !o.Found() || len(o.Calls) != 1 || o.Calls[0].Operation != insi.OpVitale || o.Result.INS.Number != "2751263220749" {
+		t.Fatalf("%+v %v", o, err)
+	}
+}
