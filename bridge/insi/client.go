@@ -149,6 +149,7 @@ func (c *Client) Request(mode Mode, op string, body *etree.Element, msgID string
 	h.CreateElement("wsa:Action").SetText(Action(op))
 	h.CreateElement("wsa:MessageID").SetText("uuid:" + msgID)
 	env.CreateElement("soap:Body").AddChild(body)
+	doc.WriteSettings.CanonicalText = true // apostrophes as written: D'ARTAGNAN
 	return doc.WriteToBytes()
 }
 

@@ -73,8 +73,14 @@ func TestOfficialExamples(t *testing.T) {
 	for name, mutate := range map[string]func([]byte) []byte{
 		"wrong key":   func(b []byte) []byte { return bytes.Replace(b, []byte("<Cle>89</Cle>"), []byte("<Cle>88</Cle>"), 1) },
 		"unknown OID": func(b []byte) []byte { return bytes.Replace(b, []byte(ins.OIDNIR), []byte("1.2.3"), 1) },
-		"wrong label": func(b []byte) []byte { return bytes.Replace(b, []byte("<LibelleCR>OK</LibelleCR>"), []byte("<LibelleCR>ok</LibelleCR>"), 1) },
-		"no traits":   func(b []byte) []byte { i := bytes.Index(b, []byte("<TIQ>")); j := bytes.Index(b, []byte("</TIQ>")); return append(b[:i:i], b[j+6:]...) },
+		"wrong label": func(b []byte) []byte {
+			return bytes.Replace(b, []byte("<LibelleCR>OK</LibelleCR>"), []byte("<LibelleCR>ok</LibelleCR>"), 1)
+		},
+		"no traits": func(b []byte) []byte {
+			i := bytes.Index(b, []byte("<TIQ>"))
+			j := bytes.Index(b, []byte("</TIQ>"))
+			return append(b[:i:i], b[j+6:]...)
+		},
 	} {
 		env, err := insi.ParseEnvelope(mutate(example(t, "rep-00-inshisto.xml")))
 		if err == nil {

@@ -2,15 +2,9 @@ package insi_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,50 +17,12 @@ import (
 
 	"dmpkiosk/bridge/insi"
 	"dmpkiosk/bridge/insi/insisim"
+	"dmpkiosk/hwtest"
 	"dmpkiosk/ins"
 )
 
-// pki is a test authority for the simulator's TLS and the establishment's
-// INSi certificates.
-type pki struct {
-	ca    *x509.Certificate
-	key   *ecdsa.PrivateKey
-	roots *x509.CertPool
-}
-
-func newPKI(t *testing.T) *pki {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(der)
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
-	return &pki{ca: ca, key: key, roots: roots}
-}
-
-func (p *pki) issue(t *testing.T, cn string, server bool) insi.Credentials {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn, OrganizationalUnit: []string{"1XX0000001"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return insi.Credentials{Key: key, Chain: []*x509.Certificate{cert}}
+func creds(l *hwtest.Leaf) insi.Credentials {
+	return insi.Credentials{Key: l.Key, Chain: []*x509.Certificate{l.Cert}}
 }
 
 var (
@@ -96,13 +52,13 @@ type rig struct {
 	client *insi.Client
 	cfg    insi.Config
 	url    string
-	pki    *pki
+	ca     *hwtest.CA
 }
 
 func newRig(t *testing.T, opts insisim.Options, cfg func(*insi.Config)) *rig {
 	t.Helper()
 	v := schemas(t)
-	p := newPKI(t)
+	ca := hwtest.NewCA(t, "TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS")
 	if opts.Latency == nil {
 		opts.Latency = func() time.Duration { return 0 }
 	}
@@ -110,13 +66,12 @@ func newRig(t *testing.T, opts insisim.Options, cfg func(*insi.Config)) *rig {
 	opts.Check = v.Validate
 	sim := insisim.New(opts)
 	srv := httptest.NewUnstartedServer(sim)
-	server := p.issue(t, "qualiflps-services-ps-tlsm.test", true)
-	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.roots, MinVersion: tls.VersionTLS12,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{server.Chain[0].Raw}, PrivateKey: server.Key}}}
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool(), MinVersion: tls.VersionTLS12,
+		Certificates: []tls.Certificate{ca.Server(t, "qualiflps-services-ps-tlsm.test").TLS()}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	c := insi.Config{Endpoint: srv.URL + "/lps", Manu: p.issue(t, "INSI-MANU", false), Auto: p.issue(t, "INSI-AUTO", false),
-		ServerRoots: p.roots, IDAM: "TESTSGIE0000", Version: "0.1.0", Instance: "2d037640-1b09-11ee-be56-0242ac120002", Timeout: 2 * time.Second}
+	c := insi.Config{Endpoint: srv.URL + "/lps", Manu: creds(ca.Client(t, "INSI-MANU")), Auto: creds(ca.Client(t, "INSI-AUTO")),
+		ServerRoots: ca.Pool(), IDAM: "TESTSGIE0000", Version: "0.1.0", Instance: "2d037640-1b09-11ee-be56-0242ac120002", Timeout: 2 * time.Second}
 	if cfg != nil {
 		cfg(&c)
 	}
@@ -125,7 +80,7 @@ func newRig(t *testing.T, opts insisim.Options, cfg func(*insi.Config)) *rig {
 			t.Errorf("the simulator wrote an answer the official schemas refuse: %v", err)
 		}
 	})
-	return &rig{sim: sim, client: insi.NewClient(c), cfg: c, url: srv.URL, pki: p}
+	return &rig{sim: sim, client: insi.NewClient(c), cfg: c, url: srv.URL, ca: ca}
 }
 
 func traits(name, first, sex, date, place string) insi.Traits {
@@ -202,7 +157,7 @@ func TestFaults(t *testing.T) {
 	}
 
 	r = newRig(t, insisim.Options{}, nil)
-	r.client = insi.NewClient(func() insi.Config { c := r.cfg; c.Manu = r.pki.issue(t, "ORG AUTH_CLI", false); return c }())
+	r.client = insi.NewClient(func() insi.Config { c := r.cfg; c.Manu = creds(r.ca.Client(t, "ORG AUTH_CLI")); return c }())
 	if _, err := r.client.Lookup(ctx, insi.Manu, q); !errors.As(err, &f) || f.Code != "desir_560" {
 		t.Errorf("a certificate that is not INSI-AUTO/MANU: %v", err)
 	}

@@ -27,11 +27,12 @@ import (
 )
 
 var commands = map[string]cli.Command{
-	"run":         {Summary: "consume, verify, journal and process the kiosks' events (DMP), serve the admin web", Run: runBridge},
-	"dmp-request": {Summary: "dmp-request --dry-run: print the signed SOAP request of a DMP transaction", Run: runDMPRequest},
-	"enroll":      cli.Enroll("bridge", "bridge"),
-	"broker":      {Summary: "run the embedded MQTT broker (TLS, client certificates, policy, CRL)", Run: runBroker},
-	"audit":       {Summary: "audit verify: check the journal's hash-chained audit trail", Run: runAudit},
+	"run":          {Summary: "consume, verify, journal and process the kiosks' events (DMP), serve the admin web", Run: runBridge},
+	"dmp-request":  {Summary: "dmp-request --dry-run: print the signed SOAP request of a DMP transaction", Run: runDMPRequest},
+	"insi-request": {Summary: "insi-request --dry-run: print an INSi request for given traits; without --dry-run, send it", Run: runINSIRequest},
+	"enroll":       cli.Enroll("bridge", "bridge"),
+	"broker":       {Summary: "run the embedded MQTT broker (TLS, client certificates, policy, CRL)", Run: runBroker},
+	"audit":        {Summary: "audit verify: check the journal's hash-chained audit trail", Run: runAudit},
 }
 
 // errBrokenChain makes the exit status 1 when the audit chain is broken.

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"net"
+	"net/http/httptest"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +24,7 @@ import (
 
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/system"
@@ -319,4 +321,52 @@ func TestDMPRequestSend(t *testing.T) {
 	check([]string{"--transaction", "TD0.3", "--action", "AJOUT"}, `{"context":"Autorisation ajoutée","status":"DMPOk","transaction":"TD0.3"}`, false)
 	check([]string{"--transaction", "TD0.2"}, `{"attending_physician":false,"authorization":"VALIDE","exists":true,"transaction":"TD0.2"}`, false)
 	check([]string{"--transaction", "TD1.3a"}, `{"exists":true,"observations":{"OPPOSITION_ACCES_URGENCE":false,"OPPOSITION_BRIS_DE_GLACE":false},"transaction":"TD1.3a"}`, false)
+}
+
+// bridge insi-request: the dry run validates against the official INSi
+// schemas; sent for real to the simulator over mutual TLS with an
+// INSI-MANU certificate, it prints the request, the answer and the outcome.
+func TestINSIRequest(t *testing.T) {
+	bin := buildBridge(t)
+	v, err := insisim.OpenValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	traits := []string{"--birth-name", "D'ARTAGNAN DE L'HERAULT", "--first-names", "PIERRE-ALAIN", "--sex", "M", "--birth-date", "2001-06-17"}
+	out, err := exec.Command(bin, append([]string{"insi-request", "--dry-run", "--idam", "TESTSGIE0000"}, traits...)...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Validate(context.Background(), out); err != nil || !strings.Contains(string(out), "<ins:NomNaissance>D'ARTAGNAN DE L'HERAULT</ins:NomNaissance>") {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+
+	dir := t.TempDir()
+	ca := hwtest.NewCA(t, "TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS")
+	ca.Client(t, "INSI-MANU").WriteFiles(t, filepath.Join(dir, "insi.pem"), filepath.Join(dir, "insi.key"))
+	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.Cert.Raw)
+	sim := insisim.New(insisim.Options{IDAMs: []string{"TESTSGIE0000"}, Latency: func() time.Duration { return 0 }, Check: v.Validate})
+	srv := httptest.NewUnstartedServer(sim)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool(), Certificates: []tls.Certificate{ca.Server(t, "insi").TLS()}}
+	srv.StartTLS()
+	defer srv.Close()
+	send := func(idam string, args ...string) (string, string, error) {
+		out, err := exec.Command(bin, append([]string{"insi-request", "--endpoint", srv.URL + "/lps", "--server-ca", filepath.Join(dir, "ca.pem"),
+			"--cert", filepath.Join(dir, "insi.pem"), "--key", filepath.Join(dir, "insi.key"), "--idam", idam}, args...)...).Output()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return lines[len(lines)-1], string(out), err
+	}
+	last, all, err := send("TESTSGIE0000", traits...)
+	want := `{"operation":"rechercherInsAvecTraitsIdentite","cr":"00","ins":{"value":"1010663220754","key":"60","oid":"1.2.250.1.213.1.4.8"},` +
+		`"traits":{"birth_name":"D'ARTAGNAN DE L'HERAULT","first_names":"PIERRE-ALAIN GUNTHER","sex":"M","birth_date":"2001-06-17","birth_place":"63220"}}`
+	if err != nil || last != want || strings.Count(all, "</soap:Envelope>") != 2 {
+		t.Fatalf("sent: %v\n%s\nwant %s", err, all, want)
+	}
+	last, _, err = send("INCONNU", traits...)
+	if err == nil || last != `{"operation":"rechercherInsAvecTraitsIdentite","fault":{"code":"desir_550","subcode":"siram_100","severity":"erreur","reason":"L'accès par ce progiciel au service n'est pas autorisé."}}` {
+		t.Fatalf("unknown IDAM: %v %s", err, last)
+	}
+	for _, e := range sim.AnswerErrors() {
+		t.Errorf("simulator answer refused by the schemas: %v", e)
+	}
 }

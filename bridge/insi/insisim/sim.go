@@ -374,6 +374,7 @@ func (s *Sim) fault(w http.ResponseWriter, r *http.Request, code, subcode, errCo
 }
 
 func (s *Sim) write(w http.ResponseWriter, r *http.Request, doc *etree.Document, status int) {
+	doc.WriteSettings.CanonicalText = true
 	data, err := doc.WriteToBytes()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -390,7 +391,6 @@ func (s *Sim) write(w http.ResponseWriter, r *http.Request, doc *etree.Document,
 	w.WriteHeader(status)
 	_, _ = w.Write(data)
 }
-
 
 // nir is a NIR or NIA with its key.
 func nir(body, oid string) insi.INS {
