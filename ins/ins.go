@@ -41,7 +41,9 @@ func NewINS(matricule, oid string) (INS, error) {
 	if err != nil {
 		return INS{}, fmt.Errorf("%w : %w", ErrINS, err)
 	}
-	if !n.Certified() {
+	// NIR or NIA is told by the OID, never by the digits: a NIA is a
+	// waiting number and may start as a temporary one does.
+	if !n.Certified() && oid != OIDNIA {
 		return INS{}, fmt.Errorf("%w : un numéro provisoire n'est pas un matricule INS", ErrINS)
 	}
 	return INS{Matricule: n, OID: oid}, nil

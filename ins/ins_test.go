@@ -3,6 +3,7 @@ package ins
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -57,5 +58,21 @@ func TestINSBadInput(t *testing.T) {
 	// The NIR's own error stays reachable under ErrINS.
 	if _, err := NewINS("161027575428993", OIDNIR); !errors.Is(err, ErrNIR) {
 		t.Errorf("NewINS with a wrong key: %v, want it to unwrap to ErrNIR", err)
+	}
+}
+
+// A NIA is told by its OID: a number shaped as a temporary one is a
+// matricule under the NIA OID, not under the NIR OID.
+func TestNIAByOID(t *testing.T) {
+	k, err := NIRKey("7090763220888")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := "7090763220888" + fmt.Sprintf("%02d", k)
+	if i, err := NewINS(m, OIDNIA); err != nil || i.Kind() != "NIA" {
+		t.Errorf("NIA: %v", err)
+	}
+	if _, err := NewINS(m, OIDNIR); err == nil {
+		t.Error("a temporary number accepted as a NIR")
 	}
 }
