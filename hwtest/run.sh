@@ -42,6 +42,7 @@ if [ ! -f "$demo/bridge/bridge.toml" ]; then
   printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$PWD/$demo/softhsm/tokens" > "$SOFTHSM2_CONF"
   softhsm2-util --init-token --free --label dmpkiosk-demo --pin "$PKCS11_PIN" --so-pin 56781234 >/dev/null
   bin/dmpsim init --dir "$demo/dmp" --igc "$demo/igc-sante" --pkcs11-module "$softhsm_module" --token dmpkiosk-demo >/dev/null
+  bin/insisim init --dir "$demo/insi" --igc "$demo/igc-sante" >/dev/null
   # The admin web: TLS and a password.
   bin/provision server --ca "$demo/pki" --name localhost --out "$demo/admin" >/dev/null
   head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$demo/admin/password" && chmod 600 "$demo/admin/password"
@@ -98,6 +99,9 @@ bin/bridge broker --ca "$demo/pki" --cert "$demo/broker/server.pem" --key "$demo
   --listen 127.0.0.1:8883 > "$demo/broker.log" 2>&1 & pids+=($!)
 bin/dmpsim serve --dir "$demo/dmp" --org-ca "$demo/igc-sante/igc-sante.pem" --listen 127.0.0.1:9443 \
   --control 127.0.0.1:9444 --regime current > "$demo/dmpsim.log" 2>&1 & pids+=($!)
+[ -f "$demo/insi/server.pem" ] || bin/insisim init --dir "$demo/insi" --igc "$demo/igc-sante" >/dev/null
+bin/insisim serve --cert "$demo/insi/server.pem" --key "$demo/insi/server.key" --client-ca "$demo/igc-sante/igc-sante.pem" \
+  --listen 127.0.0.1:9445 --control 127.0.0.1:9446 > "$demo/insisim.log" 2>&1 & pids+=($!)
 bin/bridge run --config "$demo/bridge/bridge.toml" > "$demo/bridge.log" 2>&1 & pids+=($!)
 bin/cardsim pcscd > "$demo/pcscd.log" 2>&1 & pids+=($!)
 for i in $(seq 50); do bin/kiosk readers 2>/dev/null | grep -q 'Kiosk VPCD 00 01' && break; sleep 0.1; done
@@ -120,7 +124,10 @@ TD0.3 with a VIHF signed by the establishment's key on the SoftHSM token) and th
 audit chain. The cards go through real pcscd and vpcd.
 
 Running: embedded MQTT broker ssl://localhost:8883, DMP simulator https://localhost:9443 (current
-regime; control API http://127.0.0.1:9444), bridge (journal $demo/bridge/journal.db, DMP traces
+regime; control API http://127.0.0.1:9444), INSi simulator https://localhost:9445/lps (try
+bin/bridge insi-request --endpoint https://localhost:9445/lps --server-ca $demo/igc-sante/igc-sante.pem \
+--cert $demo/insi/insi-manu.pem --key $demo/insi/insi-manu.key --birth-name ADRUN --first-names ZOE --sex F \
+--birth-date 1975-12-31), bridge (journal $demo/bridge/journal.db, DMP traces
 in $demo/bridge/traces), pcscd, kiosk. Logs: $demo/*.log. Ctrl-C stops everything.
 TXT
 wait

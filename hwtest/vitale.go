@@ -19,6 +19,9 @@ type VitalePerson struct {
 	Quality            string // 00 insured, 01 spouse, 06 child
 	NIR                string // 13 characters, "" for none
 	BadKey             bool
+	// Sex is the profile's truth for a person without a NIR (the card
+	// does not say; INSi's answer does).
+	Sex string
 }
 
 // VitaleProfile is a virtual Vitale 2 card as data, laid out by VitaleCard
@@ -171,10 +174,10 @@ var VitaleProfiles = []VitaleProfile{
 	{Name: "vitale-famille", Serial: "0123456702", ValidFrom: "20220301", People: []VitalePerson{
 		{Surname: "DURAND", FirstName: "JEAN-PIERRE", BirthDate: "19800215", Rank: 1, Quality: "00", NIR: "1800269123045"},
 		{Surname: "DURAND", FirstName: "HÉLÈNE", BirthDate: "19820930", Rank: 1, Quality: "01", NIR: "2820933063112"},
-		{Surname: "DURAND", FirstName: "LÉA", BirthDate: "20100504", Rank: 1, Quality: "06"},
-		{Surname: "DURAND", FirstName: "NOÉ-GABRIEL", BirthDate: "20130117", Rank: 1, Quality: "06"},
-		{Surname: "DURAND", FirstName: "MAËLYS", BirthDate: "20160811", Rank: 1, Quality: "06"},
-		{Surname: "DURAND", FirstName: "ZOÉ", BirthDate: "20160811", Rank: 2, Quality: "06"},
+		{Surname: "DURAND", FirstName: "LÉA", BirthDate: "20100504", Rank: 1, Quality: "06", Sex: "F"},
+		{Surname: "DURAND", FirstName: "NOÉ-GABRIEL", BirthDate: "20130117", Rank: 1, Quality: "06", Sex: "M"},
+		{Surname: "DURAND", FirstName: "MAËLYS", BirthDate: "20160811", Rank: 1, Quality: "06", Sex: "F"},
+		{Surname: "DURAND", FirstName: "ZOÉ", BirthDate: "20160811", Rank: 2, Quality: "06", Sex: "F"},
 	}},
 	{Name: "vitale-accents", Serial: "0123456703", ValidFrom: "20230701", People: []VitalePerson{
 		{Surname: "LEFÈVRE-D'ORÇAY", FirstName: "FRANÇOISE ÉLOÏSE", BirthDate: "19671103", Rank: 1, Quality: "00", NIR: "2671159350087"},

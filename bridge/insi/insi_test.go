@@ -245,3 +245,28 @@ func BenchmarkLookup(b *testing.B) {
 	}
 	b.ReportMetric(float64(latency.Nanoseconds()), "floor-ns/op")
 }
+
+// The virtual Vitale cards' children have an INS of their own, which the
+// Vitale search finds from the insured person's number, the birth date and
+// the birth rank (the twins told apart by their rank).
+func TestVitaleChildren(t *testing.T) {
+	people, err := hwtest.INSiPeople()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, insisim.Options{People: people}, nil)
+	insured := hwtest.NIRKeyed("1800269123045")
+	seen := map[string]bool{}
+	for _, child := range []struct {
+		first, date string
+		rank        int
+	}{{"LEA", "20100504", 1}, {"MAELYS", "20160811", 1}, {"ZOE", "20160811", 2}} {
+		q := insi.Query{Traits: traits("DURAND", child.first, "F", child.date, ""), Vitale: &insi.VitaleQuery{
+			Insured: insi.Matricule{Number: insured[:13], Key: insured[13:]}, BirthName: "DURAND", BirthDate: child.date, BirthRank: child.rank}}
+		o, err := r.client.Lookup(context.Background(), insi.Manu, q)
+		if err != nil || !o.Found() || o.Result.INS.Number == insured[:13] || o.Result.Traits.FirstNames[0] != child.first || seen[o.Result.INS.Number] {
+			t.Fatalf("%s: %+v %v", child.first, o, err)
+		}
+		seen[o.Result.INS.Number] = true
+	}
+}

@@ -5,22 +5,87 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/cmd/internal/cli"
+	"dmpkiosk/hwtest"
 	"dmpkiosk/provisioning"
 )
 
 var commands = map[string]cli.Command{
 	"serve": {Summary: "serve the simulated INSi teleservice over mutual TLS", Run: runServe},
+	"init":  {Summary: "make the simulator's server certificate and the establishment's INSI-MANU and INSI-AUTO certificates", Run: runInit},
+}
+
+// runInit issues, from the test IGC-Santé authority, the simulator's
+// server certificate (localhost) and the establishment's INSi
+// certificates (CN INSI-MANU and INSI-AUTO, OU the structure), as PEM
+// files in dir.
+func runInit(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := cli.Flags("insisim", "init", stderr)
+	dir := fs.String("dir", "demo/insi", "where the files go")
+	igc := fs.String("igc", "demo/igc-sante", "the test IGC-Santé authority's directory (created when absent)")
+	structure := fs.String("structure", "1750712184", "the structure's identifier (the certificates' OU)")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	ca, err := hwtest.LoadOrCreateIGCSante(*igc)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		file, cn string
+		server   bool
+	}{{"server", "localhost", true}, {"insi-manu", "INSI-MANU", false}, {"insi-auto", "INSI-AUTO", false}} {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+		tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: c.cn, OrganizationalUnit: []string{*structure}, Country: []string{"FR"}},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(3 * 365 * 24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+		if c.server {
+			tmpl.Subject.OrganizationalUnit = nil
+			tmpl.ExtKeyUsage, tmpl.DNSNames, tmpl.IPAddresses = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+		if err != nil {
+			return err
+		}
+		kder, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(*dir, c.file+".pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(*dir, c.file+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "insisim: certificates in %s (server, insi-manu, insi-auto) from the authority in %s\n", *dir, *igc)
+	return nil
 }
 
 func main() { cli.Main("insisim", "simulateur du téléservice INSi", commands) }
@@ -36,6 +101,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	latency := fs.Duration("latency", -1, "added to every answer (default: drawn from 0.15–0.9 s)")
 	control := fs.String("control", "", "loopback address of the control API (POST /fault?kind=timeout|desir_1020|http500|insi_102)")
 	check := fs.Bool("check", false, "validate every request and answer against the official schemas (needs xmllint)")
+	vitale := fs.Bool("vitale-people", true, "know the virtual Vitale cards' patients too (children with an INS of their own)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +109,13 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return fmt.Errorf("%w: --cert, --key and --client-ca are required", cli.ErrUsage)
 	}
 	opts := insisim.Options{Mode: *mode}
+	if *vitale {
+		people, err := hwtest.INSiPeople()
+		if err != nil {
+			return err
+		}
+		opts.People = people
+	}
 	if *idams != "" {
 		opts.IDAMs = strings.Split(*idams, ",")
 	}

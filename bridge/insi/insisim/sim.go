@@ -35,6 +35,11 @@ type Person struct {
 	// NotFound: the service answers 01 for this person whatever the first
 	// names (CNDA case 2.07-2).
 	NotFound bool
+	// Insured (the insured person's NIR, 13 characters) and Rank (the
+	// birth rank) find a beneficiary by the carte Vitale search; zero:
+	// not by those.
+	Insured string
+	Rank    int
 }
 
 // Modes: what the service answers for someone it does not know.
@@ -283,18 +288,28 @@ func (s *Sim) searchVitale(body *etree.Element) (string, *Person, error) {
 	num := func(name string) string {
 		return text(child(child(body, name, insi.NSRecVit), "NumIdentifiant", insi.NSRecVit))
 	}
-	own, name := num("MatriculeIndividu"), text(child(body, "NomNaissance", insi.NSRecVit))
+	own, insured, name := num("MatriculeIndividu"), num("MatriculeOD"), text(child(body, "NomNaissance", insi.NSRecVit))
 	date := strings.ReplaceAll(text(child(body, "DateNaissance", insi.NSRecVit)), "-", "")
+	rank := text(child(body, "RangNaissance", insi.NSRecVit))
+	var found []*Person
 	for i := range s.people {
 		p := &s.people[i]
-		if own != "" && p.INS.Number == own && p.Traits.BirthName == name {
+		switch {
+		case p.NotFound || p.Traits.BirthName != name:
+		case own != "" && p.INS.Number == own:
 			return insi.CRFound, p, nil
-		}
-		if own == "" && p.Traits.BirthName == name && strings.ReplaceAll(p.Traits.BirthDate, "-", "") == date {
-			return insi.CRFound, p, nil
+		case own == "" && strings.ReplaceAll(p.Traits.BirthDate, "-", "") == date && (p.Insured == "" || p.Insured == insured) &&
+			(p.Rank == 0 || fmt.Sprint(p.Rank) == rank):
+			found = append(found, p)
 		}
 	}
-	return "", nil, errUnknown
+	switch len(found) {
+	case 0:
+		return "", nil, errUnknown
+	case 1:
+		return insi.CRFound, found[0], nil
+	}
+	return insi.CRSeveral, nil, nil
 }
 
 func envelope(action, relatesTo string) (*etree.Document, *etree.Element) {

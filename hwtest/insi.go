@@ -1,0 +1,61 @@
+package hwtest
+
+import (
+	"fmt"
+	"strings"
+
+	"dmpkiosk/bridge/insi"
+	"dmpkiosk/bridge/insi/insisim"
+	"dmpkiosk/ins"
+)
+
+// INSiPeople are the virtual Vitale cards' patients as INSi knows them,
+// for the INSi simulator: those with a NIR under it, the others (children)
+// with an INS of their own, a fictitious NIR born in Paris (75056) made
+// from their sex and birth date. Cards with a wrong key on purpose are
+// left out.
+func INSiPeople() ([]insisim.Person, error) {
+	var out []insisim.Person
+	order := 900
+	for _, p := range VitaleProfiles {
+		insured := p.People[0].NIR // the profiles list the insured person first
+		for _, v := range p.People {
+			if v.BadKey {
+				continue
+			}
+			name, err := ins.NormalizeName(v.Surname)
+			if err != nil {
+				return nil, fmt.Errorf("hwtest: %s: %w", p.Name, err)
+			}
+			var first []string
+			for _, f := range strings.Fields(v.FirstName) {
+				n, err := ins.NormalizeName(f)
+				if err != nil {
+					return nil, fmt.Errorf("hwtest: %s: %w", p.Name, err)
+				}
+				first = append(first, n)
+			}
+			body, place := v.NIR, ""
+			if body == "" {
+				sex := map[string]string{"M": "1", "F": "2"}[v.Sex]
+				if sex == "" {
+					return nil, fmt.Errorf("hwtest: %s: %s has neither a NIR nor a sex", p.Name, v.FirstName)
+				}
+				order++
+				body = fmt.Sprintf("%s%s%s75056%03d", sex, v.BirthDate[2:4], v.BirthDate[4:6], order)
+				place = "75056"
+			}
+			n, err := ins.ParseNIR13(body)
+			if err != nil {
+				return nil, fmt.Errorf("hwtest: %s: %w", p.Name, err)
+			}
+			if place == "" {
+				place = body[5:10]
+			}
+			t := insi.Traits{BirthName: name, FirstNames: first, Sex: n.Sex(), BirthDate: v.BirthDate[:4] + "-" + v.BirthDate[4:6] + "-" + v.BirthDate[6:], BirthPlace: place}
+			out = append(out, insisim.Person{Traits: t, INS: insi.INS{Matricule: insi.Matricule{Number: body, Key: fmt.Sprintf("%02d", n.Key())}, OID: ins.OIDNIR},
+				Insured: insured, Rank: v.Rank})
+		}
+	}
+	return out, nil
+}
