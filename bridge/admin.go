@@ -294,6 +294,7 @@ func (a *Admin) writeMetrics(ctx context.Context, w http.ResponseWriter) {
 	for _, r := range reasons {
 		fmt.Fprintf(w, "dmpbridge_events_rejected_total{reason=%q} %d\n", r, rej[r])
 	}
+	m.INSi.Write(w)
 	fmt.Fprintf(w, "# HELP dmpbridge_kiosks_online Kiosks whose last heartbeat says online.\n# TYPE dmpbridge_kiosks_online gauge\n")
 	online := 0
 	for _, k := range a.Fleet.list() {

@@ -73,6 +73,8 @@ type Metrics struct {
 	Received, Accepted, Duplicates, Rejected, Done, Failed, Dead atomic.Int64
 	mu                                                           sync.Mutex
 	RejectedBy                                                   map[string]int64
+	// INSi counts the bridge's INSi calls.
+	INSi INSiCalls
 }
 
 // Rejections returns the rejections counted by reason.

@@ -38,6 +38,40 @@ type Config struct {
 	IDAM, Version, Instance, Name string
 	Timeout                       time.Duration // per call; 10 s when zero
 	Now                           func() time.Time
+	// Observe, when set, is told of every call once it ended: for the
+	// audit trail and the metrics. It carries no trait and no number.
+	Observe func(Call)
+}
+
+// Call is what is recorded of one INSi call: never a trait or a number.
+type Call struct {
+	Operation string
+	MessageID string
+	Mode      Mode
+	// Outcome is the CR (00, 01, 02), the fault's code (insi_102…),
+	// "transport" when no answer came, or "unreadable".
+	Outcome string
+	Elapsed time.Duration
+}
+
+// outcomeOf names how a call ended.
+func outcomeOf(r *Result, err error) string {
+	var f *Fault
+	var t *TransportError
+	switch {
+	case err == nil && r != nil:
+		return r.CR
+	case errors.As(err, &f):
+		if f.Code != "" {
+			return f.Code
+		}
+		return f.Subcode
+	case errors.As(err, &t), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "transport"
+	case errors.Is(err, ErrInconsistent):
+		return "inconsistent"
+	}
+	return "unreadable"
 }
 
 // Exchange is one call as sent and received (for traces and the command
@@ -66,6 +100,13 @@ const (
 	Manu Mode = iota
 	Auto
 )
+
+func (m Mode) String() string {
+	if m == Auto {
+		return "INSI-AUTO"
+	}
+	return "INSI-MANU"
+}
 
 func httpClient(c Credentials, roots *x509.CertPool, timeout time.Duration) *http.Client {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
@@ -213,8 +254,16 @@ func Transient(err error) bool {
 	return errors.As(err, &t) || (errors.As(err, &f) && f.Transient()) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// call sends one request and reads its answer.
+// call sends one request, reads its answer and tells Observe.
 func (c *Client) call(ctx context.Context, mode Mode, op string, body *etree.Element, q *Traits) (*Result, Exchange, error) {
+	r, x, err := c.exchange(ctx, mode, op, body, q)
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(Call{Operation: op, MessageID: x.MessageID, Mode: mode, Outcome: outcomeOf(r, err), Elapsed: x.Elapsed})
+	}
+	return r, x, err
+}
+
+func (c *Client) exchange(ctx context.Context, mode Mode, op string, body *etree.Element, q *Traits) (*Result, Exchange, error) {
 	msgID := NewUUID()
 	x := Exchange{Operation: op, MessageID: msgID}
 	req, err := c.Request(mode, op, body, msgID)
