@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/tls"
@@ -15,7 +16,10 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/ThalesGroup/crypto11"
 
+	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/insi"
+	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/provisioning"
 )
 
@@ -45,7 +49,8 @@ type config struct {
 		ClientCA     string `toml:"client_ca"`     // client certificates instead of a password
 		PasswordFile string `toml:"password_file"` // user "admin"
 	} `toml:"admin"`
-	DMP dmpConfig `toml:"dmp"`
+	DMP  dmpConfig  `toml:"dmp"`
+	INSi insiConfig `toml:"insi"`
 
 	dir string
 }
@@ -76,6 +81,27 @@ type dmpConfig struct {
 	// UnreadableAttempts: tries of an event whose DMP answer cannot be
 	// read before it goes to the dead letters (3 when zero).
 	UnreadableAttempts int `toml:"unreadable_attempts"`
+}
+
+// insiConfig is how the bridge reaches INSi (establishment mode): optional.
+type insiConfig struct {
+	URL      string `toml:"url"`
+	ServerCA string `toml:"server_ca"`
+	// The INSI-MANU certificate authenticates lookups a professional
+	// starts, INSI-AUTO those the bridge starts on its own; keys are files
+	// or labels on the PKCS#11 token.
+	ManuCert string `toml:"manu_cert"`
+	ManuKey  string `toml:"manu_key"`
+	AutoCert string `toml:"auto_cert"`
+	AutoKey  string `toml:"auto_key"`
+	PKCS11   string `toml:"pkcs11_module"`
+	Token    string `toml:"pkcs11_token"`
+	// IDAM is the software's CNDA authorisation number.
+	IDAM string `toml:"idam"`
+	// InstanceFile keeps the installation's UUID, made on first use
+	// ("insi-instance" beside the configuration when empty).
+	InstanceFile string   `toml:"instance_file"`
+	Timeout      duration `toml:"timeout"`
 }
 
 type duration struct{ time.Duration }
@@ -112,6 +138,9 @@ func loadConfig(path string) (*config, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s: missing %s", path, strings.Join(missing, ", "))
 	}
+	if i := c.INSi; i.URL != "" && (i.ManuCert == "" || i.ManuKey == "" || i.AutoCert == "" || i.AutoKey == "" || i.IDAM == "") {
+		return nil, fmt.Errorf("%s: insi needs manu_cert, manu_key, auto_cert, auto_key and idam with its url", path)
+	}
 	if c.Journal.Driver != "sqlite" && c.Journal.Driver != "postgres" {
 		return nil, fmt.Errorf("%s: journal.driver %q (sqlite or postgres)", path, c.Journal.Driver)
 	}
@@ -119,6 +148,22 @@ func loadConfig(path string) (*config, error) {
 		return nil, fmt.Errorf("%s: the admin web needs cert, key and client_ca or password_file", path)
 	}
 	return c, nil
+}
+
+// openJournal opens the journal the configuration names.
+func (c *config) openJournal(ctx context.Context) (bridge.Journal, func(), error) {
+	if c.Journal.Driver == "postgres" {
+		pg, err := bridge.OpenPostgres(ctx, c.Journal.DSN, c.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		return pg, func() { pg.Close() }, nil
+	}
+	sq, err := bridge.OpenSQLite(c.path(c.Journal.Path))
+	if err != nil {
+		return nil, nil, err
+	}
+	return sq, func() { sq.Close() }, nil
 }
 
 func (c *config) path(p string) string {
@@ -169,44 +214,106 @@ func (c *config) brokerTLS(roots *x509.CertPool) (*tls.Config, error) {
 // and certificates: from the PKCS#11 token when one is named (PIN from
 // PKCS11_PIN), else from key files. release closes the token.
 func (d *dmpConfig) credentials(c *config) (sign, auth dmp.Credentials, release func(), err error) {
-	release = func() {}
-	load := func(certPath, key string) (dmp.Credentials, error) {
-		chain, err := provisioning.LoadCertificates(c.path(certPath))
-		if err != nil {
-			return dmp.Credentials{}, err
-		}
-		var k crypto.Signer
-		if d.PKCS11 == "" {
-			k, err = provisioning.LoadKeyFile(c.path(key))
-		}
-		return dmp.Credentials{Key: k, Chain: chain}, err
-	}
-	if sign, err = load(d.SignCert, d.SignKey); err != nil {
-		return
-	}
-	if auth, err = load(d.AuthCert, d.AuthKey); err != nil {
-		return
-	}
-	if d.PKCS11 == "" {
-		return
-	}
-	ctx, err := crypto11.Configure(&crypto11.Config{Path: d.PKCS11, TokenLabel: d.Token, Pin: os.Getenv("PKCS11_PIN")})
+	keys, release, err := c.keyPairs(d.PKCS11, d.Token, keyRef{d.SignCert, d.SignKey}, keyRef{d.AuthCert, d.AuthKey})
 	if err != nil {
-		return sign, auth, release, fmt.Errorf("opening the PKCS#11 token %q: %w", d.Token, err)
+		return sign, auth, release, err
+	}
+	return dmp.Credentials(keys[0]), dmp.Credentials(keys[1]), release, nil
+}
+
+// keyPair is a certificate chain and its key.
+type keyPair struct {
+	Key   crypto.Signer
+	Chain []*x509.Certificate
+}
+
+// keyRef names a certificate file and its key: a key file, or a label on
+// the PKCS#11 token.
+type keyRef struct{ cert, key string }
+
+// keyPairs loads certificates and their keys: from the PKCS#11 token when
+// a module is named (PIN from PKCS11_PIN), else from key files. release
+// closes the token.
+func (c *config) keyPairs(module, token string, refs ...keyRef) ([]keyPair, func(), error) {
+	release := func() {}
+	out := make([]keyPair, len(refs))
+	for i, r := range refs {
+		chain, err := provisioning.LoadCertificates(c.path(r.cert))
+		if err != nil {
+			return nil, release, err
+		}
+		out[i].Chain = chain
+		if module == "" {
+			if out[i].Key, err = provisioning.LoadKeyFile(c.path(r.key)); err != nil {
+				return nil, release, err
+			}
+		}
+	}
+	if module == "" {
+		return out, release, nil
+	}
+	ctx, err := crypto11.Configure(&crypto11.Config{Path: module, TokenLabel: token, Pin: os.Getenv("PKCS11_PIN")})
+	if err != nil {
+		return nil, release, fmt.Errorf("opening the PKCS#11 token %q: %w", token, err)
 	}
 	release = func() { ctx.Close() }
-	for _, x := range []struct {
-		cred  *dmp.Credentials
-		label string
-	}{{&sign, d.SignKey}, {&auth, d.AuthKey}} {
-		k, ferr := ctx.FindKeyPair(nil, []byte(x.label))
+	for i, r := range refs {
+		k, ferr := ctx.FindKeyPair(nil, []byte(r.key))
 		if ferr != nil || k == nil {
 			release()
-			return sign, auth, func() {}, fmt.Errorf("no key %q on the token %q", x.label, d.Token)
+			return nil, func() {}, fmt.Errorf("no key %q on the token %q", r.key, token)
 		}
-		x.cred.Key = k
+		out[i].Key = k
 	}
-	return sign, auth, release, nil
+	return out, release, nil
+}
+
+// insiClientConfig is the INSi client's configuration: the INSI-MANU and
+// INSI-AUTO keys, the installation's UUID (made once and kept).
+func (c *config) insiClientConfig() (insi.Config, func(), error) {
+	i := c.INSi
+	cfg := insi.Config{Endpoint: i.URL, IDAM: i.IDAM, Version: cli.Version, Timeout: i.Timeout.Duration}
+	keys, release, err := c.keyPairs(i.PKCS11, i.Token, keyRef{i.ManuCert, i.ManuKey}, keyRef{i.AutoCert, i.AutoKey})
+	if err != nil {
+		return cfg, release, fmt.Errorf("INSi keys: %w", err)
+	}
+	cfg.Manu, cfg.Auto = insi.Credentials(keys[0]), insi.Credentials(keys[1])
+	if i.ServerCA != "" {
+		if cfg.ServerRoots, err = c.pool(i.ServerCA); err != nil {
+			release()
+			return cfg, func() {}, err
+		}
+	}
+	file := i.InstanceFile
+	if file == "" {
+		file = "insi-instance"
+	}
+	if cfg.Instance, err = instanceID(c.path(file)); err != nil {
+		release()
+		return cfg, func() {}, err
+	}
+	return cfg, release, nil
+}
+
+// instanceID reads the installation's UUID, making it on first use.
+func instanceID(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); len(id) == 36 {
+			return id, nil
+		}
+		return "", fmt.Errorf("%s: not an installation UUID", path)
+	}
+	id := insi.NewUUID()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if b, rerr := os.ReadFile(path); rerr == nil { // made meanwhile
+			return strings.TrimSpace(string(b)), nil
+		}
+		return "", err
+	}
+	defer f.Close()
+	_, err = f.WriteString(id + "\n")
+	return id, err
 }
 
 func (d *dmpConfig) client(c *config, sign, auth dmp.Credentials) (*dmp.Client, error) {

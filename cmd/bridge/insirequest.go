@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/insi"
 	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/provisioning"
@@ -35,6 +36,7 @@ func runINSIRequest(ctx context.Context, args []string, _ io.Reader, stdout, std
 	keyPath := fs.String("key", "", "PEM: its key")
 	idam := fs.String("idam", "", "the software's CNDA authorisation number")
 	instance := fs.String("instance", "", "the installation's UUID (a new one when empty)")
+	path := fs.String("config", "", "the bridge's configuration: its [insi] section, and its journal, where the call is audited")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -47,7 +49,37 @@ func runINSIRequest(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if cfg.Instance == "" {
 		cfg.Instance = insi.NewUUID()
 	}
-	if *certPath != "" || *keyPath != "" {
+	switch {
+	case *path != "" && (*certPath != "" || *keyPath != ""):
+		return fmt.Errorf("%w: --config or --cert and --key, not both", cli.ErrUsage)
+	case *path != "":
+		c, err := loadConfig(*path)
+		if err != nil {
+			return err
+		}
+		if c.INSi.URL == "" {
+			return fmt.Errorf("%s: no [insi] section", *path)
+		}
+		fromFile, release, err := c.insiClientConfig()
+		if err != nil {
+			return err
+		}
+		defer release()
+		j, closeJournal, err := c.openJournal(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeJournal()
+		var calls bridge.INSiCalls
+		fromFile.Observe = calls.Observer(j, nil)
+		if *endpoint != "" {
+			fromFile.Endpoint = *endpoint
+		}
+		if *idam != "" {
+			fromFile.IDAM = *idam
+		}
+		cfg = fromFile
+	case *certPath != "" || *keyPath != "":
 		chain, err := provisioning.LoadCertificates(*certPath)
 		if err != nil {
 			return err

@@ -103,23 +103,11 @@ func runBridge(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err != nil {
 		return fmt.Errorf("bridge certificate: %w", err)
 	}
-	var j bridge.Journal
-	switch c.Journal.Driver {
-	case "postgres":
-		pg, err := bridge.OpenPostgres(ctx, c.Journal.DSN, c.ID)
-		if err != nil {
-			return err
-		}
-		defer pg.Close()
-		j = pg
-	default:
-		sq, err := bridge.OpenSQLite(c.path(c.Journal.Path))
-		if err != nil {
-			return err
-		}
-		defer sq.Close()
-		j = sq
+	j, closeJournal, err := c.openJournal(ctx)
+	if err != nil {
+		return err
 	}
+	defer closeJournal()
 	sign, auth, closeToken, err := c.DMP.credentials(c)
 	if err != nil {
 		return fmt.Errorf("DMP keys: %w", err)

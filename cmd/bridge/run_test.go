@@ -11,17 +11,19 @@ import (
 	"encoding/pem"
 	"errors"
 	"net"
-	"net/http/httptest"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/bridge/insi/insisim"
@@ -365,6 +367,59 @@ func TestINSIRequest(t *testing.T) {
 	last, _, err = send("INCONNU", traits...)
 	if err == nil || last != `{"operation":"rechercherInsAvecTraitsIdentite","fault":{"code":"desir_550","subcode":"siram_100","severity":"erreur","reason":"L'accès par ce progiciel au service n'est pas autorisé."}}` {
 		t.Fatalf("unknown IDAM: %v %s", err, last)
+	}
+	// With the bridge's configuration: its [insi] keys, the installation's
+	// UUID made once and kept, the call audited in its journal.
+	toml := `id = "bridge-1"
+broker = "ssl://localhost:1"
+kiosk_ca = "x"
+crl = "x"
+cert = "x"
+key = "x"
+enc_key = "x"
+card_ca = ["x"]
+[journal]
+path = "journal.db"
+[dmp]
+url = "https://dmp.invalid/"
+sign_cert = "x"
+auth_cert = "x"
+sign_key = "x"
+auth_key = "x"
+[insi]
+url = "` + srv.URL + `/lps"
+server_ca = "ca.pem"
+manu_cert = "insi.pem"
+manu_key = "insi.key"
+auto_cert = "insi.pem"
+auto_key = "insi.key"
+idam = "TESTSGIE0000"
+`
+	if err := os.WriteFile(filepath.Join(dir, "bridge.toml"), []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var instances []string
+	for range 2 {
+		out, err := exec.Command(bin, append([]string{"insi-request", "--config", filepath.Join(dir, "bridge.toml")}, traits...)...).Output()
+		if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), want) {
+			t.Fatalf("with --config: %v\n%s", err, out)
+		}
+		m := regexp.MustCompile(`<ctxlps:Instance>([^<]+)</ctxlps:Instance>`).FindSubmatch(out)
+		if m == nil {
+			t.Fatal("no installation UUID in the request")
+		}
+		instances = append(instances, string(m[1]))
+	}
+	if instances[0] != instances[1] {
+		t.Errorf("the installation UUID changed: %v", instances)
+	}
+	j, err := bridge.OpenSQLite(filepath.Join(dir, "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if n, broken, err := j.VerifyAudit(context.Background()); err != nil || broken != 0 || n != 2 {
+		t.Errorf("the INSi calls in the audit trail: %d links, broken %d, %v", n, broken, err)
 	}
 	for _, e := range sim.AnswerErrors() {
 		t.Errorf("simulator answer refused by the schemas: %v", e)
