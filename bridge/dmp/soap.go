@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"dmpkiosk/bridge/internal/xmlq"
 )
 
 // Namespaces of the messages.
@@ -109,26 +111,6 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	return e, nil
 }
 
-// child is el's first child element named local in namespace ns.
-func child(el *etree.Element, local, ns string) *etree.Element {
-	if el == nil {
-		return nil
-	}
-	for _, c := range el.ChildElements() {
-		if c.Tag == local && c.NamespaceURI() == ns {
-			return c
-		}
-	}
-	return nil
-}
-
-func text(el *etree.Element) string {
-	if el == nil {
-		return ""
-	}
-	return strings.TrimSpace(el.Text())
-}
-
 // Fault is a SOAP 1.2 fault of the DMP. Its Subcode tells what went wrong
 // (DMPAccessDeniedByRightsService, DMPFound, ...); codes this client does
 // not know are kept as they came. errors.Is matches a Fault against the
@@ -228,3 +210,8 @@ func FaultBody(f *Fault) *etree.Element {
 	t.SetText(f.Reason)
 	return el
 }
+
+var (
+	child = xmlq.Child
+	text  = xmlq.Text
+)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"dmpkiosk/bridge/internal/xmlq"
 	"dmpkiosk/ins"
 )
 
@@ -134,25 +135,6 @@ var (
 	// used.
 	ErrInconsistent = errors.New("insi: inconsistent answer")
 )
-
-func child(el *etree.Element, local, ns string) *etree.Element {
-	if el == nil {
-		return nil
-	}
-	for _, c := range el.ChildElements() {
-		if c.Tag == local && c.NamespaceURI() == ns {
-			return c
-		}
-	}
-	return nil
-}
-
-func text(el *etree.Element) string {
-	if el == nil {
-		return ""
-	}
-	return strings.TrimSpace(el.Text())
-}
 
 // Envelope is what the client reads of a message.
 type Envelope struct {
@@ -330,3 +312,8 @@ func consistent(q, a *Traits) error {
 	}
 	return nil
 }
+
+var (
+	child = xmlq.Child
+	text  = xmlq.Text
+)

@@ -24,6 +24,7 @@ import (
 	"github.com/beevik/etree"
 
 	"dmpkiosk/bridge/insi"
+	"dmpkiosk/bridge/internal/xmlq"
 	"dmpkiosk/ins"
 )
 
@@ -212,25 +213,6 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var errUnknown = errors.New("insisim: nobody of that name and birth date")
-
-func child(el *etree.Element, local, ns string) *etree.Element {
-	if el == nil {
-		return nil
-	}
-	for _, c := range el.ChildElements() {
-		if c.Tag == local && c.NamespaceURI() == ns {
-			return c
-		}
-	}
-	return nil
-}
-
-func text(el *etree.Element) string {
-	if el == nil {
-		return ""
-	}
-	return strings.TrimSpace(el.Text())
-}
 
 // searchTraits finds the people a RECSANSVITALE names: same birth name,
 // sex and birth date (and birth place, when given), each asked first name
@@ -439,3 +421,8 @@ func Public() []Person {
 		{Traits: t("ADRTROIS", "DOMINIQUE", "F", "1997-02-26", "2A020"), INS: nir("297022A020778", ins.OIDNIR)},
 	}
 }
+
+var (
+	child = xmlq.Child
+	text  = xmlq.Text
+)
