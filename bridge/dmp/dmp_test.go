@@ -56,7 +56,7 @@ func newRig(t *testing.T, regime string, extra ...dmpsim.Person) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	people, err := dmpsim.VitalePeople()
+	people, err := hwtest.DMPPeople()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -237,7 +237,7 @@ func TestBridgeLinksNoTestCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		if dep == "testing" || strings.HasPrefix(dep, "dmpkiosk/hwtest") || strings.Contains(dep, "ebfe/scard") || strings.HasPrefix(dep, "dmpkiosk/bridge/dmp/dmpsim") {
+		if dep == "testing" || strings.HasPrefix(dep, "dmpkiosk/hwtest") || strings.Contains(dep, "ebfe/scard") || strings.HasPrefix(dep, "dmpkiosk/bridge/dmp/dmpsim") || strings.HasPrefix(dep, "dmpkiosk/bridge/insi/insisim") {
 			t.Errorf("cmd/bridge depends on %s", dep)
 		}
 	}

@@ -60,7 +60,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	people, err := dmpsim.VitalePeople()
+	people, err := hwtest.DMPPeople()
 	if err != nil {
 		return err
 	}

@@ -122,3 +122,17 @@ func TestSelftest(t *testing.T) {
 		t.Fatalf("selftest without pcscd: exit %d\n%s", code, out)
 	}
 }
+
+// The kiosk never links the test rig or the testing package (its virtual
+// card tray runs cardsim as a process).
+func TestKioskLinksNoTestCode(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "testing" || strings.HasPrefix(dep, "dmpkiosk/hwtest") || strings.Contains(dep, "/dmpsim") || strings.Contains(dep, "/insisim") {
+			t.Errorf("cmd/kiosk depends on %s", dep)
+		}
+	}
+}

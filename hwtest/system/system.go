@@ -152,7 +152,7 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 		}
 		writePEM(t, filepath.Join(dir, k.file), "CERTIFICATE", cert.Raw)
 	}
-	people, err := dmpsim.VitalePeople()
+	people, err := hwtest.DMPPeople()
 	if err != nil {
 		t.Fatal(err)
 	}

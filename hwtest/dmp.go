@@ -1,21 +1,21 @@
-package dmpsim
+package hwtest
 
 import (
 	"fmt"
 	"strings"
 
 	"dmpkiosk/bridge/dmp"
-	"dmpkiosk/hwtest"
+	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/ins"
 )
 
-// VitalePeople is the identity referential of the virtual Vitale cards'
-// fictitious patients: each known by their INS when they have a NIR of
-// their own, and by the INS-C the kiosk computes (the legacy regime's
-// identifier).
-func VitalePeople() ([]Person, error) {
-	var out []Person
-	for _, p := range hwtest.VitaleProfiles {
+// DMPPeople are the virtual Vitale cards' fictitious patients as the DMP
+// simulator knows them (its Options.People): each known by their INS when
+// they have a NIR of their own, and by the INS-C the kiosk computes (the
+// legacy regime's identifier).
+func DMPPeople() ([]dmpsim.Person, error) {
+	var out []dmpsim.Person
+	for _, p := range VitaleProfiles {
 		insured := ""
 		for _, v := range p.People {
 			if v.Quality == "00" {
@@ -32,7 +32,7 @@ func VitalePeople() ([]Person, error) {
 			if v.NIR != "" {
 				n, err := ins.ParseNIR13(v.NIR)
 				if err != nil {
-					return nil, fmt.Errorf("dmpsim: %s: %w", p.Name, err)
+					return nil, fmt.Errorf("hwtest: %s: %w", p.Name, err)
 				}
 				d.Sex = n.Sex()
 				if n.Certified() {
@@ -46,7 +46,7 @@ func VitalePeople() ([]Person, error) {
 				}
 			}
 			if len(ids) > 0 {
-				out = append(out, Person{IDs: ids, Demographics: d})
+				out = append(out, dmpsim.Person{IDs: ids, Demographics: d})
 			}
 		}
 	}
