@@ -17,6 +17,7 @@ import (
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/ins"
 )
 
@@ -56,7 +57,7 @@ func newRig(t *testing.T, regime string, extra ...dmpsim.Person) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	people, err := hwtest.DMPPeople()
+	people, err := patients.DMP()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"dmpkiosk/bridge/insi"
 	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/ins"
 )
 
@@ -250,7 +251,7 @@ func BenchmarkLookup(b *testing.B) {
 // Vitale search finds from the insured person's number, the birth date and
 // the birth rank (the twins told apart by their rank).
 func TestVitaleChildren(t *testing.T) {
-	people, err := hwtest.INSiPeople()
+	people, err := patients.INSi()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ import (
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/provisioning"
 )
 
@@ -60,7 +61,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	people, err := hwtest.DMPPeople()
+	people, err := patients.DMP()
 	if err != nil {
 		return err
 	}

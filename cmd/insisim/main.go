@@ -26,6 +26,7 @@ import (
 	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/provisioning"
 )
 
@@ -110,7 +111,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	opts := insisim.Options{Mode: *mode}
 	if *vitale {
-		people, err := hwtest.INSiPeople()
+		people, err := patients.INSi()
 		if err != nil {
 			return err
 		}

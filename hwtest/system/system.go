@@ -32,6 +32,7 @@ import (
 
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/provisioning"
 )
 
@@ -152,7 +153,7 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 		}
 		writePEM(t, filepath.Join(dir, k.file), "CERTIFICATE", cert.Raw)
 	}
-	people, err := hwtest.DMPPeople()
+	people, err := patients.DMP()
 	if err != nil {
 		t.Fatal(err)
 	}

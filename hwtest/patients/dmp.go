@@ -1,4 +1,7 @@
-package hwtest
+// Package patients gives the virtual Vitale cards' fictitious patients to
+// the simulators (the DMP's and INSi's), which take them through their
+// options: the simulators themselves link no test rig.
+package patients
 
 import (
 	"fmt"
@@ -6,16 +9,17 @@ import (
 
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/hwtest"
 	"dmpkiosk/ins"
 )
 
-// DMPPeople are the virtual Vitale cards' fictitious patients as the DMP
+// DMP are the virtual Vitale cards' fictitious patients as the DMP
 // simulator knows them (its Options.People): each known by their INS when
 // they have a NIR of their own, and by the INS-C the kiosk computes (the
 // legacy regime's identifier).
-func DMPPeople() ([]dmpsim.Person, error) {
+func DMP() ([]dmpsim.Person, error) {
 	var out []dmpsim.Person
-	for _, p := range VitaleProfiles {
+	for _, p := range hwtest.VitaleProfiles {
 		insured := ""
 		for _, v := range p.People {
 			if v.Quality == "00" {
@@ -32,7 +36,7 @@ func DMPPeople() ([]dmpsim.Person, error) {
 			if v.NIR != "" {
 				n, err := ins.ParseNIR13(v.NIR)
 				if err != nil {
-					return nil, fmt.Errorf("hwtest: %s: %w", p.Name, err)
+					return nil, fmt.Errorf("patients: %s: %w", p.Name, err)
 				}
 				d.Sex = n.Sex()
 				if n.Certified() {

@@ -1,4 +1,4 @@
-package hwtest
+package patients
 
 import (
 	"fmt"
@@ -6,18 +6,19 @@ import (
 
 	"dmpkiosk/bridge/insi"
 	"dmpkiosk/bridge/insi/insisim"
+	"dmpkiosk/hwtest"
 	"dmpkiosk/ins"
 )
 
-// INSiPeople are the virtual Vitale cards' patients as INSi knows them,
+// INSi are the virtual Vitale cards' patients as INSi knows them,
 // for the INSi simulator: those with a NIR under it, the others (children)
 // with an INS of their own, a fictitious NIR born in Paris (75056) made
 // from their sex and birth date. Cards with a wrong key on purpose are
 // left out.
-func INSiPeople() ([]insisim.Person, error) {
+func INSi() ([]insisim.Person, error) {
 	var out []insisim.Person
 	order := 900
-	for _, p := range VitaleProfiles {
+	for _, p := range hwtest.VitaleProfiles {
 		insured := p.People[0].NIR // the profiles list the insured person first
 		for _, v := range p.People {
 			if v.BadKey {
@@ -25,13 +26,13 @@ func INSiPeople() ([]insisim.Person, error) {
 			}
 			name, err := ins.NormalizeName(v.Surname)
 			if err != nil {
-				return nil, fmt.Errorf("hwtest: %s: %w", p.Name, err)
+				return nil, fmt.Errorf("patients: %s: %w", p.Name, err)
 			}
 			var first []string
 			for _, f := range strings.Fields(v.FirstName) {
 				n, err := ins.NormalizeName(f)
 				if err != nil {
-					return nil, fmt.Errorf("hwtest: %s: %w", p.Name, err)
+					return nil, fmt.Errorf("patients: %s: %w", p.Name, err)
 				}
 				first = append(first, n)
 			}
@@ -39,7 +40,7 @@ func INSiPeople() ([]insisim.Person, error) {
 			if body == "" {
 				sex := map[string]string{"M": "1", "F": "2"}[v.Sex]
 				if sex == "" {
-					return nil, fmt.Errorf("hwtest: %s: %s has neither a NIR nor a sex", p.Name, v.FirstName)
+					return nil, fmt.Errorf("patients: %s: %s has neither a NIR nor a sex", p.Name, v.FirstName)
 				}
 				order++
 				body = fmt.Sprintf("%s%s%s75056%03d", sex, v.BirthDate[2:4], v.BirthDate[4:6], order)
@@ -47,7 +48,7 @@ func INSiPeople() ([]insisim.Person, error) {
 			}
 			n, err := ins.ParseNIR13(body)
 			if err != nil {
-				return nil, fmt.Errorf("hwtest: %s: %w", p.Name, err)
+				return nil, fmt.Errorf("patients: %s: %w", p.Name, err)
 			}
 			if place == "" {
 				place = body[5:10]
