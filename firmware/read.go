@@ -92,36 +92,17 @@ func ReadSlots(ctx context.Context, pc *pcsc.Context, readers []string) ([]SlotR
 }
 
 func readSlot(ctx context.Context, s *SlotRead) error {
-	switch s.Card {
-	case KindVitale1:
-		return vitale.ErrVitale1
-	case KindCPS2ter:
-		return cps.ErrCPS2ter
-	case KindUnknown:
-		return ErrUnknownCard
+	if err := kindError(s.Card); err != nil {
+		return err
 	}
-	pc, err := pcsc.Establish()
+	c, err := PCSC{}.Open(ctx, s.Reader)
 	if err != nil {
 		return err
 	}
-	defer pc.Release()
-	k, err := pc.Connect(ctx, s.Reader)
-	if err != nil {
-		return err
-	}
-	defer k.Close()
-	return k.Transaction(ctx, func(ctx context.Context) error {
-		if s.Card == KindVitale2 {
-			c, err := vitale.APDUReader{T: k}.ReadVitale(ctx)
-			s.Vitale = c
-			return err
-		}
-		c, err := cps.Open(k, k.ATR())
-		if err != nil {
-			return err
-		}
-		info, err := c.ReadInfo(ctx)
-		s.CPS = info
+	defer c.Close()
+	return c.(*pcscCard).Transaction(ctx, func(ctx context.Context) error {
+		r, err := ReadCard(ctx, c, s.Card)
+		s.Vitale, s.CPS = r.Vitale, r.Info
 		return err
 	})
 }

@@ -30,15 +30,17 @@ type Session struct {
 	Display *display.Display
 	Inputs  <-chan input.Event
 	Cards   <-chan pcsc.Event
-	Link    *Link
+	// Readers opens the cards the events announce (pcscd when nil).
+	Readers Readers
+	Link    Uplink
 	Outbox  *Outbox
 	Buzzer  *input.Buzzer
 	Logger  *slog.Logger
 	// Now is the kiosk's clock (time.Now when nil).
 	Now func() time.Time
 	// PINPadFor returns the PIN pad of the professional card's reader, or
-	// nil to use the kiosk's keypad; nil asks the reader (PC/SC part 10).
-	PINPadFor func(k *pcsc.Card) cps.PINPad
+	// nil to use the kiosk's keypad; nil asks the card's reader.
+	PINPadFor func(c Card) cps.PINPad
 
 	slots     [2]*slotState
 	reads     chan slotRead
@@ -58,22 +60,11 @@ type Session struct {
 	ctx       context.Context
 }
 
-// readerPad adapts a PC/SC reader's secure PIN entry to cps.PINPad.
-type readerPad struct{ k *pcsc.Card }
-
-func (p readerPad) VerifyOnPad(ctx context.Context, tmpl []byte, offset, size, minDigits, maxDigits int) ([]byte, error) {
-	return p.k.VerifyPINDirect(ctx, pcsc.PINVerify{APDU: tmpl, ASCII: true, BlockSize: size, Offset: offset,
-		MinDigits: minDigits, MaxDigits: maxDigits, TimeoutSecs: 60, LangID: 0x040C})
-}
-
 func (s *Session) pinPad(sl *slotState) cps.PINPad {
 	if s.PINPadFor != nil {
 		return s.PINPadFor(sl.card)
 	}
-	if sl.card.PINPad() {
-		return readerPad{sl.card}
-	}
-	return nil
+	return sl.card.PINPad()
 }
 
 // Alive reports whether the session loop answers within a second: the
@@ -113,8 +104,7 @@ type slotState struct {
 	vitale  *vitale.Card
 	cps     *cps.Card
 	info    *cps.Info
-	pc      *pcsc.Context
-	card    *pcsc.Card
+	card    Card // kept open for a professional card
 	err     error
 	done    bool // read finished
 	reading bool
@@ -174,6 +164,9 @@ func (s *Session) beep(p []time.Duration) {
 func (s *Session) Run(ctx context.Context) error {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Readers == nil {
+		s.Readers = PCSC{}
 	}
 	s.ctx = ctx
 	s.reads = make(chan slotRead, 2)
@@ -235,7 +228,6 @@ func (s *Session) forget() {
 		}
 		if sl.card != nil {
 			_ = sl.card.Close()
-			_ = sl.pc.Release()
 		}
 		s.slots[i] = &slotState{reader: sl.reader, kind: sl.kind}
 	}
@@ -289,7 +281,7 @@ func (s *Session) onCard(ctx context.Context, ev pcsc.Event) {
 			if sl != nil && !sl.done && !sl.reading {
 				sl.reading = true
 				reader, kind := sl.reader, sl.kind
-				go func() { s.reads <- slotRead{i, sl, readForSession(ctx, reader, kind)} }()
+				go func() { s.reads <- slotRead{i, sl, readForSession(ctx, s.Readers, reader, kind)} }()
 			}
 		}
 	}
@@ -298,40 +290,23 @@ func (s *Session) onCard(ctx context.Context, ev pcsc.Event) {
 // readForSession reads a card: a Vitale completely, a CPS's holder while
 // keeping the connection for the PIN and the signature. It runs on its own
 // goroutine and shares nothing with the session until it returns.
-func readForSession(ctx context.Context, reader, kind string) *slotState {
+func readForSession(ctx context.Context, readers Readers, reader, kind string) *slotState {
 	sl := &slotState{reader: reader, kind: kind, done: true}
-	switch sl.kind {
-	case KindVitale1:
-		sl.err = vitale.ErrVitale1
-		return sl
-	case KindCPS2ter:
-		sl.err = cps.ErrCPS2ter
-		return sl
-	case KindUnknown:
-		sl.err = ErrUnknownCard
+	if sl.err = kindError(kind); sl.err != nil {
 		return sl
 	}
-	pc, err := pcsc.Establish()
+	c, err := readers.Open(ctx, reader)
 	if err != nil {
 		sl.err = err
 		return sl
 	}
-	k, err := pc.Connect(ctx, sl.reader)
-	if err != nil {
-		pc.Release()
-		sl.err = err
+	r, err := ReadCard(ctx, c, kind)
+	sl.vitale, sl.cps, sl.info, sl.err = r.Vitale, r.CPS, r.Info, err
+	if kind == KindVitale2 || err != nil {
+		_ = c.Close()
 		return sl
 	}
-	if sl.kind == KindVitale2 {
-		sl.vitale, sl.err = vitale.APDUReader{T: k}.ReadVitale(ctx)
-		k.Close()
-		pc.Release()
-		return sl
-	}
-	sl.pc, sl.card = pc, k
-	if sl.cps, sl.err = cps.Open(k, k.ATR()); sl.err == nil {
-		sl.info, sl.err = sl.cps.ReadInfo(ctx)
-	}
+	sl.card = c
 	return sl
 }
 
@@ -340,7 +315,6 @@ func (s *Session) onRead(ctx context.Context, r slotRead) {
 		// That card left (or the session was wiped) while it was read.
 		if r.s.card != nil {
 			_ = r.s.card.Close()
-			_ = r.s.pc.Release()
 		}
 		return
 	}

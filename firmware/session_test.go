@@ -47,6 +47,9 @@ type kioskRig struct {
 }
 
 func newKioskRig(t testing.TB, regime string, tweak ...func(*Session)) *kioskRig {
+	if testing.Short() {
+		t.Skip("-short: the session through pcscd and mosquitto runs without it (session_mem_test.go covers it in memory)")
+	}
 	d := hwtest.StartPCSCD(t)
 	igc, err := hwtest.NewIGCSante()
 	if err != nil {
@@ -113,17 +116,7 @@ func (r *kioskRig) remove(slot int) {
 // wait returns the first screen shown of the kind whose text holds want.
 func (r *kioskRig) wait(kind display.Kind, want string) display.Screen {
 	r.t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		select {
-		case s := <-r.screens.ch:
-			if s.Kind == kind && strings.Contains(s.Text(), want) {
-				return s
-			}
-		case <-deadline:
-			r.t.Fatalf("no %v screen saying %q", kind, want)
-		}
-	}
+	return waitScreen(r.t, r.screens.ch, kind, want, 30*time.Second)
 }
 
 func (r *kioskRig) press(evs ...input.Event) {
@@ -337,7 +330,7 @@ func TestSessionClockSkew(t *testing.T) {
 func TestSessionPINPadReader(t *testing.T) {
 	typed := make(chan string, 4)
 	r := newKioskRig(t, "current", func(s *Session) {
-		s.PINPadFor = func(k *pcsc.Card) cps.PINPad {
+		s.PINPadFor = func(k Card) cps.PINPad {
 			return &hwtest.PadReader{T: k, Typed: func() string { return <-typed }}
 		}
 	})
