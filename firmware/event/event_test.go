@@ -33,7 +33,7 @@ type fixture struct {
 	cardCA       *x509.CertPool
 }
 
-func cardSigner(t *testing.T, profile string) Signer {
+func cardSigner(t testing.TB, profile string) Signer {
 	t.Helper()
 	igcOnce.Do(func() {
 		var err error
@@ -48,7 +48,7 @@ func cardSigner(t *testing.T, profile string) Signer {
 	return Signer{Key: key, Chain: []*x509.Certificate{cert}}
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ca, err := provisioning.InitCA(filepath.Join(t.TempDir(), "ca"), "")
 	if err != nil {
@@ -181,4 +181,21 @@ func encrypt(t *testing.T, g generalJWS, pub *ecdsa.PublicKey) string {
 	}
 	s, _ := obj.CompactSerialize()
 	return s
+}
+
+// Whatever arrives on the events topic, Open verifies it or refuses it;
+// it never panics. Seeded with a sealed event and parts of it.
+func FuzzOpen(f *testing.F) {
+	fx := newFixture(f)
+	jwe, err := Seal(sample(), fx.device, fx.card, &fx.bridge.PublicKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(jwe)
+	f.Add(jwe[:len(jwe)/2])
+	f.Add("a.b.c.d.e")
+	at := time.Date(2026, 11, 22, 10, 1, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _ = Open(s, fx.bridge, fx.kioskCA, fx.cardCA, at)
+	})
 }
