@@ -125,7 +125,7 @@ func checkContent(e *event.Event) error {
 		return errors.New("no id or sequence")
 	case e.Type != event.TypeCreate && e.Type != event.TypeConsent:
 		return fmt.Errorf("type %q", e.Type)
-	case e.Type == event.TypeCreate && (e.Regime != "legacy" || e.Consent.Creation == nil || !*e.Consent.Creation):
+	case e.Type == event.TypeCreate && (e.Regime != event.RegimeLegacy || e.Consent.Creation == nil || !*e.Consent.Creation):
 		return errors.New("a creation needs the legacy regime and the patient's consent to it")
 	case !e.Consent.Informed:
 		return errors.New("the patient was not informed")

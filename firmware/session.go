@@ -574,7 +574,7 @@ func (s *Session) showDocument() {
 
 func (s *Session) startConsent() {
 	s.qs = []question{{text: "Le patient a-t-il été informé sur le DMP (brochure remise) ?", answers: []string{"Oui", "Non"}}}
-	if s.Config.Regime == "legacy" {
+	if s.Config.Regime == event.RegimeLegacy {
 		s.qs = append(s.qs, question{text: "Le patient consent-il à la création de son DMP ?", answers: []string{"Oui", "Non"}})
 	}
 	s.qs = append(s.qs,
@@ -614,10 +614,6 @@ func (s *Session) now() time.Time {
 	}
 	return time.Now()
 }
-
-// ErrClock means the kiosk's clock is outside its own certificate's
-// validity: its events would be refused, so none is made.
-var ErrClock = errors.New("horloge de la borne incorrecte")
 
 func (s *Session) send(ctx context.Context) {
 	if dev := s.Creds.Device.Chain[0]; s.now().Before(dev.NotBefore) || s.now().After(dev.NotAfter) {
@@ -714,7 +710,7 @@ func (s *Session) buildEvent(ctx context.Context) (*event.Event, error) {
 	c := event.Consent{Informed: s.answers[0]}
 	i := 1
 	typ := event.TypeConsent
-	if s.Config.Regime == "legacy" {
+	if s.Config.Regime == event.RegimeLegacy {
 		creation := s.answers[1]
 		c.Creation = &creation
 		if creation {

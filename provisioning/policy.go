@@ -9,7 +9,6 @@ import (
 func EventsTopic(id string) string  { return "kiosk/" + id + "/events" }
 func StatusTopic(id string) string  { return "kiosk/" + id + "/status" }
 func ResultsTopic(id string) string { return "kiosk/" + id + "/results" }
-func CmdTopic(id string) string     { return "kiosk/" + id + "/cmd" }
 
 // BridgeEventsFilter is the shared subscription the bridges consume events
 // on, sharing the load.

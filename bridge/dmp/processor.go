@@ -35,7 +35,7 @@ func PatientOfEvent(e *event.Event) (PatientID, error) {
 	if e.Patient.INS != nil && e.Patient.INS.Value != "" {
 		return PatientID{Root: e.Patient.INS.OID, Extension: e.Patient.INS.Value}, nil
 	}
-	if e.Regime == "legacy" && e.Patient.INSC != "" {
+	if e.Regime == event.RegimeLegacy && e.Patient.INSC != "" {
 		return PatientID{Root: OIDINSC, Extension: e.Patient.INSC}, nil
 	}
 	return PatientID{}, errors.New("no INS for this patient: the INSi lookup must qualify the identity first")
@@ -77,7 +77,7 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 	created := false
 	if !ex.Exists {
 		switch {
-		case e.Regime != "legacy":
+		case e.Regime != event.RegimeLegacy:
 			return bridge.Outcome{Code: event.OutcomeRefused, Message: msgNoDMP}, nil
 		case e.Consent.Creation == nil || !*e.Consent.Creation:
 			return bridge.Outcome{Code: event.OutcomeRefused, Message: msgNoConsent}, nil
@@ -121,9 +121,9 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 		return bridge.Outcome{Code: event.OutcomeCreated, Message: msgCreated}, nil
 	case created:
 		return bridge.Outcome{Code: event.OutcomeCreated, Message: msgCreatedNoAuth}, nil
-	case e.Regime == "legacy" && e.Consent.Authorization:
+	case e.Regime == event.RegimeLegacy && e.Consent.Authorization:
 		return bridge.Outcome{Code: event.OutcomeExists, Message: msgExists}, nil
-	case e.Regime == "legacy":
+	case e.Regime == event.RegimeLegacy:
 		return bridge.Outcome{Code: event.OutcomeExists, Message: msgExistsNoAuth}, nil
 	case e.Consent.Authorization:
 		return bridge.Outcome{Code: event.OutcomeAuthorized, Message: msgAuthorized}, nil

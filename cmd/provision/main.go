@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"dmpkiosk/cmd/internal/cli"
+	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
 
@@ -107,7 +108,7 @@ func runBundle(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 	fs.StringVar(&cfg.Site, "site", "", "geographic FINESS of the site")
 	fs.StringVar(&cfg.Unit, "unit", "", "unit (service) where the device is")
 	fs.StringVar(&cfg.Context, "context", "admission", strings.Join(provisioning.Contexts, ", "))
-	fs.StringVar(&cfg.Regime, "regime", "current", strings.Join(provisioning.Regimes, ", "))
+	fs.StringVar(&cfg.Regime, "regime", event.RegimeCurrent, strings.Join(provisioning.Regimes, ", "))
 	ca, err := parseOpen(fs, args, dir)
 	if err != nil {
 		return err

@@ -25,6 +25,16 @@ import (
 )
 
 // Types of events.
+// Regimes: the DMP rules an event is made under (the bridge's DMP runs
+// one).
+const (
+	// RegimeLegacy: the DMP is created with the patient's consent.
+	RegimeLegacy = "legacy"
+	// RegimeCurrent: since July 2021, DMPs are opened automatically; no
+	// creation.
+	RegimeCurrent = "current"
+)
+
 const (
 	TypeCreate  = "dmp.create"  // legacy regime: create the DMP with the patient's consent
 	TypeConsent = "dmp.consent" // information, authorization and oppositions recorded

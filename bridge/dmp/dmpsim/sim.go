@@ -27,13 +27,14 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/firmware/event"
 	"dmpkiosk/ins"
 )
 
 // Regimes the simulator runs.
 const (
-	Legacy  = "legacy"  // creation allowed with the patient's consent
-	Current = "current" // since July 2021: DMPs opened automatically, no creation
+	Legacy  = event.RegimeLegacy  // creation allowed with the patient's consent
+	Current = event.RegimeCurrent // since July 2021: DMPs opened automatically, no creation
 )
 
 // Options configure a simulator.
