@@ -58,21 +58,36 @@ func (i INS) Kind() string { return oidKinds[i.OID] }
 // IsZero reports whether i holds no INS.
 func (i INS) IsZero() bool { return i.OID == "" }
 
-// CX renders the INS as an HL7 v2 CX (also the VIHF resource-id and the XDS
-// patientId): <matricule>^^^&<OID>&ISO^NH.
-func (i INS) CX() string { return i.Value() + "^^^&" + i.OID + "&ISO^NH" }
+// FormatCX writes an identifier and the OID of its authority as an HL7 v2
+// CX (also the VIHF resource-id and the XDS patientId):
+// <id>^^^&<OID>&ISO^NH. It is the one writer of the form, for INS and INS-C
+// alike.
+func FormatCX(id, oid string) string { return id + "^^^&" + oid + "&ISO^NH" }
+
+// SplitCX reads an identifier and its authority's OID from the CX form,
+// without judging the identifier.
+func SplitCX(s string) (id, oid string, err error) {
+	comps := strings.Split(s, "^")
+	if len(comps) != 5 || comps[0] == "" || comps[1] != "" || comps[2] != "" || comps[4] != "NH" {
+		return "", "", fmt.Errorf("%w : forme CX <matricule>^^^&<OID>&ISO^NH attendue", ErrINS)
+	}
+	auth := strings.Split(comps[3], "&")
+	if len(auth) != 3 || auth[0] != "" || auth[1] == "" || auth[2] != "ISO" {
+		return "", "", fmt.Errorf("%w : autorité CX &<OID>&ISO attendue", ErrINS)
+	}
+	return comps[0], auth[1], nil
+}
+
+// CX renders the INS in the CX form.
+func (i INS) CX() string { return FormatCX(i.Value(), i.OID) }
 
 // ParseCX reads an INS from its HL7 CX form.
 func ParseCX(s string) (INS, error) {
-	comps := strings.Split(s, "^")
-	if len(comps) != 5 || comps[1] != "" || comps[2] != "" || comps[4] != "NH" {
-		return INS{}, fmt.Errorf("%w : forme CX <matricule>^^^&<OID>&ISO^NH attendue", ErrINS)
+	id, oid, err := SplitCX(s)
+	if err != nil {
+		return INS{}, err
 	}
-	auth := strings.Split(comps[3], "&")
-	if len(auth) != 3 || auth[0] != "" || auth[2] != "ISO" {
-		return INS{}, fmt.Errorf("%w : autorité CX &<OID>&ISO attendue", ErrINS)
-	}
-	return NewINS(comps[0], auth[1])
+	return NewINS(id, oid)
 }
 
 // FHIRIdentifier is the FHIR Identifier of an INS (system and value only;

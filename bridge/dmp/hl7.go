@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"dmpkiosk/ins"
 )
 
 // OIDs and code systems of the HL7 v3 messages (the package DMP's
@@ -59,7 +61,7 @@ type PatientID struct {
 }
 
 // CX is the identifier as the VIHF resource-id and XDS write it.
-func (p PatientID) CX() string { return p.Extension + "^^^&" + p.Root + "&ISO^NH" }
+func (p PatientID) CX() string { return ins.FormatCX(p.Extension, p.Root) }
 
 // Demographics are what the DMP holds of the patient's identity.
 type Demographics struct {

@@ -194,23 +194,6 @@ func localName(q string) string {
 	return q
 }
 
-// FaultBody is the SOAP 1.2 fault element for f (the simulator answers
-// with it).
-func FaultBody(f *Fault) *etree.Element {
-	el := etree.NewElement("soap:Fault")
-	code := el.CreateElement("soap:Code")
-	code.CreateElement("soap:Value").SetText("soap:" + f.Code)
-	if f.Subcode != "" {
-		v := code.CreateElement("soap:Subcode").CreateElement("soap:Value")
-		v.CreateAttr("xmlns:dmp", NSFault)
-		v.SetText("dmp:" + f.Subcode)
-	}
-	t := el.CreateElement("soap:Reason").CreateElement("soap:Text")
-	t.CreateAttr("xml:lang", "fr")
-	t.SetText(f.Reason)
-	return el
-}
-
 var (
 	child = xmlq.Child
 	text  = xmlq.Text

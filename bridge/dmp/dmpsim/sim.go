@@ -463,117 +463,156 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 }
 
 func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.Envelope, req request, pid dmp.PatientID, v *vihf, t *traceEntry) error {
-	structure := v.get(dmp.AttrStructure)
 	dbtx, err := s.st.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer dbtx.Rollback()
-	rec, err := s.st.lookup(ctx, dbtx, pid, structure)
-	known := err == nil
+	x := &txn{sim: s, a: a, tx: tx, env: env, req: req, pid: pid, dbtx: dbtx, structure: v.get(dmp.AttrStructure), now: s.opts.Now(),
+		respOID: strings.TrimPrefix(a.respID, "urn:uuid:")}
+	x.rec, err = s.st.lookup(ctx, dbtx, pid, x.structure)
+	x.known = err == nil
 	if err != nil && !errors.Is(err, errUnknownPatient) {
 		return err
 	}
-	if known {
-		t.person = sql.NullInt64{Int64: rec.person, Valid: true}
+	if x.known {
+		t.person = sql.NullInt64{Int64: x.rec.person, Valid: true}
 	}
-	now := s.opts.Now()
-	respOID := strings.TrimPrefix(a.respID, "urn:uuid:")
-	ids := inscOf(rec.insc)
+	x.ids = inscOf(x.rec.insc)
 	if pid.Root != dmp.OIDINSC {
-		ids = append(ids, pid)
+		x.ids = append(x.ids, pid)
 	}
-	if known && rec.hasDMP && rec.state == "closed" && tx != dmp.TD11 {
+	if x.known && x.rec.hasDMP && x.rec.state == "closed" && tx != dmp.TD11 {
 		a.fault("Sender", dmp.ErrClosed.Subcode, "le DMP de ce patient est fermé")
 		return nil
 	}
 	switch tx {
 	case dmp.TD02:
-		ex := dmp.Existence{Exists: known && rec.hasDMP, Authorization: dmp.AuthNone}
-		if ex.Exists {
-			ex.Authorization, ex.IDs, ex.Demographics = rec.auth, ids, rec.demographics
-		}
-		a.outcome = "OK"
-		if !ex.Exists {
-			a.outcome = "NF"
-		}
-		a.write(http.StatusOK, existenceAnswer(tx, respOID, now, req, ex))
+		x.testExistence()
 	case dmp.TD13a:
-		if !known || !rec.hasDMP {
-			a.fault("Sender", "DMPNotFound", "pas de DMP pour ce patient")
-			return nil
-		}
-		if rec.auth != dmp.AuthValid {
-			a.fault("Sender", dmp.ErrAccessDenied.Subcode, "l'établissement n'est pas autorisé par le patient")
-			return nil
-		}
-		a.outcome = "OK"
-		a.write(http.StatusOK, existenceAnswer(tx, respOID, now, req, dmp.Existence{Exists: true, Authorization: rec.auth, IDs: ids,
-			Demographics: rec.demographics, Observations: map[string]bool{dmp.ObsBrisDeGlace: rec.oppBDG, dmp.ObsEmergency: rec.oppUrg}}))
+		x.readAdmin()
 	case dmp.TD11:
-		if s.opts.Regime == Current {
-			a.fault("Sender", dmp.ErrAccessDenied.Subcode, "création de DMP interdite depuis le 1er juillet 2021")
-			return nil
-		}
-		c, _, ok := req.creation()
-		refuse := func(code, why string) {
-			a.outcome = "refused " + code
-			a.write(http.StatusOK, createdAnswer(respOID, now, req, c, ids, code, why))
-		}
-		switch {
-		case !ok:
-			a.fault("Sender", "DMPInvalidRequest", "demande de création incomplète")
-			return nil
-		case !known || !sameIdentity(rec.demographics, c.Demographics):
-			ids = []dmp.PatientID{pid}
-			refuse(dmp.ErrIdentityCertFailure.Subcode, "identité non certifiée")
-			return nil
-		case rec.hasDMP && rec.state == "closed":
-			refuse(dmp.ErrClosed.Subcode, "DMP fermé")
-			return nil
-		case rec.hasDMP:
-			refuse(dmp.ErrFound.Subcode, "le patient a déjà un DMP")
-			return nil
-		case !c.Consent:
-			refuse("DMPConsentMissing", "consentement du patient absent")
-			return nil
-		}
-		if _, err := dbtx.ExecContext(ctx, `INSERT INTO dmps (person, state, created, created_by, consent, opp_bris_de_glace, opp_urgence)
-			VALUES (?, 'open', ?, ?, 1, ?, ?)`, rec.person, now.UnixMilli(), structure, c.OppBrisGlace, c.OppUrgence); err != nil {
-			return err
-		}
-		a.outcome = "created"
-		if err := dbtx.Commit(); err != nil {
-			return err
-		}
-		a.write(http.StatusOK, createdAnswer(respOID, now, req, c, ids, "", ""))
+		return x.create(ctx)
 	case dmp.TD03:
-		act := action(env.Body)
-		status := map[string]string{dmp.ActionAdd: dmp.AuthValid, dmp.ActionRemove: dmp.AuthRefused}[act]
-		switch {
-		case status == "":
-			a.fault("Sender", "DMPInvalidRequest", "action "+act+" inconnue")
-			return nil
-		case !known || !rec.hasDMP:
-			a.fault("Sender", "DMPNotFound", "pas de DMP pour ce patient")
-			return nil
-		}
-		if _, err := dbtx.ExecContext(ctx, `INSERT INTO authorizations (person, structure, status, updated) VALUES (?, ?, ?, ?)
-			ON CONFLICT (person, structure) DO UPDATE SET status = excluded.status, updated = excluded.updated`,
-			rec.person, structure, status, now.UnixMilli()); err != nil {
-			return err
-		}
-		a.outcome = status
-		if err := dbtx.Commit(); err != nil {
-			return err
-		}
-		context := map[string]string{dmp.ActionAdd: "Autorisation ajoutée", dmp.ActionRemove: "Autorisation supprimée"}[act]
-		if rec.auth == status {
-			// As the package's example answers an authorization already there.
-			context = "Autorisation déjà présente aucune action effectuée"
-		}
-		a.write(http.StatusOK, authorizationAnswer(context))
+		return x.setAuthorization(ctx)
 	}
+	return nil
+}
+
+// txn is one transaction being answered: the request, the patient's
+// record, the database transaction.
+type txn struct {
+	sim       *Sim
+	a         *answer
+	tx        string
+	env       *dmp.Envelope
+	req       request
+	pid       dmp.PatientID
+	dbtx      *sql.Tx
+	structure string
+	now       time.Time
+	respOID   string
+	rec       record
+	known     bool
+	ids       []dmp.PatientID
+}
+
+// testExistence answers TD0.2.
+func (x *txn) testExistence() {
+	ex := dmp.Existence{Exists: x.known && x.rec.hasDMP, Authorization: dmp.AuthNone}
+	if ex.Exists {
+		ex.Authorization, ex.IDs, ex.Demographics = x.rec.auth, x.ids, x.rec.demographics
+	}
+	x.a.outcome = "OK"
+	if !ex.Exists {
+		x.a.outcome = "NF"
+	}
+	x.a.write(http.StatusOK, existenceAnswer(x.tx, x.respOID, x.now, x.req, ex))
+}
+
+// readAdmin answers TD1.3a.
+func (x *txn) readAdmin() {
+	switch {
+	case !x.known || !x.rec.hasDMP:
+		x.a.fault("Sender", "DMPNotFound", "pas de DMP pour ce patient")
+		return
+	case x.rec.auth != dmp.AuthValid:
+		x.a.fault("Sender", dmp.ErrAccessDenied.Subcode, "l'établissement n'est pas autorisé par le patient")
+		return
+	}
+	x.a.outcome = "OK"
+	x.a.write(http.StatusOK, existenceAnswer(x.tx, x.respOID, x.now, x.req, dmp.Existence{Exists: true, Authorization: x.rec.auth, IDs: x.ids,
+		Demographics: x.rec.demographics, Observations: map[string]bool{dmp.ObsBrisDeGlace: x.rec.oppBDG, dmp.ObsEmergency: x.rec.oppUrg}}))
+}
+
+// create answers TD1.1.
+func (x *txn) create(ctx context.Context) error {
+	if x.sim.opts.Regime == Current {
+		x.a.fault("Sender", dmp.ErrAccessDenied.Subcode, "création de DMP interdite depuis le 1er juillet 2021")
+		return nil
+	}
+	c, _, ok := x.req.creation()
+	refuse := func(code, why string) {
+		x.a.outcome = "refused " + code
+		x.a.write(http.StatusOK, createdAnswer(x.respOID, x.now, x.req, c, x.ids, code, why))
+	}
+	switch {
+	case !ok:
+		x.a.fault("Sender", "DMPInvalidRequest", "demande de création incomplète")
+		return nil
+	case !x.known || !sameIdentity(x.rec.demographics, c.Demographics):
+		x.ids = []dmp.PatientID{x.pid}
+		refuse(dmp.ErrIdentityCertFailure.Subcode, "identité non certifiée")
+		return nil
+	case x.rec.hasDMP && x.rec.state == "closed":
+		refuse(dmp.ErrClosed.Subcode, "DMP fermé")
+		return nil
+	case x.rec.hasDMP:
+		refuse(dmp.ErrFound.Subcode, "le patient a déjà un DMP")
+		return nil
+	case !c.Consent:
+		refuse("DMPConsentMissing", "consentement du patient absent")
+		return nil
+	}
+	if _, err := x.dbtx.ExecContext(ctx, `INSERT INTO dmps (person, state, created, created_by, consent, opp_bris_de_glace, opp_urgence)
+		VALUES (?, 'open', ?, ?, 1, ?, ?)`, x.rec.person, x.now.UnixMilli(), x.structure, c.OppBrisGlace, c.OppUrgence); err != nil {
+		return err
+	}
+	x.a.outcome = "created"
+	if err := x.dbtx.Commit(); err != nil {
+		return err
+	}
+	x.a.write(http.StatusOK, createdAnswer(x.respOID, x.now, x.req, c, x.ids, "", ""))
+	return nil
+}
+
+// setAuthorization answers TD0.3.
+func (x *txn) setAuthorization(ctx context.Context) error {
+	act := action(x.env.Body)
+	status := map[string]string{dmp.ActionAdd: dmp.AuthValid, dmp.ActionRemove: dmp.AuthRefused}[act]
+	switch {
+	case status == "":
+		x.a.fault("Sender", "DMPInvalidRequest", "action "+act+" inconnue")
+		return nil
+	case !x.known || !x.rec.hasDMP:
+		x.a.fault("Sender", "DMPNotFound", "pas de DMP pour ce patient")
+		return nil
+	}
+	if _, err := x.dbtx.ExecContext(ctx, `INSERT INTO authorizations (person, structure, status, updated) VALUES (?, ?, ?, ?)
+		ON CONFLICT (person, structure) DO UPDATE SET status = excluded.status, updated = excluded.updated`,
+		x.rec.person, x.structure, status, x.now.UnixMilli()); err != nil {
+		return err
+	}
+	x.a.outcome = status
+	if err := x.dbtx.Commit(); err != nil {
+		return err
+	}
+	context := map[string]string{dmp.ActionAdd: "Autorisation ajoutée", dmp.ActionRemove: "Autorisation supprimée"}[act]
+	if x.rec.auth == status {
+		// As the package's example answers an authorization already there.
+		context = "Autorisation déjà présente aucune action effectuée"
+	}
+	x.a.write(http.StatusOK, authorizationAnswer(context))
 	return nil
 }
 
@@ -595,12 +634,11 @@ func sameIdentity(ref, got dmp.Demographics) bool {
 	return !known(ref.Sex) || !known(got.Sex) || ref.Sex == got.Sex
 }
 
-// parseCX reads <id>^^^&<oid>&ISO^NH.
+// parseCX reads the patient's identifier from its CX form.
 func parseCX(s string) (dmp.PatientID, error) {
-	ext, rest, ok := strings.Cut(s, "^^^&")
-	oid, tail, ok2 := strings.Cut(rest, "&ISO")
-	if !ok || !ok2 || ext == "" || oid == "" || tail != "^NH" {
-		return dmp.PatientID{}, fmt.Errorf("dmpsim: CX %q", s)
+	id, oid, err := ins.SplitCX(s)
+	if err != nil {
+		return dmp.PatientID{}, fmt.Errorf("dmpsim: %w", err)
 	}
-	return dmp.PatientID{Root: oid, Extension: ext}, nil
+	return dmp.PatientID{Root: oid, Extension: id}, nil
 }
