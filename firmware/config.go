@@ -34,19 +34,11 @@ type Config struct {
 	dir string
 }
 
-type duration struct{ time.Duration }
-
-func (d *duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	d.Duration = v
-	return err
-}
-
-func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+type duration = provisioning.Duration
 
 // LoadConfig reads and checks a configuration file.
 func LoadConfig(path string) (*Config, error) {
-	c := &Config{OutboxCapacity: 1000, SessionTimeout: duration{2 * time.Minute}, ResultWait: duration{20 * time.Second}}
+	c := &Config{OutboxCapacity: 1000, SessionTimeout: duration{Duration: 2 * time.Minute}, ResultWait: duration{Duration: 20 * time.Second}}
 	c.Display.Display = "web"
 	md, err := toml.DecodeFile(path, c)
 	if err != nil {

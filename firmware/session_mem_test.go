@@ -108,7 +108,7 @@ func newMemRig(t testing.TB, regime string, timeout time.Duration) *memRig {
 		inputs: make(chan input.Event), screens: &screens{ch: make(chan display.Screen, 256)},
 		link: &memLink{results: make(chan event.Result, 4)}, virtual: hwtest.Cards(memIGC)}
 	r.link.online.Store(true)
-	cfg := &Config{SessionTimeout: duration{timeout}, ResultWait: duration{time.Minute}}
+	cfg := &Config{SessionTimeout: duration{Duration: timeout}, ResultWait: duration{Duration: time.Minute}}
 	cfg.DeviceID, cfg.Site, cfg.Unit, cfg.Context, cfg.Regime = "kiosk-1", "750712184", "ACCUEIL", "admission", regime
 	cred := site.Creds["kiosk-1"]
 	creds := &Credentials{Device: event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}}, BridgeKey: &site.EncKey.PublicKey}

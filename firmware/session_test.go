@@ -59,7 +59,7 @@ func newKioskRig(t testing.TB, regime string, tweak ...func(*Session)) *kioskRig
 	m := site.StartMosquitto(t)
 	r := &kioskRig{t: t, d: d, igc: igc, m: m, bridge: standin.Start(t, m.URL(), site, igc.Pool()),
 		screens: &screens{ch: make(chan display.Screen, 256)}, inputs: make(chan input.Event), cards: hwtest.Cards(igc)}
-	cfg := &Config{SessionTimeout: duration{time.Minute}, ResultWait: duration{5 * time.Second}}
+	cfg := &Config{SessionTimeout: duration{Duration: time.Minute}, ResultWait: duration{Duration: 5 * time.Second}}
 	cfg.DeviceID, cfg.Site, cfg.Unit, cfg.Context, cfg.Regime = "kiosk-1", "750712184", "ACCUEIL", "admission", regime
 	cred := site.Creds["kiosk-1"]
 	creds := &Credentials{TLS: site.TLS(cred), Device: event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}},

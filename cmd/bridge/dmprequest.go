@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/server"
 	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
@@ -68,16 +69,16 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	case *path != "" && files:
 		return fmt.Errorf("%w: --config or the key files, not both", cli.ErrUsage)
 	case *path != "":
-		c, err := loadConfig(*path)
+		c, err := server.LoadConfig(*path)
 		if err != nil {
 			return err
 		}
-		sign, auth, closeToken, err := c.DMP.credentials(c)
+		sign, auth, closeToken, err := c.DMP.Credentials(c)
 		if err != nil {
 			return err
 		}
 		defer closeToken()
-		if cfg, err = c.DMP.clientConfig(c, sign, auth); err != nil {
+		if cfg, err = c.DMP.ClientConfig(c, sign, auth); err != nil {
 			return err
 		}
 	case files:

@@ -10,6 +10,7 @@ import (
 
 	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/insi"
+	"dmpkiosk/bridge/server"
 	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/provisioning"
 )
@@ -53,19 +54,19 @@ func runINSIRequest(ctx context.Context, args []string, _ io.Reader, stdout, std
 	case *path != "" && (*certPath != "" || *keyPath != ""):
 		return fmt.Errorf("%w: --config or --cert and --key, not both", cli.ErrUsage)
 	case *path != "":
-		c, err := loadConfig(*path)
+		c, err := server.LoadConfig(*path)
 		if err != nil {
 			return err
 		}
 		if c.INSi.URL == "" {
 			return fmt.Errorf("%s: no [insi] section", *path)
 		}
-		fromFile, release, err := c.insiClientConfig()
+		fromFile, release, err := c.INSiClientConfig()
 		if err != nil {
 			return err
 		}
 		defer release()
-		j, closeJournal, err := c.openJournal(ctx)
+		j, closeJournal, err := c.OpenJournal(ctx)
 		if err != nil {
 			return err
 		}

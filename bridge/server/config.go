@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -19,12 +19,13 @@ import (
 	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/insi"
-	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/provisioning"
 )
 
 // config is bridge.toml. Relative paths are relative to the file.
-type config struct {
+type Config struct {
+	// Version is the software's, as the command was built (not in the file).
+	Version     string   `toml:"-"`
 	ID          string   `toml:"id"`
 	Broker      string   `toml:"broker"`
 	KioskCA     string   `toml:"kiosk_ca"`
@@ -49,14 +50,14 @@ type config struct {
 		ClientCA     string `toml:"client_ca"`     // client certificates instead of a password
 		PasswordFile string `toml:"password_file"` // user "admin"
 	} `toml:"admin"`
-	DMP  dmpConfig  `toml:"dmp"`
-	INSi insiConfig `toml:"insi"`
+	DMP  DMPConfig  `toml:"dmp"`
+	INSi INSiConfig `toml:"insi"`
 
 	dir string
 }
 
-// dmpConfig is how the bridge reaches the DMP and with which keys.
-type dmpConfig struct {
+// DMPConfig is how the bridge reaches the DMP and with which keys.
+type DMPConfig struct {
 	URL      string   `toml:"url"`
 	ServerCA string   `toml:"server_ca"`
 	SignCert string   `toml:"sign_cert"`
@@ -83,8 +84,8 @@ type dmpConfig struct {
 	UnreadableAttempts int `toml:"unreadable_attempts"`
 }
 
-// insiConfig is how the bridge reaches INSi (establishment mode): optional.
-type insiConfig struct {
+// INSiConfig is how the bridge reaches INSi (establishment mode): optional.
+type INSiConfig struct {
 	URL      string `toml:"url"`
 	ServerCA string `toml:"server_ca"`
 	// The INSI-MANU certificate authenticates lookups a professional
@@ -104,16 +105,10 @@ type insiConfig struct {
 	Timeout      duration `toml:"timeout"`
 }
 
-type duration struct{ time.Duration }
+type duration = provisioning.Duration
 
-func (d *duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	d.Duration = v
-	return err
-}
-
-func loadConfig(path string) (*config, error) {
-	c := &config{Window: duration{10 * time.Minute}, Workers: 4, MaxAttempts: 8, Backoff: duration{2 * time.Second}}
+func LoadConfig(path string) (*Config, error) {
+	c := &Config{Window: duration{Duration: 10 * time.Minute}, Workers: 4, MaxAttempts: 8, Backoff: duration{Duration: 2 * time.Second}}
 	c.Journal.Driver = "sqlite"
 	c.Journal.Path = "journal.db"
 	md, err := toml.DecodeFile(path, c)
@@ -150,8 +145,8 @@ func loadConfig(path string) (*config, error) {
 	return c, nil
 }
 
-// openJournal opens the journal the configuration names.
-func (c *config) openJournal(ctx context.Context) (bridge.Journal, func(), error) {
+// OpenJournal opens the journal the configuration names.
+func (c *Config) OpenJournal(ctx context.Context) (bridge.Journal, func(), error) {
 	if c.Journal.Driver == "postgres" {
 		pg, err := bridge.OpenPostgres(ctx, c.Journal.DSN, c.ID)
 		if err != nil {
@@ -166,14 +161,14 @@ func (c *config) openJournal(ctx context.Context) (bridge.Journal, func(), error
 	return sq, func() { sq.Close() }, nil
 }
 
-func (c *config) path(p string) string {
+func (c *Config) path(p string) string {
 	if p == "" || filepath.IsAbs(p) {
 		return p
 	}
 	return filepath.Join(c.dir, p)
 }
 
-func (c *config) pool(paths ...string) (*x509.CertPool, error) {
+func (c *Config) pool(paths ...string) (*x509.CertPool, error) {
 	var certs []*x509.Certificate
 	for _, p := range paths {
 		cs, err := provisioning.LoadCertificates(c.path(p))
@@ -185,7 +180,7 @@ func (c *config) pool(paths ...string) (*x509.CertPool, error) {
 	return provisioning.NewPool(certs...), nil
 }
 
-func (c *config) encKey() (*ecdsa.PrivateKey, error) {
+func (c *Config) encKey() (*ecdsa.PrivateKey, error) {
 	k, err := provisioning.LoadKeyFile(c.path(c.EncKey))
 	if err != nil {
 		return nil, fmt.Errorf("event decryption key: %w", err)
@@ -197,7 +192,7 @@ func (c *config) encKey() (*ecdsa.PrivateKey, error) {
 	return ek, nil
 }
 
-func (c *config) brokerTLS(roots *x509.CertPool) (*tls.Config, error) {
+func (c *Config) brokerTLS(roots *x509.CertPool) (*tls.Config, error) {
 	cert, err := provisioning.LoadCertificate(c.path(c.Cert))
 	if err != nil {
 		return nil, err
@@ -213,7 +208,7 @@ func (c *config) brokerTLS(roots *x509.CertPool) (*tls.Config, error) {
 // dmpCredentials loads the establishment's ORG SIGN and ORG AUTH_CLI keys
 // and certificates: from the PKCS#11 token when one is named (PIN from
 // PKCS11_PIN), else from key files. release closes the token.
-func (d *dmpConfig) credentials(c *config) (sign, auth dmp.Credentials, release func(), err error) {
+func (d *DMPConfig) Credentials(c *Config) (sign, auth dmp.Credentials, release func(), err error) {
 	keys, release, err := c.keyPairs(d.PKCS11, d.Token, keyRef{d.SignCert, d.SignKey}, keyRef{d.AuthCert, d.AuthKey})
 	if err != nil {
 		return sign, auth, release, err
@@ -234,7 +229,7 @@ type keyRef struct{ cert, key string }
 // keyPairs loads certificates and their keys: from the PKCS#11 token when
 // a module is named (PIN from PKCS11_PIN), else from key files. release
 // closes the token.
-func (c *config) keyPairs(module, token string, refs ...keyRef) ([]keyPair, func(), error) {
+func (c *Config) keyPairs(module, token string, refs ...keyRef) ([]keyPair, func(), error) {
 	release := func() {}
 	out := make([]keyPair, len(refs))
 	for i, r := range refs {
@@ -268,11 +263,11 @@ func (c *config) keyPairs(module, token string, refs ...keyRef) ([]keyPair, func
 	return out, release, nil
 }
 
-// insiClientConfig is the INSi client's configuration: the INSI-MANU and
+// INSiClientConfig is the INSi client's configuration: the INSI-MANU and
 // INSI-AUTO keys, the installation's UUID (made once and kept).
-func (c *config) insiClientConfig() (insi.Config, func(), error) {
+func (c *Config) INSiClientConfig() (insi.Config, func(), error) {
 	i := c.INSi
-	cfg := insi.Config{Endpoint: i.URL, IDAM: i.IDAM, Version: cli.Version, Timeout: i.Timeout.Duration}
+	cfg := insi.Config{Endpoint: i.URL, IDAM: i.IDAM, Version: c.Version, Timeout: i.Timeout.Duration}
 	keys, release, err := c.keyPairs(i.PKCS11, i.Token, keyRef{i.ManuCert, i.ManuKey}, keyRef{i.AutoCert, i.AutoKey})
 	if err != nil {
 		return cfg, release, fmt.Errorf("INSi keys: %w", err)
@@ -316,19 +311,19 @@ func instanceID(path string) (string, error) {
 	return id, err
 }
 
-func (d *dmpConfig) client(c *config, sign, auth dmp.Credentials) (*dmp.Client, error) {
-	cfg, err := d.clientConfig(c, sign, auth)
+func (d *DMPConfig) client(c *Config, sign, auth dmp.Credentials) (*dmp.Client, error) {
+	cfg, err := d.ClientConfig(c, sign, auth)
 	if err != nil {
 		return nil, err
 	}
 	return dmp.NewClient(cfg), nil
 }
 
-// clientConfig is the DMP client's configuration. Every exchange is kept
+// ClientConfig is the DMP client's configuration. Every exchange is kept
 // in trace_dir when it is set; an answer that cannot be read is kept in
 // any case (in trace_dir, else in dmp-unreadable/ beside the
 // configuration), for the IT team and the DMP's support to read.
-func (d *dmpConfig) clientConfig(c *config, sign, auth dmp.Credentials) (dmp.Config, error) {
+func (d *DMPConfig) ClientConfig(c *Config, sign, auth dmp.Credentials) (dmp.Config, error) {
 	cfg := dmp.Config{BaseURL: d.URL, Sign: sign, Auth: auth, LPS: d.LPS, Sector: d.Sector, Mode: d.Mode, Timeout: d.Timeout.Duration,
 		StructureName: d.StructureName, StaffRole: d.StaffRole, TestEnvironment: d.TestEnvironment}
 	if d.ServerCA != "" {

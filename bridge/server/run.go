@@ -1,0 +1,147 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"dmpkiosk/bridge"
+	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/provisioning"
+)
+
+// Run wires the bridge from its configuration and runs it until ctx ends:
+// the event service (broker, verifier, journal, DMP processor), the admin
+// web when configured, the CRL reloaded on SIGHUP and periodically.
+func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) error {
+	caCert, err := provisioning.LoadCertificate(c.path(c.KioskCA))
+	if err != nil {
+		return fmt.Errorf("kiosk CA: %w", err)
+	}
+	rev, err := provisioning.LoadRevocations(c.path(c.CRL), caCert)
+	if err != nil {
+		return err
+	}
+	cardCA, err := c.pool(c.CardCA...)
+	if err != nil {
+		return fmt.Errorf("card authorities: %w", err)
+	}
+	enc, err := c.encKey()
+	if err != nil {
+		return err
+	}
+	kioskCA := provisioning.NewPool(caCert)
+	tlsCfg, err := c.brokerTLS(kioskCA)
+	if err != nil {
+		return fmt.Errorf("bridge certificate: %w", err)
+	}
+	j, closeJournal, err := c.OpenJournal(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeJournal()
+	sign, auth, closeToken, err := c.DMP.Credentials(c)
+	if err != nil {
+		return fmt.Errorf("DMP keys: %w", err)
+	}
+	defer closeToken()
+	client, err := c.DMP.client(c, sign, auth)
+	if err != nil {
+		return err
+	}
+	fleet := bridge.NewFleet()
+	svc := bridge.NewService(bridge.ServiceConfig{BrokerURL: c.Broker, TLS: tlsCfg, ClientID: c.ID,
+		Verifier: &bridge.Verifier{EncKey: enc, KioskCA: kioskCA, Revocations: rev, CardCA: cardCA, Window: c.Window.Duration,
+			Chains: event.NewChainCache()},
+		Journal: j, Processor: &dmp.Processor{Client: client, Audit: j.Audit, UnreadableAttempts: c.DMP.UnreadableAttempts}, Workers: c.Workers, MaxAttempts: c.MaxAttempts,
+		Backoff: c.Backoff.Duration, Logger: log, Fleet: fleet})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- svc.Run(ctx) }()
+	if c.Admin.Listen != "" {
+		srv, err := adminServer(c, &bridge.Admin{Journal: j, Service: svc, Fleet: fleet, Ready: svc.Ready})
+		if err != nil {
+			return err
+		}
+		l, err := tls.Listen("tcp", c.Admin.Listen, srv.TLSConfig)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "admin: https://%s/\n", l.Addr())
+		go func() { <-ctx.Done(); srv.Close() }()
+		go func() {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	fmt.Fprintf(stdout, "bridge %s: consuming %s\n", c.ID, c.Broker)
+	if err := ReloadCRL(ctx, errc, log, "bridge", func() error { _, err := rev.Reload(); return err }); err != nil {
+		return err
+	}
+	return <-errc
+}
+
+// ReloadCRL reloads the CRL on SIGHUP and every crlCheckEvery until ctx
+// ends (nil) or errc reports a failure (returned).
+func ReloadCRL(ctx context.Context, errc <-chan error, log *slog.Logger, who string, reload func() error) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(crlCheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return err
+		case <-hup:
+		case <-tick.C:
+		}
+		if err := reload(); err != nil {
+			log.Error(who+": CRL reload failed, keeping the previous one", "error", err)
+		}
+	}
+}
+
+// adminServer is the admin web over TLS: with client certificates of the
+// configured authority, or a password.
+func adminServer(c *Config, a *bridge.Admin) (*http.Server, error) {
+	cert, err := tls.LoadX509KeyPair(c.path(c.Admin.Cert), c.path(c.Admin.Key))
+	if err != nil {
+		return nil, fmt.Errorf("admin certificate: %w", err)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if c.Admin.PasswordFile != "" {
+		pw, err := os.ReadFile(c.path(c.Admin.PasswordFile))
+		if err != nil {
+			return nil, err
+		}
+		a.Password = strings.TrimSpace(string(pw))
+		if len(a.Password) < 12 {
+			return nil, errors.New("admin password: at least 12 characters")
+		}
+	} else {
+		roots, err := c.pool(c.Admin.ClientCA)
+		if err != nil {
+			return nil, err
+		}
+		tc.ClientAuth, tc.ClientCAs = tls.VerifyClientCertIfGiven, roots
+	}
+	return &http.Server{Handler: a.Handler(), TLSConfig: tc, ReadHeaderTimeout: 10 * time.Second}, nil
+}
+
+// crlCheckEvery is how often the broker looks for a new CRL besides SIGHUP.
+const crlCheckEvery = 30 * time.Second
