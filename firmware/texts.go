@@ -1,0 +1,88 @@
+package firmware
+
+import "dmpkiosk/firmware/event"
+
+// What the session's screens say: the French texts in one place.
+const (
+	txtCardPulled         = "Carte retirée : la saisie est annulée, rien n'a été envoyé."
+	txtInsertProCard      = "Insérez la carte professionnelle"
+	txtInsertVitale       = "Insérez la carte Vitale du patient"
+	txtVitaleExpiredTitle = "Carte Vitale expirée"
+	txtVitaleExpiredBody  = "Demandez au patient une carte à jour ; l'identité ne peut pas être lue sur celle-ci."
+	txtProExpiredTitle    = "Carte professionnelle expirée"
+	txtProExpiredBody     = "Utilisez une carte en cours de validité."
+	txtDirectorTitle      = "Carte de directeur"
+	txtDirectorBody       = "Le recueil du consentement se fait avec une carte CPS, CPF ou CPE."
+	txtBlockedTitle       = "Carte bloquée"
+	txtBlockedBody        = "Trop de codes faux. Débloquez-la avec son code de déblocage."
+	txtPINOnPad           = "Saisissez le code sur le clavier du lecteur de carte, puis validez sur le lecteur."
+	txtPINShortTitle      = "Code incomplet"
+	txtPINShortBody       = "Le code compte 4 à 8 chiffres."
+	txtCardUnknown        = "Carte non reconnue"
+	txtCardRemoved        = "Carte retirée"
+	txtCardUnreadable     = "Carte illisible"
+	txtCancelledTitle     = "Annulé"
+	txtCancelledBody      = "Aucune donnée n'a été envoyée. Retirez les cartes."
+	txtTimeoutTitle       = "Délai dépassé"
+	txtTimeoutBody        = "La saisie a été abandonnée. Retirez les cartes pour recommencer."
+	txtBorn               = "Né(e) le "
+	txtRank               = " (rang %d)"
+	txtName               = "Nom : "
+	txtFirstName          = "Prénom : "
+	txtBadNIRKey          = "Attention : le NIR de la carte a une clé invalide."
+	txtDocumentQuestion   = "Une pièce d'identité a-t-elle été vérifiée ?"
+	txtWhichDocument      = "Quelle pièce d'identité ?"
+	txtDocumentTitle      = "Pièce d'identité"
+	txtNotInformedTitle   = "Patient non informé"
+	txtNotInformedBody    = "Remettez d'abord la brochure d'information sur le DMP, puis recommencez."
+	txtClockTitle         = "Horloge de la borne incorrecte"
+	txtClockBody          = "La date de la borne est fausse : la demande serait refusée. Rien n'a été envoyé ; prévenez le support informatique."
+	txtImpossibleTitle    = "Demande impossible"
+	txtNoSignatureTitle   = "Signature impossible"
+	txtNotSignedBody      = "La carte n'a pas signé la demande. Réinsérez-la et recommencez."
+	txtNotStoredTitle     = "Demande non enregistrée"
+	txtNotStoredBody      = "La borne n'a pas pu enregistrer la demande. Prévenez le support informatique."
+	txtOutboxFullBody     = "La file d'attente de la borne est pleine (réseau coupé depuis longtemps). Prévenez le support informatique."
+	txtCreated            = "DMP créé"
+	txtAuthorized         = "Autorisation enregistrée"
+	txtExists             = "Le DMP existe déjà"
+	txtNoAccess           = "Pas d'accès au DMP"
+	txtProcessingError    = "Erreur de traitement"
+)
+
+// Documents the professional may confirm, in the order offered.
+var documents = []struct{ code, label string }{
+	{"passport", "Passeport"}, {"id-card", "Carte nationale d'identité"}, {"residence-permit", "Titre de séjour"},
+}
+
+// questionID names a consent question, so that the event reads its answer
+// by name.
+type questionID int
+
+const (
+	qInformed questionID = iota
+	qCreation
+	qAuthorization
+	qBrisDeGlace
+	qEmergency
+)
+
+type question struct {
+	id      questionID
+	text    string
+	answers []string // first answer = true
+	def     int
+}
+
+// questionsFor are the questions of a regime, in the order asked.
+func questionsFor(regime string) []question {
+	qs := []question{{id: qInformed, text: "Le patient a-t-il été informé sur le DMP (brochure remise) ?", answers: []string{"Oui", "Non"}}}
+	if regime == event.RegimeLegacy {
+		qs = append(qs, question{id: qCreation, text: "Le patient consent-il à la création de son DMP ?", answers: []string{"Oui", "Non"}})
+	}
+	return append(qs,
+		question{id: qAuthorization, text: "Le patient autorise-t-il l'établissement à accéder à son DMP ?", answers: []string{"Oui", "Non"}},
+		question{id: qBrisDeGlace, text: "Accès en urgence (bris de glace) : le patient s'y oppose-t-il ?", answers: []string{"Oui, il s'y oppose", "Non, accès autorisé"}, def: 1},
+		question{id: qEmergency, text: "Accès par le SAMU (centre 15) : le patient s'y oppose-t-il ?", answers: []string{"Oui, il s'y oppose", "Non, accès autorisé"}, def: 1},
+	)
+}
