@@ -80,7 +80,7 @@ func exchange(ctx context.Context, t Transport, cmd Command) (Response, error) {
 		if i == maxGetResponse {
 			return Response{}, fmt.Errorf("%w: more than %d GET RESPONSE in a row", ErrResponse, maxGetResponse)
 		}
-		get := Command{Cla: cmd.Cla, Ins: 0xC0, Ne: neShort(r.SW.SW2())}
+		get := Command{Cla: cmd.Cla, Ins: InsGetResponse, Ne: neShort(r.SW.SW2())}
 		if r, err = transmit(ctx, t, &get); err != nil {
 			return r, err
 		}

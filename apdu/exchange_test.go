@@ -46,7 +46,7 @@ func TestExchangeGetResponse(t *testing.T) {
 		{[]byte{0x00, 0xC0, 0x00, 0x00, 0x04}, []byte{1, 2, 3, 4, 0x61, 0x02}},
 		{[]byte{0x00, 0xC0, 0x00, 0x00, 0x02}, []byte{5, 6, 0x90, 0x00}},
 	}}
-	data, err := Do(context.Background(), s, Command{Ins: 0xA4, P1: 0x04, Data: []byte{0xD2, 0x50}, Ne: 256})
+	data, err := Do(context.Background(), s, Command{Ins: InsSelect, P1: 0x04, Data: []byte{0xD2, 0x50}, Ne: 256})
 	if err != nil || !bytes.Equal(data, []byte{1, 2, 3, 4, 5, 6}) {
 		t.Fatalf("% X %v", data, err)
 	}
@@ -58,7 +58,7 @@ func TestExchangeWrongLe(t *testing.T) {
 		{[]byte{0x00, 0xB0, 0x00, 0x00, 0x00}, []byte{0x6C, 0x03}},
 		{[]byte{0x00, 0xB0, 0x00, 0x00, 0x03}, []byte{7, 8, 9, 0x90, 0x00}},
 	}}
-	data, err := Do(context.Background(), s, Command{Ins: 0xB0, Ne: 256})
+	data, err := Do(context.Background(), s, Command{Ins: InsReadBinary, Ne: 256})
 	if err != nil || !bytes.Equal(data, []byte{7, 8, 9}) {
 		t.Fatalf("% X %v", data, err)
 	}
@@ -72,11 +72,11 @@ func TestExchangeCPS2ter(t *testing.T) {
 		{[]byte{0xA0, 0xC0, 0x00, 0x00, 0x02}, []byte{0xAA, 0xBB, 0x90, 0x00}},
 		{[]byte{0xA0, 0x20, 0x00, 0x00, 0x02, 0x31, 0x32}, []byte{0x98, 0x04}},
 	}}
-	data, err := Do(context.Background(), s, Command{Cla: 0xA0, Ins: 0xA4, Data: []byte{0x3F, 0x00}})
+	data, err := Do(context.Background(), s, Command{Cla: 0xA0, Ins: InsSelect, Data: []byte{0x3F, 0x00}})
 	if err != nil || !bytes.Equal(data, []byte{0xAA, 0xBB}) {
 		t.Fatalf("% X %v", data, err)
 	}
-	_, err = Do(context.Background(), s, Command{Cla: 0xA0, Ins: 0x20, Data: []byte("12")})
+	_, err = Do(context.Background(), s, Command{Cla: 0xA0, Ins: InsVerify, Data: []byte("12")})
 	var ae *AuthError
 	if !errors.As(err, &ae) || ae.Retries != -1 || !errors.Is(err, ErrWrongPIN) {
 		t.Fatalf("CPS2ter wrong PIN: %v", err)
@@ -97,14 +97,14 @@ func TestExchangeChaining(t *testing.T) {
 		{part(0x10, data[255:510]), []byte{0x90, 0x00}},
 		{append(part(0x00, data[510:]), 0x00), []byte{0xCA, 0xFE, 0x90, 0x00}},
 	}}
-	out, err := Do(context.Background(), s, Command{Ins: 0x2A, P1: 0x9E, P2: 0x9A, Data: data, Ne: 256})
+	out, err := Do(context.Background(), s, Command{Ins: InsPSO, P1: 0x9E, P2: 0x9A, Data: data, Ne: 256})
 	if err != nil || !bytes.Equal(out, []byte{0xCA, 0xFE}) {
 		t.Fatalf("% X %v", out, err)
 	}
 	s.done()
 	// A refused link of the chain stops it with that status.
 	s = &script{t: t, steps: []step{{part(0x10, data[:255]), []byte{0x68, 0x83}}}}
-	if _, err := Do(context.Background(), s, Command{Ins: 0x2A, P1: 0x9E, P2: 0x9A, Data: data}); err == nil {
+	if _, err := Do(context.Background(), s, Command{Ins: InsPSO, P1: 0x9E, P2: 0x9A, Data: data}); err == nil {
 		t.Fatal("a refused chain succeeded")
 	}
 	s.done()
@@ -113,12 +113,12 @@ func TestExchangeChaining(t *testing.T) {
 func TestExchangeBadAnswers(t *testing.T) {
 	// A truncated answer is a typed error.
 	s := &script{t: t, steps: []step{{[]byte{0x00, 0xB0, 0x00, 0x00, 0x00}, []byte{0x90}}}}
-	if _, err := Do(context.Background(), s, Command{Ins: 0xB0, Ne: 256}); !errors.Is(err, ErrResponse) {
+	if _, err := Do(context.Background(), s, Command{Ins: InsReadBinary, Ne: 256}); !errors.Is(err, ErrResponse) {
 		t.Fatalf("truncated response: %v", err)
 	}
 	// A card that answers 61 xx forever is cut off.
 	forever := &loop{resp: []byte{0x61, 0x01}}
-	if _, err := Do(context.Background(), forever, Command{Ins: 0xB0, Ne: 1}); !errors.Is(err, ErrResponse) {
+	if _, err := Do(context.Background(), forever, Command{Ins: InsReadBinary, Ne: 1}); !errors.Is(err, ErrResponse) {
 		t.Fatalf("endless 61xx: %v", err)
 	}
 	if forever.n > maxGetResponse+1 {
@@ -137,7 +137,7 @@ func TestExchangeBadAnswers(t *testing.T) {
 	// An unknown status word is kept.
 	s = &script{t: t, steps: []step{{[]byte{0x00, 0xB0, 0x00, 0x00, 0x00}, []byte{0x6F, 0x42}}}}
 	var ue *UnknownStatusError
-	if _, err := Do(context.Background(), s, Command{Ins: 0xB0, Ne: 256}); !errors.As(err, &ue) || ue.SW != 0x6F42 {
+	if _, err := Do(context.Background(), s, Command{Ins: InsReadBinary, Ne: 256}); !errors.As(err, &ue) || ue.SW != 0x6F42 {
 		t.Fatalf("unknown status: %v", err)
 	}
 }
@@ -156,7 +156,7 @@ func TestTracerRedacts(t *testing.T) {
 	var logged bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logged, nil))
 	tr := &Tracer{Next: card, OnRecord: func(r Record) { recs = append(recs, r); log.Info("apdu", "apdu", r) }}
-	if _, err := Do(context.Background(), tr, Command{Ins: 0xB0, Ne: 256}); err != nil {
+	if _, err := Do(context.Background(), tr, Command{Ins: InsReadBinary, Ne: 256}); err != nil {
 		t.Fatal(err)
 	}
 	if len(recs) != 1 || recs[0].Ins != 0xB0 || recs[0].SW != SWOK || recs[0].RespBytes != len(secret)+2 || recs[0].CmdBytes != 5 {
@@ -169,7 +169,7 @@ func TestTracerRedacts(t *testing.T) {
 		t.Fatalf("log line %s", out)
 	}
 	tr.Reveal = true
-	if _, err := Do(context.Background(), tr, Command{Ins: 0xB0, Ne: 256}); err != nil {
+	if _, err := Do(context.Background(), tr, Command{Ins: InsReadBinary, Ne: 256}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(recs[1].RespData, secret) {

@@ -20,7 +20,7 @@ func ReadFile(ctx context.Context, t Transport, cla byte, limit int) ([]byte, er
 		if off > maxOffset || off >= limit {
 			return nil, fmt.Errorf("apdu: reading a file: larger than %d bytes", min(limit, maxOffset))
 		}
-		r, err := Exchange(ctx, t, Command{Cla: cla, Ins: 0xB0, P1: byte(off >> 8), P2: byte(off), Ne: MaxShortNe})
+		r, err := Exchange(ctx, t, Command{Cla: cla, Ins: InsReadBinary, P1: byte(off >> 8), P2: byte(off), Ne: MaxShortNe})
 		if err != nil {
 			return nil, err
 		}

@@ -414,7 +414,7 @@ func cpsInstructions(k cpsKeys, sigRef byte) func(c *ISOCard, cmd apdu.Command) 
 	var keyRef, alg byte
 	return func(c *ISOCard, cmd apdu.Command) ([]byte, bool) {
 		switch {
-		case cmd.Ins == 0xCB && cmd.P1 == 0x3F && cmd.P2 == 0xFF:
+		case cmd.Ins == apdu.InsGetData && cmd.P1 == 0x3F && cmd.P2 == 0xFF:
 			// 4D { 70 { BF 81 <ref> { <tag> 80 } } }: one part of the CHV
 			// object, its DOCP (A0: tries, access rules) or its data (7F 41:
 			// the PIN's lengths). Any other object: 6A 88, as the real card
@@ -435,14 +435,14 @@ func cpsInstructions(k cpsKeys, sigRef byte) func(c *ISOCard, cmd apdu.Command) 
 				return sw(apdu.SWRefDataNotFound), true
 			}
 			return c.Respond(apdu.Template(0x70, apdu.AppendTLV(nil, apdu.Tag(0xBF8100|cpsPINRef), part))), true
-		case cmd.Ins == 0x22 && cmd.P1 == 0x41 && cmd.P2 == 0xAA:
+		case cmd.Ins == apdu.InsMSE && cmd.P1 == 0x41 && cmd.P2 == 0xAA:
 			// Hash template (SHA-1 10, SHA-256 40): accepted, as IAS-ECC
 			// cards do; this card hashes nothing itself (PSO HASH is refused).
 			if a, ok, _ := apdu.Find(cmd.Data, 0x80); !ok || len(a) != 1 || (a[0] != 0x10 && a[0] != 0x40) {
 				return sw(apdu.SWRefDataNotFound), true
 			}
 			return sw(apdu.SWOK), true
-		case cmd.Ins == 0x22 && cmd.P1 == 0x41 && (cmd.P2 == 0xB6 || cmd.P2 == 0xA4):
+		case cmd.Ins == apdu.InsMSE && cmd.P1 == 0x41 && (cmd.P2 == 0xB6 || cmd.P2 == 0xA4):
 			a, okA, _ := apdu.Find(cmd.Data, 0x80)
 			r, okR, _ := apdu.Find(cmd.Data, 0x84)
 			if !okA || !okR || len(a) != 1 || len(r) != 1 {
@@ -457,7 +457,7 @@ func cpsInstructions(k cpsKeys, sigRef byte) func(c *ISOCard, cmd apdu.Command) 
 			}
 			env, keyRef, alg = cmd.P2, r[0], a[0]
 			return sw(apdu.SWOK), true
-		case cmd.Ins == 0x2A && cmd.P1 == 0x9E && cmd.P2 == 0x9A:
+		case cmd.Ins == apdu.InsPSO && cmd.P1 == 0x9E && cmd.P2 == 0x9A:
 			if !c.Verified() {
 				return sw(apdu.SWSecurityStatus), true
 			}
@@ -476,7 +476,7 @@ func cpsInstructions(k cpsKeys, sigRef byte) func(c *ISOCard, cmd apdu.Command) 
 				return sw(apdu.SWNoPreciseDiagnosis), true
 			}
 			return c.Respond(sig), true
-		case cmd.Ins == 0x88 && cmd.P1 == 0x00 && cmd.P2 == 0x00:
+		case cmd.Ins == apdu.InsInternalAuth && cmd.P1 == 0x00 && cmd.P2 == 0x00:
 			if !c.Verified() {
 				return sw(apdu.SWSecurityStatus), true
 			}

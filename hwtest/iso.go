@@ -119,17 +119,17 @@ func (c *ISOCard) Transmit(raw []byte) []byte {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cmd.Ins != 0xC0 {
+	if cmd.Ins != apdu.InsGetResponse {
 		c.pending = nil
 	}
 	switch cmd.Ins {
-	case 0xA4:
+	case apdu.InsSelect:
 		return c.selectFile(cmd)
-	case 0xB0:
+	case apdu.InsReadBinary:
 		return c.readBinary(cmd)
-	case 0xC0:
+	case apdu.InsGetResponse:
 		return c.getResponse(cmd)
-	case 0x20:
+	case apdu.InsVerify:
 		return c.verify(cmd)
 	}
 	if c.Extra != nil {

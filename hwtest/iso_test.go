@@ -22,21 +22,21 @@ func TestISOCardSelectRead(t *testing.T) {
 	ctx := context.Background()
 	tr := &Direct{Card: c}
 	// SELECT by AID with FCI: T=0 style 61 xx, fetched by Exchange.
-	fci, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0xA4, P1: 0x04, Data: DemoAID, Ne: 256})
+	fci, err := apdu.Do(ctx, tr, apdu.Command{Ins: apdu.InsSelect, P1: 0x04, Data: DemoAID, Ne: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if aid, ok, _ := apdu.Find(fci, 0x6F, 0x84); !ok || !bytes.Equal(aid, DemoAID) {
 		t.Fatalf("FCI % X", fci)
 	}
-	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0xA4, P1: 0x02, P2: 0x0C, Data: []byte{0x20, 0x01}}); err != nil {
+	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: apdu.InsSelect, P1: 0x02, P2: 0x0C, Data: []byte{0x20, 0x01}}); err != nil {
 		t.Fatal(err)
 	}
 	// Read the 600-byte file in chunks; the last read asks past the end and
 	// the card answers 6C xx, which Exchange resends.
 	var got []byte
 	for off := 0; ; off += 256 {
-		chunk, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0xB0, P1: byte(off >> 8), P2: byte(off), Ne: 256})
+		chunk, err := apdu.Do(ctx, tr, apdu.Command{Ins: apdu.InsReadBinary, P1: byte(off >> 8), P2: byte(off), Ne: 256})
 		if errors.Is(err, apdu.ErrWrongParams) {
 			break
 		}
@@ -52,16 +52,16 @@ func TestISOCardSelectRead(t *testing.T) {
 		t.Fatalf("read %d bytes, want the %d-byte file", len(got), len(DemoFile))
 	}
 	// Path select from the MF, and an unknown file.
-	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0xA4, P1: 0x08, P2: 0x0C, Data: []byte{0x3F, 0x00, 0xD0, 0x03}}); err != nil {
+	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: apdu.InsSelect, P1: 0x08, P2: 0x0C, Data: []byte{0x3F, 0x00, 0xD0, 0x03}}); err != nil {
 		t.Fatalf("path select: %v", err)
 	}
-	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0xA4, P1: 0x02, P2: 0x0C, Data: []byte{0x99, 0x99}}); !errors.Is(err, apdu.ErrNotFound) {
+	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: apdu.InsSelect, P1: 0x02, P2: 0x0C, Data: []byte{0x99, 0x99}}); !errors.Is(err, apdu.ErrNotFound) {
 		t.Fatalf("unknown file: %v", err)
 	}
-	if _, err := apdu.Do(ctx, tr, apdu.Command{Cla: 0x80, Ins: 0xB0, Ne: 1}); !errors.Is(err, apdu.ErrCLANotSupported) {
+	if _, err := apdu.Do(ctx, tr, apdu.Command{Cla: 0x80, Ins: apdu.InsReadBinary, Ne: 1}); !errors.Is(err, apdu.ErrCLANotSupported) {
 		t.Fatalf("wrong class: %v", err)
 	}
-	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0x2A, Ne: 1}); !errors.Is(err, apdu.ErrINSNotSupported) {
+	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: apdu.InsPSO, Ne: 1}); !errors.Is(err, apdu.ErrINSNotSupported) {
 		t.Fatalf("unknown instruction: %v", err)
 	}
 }
@@ -70,14 +70,14 @@ func TestISOCardPIN(t *testing.T) {
 	c := demoCard()
 	ctx := context.Background()
 	tr := &Direct{Card: c}
-	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0xA4, P1: 0x08, P2: 0x0C, Data: []byte{0xD0, 0x10}}); err != nil {
+	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: apdu.InsSelect, P1: 0x08, P2: 0x0C, Data: []byte{0xD0, 0x10}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0xB0, Ne: 4}); !errors.Is(err, apdu.ErrSecurityStatus) {
+	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: apdu.InsReadBinary, Ne: 4}); !errors.Is(err, apdu.ErrSecurityStatus) {
 		t.Fatalf("protected read before VERIFY: %v", err)
 	}
 	verify := func(pin string) error {
-		_, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0x20, P2: DemoPINRef, Data: []byte(pin)})
+		_, err := apdu.Do(ctx, tr, apdu.Command{Ins: apdu.InsVerify, P2: DemoPINRef, Data: []byte(pin)})
 		return err
 	}
 	var ae *apdu.AuthError
@@ -90,7 +90,7 @@ func TestISOCardPIN(t *testing.T) {
 	if c.TriesLeft() != 3 {
 		t.Fatalf("tries not restored: %d", c.TriesLeft())
 	}
-	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: 0xB0, Ne: 4}); err != nil {
+	if _, err := apdu.Do(ctx, tr, apdu.Command{Ins: apdu.InsReadBinary, Ne: 4}); err != nil {
 		t.Fatalf("protected read after VERIFY: %v", err)
 	}
 	c.Reset()

@@ -168,7 +168,7 @@ func (c *Card) triesLeft(ctx context.Context, tk *token) (int, error) {
 	if tk.pin == nil || tk.pin.Reference < 0 {
 		return 0, ErrPINUndeclared
 	}
-	r, err := apdu.Exchange(ctx, c.t, apdu.Command{Ins: 0x20, P2: byte(tk.pin.Reference)})
+	r, err := apdu.Exchange(ctx, c.t, apdu.Command{Ins: apdu.InsVerify, P2: byte(tk.pin.Reference)})
 	if err != nil {
 		return 0, err
 	}
@@ -368,11 +368,11 @@ func (s *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 	if err := s.c.selectApp(ctx, tk); err != nil {
 		return nil, err
 	}
-	mse := apdu.Command{Ins: 0x22, P1: 0x41, P2: 0xB6, Data: []byte{0x80, 0x01, tk.signAlg, 0x84, 0x01, tk.signKeyRef}}
+	mse := apdu.Command{Ins: apdu.InsMSE, P1: 0x41, P2: 0xB6, Data: []byte{0x80, 0x01, tk.signAlg, 0x84, 0x01, tk.signKeyRef}}
 	if _, err := apdu.Do(ctx, s.c.t, mse); err != nil {
 		return nil, fmt.Errorf("cps: selecting the signature key: %w", err)
 	}
-	sig, err := apdu.Do(ctx, s.c.t, apdu.Command{Ins: 0x2A, P1: 0x9E, P2: 0x9A, Data: digest, Ne: apdu.MaxShortNe})
+	sig, err := apdu.Do(ctx, s.c.t, apdu.Command{Ins: apdu.InsPSO, P1: 0x9E, P2: 0x9A, Data: digest, Ne: apdu.MaxShortNe})
 	if err != nil {
 		return nil, fmt.Errorf("cps: computing the signature: %w", err)
 	}

@@ -70,7 +70,7 @@ func malformed(format string, args ...any) error {
 // selectPath selects a file by path (P1=09) and returns the size its FCP
 // gives (0 if it gives none).
 func (c *Card) selectPath(ctx context.Context, path []byte) (int, error) {
-	fcp, err := apdu.Do(ctx, c.t, apdu.Command{Ins: 0xA4, P1: 0x09, P2: 0x04, Data: path})
+	fcp, err := apdu.Do(ctx, c.t, apdu.Command{Ins: apdu.InsSelect, P1: 0x09, P2: 0x04, Data: path})
 	if err != nil {
 		return 0, err
 	}
@@ -101,7 +101,7 @@ func (c *Card) readFrom(ctx context.Context, size int, have []byte, enough func(
 	}
 	for len(out) < size && (enough == nil || !enough(out)) {
 		n := min(size-len(out), maxRead)
-		r, err := apdu.Exchange(ctx, c.t, apdu.Command{Ins: 0xB0, P1: byte(len(out) >> 8), P2: byte(len(out)), Ne: n})
+		r, err := apdu.Exchange(ctx, c.t, apdu.Command{Ins: apdu.InsReadBinary, P1: byte(len(out) >> 8), P2: byte(len(out)), Ne: n})
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +132,7 @@ func (c *Card) selectApp(ctx context.Context, tk *token) error {
 	if c.inApp {
 		return nil
 	}
-	if _, err := apdu.Do(ctx, c.t, apdu.Command{Ins: 0xA4, P1: 0x04, P2: 0x04, Data: tk.app}); err != nil {
+	if _, err := apdu.Do(ctx, c.t, apdu.Command{Ins: apdu.InsSelect, P1: 0x04, P2: 0x04, Data: tk.app}); err != nil {
 		return fmt.Errorf("cps: selecting the application: %w", err)
 	}
 	c.inApp = true

@@ -28,7 +28,7 @@ func BenchmarkTransmit(b *testing.B) {
 	if err := d.WaitCard(ctx, 0, true); err != nil {
 		b.Fatal(err)
 	}
-	cmd := apdu.Command{Ins: 0xA4, P1: 0x00, P2: 0x0C, Data: []byte{0x3F, 0x00}}
+	cmd := apdu.Command{Ins: apdu.InsSelect, P1: 0x00, P2: 0x0C, Data: []byte{0x3F, 0x00}}
 	raw, _ := cmd.AppendTo(nil)
 
 	b.Run("stack", func(b *testing.B) {

@@ -140,7 +140,7 @@ func TestCardPulledOut(t *testing.T) {
 
 	// Between two APDUs of a read sequence.
 	_, k, in := connect(t, d, 0, hwtest.DemoCard())
-	sel := apdu.Command{Ins: 0xA4, P1: 0x04, P2: 0x0C, Data: hwtest.DemoAID}
+	sel := apdu.Command{Ins: apdu.InsSelect, P1: 0x04, P2: 0x0C, Data: hwtest.DemoAID}
 	if _, err := apdu.Do(ctx, k, sel); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestCardPulledOut(t *testing.T) {
 	if err := d.WaitCard(ctx, 0, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := apdu.Do(ctx, k, apdu.Command{Ins: 0xB0, Ne: 256}); !errors.Is(err, pcsc.ErrCardRemoved) {
+	if _, err := apdu.Do(ctx, k, apdu.Command{Ins: apdu.InsReadBinary, Ne: 256}); !errors.Is(err, pcsc.ErrCardRemoved) {
 		t.Fatalf("between APDUs: %v, want ErrCardRemoved", err)
 	}
 
@@ -200,7 +200,7 @@ func TestCardResetByAnotherParty(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	sel := apdu.Command{Ins: 0xA4, P1: 0x04, P2: 0x0C, Data: hwtest.DemoAID}
+	sel := apdu.Command{Ins: apdu.InsSelect, P1: 0x04, P2: 0x0C, Data: hwtest.DemoAID}
 	if _, err := apdu.Do(ctx, a, sel); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestCardResetByAnotherParty(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a learns of the reset once, with a typed error, and is usable again.
-	readSFI := apdu.Command{Ins: 0xB0, P1: 0x81, Ne: 16}
+	readSFI := apdu.Command{Ins: apdu.InsReadBinary, P1: 0x81, Ne: 16}
 	if _, err := apdu.Do(ctx, a, readSFI); !errors.Is(err, pcsc.ErrCardReset) {
 		t.Fatalf("after a reset by another party: %v, want ErrCardReset", err)
 	}

@@ -200,12 +200,12 @@ func isCardStatus(err error) bool {
 // selectAID selects an application as real-card code does: P2=00, the FCI
 // fetched with GET RESPONSE.
 func (r APDUReader) selectAID(ctx context.Context, aid []byte) error {
-	_, err := apdu.Do(ctx, r.T, apdu.Command{Ins: 0xA4, P1: 0x04, P2: 0x00, Data: aid, Ne: apdu.MaxShortNe})
+	_, err := apdu.Do(ctx, r.T, apdu.Command{Ins: apdu.InsSelect, P1: 0x04, P2: 0x00, Data: aid, Ne: apdu.MaxShortNe})
 	return err
 }
 
 func (r APDUReader) selectEF(ctx context.Context, fid uint16) error {
-	_, err := apdu.Do(ctx, r.T, apdu.Command{Ins: 0xA4, P1: 0x02, P2: 0x00, Data: []byte{byte(fid >> 8), byte(fid)}, Ne: apdu.MaxShortNe})
+	_, err := apdu.Do(ctx, r.T, apdu.Command{Ins: apdu.InsSelect, P1: 0x02, P2: 0x00, Data: []byte{byte(fid >> 8), byte(fid)}, Ne: apdu.MaxShortNe})
 	return err
 }
 
@@ -216,7 +216,7 @@ func (r APDUReader) selectEF(ctx context.Context, fid uint16) error {
 func (r APDUReader) readAll(ctx context.Context) ([]byte, error) {
 	var out []byte
 	for len(out) < maxFile {
-		resp, err := apdu.Exchange(ctx, r.T, apdu.Command{Ins: 0xB0, P1: byte(len(out) >> 8), P2: byte(len(out)), Ne: apdu.MaxShortNe})
+		resp, err := apdu.Exchange(ctx, r.T, apdu.Command{Ins: apdu.InsReadBinary, P1: byte(len(out) >> 8), P2: byte(len(out)), Ne: apdu.MaxShortNe})
 		if err != nil {
 			return nil, err
 		}
