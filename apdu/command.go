@@ -18,15 +18,15 @@ type Command struct {
 
 // Instruction bytes (ISO/IEC 7816-4 and the card applications' own).
 const (
-	InsVerify         = 0x20 // VERIFY
-	InsMSE            = 0x22 // MANAGE SECURITY ENVIRONMENT
-	InsPSO            = 0x2A // PERFORM SECURITY OPERATION (hash, signature)
-	InsInternalAuth   = 0x88 // INTERNAL AUTHENTICATE
-	InsSelect         = 0xA4 // SELECT
-	InsReadBinary     = 0xB0 // READ BINARY
-	InsGetResponse    = 0xC0 // GET RESPONSE
-	InsGetData        = 0xCB // GET DATA (BER-TLV objects: IAS-ECC SDOs)
-	InsUpdateBinary   = 0xD6 // UPDATE BINARY
+	InsVerify       = 0x20 // VERIFY
+	InsMSE          = 0x22 // MANAGE SECURITY ENVIRONMENT
+	InsPSO          = 0x2A // PERFORM SECURITY OPERATION (hash, signature)
+	InsInternalAuth = 0x88 // INTERNAL AUTHENTICATE
+	InsSelect       = 0xA4 // SELECT
+	InsReadBinary   = 0xB0 // READ BINARY
+	InsGetResponse  = 0xC0 // GET RESPONSE
+	InsGetData      = 0xCB // GET DATA (BER-TLV objects: IAS-ECC SDOs)
+	InsUpdateBinary = 0xD6 // UPDATE BINARY
 )
 
 // Limits of command APDUs.

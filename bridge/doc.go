@@ -4,5 +4,11 @@
 // to the kiosk, keeps the hash-chained audit trail and the usage indicators,
 // and serves the admin web pages and metrics.
 //
-// It knows nothing of PC/SC or of the kiosk's display.
+// It knows nothing of PC/SC or of the kiosk's display. Its one import
+// from the kiosk's side is firmware/event, the wire contract both ends
+// share (the event's payload, its sealing, the result): the sideways edge
+// of architecture.md, on purpose. The configuration and the wiring are in
+// bridge/server, the DMP and INSi clients in bridge/dmp and bridge/insi,
+// their simulators beside them (dmpsim, insisim), which production
+// binaries never link.
 package bridge

@@ -4,6 +4,10 @@
 // serialization, and its encryption to the bridge (JWE, ECDH-ES+A256KW with
 // A256GCM) so that neither a stolen SD card nor the broker sees an
 // identity. The bridge opens and verifies what the kiosk seals.
+//
+// It is the wire contract between the kiosk and the bridge: the bridge
+// imports it (the one edge from the bridge to the kiosk's side), and it
+// depends on neither.
 package event
 
 import (
