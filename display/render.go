@@ -169,31 +169,46 @@ type row struct {
 	selected bool
 }
 
-// Render draws the screen at a size.
+// Render draws the screen at a size: the status line, the title, the
+// bottom (hint and PIN boxes), then the body and items in what is left.
 func (r *Renderer) Render(s Screen, sz Size) (*image.RGBA, Layout) {
 	c := &canvas{img: image.NewRGBA(image.Rect(0, 0, sz.W, sz.H)), mono: sz.Mono, fg: ink, bg: paper}
 	if sz.Mono {
 		c.fg, c.bg = paper, color.RGBA{0, 0, 0, 0xFF}
 	}
 	c.fill(c.img.Rect, c.bg)
-	pad := sz.pad
-	width := sz.W - 2*pad
+	y := r.statusLine(c, s, sz)
+	y = r.title(c, s, sz, y)
+	bottom := r.bottom(c, s, sz)
+	lay := r.body(c, s, sz, y, bottom)
+	if s.Kind == KindSelfTest {
+		testPattern(c, sz, bottom)
+	}
+	if sz.Mono {
+		threshold(c.img)
+	}
+	return c.img, lay
+}
 
-	// Status line.
+// statusLine draws the status line and returns where the title starts.
+func (r *Renderer) statusLine(c *canvas, s Screen, sz Size) int {
+	pad, width := sz.pad, sz.W-2*sz.pad
 	fs := r.face(sz.small, sz.status)
-	y := 0
 	sh := lineHeight(fs) + pad
 	if sz.Mono {
 		c.text(fs, pad, fs.Metrics().Ascent.Ceil(), fitLine(fs, s.Status.compact(), width), c.fg)
-		y = sh
-		c.fill(image.Rect(0, y-1, sz.W, y), c.fg)
-	} else {
-		c.fill(image.Rect(0, 0, sz.W, sh+pad), barColour)
-		c.text(fs, pad, pad+fs.Metrics().Ascent.Ceil(), fitLine(fs, s.Status.text(), width), paper)
-		y = sh + pad
+		c.fill(image.Rect(0, sh-1, sz.W, sh), c.fg)
+		return sh
 	}
+	c.fill(image.Rect(0, 0, sz.W, sh+pad), barColour)
+	c.text(fs, pad, pad+fs.Metrics().Ascent.Ceil(), fitLine(fs, s.Status.text(), width), paper)
+	return sh + pad
+}
 
-	// Title, on a coloured band when the tone asks for attention.
+// title draws the title from y, on a coloured band when the tone asks for
+// attention, and returns where the body starts.
+func (r *Renderer) title(c *canvas, s Screen, sz Size, y int) int {
+	pad, width := sz.pad, sz.W-2*sz.pad
 	ft := r.face(true, sz.title)
 	title := s.Title
 	if sz.small && s.ShortTitle != "" {
@@ -216,9 +231,14 @@ func (r *Renderer) Render(s Screen, sz Size) (*image.RGBA, Layout) {
 	for i, l := range titleLines {
 		c.text(ft, pad, y+pad+i*th+ft.Metrics().Ascent.Ceil(), l, titleCol)
 	}
-	y += bandH
+	return y + bandH
+}
 
-	// Bottom: the hint line and the PIN boxes take their room first.
+// bottom draws the hint line and the PIN boxes, which take their room
+// first, and returns the bottom of the body's room.
+func (r *Renderer) bottom(c *canvas, s Screen, sz Size) int {
+	pad, width := sz.pad, sz.W-2*sz.pad
+	fs := r.face(sz.small, sz.status)
 	fb := r.face(sz.small, sz.body)
 	bh := lineHeight(fb)
 	bottom := sz.H - pad
@@ -248,8 +268,15 @@ func (r *Renderer) Render(s Screen, sz Size) (*image.RGBA, Layout) {
 		}
 		bottom = top - pad
 	}
+	return bottom
+}
 
-	// Body and items share what is left; the window follows the cursor.
+// body draws the body and items between y and bottom, the window
+// following the cursor, and marks what does not fit.
+func (r *Renderer) body(c *canvas, s Screen, sz Size, y, bottom int) Layout {
+	pad, width := sz.pad, sz.W-2*sz.pad
+	fb := r.face(sz.small, sz.body)
+	bh := lineHeight(fb)
 	var rows []row
 	for _, p := range s.Body {
 		for _, l := range wrap(fb, p, width) {
@@ -299,7 +326,6 @@ func (r *Renderer) Render(s Screen, sz Size) (*image.RGBA, Layout) {
 		}
 		c.text(fb, pad, top+fb.Metrics().Ascent.Ceil(), rw.text, col)
 	}
-	lay := Layout{Lines: len(rows), First: first, Shown: shown, Overflow: first > 0 || first+shown < len(rows)}
 	// Text that does not fit is marked, never cut silently.
 	mark := func(s string, top int) {
 		w := font.MeasureString(fb, s).Ceil()
@@ -312,13 +338,7 @@ func (r *Renderer) Render(s Screen, sz Size) (*image.RGBA, Layout) {
 	if first+shown < len(rows) {
 		mark("▼", y+max(0, shown-1)*bh)
 	}
-	if s.Kind == KindSelfTest {
-		testPattern(c, sz, bottom)
-	}
-	if sz.Mono {
-		threshold(c.img)
-	}
-	return c.img, lay
+	return Layout{Lines: len(rows), First: first, Shown: shown, Overflow: first > 0 || first+shown < len(rows)}
 }
 
 // testPattern marks the four corners (a panel mounted off by a few pixels
