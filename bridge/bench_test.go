@@ -17,6 +17,7 @@ import (
 
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/provisioning"
 )
 
@@ -33,7 +34,7 @@ const benchKiosks = 50
 
 type benchRig struct {
 	site    *hwtest.Site
-	igc     *hwtest.IGCSante
+	igc     *cards.IGCSante
 	m       *hwtest.Mosquitto
 	clients []mqtt.Client
 	card    event.Signer
@@ -45,7 +46,7 @@ func newBridgeBenchRig(b *testing.B) *benchRig {
 		ids[i] = fmt.Sprintf("kiosk-%d", i)
 	}
 	site := hwtest.NewSite(b, ids...)
-	igc, err := hwtest.NewIGCSante()
+	igc, err := cards.NewIGCSante()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,20 +12,21 @@ import (
 
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/ins"
 	"dmpkiosk/provisioning"
 )
 
 type verifyFixture struct {
 	site *hwtest.Site
-	igc  *hwtest.IGCSante
+	igc  *cards.IGCSante
 	v    *Verifier
 }
 
 func newVerifyFixture(t *testing.T) *verifyFixture {
 	t.Helper()
 	site := hwtest.NewSite(t, "kiosk-1", "kiosk-2")
-	igc, err := hwtest.NewIGCSante()
+	igc, err := cards.NewIGCSante()
 	if err != nil {
 		t.Fatal(err)
 	}

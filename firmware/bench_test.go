@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"dmpkiosk/display"
-	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 )
 
 // BenchmarkInsertionToEventStored runs whole sessions under the card-timing
@@ -20,9 +20,9 @@ import (
 func BenchmarkInsertionToEventStored(b *testing.B) {
 	r := newKioskRig(b, "current")
 	r.m.Stop() // the event waits in the outbox: what is measured ends there
-	timed := func(pps bool) func([]byte) hwtest.Link {
-		return func(atr []byte) hwtest.Link {
-			l, err := hwtest.LinkFromATR(atr, pps)
+	timed := func(pps bool) func([]byte) cards.Link {
+		return func(atr []byte) cards.Link {
+			l, err := cards.LinkFromATR(atr, pps)
 			if err != nil {
 				b.Fatal(err)
 			}

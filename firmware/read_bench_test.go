@@ -13,11 +13,12 @@ import (
 	"dmpkiosk/apdu/vitale"
 	"dmpkiosk/firmware"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 )
 
 type benchRig struct {
 	d   *hwtest.PCSCD
-	ca  *hwtest.IGCSante
+	ca  *cards.IGCSante
 	pc  *pcsc.Context
 	ctx context.Context
 }
@@ -25,7 +26,7 @@ type benchRig struct {
 func newBenchRig(b *testing.B) *benchRig {
 	b.Helper()
 	d := hwtest.StartPCSCD(b)
-	ca, err := hwtest.NewIGCSante()
+	ca, err := cards.NewIGCSante()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,17 +39,17 @@ func newBenchRig(b *testing.B) *benchRig {
 }
 
 // insert puts a profile, under the timing model, in a slot.
-func (r *benchRig) insert(b *testing.B, slot int, profile string, pps bool) hwtest.Link {
+func (r *benchRig) insert(b *testing.B, slot int, profile string, pps bool) cards.Link {
 	b.Helper()
-	card, err := hwtest.Cards(r.ca)[profile]()
+	card, err := cards.Cards(r.ca)[profile]()
 	if err != nil {
 		b.Fatal(err)
 	}
-	link, err := hwtest.LinkFromATR(card.ATR(), pps)
+	link, err := cards.LinkFromATR(card.ATR(), pps)
 	if err != nil {
 		b.Fatal(err)
 	}
-	in, err := hwtest.Insert(r.ctx, hwtest.SlotAddr(slot), &hwtest.Timed{Card: card, Link: link})
+	in, err := cards.Insert(r.ctx, hwtest.SlotAddr(slot), &cards.Timed{Card: card, Link: link})
 	if err != nil {
 		b.Fatal(err)
 	}

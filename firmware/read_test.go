@@ -10,17 +10,17 @@ import (
 	"dmpkiosk/apdu/cps"
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/apdu/vitale"
-	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 )
 
 func TestClassify(t *testing.T) {
 	cases := map[string][]byte{
-		KindVitale2: hwtest.VitaleATR,
-		KindVitale1: hwtest.Vitale1ATR,
-		KindCPS3:    hwtest.CPS3ATR,
-		KindCPS2ter: hwtest.CPS2terATR,
+		KindVitale2: cards.VitaleATR,
+		KindVitale1: cards.Vitale1ATR,
+		KindCPS3:    cards.CPS3ATR,
+		KindCPS2ter: cards.CPS2terATR,
 		KindCPS4:    {0x3B, 0x9B, 0x18, 0x80, 0x01, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x04, 0x01, 0x00, 0x00, 0x90, 0x44},
-		KindUnknown: hwtest.DemoATR,
+		KindUnknown: cards.DemoATR,
 	}
 	for want, atr := range cases {
 		if got := Classify(atr); got != want {

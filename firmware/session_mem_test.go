@@ -17,6 +17,7 @@ import (
 	"dmpkiosk/display/input"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/ins"
 )
 
@@ -44,7 +45,7 @@ func (m *memReaders) Open(ctx context.Context, reader string) (Card, error) {
 // APDU fail as a card removed does.
 type memCard struct {
 	mu     sync.Mutex
-	card   hwtest.Card
+	card   cards.Card
 	pulled bool
 }
 
@@ -81,32 +82,32 @@ func (l *memLink) Results() <-chan event.Result { return l.results }
 type memRig struct {
 	t       testing.TB
 	site    *hwtest.Site
-	igc     *hwtest.IGCSante
+	igc     *cards.IGCSante
 	readers *memReaders
 	cards   chan pcsc.Event
 	inputs  chan input.Event
 	screens *screens
 	link    *memLink
 	ob      *Outbox
-	virtual map[string]func() (hwtest.Card, error)
+	virtual map[string]func() (cards.Card, error)
 }
 
 var (
 	memIGCOnce sync.Once
-	memIGC     *hwtest.IGCSante
+	memIGC     *cards.IGCSante
 	memIGCErr  error
 )
 
 func newMemRig(t testing.TB, regime string, timeout time.Duration) *memRig {
 	t.Helper()
-	memIGCOnce.Do(func() { memIGC, memIGCErr = hwtest.NewIGCSante() })
+	memIGCOnce.Do(func() { memIGC, memIGCErr = cards.NewIGCSante() })
 	if memIGCErr != nil {
 		t.Fatal(memIGCErr)
 	}
 	site := hwtest.NewSite(t, "kiosk-1")
 	r := &memRig{t: t, site: site, igc: memIGC, readers: &memReaders{cards: map[string]*memCard{}}, cards: make(chan pcsc.Event, 8),
 		inputs: make(chan input.Event), screens: &screens{ch: make(chan display.Screen, 256)},
-		link: &memLink{results: make(chan event.Result, 4)}, virtual: hwtest.Cards(memIGC)}
+		link: &memLink{results: make(chan event.Result, 4)}, virtual: cards.Cards(memIGC)}
 	r.link.online.Store(true)
 	cfg := &Config{SessionTimeout: duration{Duration: timeout}, ResultWait: duration{Duration: time.Minute}}
 	cfg.DeviceID, cfg.Site, cfg.Unit, cfg.Context, cfg.Regime = "kiosk-1", "750712184", "ACCUEIL", "admission", regime
@@ -128,7 +129,7 @@ func newMemRig(t testing.TB, regime string, timeout time.Duration) *memRig {
 	return r
 }
 
-func (r *memRig) insert(slot int, profile string) hwtest.Card {
+func (r *memRig) insert(slot int, profile string) cards.Card {
 	r.t.Helper()
 	c, err := r.virtual[profile]()
 	if err != nil {
@@ -250,7 +251,7 @@ func TestSessionStatesInterrupted(t *testing.T) {
 func TestSessionInMemoryWrongPINThenComplete(t *testing.T) {
 	r := newMemRig(t, "legacy", time.Minute)
 	r.insert(0, "vitale-famille")
-	card := r.insert(1, "cps-medecin").(*hwtest.ISOCard)
+	card := r.insert(1, "cps-medecin").(*cards.ISOCard)
 	r.wait(display.KindEnterPIN, "Code")
 	r.press(keys("9999#")...)
 	r.wait(display.KindEnterPIN, "Il reste 2 essai(s)")

@@ -19,6 +19,7 @@ import (
 	"dmpkiosk/display/input"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/hwtest/standin"
 	"dmpkiosk/ins"
 )
@@ -35,15 +36,15 @@ func (p *screens) Show(s display.Screen, _ image.Image) error {
 type kioskRig struct {
 	t       testing.TB
 	d       *hwtest.PCSCD
-	igc     *hwtest.IGCSante
+	igc     *cards.IGCSante
 	m       *hwtest.Mosquitto
 	bridge  *standin.Bridge
 	screens *screens
 	inputs  chan input.Event
 	ob      *Outbox
 	logs    *syncBuffer
-	in      [2]*hwtest.Inserted
-	cards   map[string]func() (hwtest.Card, error)
+	in      [2]*cards.Inserted
+	cards   map[string]func() (cards.Card, error)
 }
 
 func newKioskRig(t testing.TB, regime string, tweak ...func(*Session)) *kioskRig {
@@ -51,14 +52,14 @@ func newKioskRig(t testing.TB, regime string, tweak ...func(*Session)) *kioskRig
 		t.Skip("-short: the session through pcscd and mosquitto runs without it (session_mem_test.go covers it in memory)")
 	}
 	d := hwtest.StartPCSCD(t)
-	igc, err := hwtest.NewIGCSante()
+	igc, err := cards.NewIGCSante()
 	if err != nil {
 		t.Fatal(err)
 	}
 	site := hwtest.NewSite(t, "kiosk-1")
 	m := site.StartMosquitto(t)
 	r := &kioskRig{t: t, d: d, igc: igc, m: m, bridge: standin.Start(t, m.URL(), site, igc.Pool()),
-		screens: &screens{ch: make(chan display.Screen, 256)}, inputs: make(chan input.Event), cards: hwtest.Cards(igc)}
+		screens: &screens{ch: make(chan display.Screen, 256)}, inputs: make(chan input.Event), cards: cards.Cards(igc)}
 	cfg := &Config{SessionTimeout: duration{Duration: time.Minute}, ResultWait: duration{Duration: 5 * time.Second}}
 	cfg.DeviceID, cfg.Site, cfg.Unit, cfg.Context, cfg.Regime = "kiosk-1", "750712184", "ACCUEIL", "admission", regime
 	cred := site.Creds["kiosk-1"]
@@ -88,21 +89,21 @@ func newKioskRig(t testing.TB, regime string, tweak ...func(*Session)) *kioskRig
 	return r
 }
 
-func (r *kioskRig) insert(slot int, profile string) hwtest.Card {
+func (r *kioskRig) insert(slot int, profile string) cards.Card {
 	return r.insertTimed(slot, profile, nil)
 }
 
 // insertTimed inserts a card, under the card-timing model when link is set.
-func (r *kioskRig) insertTimed(slot int, profile string, link func(atr []byte) hwtest.Link) hwtest.Card {
+func (r *kioskRig) insertTimed(slot int, profile string, link func(atr []byte) cards.Link) cards.Card {
 	r.t.Helper()
 	c, err := r.cards[profile]()
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	if link != nil {
-		c = &hwtest.Timed{Card: c, Link: link(c.ATR())}
+		c = &cards.Timed{Card: c, Link: link(c.ATR())}
 	}
-	if r.in[slot], err = hwtest.Insert(context.Background(), hwtest.SlotAddr(slot), c); err != nil {
+	if r.in[slot], err = cards.Insert(context.Background(), hwtest.SlotAddr(slot), c); err != nil {
 		r.t.Fatal(err)
 	}
 	return c
@@ -229,7 +230,7 @@ func (b *syncBuffer) String() string {
 
 func TestSessionWrongPINThenCardPulled(t *testing.T) {
 	r := newKioskRig(t, "current")
-	card := r.insert(0, "cps-medecin").(*hwtest.ISOCard)
+	card := r.insert(0, "cps-medecin").(*cards.ISOCard)
 	r.insert(1, "vitale-seul")
 	r.wait(display.KindEnterPIN, "Code")
 	r.press(keys("9999#")...)
@@ -331,10 +332,10 @@ func TestSessionPINPadReader(t *testing.T) {
 	typed := make(chan string, 4)
 	r := newKioskRig(t, "current", func(s *Session) {
 		s.PINPadFor = func(k Card) cps.PINPad {
-			return &hwtest.PadReader{T: k, Typed: func() string { return <-typed }}
+			return &cards.PadReader{T: k, Typed: func() string { return <-typed }}
 		}
 	})
-	card := r.insert(0, "cps-medecin").(*hwtest.ISOCard)
+	card := r.insert(0, "cps-medecin").(*cards.ISOCard)
 	r.insert(1, "vitale-seul")
 	r.wait(display.KindEnterPIN, "clavier du lecteur")
 	r.press(keys("1234#")...) // on the kiosk's keypad: ignored

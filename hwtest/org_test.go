@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"dmpkiosk/hwtest/cards"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,18 +17,18 @@ import (
 // keys on a SoftHSM token: a mutual TLS handshake with the AUTH_CLI key and
 // a signature with the SIGN key, both through PKCS#11.
 func TestOrgCertificatesOnSoftHSM(t *testing.T) {
-	ca, err := NewIGCSante()
+	ca, err := cards.NewIGCSante()
 	if err != nil {
 		t.Fatal(err)
 	}
 	tk := NewSoftHSM(t, "etablissement")
 	authKey := tk.RSASigner(t, "org-auth-cli", 2048)
 	signKey := tk.RSASigner(t, "org-sign", 2048)
-	authCert, err := ca.OrgCertificate(authKey, OrgAuthCli, "750712184", "CHU TEST")
+	authCert, err := ca.OrgCertificate(authKey, cards.OrgAuthCli, "750712184", "CHU TEST")
 	if err != nil {
 		t.Fatal(err)
 	}
-	signCert, err := ca.OrgCertificate(signKey, OrgSign, "750712184", "CHU TEST")
+	signCert, err := ca.OrgCertificate(signKey, cards.OrgSign, "750712184", "CHU TEST")
 	if err != nil {
 		t.Fatal(err)
 	}

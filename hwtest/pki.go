@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"math/big"
 	"net"
 	"os"
 	"testing"
@@ -146,4 +147,13 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// randSerial is a random 120-bit certificate serial number.
+func randSerial() *big.Int {
+	var b [15]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("hwtest: random serial: " + err.Error())
+	}
+	return new(big.Int).SetBytes(b[:])
 }

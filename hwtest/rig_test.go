@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
+	"dmpkiosk/hwtest/cards"
 	"errors"
 	"fmt"
 	"testing"
@@ -20,8 +21,8 @@ import (
 
 // Each virtual card answers SELECT with its slot number, so a test can tell
 // that the APDU went through the reader it was sent to.
-func slotCard(slot byte) *FuncCard {
-	return &FuncCard{
+func slotCard(slot byte) *cards.FuncCard {
+	return &cards.FuncCard{
 		Answer: []byte{0x3B, 0x02, 0x14, 0x50},
 		OnAPDU: func(cmd []byte) []byte {
 			if len(cmd) >= 4 && cmd[1] == 0xA4 {
@@ -42,7 +43,7 @@ func TestPCSCDTwoSlots(t *testing.T) {
 	}
 	defer pc.Release()
 	for slot := 0; slot < Slots; slot++ {
-		in, err := Insert(ctx, SlotAddr(slot), slotCard(byte(slot)))
+		in, err := cards.Insert(ctx, SlotAddr(slot), slotCard(byte(slot)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"dmpkiosk/apdu/cps"
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 )
 
 // The PIN and the card signature through real pcscd: a wrong PIN reports
@@ -33,7 +34,7 @@ func TestSignatureThroughPCSCD(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in, err := hwtest.Insert(ctx, hwtest.SlotAddr(slot), vc)
+		in, err := cards.Insert(ctx, hwtest.SlotAddr(slot), vc)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,48 +16,48 @@ import (
 
 	"dmpkiosk/apdu"
 	"dmpkiosk/apdu/cps"
-	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 )
 
 var (
 	caOnce sync.Once
-	ca     *hwtest.IGCSante
+	ca     *cards.IGCSante
 	caErr  error
 )
 
-func testCA(t *testing.T) *hwtest.IGCSante {
+func testCA(t *testing.T) *cards.IGCSante {
 	t.Helper()
-	caOnce.Do(func() { ca, caErr = hwtest.NewIGCSante() })
+	caOnce.Do(func() { ca, caErr = cards.NewIGCSante() })
 	if caErr != nil {
 		t.Fatal(caErr)
 	}
 	return ca
 }
 
-func profile(t *testing.T, name string) hwtest.CPSProfile {
+func profile(t *testing.T, name string) cards.CPSProfile {
 	t.Helper()
-	for _, p := range hwtest.CPSProfiles {
+	for _, p := range cards.CPSProfiles {
 		if p.Name == name {
 			return p
 		}
 	}
 	t.Fatalf("no profile %s", name)
-	return hwtest.CPSProfile{}
+	return cards.CPSProfile{}
 }
 
-func open(t *testing.T, name string) (*cps.Card, *hwtest.ISOCard, *hwtest.Direct) {
+func open(t *testing.T, name string) (*cps.Card, *cards.ISOCard, *cards.Direct) {
 	t.Helper()
 	return openProfile(t, profile(t, name))
 }
 
-func openProfile(t *testing.T, p hwtest.CPSProfile) (*cps.Card, *hwtest.ISOCard, *hwtest.Direct) {
+func openProfile(t *testing.T, p cards.CPSProfile) (*cps.Card, *cards.ISOCard, *cards.Direct) {
 	t.Helper()
 	vc, err := testCA(t).CPSCard(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vc.Reset()
-	tr := &hwtest.Direct{Card: vc}
+	tr := &cards.Direct{Card: vc}
 	c, err := cps.Open(tr, vc.ATR())
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func openProfile(t *testing.T, p hwtest.CPSProfile) (*cps.Card, *hwtest.ISOCard,
 }
 
 // findFile finds a file of a virtual card, failing the test without it.
-func findFile(t *testing.T, vc *hwtest.ISOCard, fid uint16) *hwtest.File {
+func findFile(t *testing.T, vc *cards.ISOCard, fid uint16) *cards.File {
 	t.Helper()
 	f := vc.Find(fid)
 	if f == nil {
@@ -76,14 +76,14 @@ func findFile(t *testing.T, vc *hwtest.ISOCard, fid uint16) *hwtest.File {
 }
 
 // recorded is a virtual card of profile p through a Recorder.
-func recorded(t *testing.T, p hwtest.CPSProfile) (*cps.Card, *hwtest.Recorder) {
+func recorded(t *testing.T, p cards.CPSProfile) (*cps.Card, *cards.Recorder) {
 	t.Helper()
 	vc, err := testCA(t).CPSCard(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vc.Reset()
-	rec := &hwtest.Recorder{Next: &hwtest.Direct{Card: vc}}
+	rec := &cards.Recorder{Next: &cards.Direct{Card: vc}}
 	c, err := cps.Open(rec, vc.ATR())
 	if err != nil {
 		t.Fatal(err)
@@ -96,36 +96,36 @@ func TestRecognize(t *testing.T) {
 		atr  []byte
 		kind cps.Kind
 	}{
-		{hwtest.CPS3ATR, cps.CPS3},
-		{hwtest.CPS2terATR, cps.CPS2ter},
+		{cards.CPS3ATR, cps.CPS3},
+		{cards.CPS2terATR, cps.CPS2ter},
 		{[]byte{0x3B, 0x8F, 0x80, 0x01, 0x00, 0x31, 0xB8, 0x64, 0x04, 0xB0, 0xEC, 0xC1, 0x73, 0x94, 0x01, 0x80, 0x82, 0x90, 0x00, 0x0E}, cps.CPS3Contactless},
 		{[]byte{0x3B, 0x9B, 0x18, 0x80, 0x01, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x04, 0x01, 0x00, 0x00, 0x90, 0x44}, cps.CPS4},
 		{[]byte{0x3B, 0x9B, 0x18, 0x80, 0x01, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x04, 0x01, 0x00, 0x90, 0x44}, cps.CPS4},
 		{[]byte{0x3B, 0xDC, 0x18, 0xFF, 0x00, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x04, 0x01, 0x00, 0x90, 0x00}, cps.CPS4},
-		{hwtest.VitaleATR, cps.NotCPS},
+		{cards.VitaleATR, cps.NotCPS},
 	}
 	for _, c := range cases {
 		if got := cps.Recognize(c.atr); got != c.kind {
 			t.Errorf("% X: %v, want %v", c.atr, got, c.kind)
 		}
 	}
-	if _, err := cps.Open(nil, hwtest.CPS2terATR); !errors.Is(err, cps.ErrCPS2ter) {
+	if _, err := cps.Open(nil, cards.CPS2terATR); !errors.Is(err, cps.ErrCPS2ter) {
 		t.Errorf("CPS2ter: %v", err)
 	}
 	// CPS4 (NXP ChipDoc) is refused plainly: its file layout and PIN
 	// presentation are not public, and a PIN sent in a wrong format counts
 	// as a wrong PIN.
-	if _, err := cps.Open(nil, hwtest.CPS4ATR); !errors.Is(err, cps.ErrCPS4) {
+	if _, err := cps.Open(nil, cards.CPS4ATR); !errors.Is(err, cps.ErrCPS4) {
 		t.Errorf("CPS4: %v", err)
 	}
-	if _, err := cps.Open(nil, hwtest.VitaleATR); !errors.Is(err, cps.ErrNotCPS) {
+	if _, err := cps.Open(nil, cards.VitaleATR); !errors.Is(err, cps.ErrNotCPS) {
 		t.Errorf("a Vitale card: %v", err)
 	}
 }
 
 func TestReadEveryProfile(t *testing.T) {
 	types := map[string]string{"8": "RPPS", "0": "ADELI", "3": "ETABLISSEMENT"}
-	for _, p := range hwtest.CPSProfiles {
+	for _, p := range cards.CPSProfiles {
 		t.Run(p.Name, func(t *testing.T) {
 			c, _, tr := open(t, p.Name)
 			info, err := c.ReadInfo(context.Background())
@@ -246,7 +246,7 @@ func TestSignature(t *testing.T) {
 
 func TestContactlessDoesNotSign(t *testing.T) {
 	atr := []byte{0x3B, 0x8F, 0x80, 0x01, 0x00, 0x31, 0xB8, 0x64, 0x04, 0xB0, 0xEC, 0xC1, 0x73, 0x94, 0x01, 0x80, 0x82, 0x90, 0x00, 0x0E}
-	c, err := cps.Open(&hwtest.Direct{Card: hwtest.DemoCard()}, atr)
+	c, err := cps.Open(&cards.Direct{Card: cards.DemoCard()}, atr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,26 +259,26 @@ func TestContactlessDoesNotSign(t *testing.T) {
 // kiosk needs, is refused with ErrMalformed and no Info.
 func TestMalformedDescription(t *testing.T) {
 	ctx := context.Background()
-	mutations := map[string]func(vc *hwtest.ISOCard){
-		"truncated ODF": func(vc *hwtest.ISOCard) { f := findFile(t, vc, 0x5031); f.Data = f.Data[:5] },
-		"corrupted PrKDF": func(vc *hwtest.ISOCard) {
+	mutations := map[string]func(vc *cards.ISOCard){
+		"truncated ODF": func(vc *cards.ISOCard) { f := findFile(t, vc, 0x5031); f.Data = f.Data[:5] },
+		"corrupted PrKDF": func(vc *cards.ISOCard) {
 			f := findFile(t, vc, 0x7002)
 			f.Data = append([]byte{0x30, 0x82, 0x7F}, f.Data[3:]...)
 		},
-		"no application": func(vc *hwtest.ISOCard) {
+		"no application": func(vc *cards.ISOCard) {
 			f := findFile(t, vc, 0x2F00)
 			f.Data = apdu.Template(0x61, apdu.AppendTLV(nil, 0x4F, []byte{0xA0, 0x00}))
 		},
-		"certificate garbage": func(vc *hwtest.ISOCard) { f := findFile(t, vc, 0x8010); f.Data = []byte{0x30, 0x03, 0x02, 0x01, 0x00} },
-		"no SHA-256 algorithm": func(vc *hwtest.ISOCard) {
+		"certificate garbage": func(vc *cards.ISOCard) { f := findFile(t, vc, 0x8010); f.Data = []byte{0x30, 0x03, 0x02, 0x01, 0x00} },
+		"no SHA-256 algorithm": func(vc *cards.ISOCard) {
 			f := findFile(t, vc, 0x5032)
 			f.Data = bytes.Replace(f.Data, []byte{0x02, 0x01, 0x01, 0x02, 0x01, 0x40}, []byte{0x02, 0x01, 0x01, 0x02, 0x01, 0x41}, 1)
 		},
-		"no signature key": func(vc *hwtest.ISOCard) {
+		"no signature key": func(vc *cards.ISOCard) {
 			f := findFile(t, vc, 0x7002) // nonRepudiation (bit 9) becomes bit 8
 			f.Data = bytes.ReplaceAll(f.Data, []byte{0x03, 0x03, 0x06, 0x00, 0x40}, []byte{0x03, 0x03, 0x07, 0x00, 0x80})
 		},
-		"bad serial": func(vc *hwtest.ISOCard) {
+		"bad serial": func(vc *cards.ISOCard) {
 			f := findFile(t, vc, 0xD003)
 			f.Data = apdu.AppendTLV(nil, 0x5A, []byte{0xAB})
 		},
@@ -461,7 +461,7 @@ func TestPulledOutAtEveryAPDU(t *testing.T) {
 			t.Fatal(err)
 		}
 		vc.Reset()
-		k, err := cps.Open(&hwtest.Direct{Card: vc, FailAfter: n, Err: removed}, vc.ATR())
+		k, err := cps.Open(&cards.Direct{Card: vc, FailAfter: n, Err: removed}, vc.ATR())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ import (
 	"dmpkiosk/apdu/cps"
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 )
 
 // OpenSC (Debian's 0.23, written with real CPx cards) is the independent
@@ -42,7 +43,7 @@ func TestOpenSCReadsTheVirtualCPS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := hwtest.Insert(ctx, hwtest.SlotAddr(0), vc)
+	in, err := cards.Insert(ctx, hwtest.SlotAddr(0), vc)
 	if err != nil {
 		t.Fatal(err)
 	}

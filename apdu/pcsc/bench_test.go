@@ -11,6 +11,7 @@ import (
 	"dmpkiosk/apdu"
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 )
 
 // BenchmarkTransmit compares one APDU round trip through this stack
@@ -20,7 +21,7 @@ import (
 func BenchmarkTransmit(b *testing.B) {
 	d := hwtest.StartPCSCD(b)
 	ctx := context.Background()
-	in, err := hwtest.Insert(ctx, hwtest.SlotAddr(0), hwtest.DemoCard())
+	in, err := cards.Insert(ctx, hwtest.SlotAddr(0), cards.DemoCard())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func BenchmarkCardReady(b *testing.B) {
 	for slot := 0; slot < hwtest.Slots; slot++ {
 		b.Run("slot"+string(rune('0'+slot)), func(b *testing.B) {
 			for b.Loop() {
-				in, err := hwtest.Insert(ctx, hwtest.SlotAddr(slot), hwtest.DemoCard())
+				in, err := cards.Insert(ctx, hwtest.SlotAddr(slot), cards.DemoCard())
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -12,6 +12,7 @@ import (
 	"dmpkiosk/apdu"
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 )
 
 func startMonitor(t *testing.T, ctx context.Context) <-chan pcsc.Event {
@@ -59,11 +60,11 @@ func TestMonitorRealPCSCD(t *testing.T) {
 	next(t, events, pcsc.ReaderAdded, 1)
 
 	// Either card in either slot: each insertion reports its own ATR.
-	atrs := [2][]byte{{0x3B, 0x02, 0x14, 0x50}, hwtest.DemoATR}
-	var in [2]*hwtest.Inserted
+	atrs := [2][]byte{{0x3B, 0x02, 0x14, 0x50}, cards.DemoATR}
+	var in [2]*cards.Inserted
 	for slot := 1; slot >= 0; slot-- {
 		var err error
-		in[slot], err = hwtest.Insert(ctx, hwtest.SlotAddr(slot), &hwtest.FuncCard{Answer: atrs[slot]})
+		in[slot], err = cards.Insert(ctx, hwtest.SlotAddr(slot), &cards.FuncCard{Answer: atrs[slot]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +74,7 @@ func TestMonitorRealPCSCD(t *testing.T) {
 	}
 	in[1].Remove()
 	next(t, events, pcsc.CardRemoved, 1)
-	in[1], _ = hwtest.Insert(ctx, hwtest.SlotAddr(1), &hwtest.FuncCard{Answer: atrs[1]})
+	in[1], _ = cards.Insert(ctx, hwtest.SlotAddr(1), &cards.FuncCard{Answer: atrs[1]})
 	next(t, events, pcsc.CardInserted, 1)
 
 	// pcscd killed: every card and reader is reported gone; restarted: the
@@ -85,9 +86,9 @@ func TestMonitorRealPCSCD(t *testing.T) {
 	in[1].Remove()
 	d.Start()
 	all(t, events, [2]int{int(pcsc.ReaderAdded), 0}, [2]int{int(pcsc.ReaderAdded), 1})
-	in[0], _ = hwtest.Insert(ctx, hwtest.SlotAddr(0), hwtest.DemoCard())
+	in[0], _ = cards.Insert(ctx, hwtest.SlotAddr(0), cards.DemoCard())
 	defer in[0].Remove()
-	if e := next(t, events, pcsc.CardInserted, 0); !bytes.Equal(e.ATR, hwtest.DemoATR) {
+	if e := next(t, events, pcsc.CardInserted, 0); !bytes.Equal(e.ATR, cards.DemoATR) {
 		t.Fatalf("after restart: %v", e)
 	}
 	t.Logf("monitor: insert, remove and a pcscd restart seen on both slots")
@@ -111,11 +112,11 @@ func all(t *testing.T, events <-chan pcsc.Event, want ...[2]int) {
 	}
 }
 
-func connect(t *testing.T, d *hwtest.PCSCD, slot int, card hwtest.Card) (*pcsc.Context, *pcsc.Card, *hwtest.Inserted) {
+func connect(t *testing.T, d *hwtest.PCSCD, slot int, card cards.Card) (*pcsc.Context, *pcsc.Card, *cards.Inserted) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	in, err := hwtest.Insert(ctx, hwtest.SlotAddr(slot), card)
+	in, err := cards.Insert(ctx, hwtest.SlotAddr(slot), card)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +140,8 @@ func TestCardPulledOut(t *testing.T) {
 	ctx := context.Background()
 
 	// Between two APDUs of a read sequence.
-	_, k, in := connect(t, d, 0, hwtest.DemoCard())
-	sel := apdu.Command{Ins: apdu.InsSelect, P1: 0x04, P2: 0x0C, Data: hwtest.DemoAID}
+	_, k, in := connect(t, d, 0, cards.DemoCard())
+	sel := apdu.Command{Ins: apdu.InsSelect, P1: 0x04, P2: 0x0C, Data: cards.DemoAID}
 	if _, err := apdu.Do(ctx, k, sel); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func TestCardPulledOut(t *testing.T) {
 
 	// During one: the card takes the command and leaves before answering.
 	got := make(chan struct{})
-	slow := &hwtest.FuncCard{Answer: hwtest.DemoATR, OnAPDU: func([]byte) []byte {
+	slow := &cards.FuncCard{Answer: cards.DemoATR, OnAPDU: func([]byte) []byte {
 		close(got)
 		time.Sleep(time.Second) // never answered: the card is gone by then
 		return []byte{0x90, 0x00}
@@ -177,7 +178,7 @@ func TestCardPulledOut(t *testing.T) {
 func TestCardResetByAnotherParty(t *testing.T) {
 	d := hwtest.StartPCSCD(t)
 	ctx := context.Background()
-	in, err := hwtest.Insert(ctx, hwtest.SlotAddr(0), hwtest.DemoCard())
+	in, err := cards.Insert(ctx, hwtest.SlotAddr(0), cards.DemoCard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestCardResetByAnotherParty(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	sel := apdu.Command{Ins: apdu.InsSelect, P1: 0x04, P2: 0x0C, Data: hwtest.DemoAID}
+	sel := apdu.Command{Ins: apdu.InsSelect, P1: 0x04, P2: 0x0C, Data: cards.DemoAID}
 	if _, err := apdu.Do(ctx, a, sel); err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestCardResetByAnotherParty(t *testing.T) {
 
 func TestServiceStopped(t *testing.T) {
 	d := hwtest.StartPCSCD(t)
-	_, k, _ := connect(t, d, 0, hwtest.DemoCard())
+	_, k, _ := connect(t, d, 0, cards.DemoCard())
 	d.Stop()
 	if _, err := k.Transmit(context.Background(), []byte{0x00, 0xB0, 0x00, 0x00, 0x01}); !errors.Is(err, pcsc.ErrServiceStopped) {
 		t.Fatalf("transmit with pcscd stopped: %v, want ErrServiceStopped", err)
@@ -240,7 +241,7 @@ func TestServiceStopped(t *testing.T) {
 // vpcd's reader has no PIN pad: the kiosk sees it and uses its keypad.
 func TestVirtualReaderHasNoPINPad(t *testing.T) {
 	d := hwtest.StartPCSCD(t)
-	_, k, _ := connect(t, d, 0, hwtest.DemoCard())
+	_, k, _ := connect(t, d, 0, cards.DemoCard())
 	if k.PINPad() {
 		t.Fatal("vpcd reported a PIN pad")
 	}

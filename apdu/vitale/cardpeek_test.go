@@ -21,6 +21,7 @@ import (
 	"dmpkiosk/apdu/pcsc"
 	"dmpkiosk/apdu/vitale"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 )
 
 // cardpeek (Debian's 0.8.4, whose vitale_2.lua was written by dumping
@@ -34,9 +35,9 @@ func TestCardpeekReadsTheVirtualVitale(t *testing.T) {
 	scripts := initCardpeek(t, bin, home)
 	d := hwtest.StartPCSCD(t)
 	ctx := context.Background()
-	for _, p := range hwtest.VitaleProfiles {
+	for _, p := range cards.VitaleProfiles {
 		t.Run(p.Name, func(t *testing.T) {
-			in, err := hwtest.Insert(ctx, hwtest.SlotAddr(0), hwtest.VitaleCard(p))
+			in, err := cards.Insert(ctx, hwtest.SlotAddr(0), cards.VitaleCard(p))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +71,7 @@ func TestCardpeekReadsTheVirtualVitale(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer k.Close()
-			rec := &hwtest.Recorder{Next: k}
+			rec := &cards.Recorder{Next: k}
 			ours, err := vitale.APDUReader{T: rec}.ReadVitale(ctx)
 			if err != nil {
 				t.Fatal(err)

@@ -11,26 +11,26 @@ import (
 
 	"dmpkiosk/apdu"
 	"dmpkiosk/apdu/vitale"
-	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/ins"
 )
 
-func profile(t *testing.T, name string) hwtest.VitaleProfile {
+func profile(t *testing.T, name string) cards.VitaleProfile {
 	t.Helper()
-	for _, p := range hwtest.VitaleProfiles {
+	for _, p := range cards.VitaleProfiles {
 		if p.Name == name {
 			return p
 		}
 	}
 	t.Fatalf("no profile %s", name)
-	return hwtest.VitaleProfile{}
+	return cards.VitaleProfile{}
 }
 
-func read(t *testing.T, p hwtest.VitaleProfile) (*vitale.Card, *hwtest.Direct, error) {
+func read(t *testing.T, p cards.VitaleProfile) (*vitale.Card, *cards.Direct, error) {
 	t.Helper()
-	card := hwtest.VitaleCard(p)
+	card := cards.VitaleCard(p)
 	card.Reset()
-	tr := &hwtest.Direct{Card: card}
+	tr := &cards.Direct{Card: card}
 	c, err := vitale.APDUReader{T: tr}.ReadVitale(context.Background())
 	return c, tr, err
 }
@@ -73,7 +73,7 @@ func atrBytes(t *testing.T, s string) []byte {
 }
 
 func TestReadEveryProfile(t *testing.T) {
-	for _, p := range hwtest.VitaleProfiles {
+	for _, p := range cards.VitaleProfiles {
 		t.Run(p.Name, func(t *testing.T) {
 			c, _, err := read(t, p)
 			if err != nil {
@@ -136,7 +136,7 @@ func TestReadFamilyCard(t *testing.T) {
 // beneficiary's is not taken as theirs (a child's 93 may be the insured's).
 func TestNIRNotTheBeneficiarys(t *testing.T) {
 	p := profile(t, "vitale-seul")
-	p.People = append(p.People, hwtest.VitalePerson{Surname: "MARTIN", FirstName: "JULES", BirthDate: "20150301", NIR: "1750675112033"})
+	p.People = append(p.People, cards.VitalePerson{Surname: "MARTIN", FirstName: "JULES", BirthDate: "20150301", NIR: "1750675112033"})
 	c, _, err := read(t, p)
 	if err != nil {
 		t.Fatal(err)
@@ -158,39 +158,39 @@ func TestReadBadCards(t *testing.T) {
 	// A card without any NIR is read: the INS-C cannot be computed, the
 	// INSi lookup will give the identity.
 	noNIR := profile(t, "vitale-seul")
-	noNIR.People = []hwtest.VitalePerson{{Surname: "X", FirstName: "Y", BirthDate: "19900101", Rank: 1, Quality: "00"}}
+	noNIR.People = []cards.VitalePerson{{Surname: "X", FirstName: "Y", BirthDate: "19900101", Rank: 1, Quality: "00"}}
 	c, _, err := read(t, noNIR)
 	if err != nil || c.Beneficiaries[0].INSC != "" || c.Beneficiaries[0].NIR != "" {
 		t.Errorf("a card without NIR: %+v %v", c, err)
 	}
 	mutations := map[string]struct {
-		mutate func(*hwtest.ISOCard)
+		mutate func(*cards.ISOCard)
 		ok     bool
 	}{
 		// A file the directory lists is absent: the others are still read.
-		"listed file absent": {func(vc *hwtest.ISOCard) { vc.Drop(0x2C03) }, true},
+		"listed file absent": {func(vc *cards.ISOCard) { vc.Drop(0x2C03) }, true},
 		// The end of a file signalled by 62 82 with the last bytes, not 6C.
-		"end of file by 62 82": {func(vc *hwtest.ISOCard) { vc.WrongLe6C = false }, true},
-		"directory entry for an unknown application": {func(vc *hwtest.ISOCard) {
+		"end of file by 62 82": {func(vc *cards.ISOCard) { vc.WrongLe6C = false }, true},
+		"directory entry for an unknown application": {func(vc *cards.ISOCard) {
 			f := vc.Find(0x2001)
 			f.Data = bytes.Replace(f.Data, []byte("FICHIER4\x00\x02"), []byte("FICHIER4\x00\x09"), 1)
 		}, false},
-		"identity file absent": {func(vc *hwtest.ISOCard) { vc.Drop(0xD001) }, false},
-		"no directory":         {func(vc *hwtest.ISOCard) { vc.Drop(0x2001) }, false},
+		"identity file absent": {func(vc *cards.ISOCard) { vc.Drop(0xD001) }, false},
+		"no directory":         {func(vc *cards.ISOCard) { vc.Drop(0x2001) }, false},
 	}
 	for name, m := range mutations {
-		vc := hwtest.VitaleCard(fam)
+		vc := cards.VitaleCard(fam)
 		vc.Reset()
 		m.mutate(vc)
-		c, err := vitale.APDUReader{T: &hwtest.Direct{Card: vc}}.ReadVitale(context.Background())
+		c, err := vitale.APDUReader{T: &cards.Direct{Card: vc}}.ReadVitale(context.Background())
 		if m.ok != (err == nil) || (err != nil && (c != nil || !errors.Is(err, vitale.ErrMalformed) && !errors.Is(err, apdu.ErrNotFound))) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	// Not a Vitale application at all.
-	demo := hwtest.DemoCard()
+	demo := cards.DemoCard()
 	demo.Reset()
-	if _, err := (vitale.APDUReader{T: &hwtest.Direct{Card: demo}}).ReadVitale(context.Background()); !errors.Is(err, vitale.ErrNotVitale) {
+	if _, err := (vitale.APDUReader{T: &cards.Direct{Card: demo}}).ReadVitale(context.Background()); !errors.Is(err, vitale.ErrNotVitale) {
 		t.Errorf("demo card: %v", err)
 	}
 }
@@ -201,9 +201,9 @@ func TestReadBadCards(t *testing.T) {
 // and each of its files (MF_VITALE's 2F00 and 2F02 added), each answer's
 // 61 xx fetched by GET RESPONSE; never P2=0C.
 func TestAPDUSequenceIsCardpeeks(t *testing.T) {
-	vc := hwtest.VitaleCard(profile(t, "vitale-famille"))
+	vc := cards.VitaleCard(profile(t, "vitale-famille"))
 	vc.Reset()
-	rec := &hwtest.Recorder{Next: &hwtest.Direct{Card: vc}}
+	rec := &cards.Recorder{Next: &cards.Direct{Card: vc}}
 	if _, err := (vitale.APDUReader{T: rec}).ReadVitale(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -249,9 +249,9 @@ func TestPulledOutAtEveryAPDU(t *testing.T) {
 	}
 	removed := errors.New("card removed")
 	for n := 0; n < full.Count; n++ {
-		card := hwtest.VitaleCard(p)
+		card := cards.VitaleCard(p)
 		card.Reset()
-		tr := &hwtest.Direct{Card: card, FailAfter: n, Err: removed}
+		tr := &cards.Direct{Card: card, FailAfter: n, Err: removed}
 		c, err := vitale.APDUReader{T: tr}.ReadVitale(context.Background())
 		if !errors.Is(err, removed) || c != nil {
 			t.Fatalf("pulled out after %d APDUs: %v, %v", n, c, err)

@@ -17,6 +17,7 @@ import (
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/ins"
 )
@@ -29,7 +30,7 @@ type rig struct {
 	addr     string
 	server   tls.Certificate
 	srvRoots *x509.CertPool
-	igc      *hwtest.IGCSante
+	igc      *cards.IGCSante
 	sign     dmp.Credentials
 	auth     dmp.Credentials
 	cancel   context.CancelFunc
@@ -42,18 +43,18 @@ const finess = "750712184"
 
 func newRig(t *testing.T, regime string, extra ...dmpsim.Person) *rig {
 	t.Helper()
-	igc, err := hwtest.NewIGCSante()
+	igc, err := cards.NewIGCSante()
 	if err != nil {
 		t.Fatal(err)
 	}
 	tk := hwtest.NewSoftHSM(t, "etablissement")
 	signKey := tk.RSASigner(t, "org-sign", 2048)
 	authKey := tk.RSASigner(t, "org-auth-cli", 2048)
-	signCert, err := igc.OrgCertificate(signKey, hwtest.OrgSign, "750712001", "CHU TEST")
+	signCert, err := igc.OrgCertificate(signKey, cards.OrgSign, "750712001", "CHU TEST")
 	if err != nil {
 		t.Fatal(err)
 	}
-	authCert, err := igc.OrgCertificate(authKey, hwtest.OrgAuthCli, "750712001", "CHU TEST")
+	authCert, err := igc.OrgCertificate(authKey, cards.OrgAuthCli, "750712001", "CHU TEST")
 	if err != nil {
 		t.Fatal(err)
 	}

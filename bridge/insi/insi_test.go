@@ -18,6 +18,7 @@ import (
 	"dmpkiosk/bridge/insi"
 	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/ins"
 )
@@ -256,7 +257,7 @@ func TestVitaleChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newRig(t, insisim.Options{People: people}, nil)
-	insured := hwtest.NIRKeyed("1800269123045")
+	insured := cards.NIRKeyed("1800269123045")
 	seen := map[string]bool{}
 	for _, child := range []struct {
 		first, date string

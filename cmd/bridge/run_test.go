@@ -29,6 +29,7 @@ import (
 	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/hwtest/system"
 	"dmpkiosk/ins"
 )
@@ -189,7 +190,7 @@ func TestDMPRequestDryRun(t *testing.T) {
 		}
 	}
 	// Another authority: refused too.
-	other, _ := hwtest.NewIGCSante()
+	other, _ := cards.NewIGCSante()
 	writePEM(t, ca, "CERTIFICATE", other.Cert.Raw)
 	if err := verify(out); err == nil {
 		t.Fatal("xmlsec1 accepts a VIHF signed under another authority")
@@ -249,14 +250,14 @@ func TestBridgeLinksNoTestCode(t *testing.T) {
 func TestDMPRequestSend(t *testing.T) {
 	bin := buildBridge(t)
 	dir := t.TempDir()
-	igc, err := hwtest.NewIGCSante()
+	igc, err := cards.NewIGCSante()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []struct {
 		name string
 		use  string
-	}{{"sign", hwtest.OrgSign}, {"auth", hwtest.OrgAuthCli}} {
+	}{{"sign", cards.OrgSign}, {"auth", cards.OrgAuthCli}} {
 		key, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 )
 
 var commands = map[string]cli.Command{
@@ -57,14 +58,14 @@ func main() {
 	cli.Main("cardsim", "cartes virtuelles pour pcscd (vpcd)", commands)
 }
 
-// cards loads (or creates) the test IGC-Santé authority in dir and returns
+// profiles loads (or creates) the test IGC-Santé authority in dir and returns
 // every profile.
-func cards(dir string) (map[string]func() (hwtest.Card, error), error) {
-	ca, err := hwtest.LoadOrCreateIGCSante(dir)
+func profiles(dir string) (map[string]func() (cards.Card, error), error) {
+	ca, err := cards.LoadOrCreateIGCSante(dir)
 	if err != nil {
 		return nil, fmt.Errorf("test IGC-Santé authority in %s: %w", dir, err)
 	}
-	return hwtest.Cards(ca), nil
+	return cards.Cards(ca), nil
 }
 
 const pkiHelp = "directory of the test IGC-Santé authority (created when absent)"
@@ -75,7 +76,7 @@ func runProfiles(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	all, err := cards(*pki)
+	all, err := profiles(*pki)
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ func runInsert(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	all, err := cards(*pki)
+	all, err := profiles(*pki)
 	if err != nil {
 		return err
 	}
@@ -120,14 +121,14 @@ func runInsert(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return err
 	}
 	if *timing {
-		link, err := hwtest.LinkFromATR(card.ATR(), *pps)
+		link, err := cards.LinkFromATR(card.ATR(), *pps)
 		if err != nil {
 			return err
 		}
-		card = &hwtest.Timed{Card: card, Link: link}
+		card = &cards.Timed{Card: card, Link: link}
 		fmt.Fprintf(stdout, "timing: T=%d at %.0f bd\n", link.Protocol, link.Baud())
 	}
-	in, err := hwtest.Insert(ctx, *addr, card)
+	in, err := cards.Insert(ctx, *addr, card)
 	if err != nil {
 		return err
 	}

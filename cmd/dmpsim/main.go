@@ -32,7 +32,7 @@ import (
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/cmd/internal/cli"
-	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/provisioning"
 )
@@ -146,7 +146,7 @@ func runInit(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err := serverCertificate(*dir); err != nil {
 		return err
 	}
-	igc, err := hwtest.LoadOrCreateIGCSante(*igcDir)
+	igc, err := cards.LoadOrCreateIGCSante(*igcDir)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func runInit(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		}
 		defer p11.Close()
 	}
-	for _, k := range []struct{ label, usage string }{{"org-sign", hwtest.OrgSign}, {"org-auth", hwtest.OrgAuthCli}} {
+	for _, k := range []struct{ label, usage string }{{"org-sign", cards.OrgSign}, {"org-auth", cards.OrgAuthCli}} {
 		certPath := filepath.Join(*dir, k.label+".pem")
 		if _, err := os.Stat(certPath); err == nil {
 			continue

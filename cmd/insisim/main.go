@@ -25,7 +25,7 @@ import (
 
 	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/cmd/internal/cli"
-	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/provisioning"
 )
@@ -47,7 +47,7 @@ func runInit(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	ca, err := hwtest.LoadOrCreateIGCSante(*igc)
+	ca, err := cards.LoadOrCreateIGCSante(*igc)
 	if err != nil {
 		return err
 	}

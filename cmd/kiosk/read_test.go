@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/ins"
 )
 
@@ -53,17 +54,17 @@ type readOutput struct {
 
 func TestReadEveryVirtualCard(t *testing.T) {
 	d := hwtest.StartPCSCD(t)
-	ca, err := hwtest.NewIGCSante()
+	ca, err := cards.NewIGCSante()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cards := hwtest.Cards(ca)
-	vitales := map[string]hwtest.VitaleProfile{}
-	for _, p := range hwtest.VitaleProfiles {
+	virtual := cards.Cards(ca)
+	vitales := map[string]cards.VitaleProfile{}
+	for _, p := range cards.VitaleProfiles {
 		vitales[p.Name] = p
 	}
-	cpss := map[string]hwtest.CPSProfile{}
-	for _, p := range hwtest.CPSProfiles {
+	cpss := map[string]cards.CPSProfile{}
+	for _, p := range cards.CPSProfiles {
 		cpss[p.Name] = p
 	}
 	rounds := []struct {
@@ -84,16 +85,16 @@ func TestReadEveryVirtualCard(t *testing.T) {
 	ctx := context.Background()
 	for _, r := range rounds {
 		name := fmt.Sprintf("%s+%s", r.slot[0], r.slot[1])
-		var inserted []*hwtest.Inserted
+		var inserted []*cards.Inserted
 		for i, p := range r.slot {
 			if p == "" {
 				continue
 			}
-			card, err := cards[p]()
+			card, err := virtual[p]()
 			if err != nil {
 				t.Fatal(err)
 			}
-			in, err := hwtest.Insert(ctx, hwtest.SlotAddr(i), card)
+			in, err := cards.Insert(ctx, hwtest.SlotAddr(i), card)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,7 +156,7 @@ func TestReadEveryVirtualCard(t *testing.T) {
 	t.Logf("kiosk read --json: %d rounds through real pcscd, every virtual card read", len(rounds))
 }
 
-func checkVitale(t *testing.T, round string, p hwtest.VitaleProfile, kind string, v *vitaleOut) {
+func checkVitale(t *testing.T, round string, p cards.VitaleProfile, kind string, v *vitaleOut) {
 	t.Helper()
 	if kind != "vitale2" || v == nil {
 		t.Fatalf("%s: card %q, vitale %v", round, kind, v)
@@ -185,13 +186,13 @@ func checkVitale(t *testing.T, round string, p hwtest.VitaleProfile, kind string
 // counter is untouched); a CPS4 is named and refused plainly.
 func TestCPSInfo(t *testing.T) {
 	d := hwtest.StartPCSCD(t)
-	ca, err := hwtest.NewIGCSante()
+	ca, err := cards.NewIGCSante()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	var p hwtest.CPSProfile
-	for _, q := range hwtest.CPSProfiles {
+	var p cards.CPSProfile
+	for _, q := range cards.CPSProfiles {
 		if q.Name == "cps-medecin" {
 			p = q
 		}
@@ -200,10 +201,10 @@ func TestCPSInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vitale := hwtest.VitaleCard(hwtest.VitaleProfiles[0])
-	var inserted []*hwtest.Inserted
-	for i, c := range []hwtest.Card{vitale, card} {
-		in, err := hwtest.Insert(ctx, hwtest.SlotAddr(i), c)
+	vitale := cards.VitaleCard(cards.VitaleProfiles[0])
+	var inserted []*cards.Inserted
+	for i, c := range []cards.Card{vitale, card} {
+		in, err := cards.Insert(ctx, hwtest.SlotAddr(i), c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +248,7 @@ func TestCPSInfo(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	c := got.CPS
-	if got.Reader != hwtest.Reader(1) || got.ATR != fmt.Sprintf("%X", hwtest.CPS3ATR) || c.Serial != p.Serial {
+	if got.Reader != hwtest.Reader(1) || got.ATR != fmt.Sprintf("%X", cards.CPS3ATR) || c.Serial != p.Serial {
 		t.Errorf("card %+v", got)
 	}
 	if c.PIN.Reference != 1 || c.PIN.StoredLength != 8 || !c.PIN.NeedsPadding || c.PIN.PadChar != 0xFF || c.PIN.TriesLeft != 3 {
@@ -274,11 +275,11 @@ func TestCPSInfo(t *testing.T) {
 	if err := d.WaitCard(ctx, 1, false); err != nil {
 		t.Fatal(err)
 	}
-	cps4, err := hwtest.Cards(ca)["cps4"]()
+	cps4, err := cards.Cards(ca)["cps4"]()
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := hwtest.Insert(ctx, hwtest.SlotAddr(1), cps4)
+	in, err := cards.Insert(ctx, hwtest.SlotAddr(1), cps4)
 	if err != nil {
 		t.Fatal(err)
 	}

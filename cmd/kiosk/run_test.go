@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/hwtest/standin"
 	"dmpkiosk/hwtest/system"
 	"dmpkiosk/provisioning"
@@ -102,7 +103,7 @@ func startKiosk(t testing.TB, site *hwtest.Site, brokerURL, igcDir string) *kios
 func TestKioskRun(t *testing.T) {
 	hwtest.StartPCSCD(t)
 	igcDir := filepath.Join(t.TempDir(), "igc")
-	igc, err := hwtest.LoadOrCreateIGCSante(igcDir)
+	igc, err := cards.LoadOrCreateIGCSante(igcDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func BenchmarkKioskRunIdle(b *testing.B) {
 	idle.once.Do(func() {
 		hwtest.StartPCSCD(b)
 		igcDir := filepath.Join(b.TempDir(), "igc")
-		if _, err := hwtest.LoadOrCreateIGCSante(igcDir); err != nil {
+		if _, err := cards.LoadOrCreateIGCSante(igcDir); err != nil {
 			b.Fatal(err)
 		}
 		site := hwtest.NewSite(b, "kiosk-1")

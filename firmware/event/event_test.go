@@ -16,14 +16,14 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/ins"
 	"dmpkiosk/provisioning"
 )
 
 var (
 	igcOnce sync.Once
-	igc     *hwtest.IGCSante
+	igc     *cards.IGCSante
 )
 
 type fixture struct {
@@ -37,7 +37,7 @@ func cardSigner(t testing.TB, profile string) Signer {
 	t.Helper()
 	igcOnce.Do(func() {
 		var err error
-		if igc, err = hwtest.NewIGCSante(); err != nil {
+		if igc, err = cards.NewIGCSante(); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -9,7 +9,7 @@ import (
 
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
-	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/ins"
 )
 
@@ -19,7 +19,7 @@ import (
 // legacy regime's identifier).
 func DMP() ([]dmpsim.Person, error) {
 	var out []dmpsim.Person
-	for _, p := range hwtest.VitaleProfiles {
+	for _, p := range cards.VitaleProfiles {
 		insured := ""
 		for _, v := range p.People {
 			if v.Quality == "00" {

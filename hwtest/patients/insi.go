@@ -6,7 +6,7 @@ import (
 
 	"dmpkiosk/bridge/insi"
 	"dmpkiosk/bridge/insi/insisim"
-	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/ins"
 )
 
@@ -18,7 +18,7 @@ import (
 func INSi() ([]insisim.Person, error) {
 	var out []insisim.Person
 	order := 900
-	for _, p := range hwtest.VitaleProfiles {
+	for _, p := range cards.VitaleProfiles {
 		insured := p.People[0].NIR // the profiles list the insured person first
 		for _, v := range p.People {
 			if v.BadKey {

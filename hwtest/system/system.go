@@ -32,6 +32,7 @@ import (
 
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/provisioning"
 )
@@ -65,7 +66,7 @@ func BuildTo(dir string, cmds ...string) (map[string]string, error) {
 type Bridge struct {
 	Site      *hwtest.Site
 	Mosquitto *hwtest.Mosquitto
-	IGC       *hwtest.IGCSante
+	IGC       *cards.IGCSante
 	IGCDir    string
 	Sim       *dmpsim.Sim
 	Dir       string // the bridge's files: bridge.toml, journal.db, traces/
@@ -132,7 +133,7 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 	dir := t.TempDir()
 	b := &Bridge{Dir: dir, Journal: filepath.Join(dir, "journal.db"), IGCDir: filepath.Join(dir, "igc"), Log: &Log{}}
 	var err error
-	if b.IGC, err = hwtest.LoadOrCreateIGCSante(b.IGCDir); err != nil {
+	if b.IGC, err = cards.LoadOrCreateIGCSante(b.IGCDir); err != nil {
 		t.Fatal(err)
 	}
 	b.Site = hwtest.NewSite(t, o.Kiosks...)
@@ -146,7 +147,7 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 	// The establishment's keys on a token; the DMP simulator.
 	tk := hwtest.NewSoftHSM(t, "etablissement")
 	t.Setenv("PKCS11_PIN", tk.PIN)
-	for _, k := range []struct{ label, usage, file string }{{"org-sign", hwtest.OrgSign, "sign.pem"}, {"org-auth", hwtest.OrgAuthCli, "auth.pem"}} {
+	for _, k := range []struct{ label, usage, file string }{{"org-sign", cards.OrgSign, "sign.pem"}, {"org-auth", cards.OrgAuthCli, "auth.pem"}} {
 		cert, err := b.IGC.OrgCertificate(tk.RSASigner(t, k.label, 2048), k.usage, "750712001", "CHU TEST")
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package hwtest
+package cards
 
 import (
 	"crypto/subtle"
