@@ -33,12 +33,7 @@ func BenchmarkInsertionToEventStored(b *testing.B) {
 	for b.Loop() {
 		r.insertTimed(0, "vitale-seul", timed(true))
 		r.insertTimed(1, "cps-medecin", timed(false))
-		r.wait(display.KindEnterPIN, "Code")
-		r.press(keys("1234#")...)
-		r.wait(display.KindIdentity, "MARTIN")
-		r.press(non)
-		r.wait(display.KindConsent, "informé")
-		r.press(oui, oui, valider, valider)
+		consentSingle(r)
 		r.wait(display.KindQueued, "sera transmis")
 		b.StopTimer()
 		r.remove(0)

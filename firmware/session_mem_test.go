@@ -162,13 +162,7 @@ func (r *memRig) wait(kind display.Kind, want string) display.Screen {
 
 func (r *memRig) press(evs ...input.Event) {
 	r.t.Helper()
-	for _, e := range evs {
-		select {
-		case r.inputs <- e:
-		case <-time.After(10 * time.Second):
-			r.t.Fatal("the session does not take input")
-		}
-	}
+	pressAll(r.t, r.inputs, evs...)
 }
 
 // stored opens the events the outbox holds, as the bridge does.
@@ -296,12 +290,7 @@ func TestSessionResultArrivesLate(t *testing.T) {
 	r.link.online.Store(false)
 	r.insert(0, "vitale-seul")
 	r.insert(1, "cps-medecin")
-	r.wait(display.KindEnterPIN, "Code")
-	r.press(keys("1234#")...)
-	r.wait(display.KindIdentity, "MARTIN")
-	r.press(non)
-	r.wait(display.KindConsent, "informé")
-	r.press(oui, oui, valider, valider)
+	consentSingle(r)
 	r.wait(display.KindQueued, "sera transmis")
 	r.remove(1)
 	r.remove(0)

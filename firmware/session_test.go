@@ -122,13 +122,38 @@ func (r *kioskRig) wait(kind display.Kind, want string) display.Screen {
 
 func (r *kioskRig) press(evs ...input.Event) {
 	r.t.Helper()
+	pressAll(r.t, r.inputs, evs...)
+}
+
+// pressAll hands the session inputs, failing when it stops taking them.
+func pressAll(t testing.TB, ch chan<- input.Event, evs ...input.Event) {
+	t.Helper()
 	for _, e := range evs {
 		select {
-		case r.inputs <- e:
+		case ch <- e:
 		case <-time.After(10 * time.Second):
-			r.t.Fatal("the session does not take input")
+			t.Fatal("the session does not take input")
 		}
 	}
+}
+
+// driver is a rig a session is driven on: through the real parts or in
+// memory.
+type driver interface {
+	wait(kind display.Kind, want string) display.Screen
+	press(evs ...input.Event)
+}
+
+// consentSingle takes a current-regime session with a one-beneficiary card
+// (vitale-seul) and the doctor's card from the PIN to the last answer: no
+// identity document, informed, authorized, no opposition.
+func consentSingle(d driver) {
+	d.wait(display.KindEnterPIN, "Code")
+	d.press(keys("1234#")...)
+	d.wait(display.KindIdentity, "MARTIN")
+	d.press(non)
+	d.wait(display.KindConsent, "informé")
+	d.press(oui, oui, valider, valider)
 }
 
 func keys(s string) []input.Event {
@@ -314,12 +339,7 @@ func TestSessionClockSkew(t *testing.T) {
 	})
 	r.insert(0, "vitale-seul")
 	r.insert(1, "cps-medecin")
-	r.wait(display.KindEnterPIN, "Code")
-	r.press(keys("1234#")...)
-	r.wait(display.KindIdentity, "MARTIN")
-	r.press(non)
-	r.wait(display.KindConsent, "informé")
-	r.press(oui, oui, valider, valider)
+	consentSingle(r)
 	r.wait(display.KindError, "Horloge de la borne incorrecte")
 	if p, _, _ := r.ob.Depth(context.Background()); p != 0 {
 		t.Fatal("an event was stored with a wrong clock")

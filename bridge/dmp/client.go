@@ -1,20 +1,20 @@
 package dmp
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
+
+	"dmpkiosk/bridge/internal/soapcall"
 
 	"dmpkiosk/firmware/event"
 )
@@ -215,18 +215,8 @@ func (c *Client) call(ctx context.Context, tx string, who Who, creation *Creatio
 // post sends a request and reads its answer.
 func (c *Client) post(ctx context.Context, tx, msgID string, req []byte) (_ *etree.Element, x Exchange, _ error) {
 	x = Exchange{Transaction: tx, RequestID: msgID, Request: req}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL+Services[tx].Path, bytes.NewReader(req))
-	if err != nil {
-		return nil, x, err
-	}
-	hr.Header.Set("Content-Type", `application/soap+xml; charset=utf-8; action="`+Services[tx].Action+`"`)
-	resp, err := c.http.Do(hr)
-	if err != nil {
-		return nil, x, &TransportError{Transaction: tx, Err: err}
-	}
-	defer resp.Body.Close()
-	x.Status = resp.StatusCode
-	x.Response, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	status, body, err := soapcall.Post(ctx, c.http, c.cfg.BaseURL+Services[tx].Path, Services[tx].Action, req, maxResponse)
+	x.Status, x.Response = status, body
 	if err != nil {
 		return nil, x, &TransportError{Transaction: tx, Err: err}
 	}
@@ -239,8 +229,8 @@ func (c *Client) post(ctx context.Context, tx, msgID string, req []byte) (_ *etr
 	case errors.As(perr, &f):
 		f.Transaction, f.RequestID, f.ResponseID = tx, x.RequestID, x.ResponseID
 		return nil, x, f
-	case resp.StatusCode != http.StatusOK:
-		return nil, x, &HTTPError{Transaction: tx, Status: resp.StatusCode}
+	case status != http.StatusOK:
+		return nil, x, &HTTPError{Transaction: tx, Status: status}
 	case perr != nil:
 		return nil, x, fmt.Errorf("%s: %w", tx, perr)
 	case env.RelatesTo != msgID:

@@ -9,11 +9,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
 	"github.com/beevik/etree"
+
+	"dmpkiosk/bridge/internal/soapcall"
 )
 
 // Credentials are the establishment's INSi certificate (CN INSI-AUTO or
@@ -271,42 +272,31 @@ func (c *Client) exchange(ctx context.Context, mode Mode, op string, body *etree
 		return nil, x, err
 	}
 	x.Request = req
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.Endpoint, bytes.NewReader(req))
-	if err != nil {
-		return nil, x, err
-	}
-	hr.Header.Set("Content-Type", `application/soap+xml; charset=utf-8; action="`+Action(op)+`"`)
 	hc := c.manu
 	if mode == Auto {
 		hc = c.auto
 	}
 	start := time.Now()
-	resp, err := hc.Do(hr)
-	x.Elapsed = time.Since(start)
+	status, answer, err := soapcall.Post(ctx, hc, c.cfg.Endpoint, Action(op), req, maxResponse)
+	x.Elapsed, x.Status, x.Response = time.Since(start), status, answer
 	if err != nil {
 		return nil, x, &TransportError{Operation: op, Err: err}
 	}
-	defer resp.Body.Close()
-	x.Status = resp.StatusCode
-	x.Response, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return nil, x, &TransportError{Operation: op, Err: err}
-	}
-	if resp.StatusCode != http.StatusOK && len(bytes.TrimSpace(x.Response)) == 0 {
-		return nil, x, &TransportError{Operation: op, Status: resp.StatusCode}
+	if status != http.StatusOK && len(bytes.TrimSpace(x.Response)) == 0 {
+		return nil, x, &TransportError{Operation: op, Status: status}
 	}
 	env, err := ParseEnvelope(x.Response)
 	var f *Fault
 	switch {
 	case errors.As(err, &f):
-		f.Status = resp.StatusCode
+		f.Status = status
 		return nil, x, f
-	case err != nil && resp.StatusCode != http.StatusOK:
-		return nil, x, &TransportError{Operation: op, Status: resp.StatusCode}
+	case err != nil && status != http.StatusOK:
+		return nil, x, &TransportError{Operation: op, Status: status}
 	case err != nil:
 		return nil, x, err
-	case resp.StatusCode != http.StatusOK:
-		return nil, x, &TransportError{Operation: op, Status: resp.StatusCode}
+	case status != http.StatusOK:
+		return nil, x, &TransportError{Operation: op, Status: status}
 	}
 	if env.Action != "" && env.Action != Action(op)+"Response" {
 		return nil, x, fmt.Errorf("%w: action %q", ErrMalformed, env.Action)
