@@ -5,13 +5,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -58,7 +55,9 @@ func runInit(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		file, cn string
 		server   bool
 	}{{"server", "localhost", true}, {"insi-manu", "INSI-MANU", false}, {"insi-auto", "INSI-AUTO", false}} {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		keyPath := filepath.Join(*dir, c.file+".key")
+		_ = os.Remove(keyPath) // init makes the files afresh
+		key, err := provisioning.NewKeyFile(keyPath)
 		if err != nil {
 			return err
 		}
@@ -70,18 +69,15 @@ func runInit(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 			tmpl.Subject.OrganizationalUnit = nil
 			tmpl.ExtKeyUsage, tmpl.DNSNames, tmpl.IPAddresses = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}
 		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
 		if err != nil {
 			return err
 		}
-		kder, err := x509.MarshalPKCS8PrivateKey(key)
+		cert, err := x509.ParseCertificate(der)
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(*dir, c.file+".pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(*dir, c.file+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		if err := provisioning.WriteCertificate(filepath.Join(*dir, c.file+".pem"), cert); err != nil {
 			return err
 		}
 	}
