@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"dmpkiosk/apdu/cps"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
@@ -36,6 +37,7 @@ const (
 	RejectClock        = "time-window"
 	RejectReplay       = "replay"
 	RejectContent      = "content"
+	RejectTooLarge     = "too-large"
 )
 
 func reject(reason, format string, a ...any) error {
@@ -58,7 +60,15 @@ type Verifier struct {
 	// Chains caches verified certificate chains (revocation is checked on
 	// every event all the same); nil verifies every chain every time.
 	Chains *event.ChainCache
+	// MaxBytes is the largest sealed event taken, checked before anything
+	// is decrypted; DefaultMaxEventBytes when zero.
+	MaxBytes int
 }
+
+// DefaultMaxEventBytes bounds a sealed event: one is about 10 KB (the
+// payload and two certificate chains); 64 KiB leaves room for longer
+// chains, and keeps a flood of large messages cheap to refuse.
+const DefaultMaxEventBytes = 64 << 10
 
 // cardTypes may create or record consent; a director's card may not (the
 // establishment's certificate acts under the director's responsibility).
@@ -73,6 +83,13 @@ func (v *Verifier) Verify(topic string, payload []byte) (*event.Opened, error) {
 	device, ok := deviceOf(topic)
 	if !ok {
 		return nil, reject(RejectTopic, "topic %q is not kiosk/<device>/events", topic)
+	}
+	limit := v.MaxBytes
+	if limit == 0 {
+		limit = DefaultMaxEventBytes
+	}
+	if len(payload) > limit {
+		return nil, reject(RejectTooLarge, "from %s: %d bytes (at most %d)", device, len(payload), limit)
 	}
 	o, err := event.OpenCached(string(payload), v.EncKey, v.KioskCA, v.CardCA, now, v.Chains)
 	switch {
@@ -102,6 +119,24 @@ func (v *Verifier) Verify(topic string, payload []byte) (*event.Opened, error) {
 	if e.Professional.NationalID != o.CardCert.Subject.CommonName {
 		return nil, reject(RejectProfessional, "event %s: the card signing is %s", e.ID, o.CardCert.Subject.CommonName)
 	}
+	// The professional is what the card certificate says: the card type,
+	// the names, the identifier's type and the profession the payload
+	// claims must be the certificate's, and only the certificate's go on
+	// (the speciality, which it does not state, is dropped).
+	holder, err := cps.HolderOf(o.CardCert.Subject)
+	if err != nil {
+		return nil, reject(RejectProfessional, "event %s: the card certificate names no holder: %v", e.ID, err)
+	}
+	for _, f := range []struct{ name, claimed, cert string }{
+		{"card type", e.Professional.CardType, holder.CardType}, {"surname", e.Professional.Surname, holder.Surname},
+		{"first name", e.Professional.FirstName, holder.FirstName}, {"identifier type", e.Professional.NationalIDType, holder.NationalIDType},
+		{"profession", e.Professional.Profession, holder.Profession},
+	} {
+		if f.claimed != f.cert {
+			return nil, reject(RejectProfessional, "event %s: its %s is not the card certificate's", e.ID, f.name)
+		}
+	}
+	e.Professional.Speciality = ""
 	if !cardTypes[e.Professional.CardType] {
 		return nil, reject(RejectCardType, "event %s: a %s card may not %s", e.ID, e.Professional.CardType, e.Type)
 	}

@@ -45,7 +45,7 @@ func sampleEvent(device string) *event.Event {
 		Time: time.Now().UTC(), Seq: 1,
 		Patient: event.Patient{INS: &event.INS{Value: "175067511203399", OID: ins.OIDNIR}, INSC: "0992265510818874860560",
 			Traits: ins.Traits{BirthName: "MARTIN", FirstName: "PAUL", FirstNames: []string{"PAUL"}, Sex: "M", BirthDate: "19750612"}},
-		Professional: event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", Surname: "LEROY", FirstName: "SOPHIE"},
+		Professional: event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", Surname: "LEROY", FirstName: "SOPHIE", Profession: "10"},
 		Consent:      event.Consent{Informed: true, Authorization: true},
 	}
 }
@@ -108,9 +108,46 @@ func TestVerify(t *testing.T) {
 	wantReject(t, "an expired card", err, RejectCardChain)
 
 	cde := sampleEvent("kiosk-1")
-	cde.Professional = event.Professional{NationalID: "3750712184/DIR0001", NationalIDType: "ETABLISSEMENT", CardType: "CDE"}
+	cde.Professional = event.Professional{NationalID: "3750712184/DIR0001", NationalIDType: "ETABLISSEMENT", CardType: "CDE", Surname: "MOREAU", FirstName: "ÉTIENNE"}
 	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, cde, "kiosk-1", "cde-directeur", nil))
 	wantReject(t, "a director's card", err, RejectCardType)
+
+	// The professional is what the card certificate says: a director's
+	// card dressed as a reception agent's, a reception agent claiming a
+	// doctor's name, profession or card type, are refused.
+	dressed := sampleEvent("kiosk-1")
+	dressed.Professional = event.Professional{NationalID: "3750712184/DIR0001", NationalIDType: "ETABLISSEMENT", CardType: "CPE", Surname: "MOREAU", FirstName: "ÉTIENNE"}
+	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, dressed, "kiosk-1", "cde-directeur", nil))
+	wantReject(t, "a CDE dressed as a CPE", err, RejectProfessional)
+	for name, claim := range map[string]event.Professional{
+		"a doctor's profession": {Profession: "10"},
+		"a doctor's card type":  {CardType: "CPS"},
+		"a doctor's name":       {Surname: "LEROY"},
+	} {
+		agent := sampleEvent("kiosk-1")
+		agent.Professional = event.Professional{NationalID: "3750712184/ACC0042", NationalIDType: "ETABLISSEMENT", CardType: "CPE", Surname: "GARNIER", FirstName: "LUCIE"}
+		if claim.Profession != "" {
+			agent.Professional.Profession = claim.Profession
+		}
+		if claim.CardType != "" {
+			agent.Professional.CardType = claim.CardType
+		}
+		if claim.Surname != "" {
+			agent.Professional.Surname = claim.Surname
+		}
+		_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, agent, "kiosk-1", "cpe-accueil", nil))
+		wantReject(t, "a CPE claiming "+name, err, RejectProfessional)
+	}
+	// What the certificate does not state is not believed.
+	special := sampleEvent("kiosk-1")
+	special.Professional.Speciality = "SM26"
+	if o, err := f.v.Verify("kiosk/kiosk-1/events", f.seal(t, special, "kiosk-1", "cps-medecin", nil)); err != nil || o.Event.Professional.Speciality != "" {
+		t.Errorf("a speciality the certificate does not state: %v", err)
+	}
+	// An oversized message is refused before anything is decrypted.
+	huge := make([]byte, DefaultMaxEventBytes+1)
+	_, err = f.v.Verify("kiosk/kiosk-1/events", huge)
+	wantReject(t, "a message larger than the limit", err, RejectTooLarge)
 
 	liar := sampleEvent("kiosk-1")
 	liar.Professional.NationalID = "810100998877" // another professional than the card's

@@ -122,6 +122,11 @@ type MosquittoConfig struct {
 	CRLFile, ACLFile          string
 }
 
+// MaxPacketBytes is the brokers' largest MQTT packet: above the bridge's
+// largest event (64 KiB) with room for the MQTT header and topic, so that
+// a flood of huge messages is cut at the broker.
+const MaxPacketBytes = 128 << 10
+
 // String renders the configuration: TLS 1.2+, a client certificate from the
 // kiosk CA required and checked against the CRL, the certificate's CN as
 // user name and as client id (so that no client can take another's
@@ -146,5 +151,7 @@ acl_file %s
 # Without it, Nagle's algorithm and delayed ACKs add some 40 ms to every
 # round trip (a kiosk's result waits for it).
 set_tcp_nodelay true
-`, c.Port, c.Bind, c.CAFile, c.CertFile, c.KeyFile, c.CRLFile, c.ACLFile)
+# Larger packets are refused (and their client disconnected).
+max_packet_size %d
+`, c.Port, c.Bind, c.CAFile, c.CertFile, c.KeyFile, c.CRLFile, c.ACLFile, MaxPacketBytes)
 }

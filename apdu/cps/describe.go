@@ -468,6 +468,15 @@ var (
 	oidTitle     = asn1.ObjectIdentifier{2, 5, 4, 12}
 )
 
+// HolderOf takes the holder from a card certificate's subject, as the
+// kiosk does when it reads the card: the bridge binds an event's
+// professional to it.
+func HolderOf(subject pkix.Name) (Holder, error) {
+	var h Holder
+	err := holderFromSubject(subject, &h)
+	return h, err
+}
+
 // holderFromSubject takes the holder from the certificate's subject:
 // CN the national identifier (its first digit its type: 8 RPPS, 0 ADELI,
 // 3 establishment staff), SN and GN the names, title the profession (TRE

@@ -48,7 +48,9 @@ func Start(opts Options) (*Broker, error) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	srv := mqtt.New(&mqtt.Options{InlineClient: false, Logger: opts.Logger})
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = provisioning.MaxPacketBytes
+	srv := mqtt.New(&mqtt.Options{InlineClient: false, Logger: opts.Logger, Capabilities: caps})
 	auth := &authHook{roots: opts.Roots, rev: opts.Revocations, log: opts.Logger, ids: map[*mqtt.Client]provisioning.Identity{}}
 	if err := srv.AddHook(auth, nil); err != nil {
 		return nil, err
