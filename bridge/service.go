@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -202,6 +203,12 @@ func (s *Service) onMessage(_ mqtt.Client, m mqtt.Message) {
 		// once the handler returns; the kiosk resends after its result
 		// wait, and nothing was promised to it.
 		s.cfg.Logger.Error("bridge: journal refused an event", "event", e.ID, "error", err)
+		return
+	case dup && len(stored.Payload) > 0 && !bytes.Equal(stored.Payload, o.Payload):
+		// One id, one content: an id the journal knows with another
+		// content (a new sequence, another answer) is not the event it
+		// answered; the kiosk is told plainly, nothing is processed.
+		s.rejectEvent(ctx, m.Topic(), &Rejection{Reason: RejectReused, Detail: "event " + e.ID + " already known with another content"}, e)
 		return
 	case dup:
 		// A redelivery (the kiosk did not get the result): answer again

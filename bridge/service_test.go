@@ -183,12 +183,24 @@ func TestServiceRejects(t *testing.T) {
 	if r.dmp.count(again.ID) != 0 {
 		t.Fatal("a replay was processed")
 	}
+	// The same id with another content (the patient's refusal, a new
+	// sequence): not the event the journal answered; refused and told,
+	// never given the old answer, nothing processed.
+	reused := sampleEvent("kiosk-1")
+	reused.ID, reused.Seq, reused.Consent.Authorization = first.ID, 9, false
+	r.send(t, r.f.seal(t, reused, "kiosk-1", "cps-medecin", nil))
+	if res := r.result(t, first.ID); res.Outcome != event.OutcomeRefused {
+		t.Fatalf("a reused id answered %+v", res)
+	}
+	if r.dmp.count(first.ID) != 1 {
+		t.Fatalf("a reused id was processed: %d calls", r.dmp.count(first.ID))
+	}
 	by := r.svc.Metrics.Rejections()
-	if by[RejectUndecrypt] != 1 || by[RejectReplay] != 1 {
+	if by[RejectUndecrypt] != 1 || by[RejectReplay] != 1 || by[RejectReused] != 1 {
 		t.Fatalf("rejections %v", by)
 	}
 	n, broken, err := r.journal.VerifyAudit(ctx)
-	if err != nil || broken != 0 || n < 4 { // 2 rejections, 1 accepted, 1 done
+	if err != nil || broken != 0 || n < 5 { // 3 rejections, 1 accepted, 1 done
 		t.Fatalf("audit: %d links, broken %d, %v", n, broken, err)
 	}
 }

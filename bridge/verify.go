@@ -38,6 +38,7 @@ const (
 	RejectReplay       = "replay"
 	RejectContent      = "content"
 	RejectTooLarge     = "too-large"
+	RejectReused       = "id-reused"
 )
 
 func reject(reason, format string, a ...any) error {
