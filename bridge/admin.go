@@ -14,24 +14,65 @@ import (
 	"time"
 
 	"dmpkiosk/firmware/event"
+	"dmpkiosk/provisioning"
 )
 
-// Fleet keeps each kiosk's last heartbeat (kiosk/<device>/status).
+// Fleet keeps each kiosk's last heartbeat (kiosk/<device>/status), and
+// the site its certificate enrolls it at.
 type Fleet struct {
 	mu    sync.Mutex
 	kiosk map[string]heartbeat
+
+	// Trust, when set, verifies a kiosk's certificate (chain to the kiosk
+	// CA, CRL): only then is the site it names shown as enrolled.
+	Trust func(der []byte) (provisioning.Identity, error)
+	// Regime is the bridge's DMP's, to which each kiosk's is compared.
+	Regime string
 }
 
 type heartbeat struct {
-	Device      string    `json:"device"`
-	Online      bool      `json:"online"`
-	Version     string    `json:"version"`
-	Readers     []string  `json:"readers"`
-	Outbox      int       `json:"outbox"`
-	Quarantined int       `json:"quarantined"`
-	LastError   string    `json:"last_error"`
-	Clock       time.Time `json:"clock"`
-	Seen        time.Time `json:"-"`
+	Device      string     `json:"device"`
+	Online      bool       `json:"online"`
+	Version     string     `json:"version"`
+	Readers     []string   `json:"readers"`
+	Outbox      int        `json:"outbox"`
+	Quarantined int        `json:"quarantined"`
+	LastError   string     `json:"last_error"`
+	Clock       time.Time  `json:"clock"`
+	Site        event.Site `json:"site"`   // as the kiosk is configured
+	Regime      string     `json:"regime"` // as the kiosk is configured
+	Cert        []byte     `json:"cert"`
+	Seen        time.Time  `json:"-"`
+	// Enrolled is the site the kiosk's verified certificate names; zero
+	// if it sent none or one that does not verify.
+	Enrolled provisioning.KioskSite `json:"-"`
+	// BridgeRegime is the Fleet's, for the page.
+	BridgeRegime string `json:"-"`
+}
+
+// regimeLabel names a regime for the IT team.
+func regimeLabel(r string) string {
+	switch r {
+	case event.RegimeCurrent:
+		return "actuel (DMP ouvert d'office)"
+	case event.RegimeLegacy:
+		return "ancien (création avec consentement)"
+	case "":
+		return "inconnu"
+	}
+	return r
+}
+
+// SiteMismatch says the kiosk is configured for another site than its
+// enrollment: its events are refused.
+func (hb heartbeat) SiteMismatch() bool {
+	return hb.Enrolled == (provisioning.KioskSite{}) || hb.Site.FINESS != hb.Enrolled.FINESS || hb.Site.Unit != hb.Enrolled.Unit
+}
+
+// RegimeMismatch says the kiosk is made for another regime than the
+// bridge's DMP: its events are refused.
+func (hb heartbeat) RegimeMismatch() bool {
+	return hb.BridgeRegime != "" && hb.Regime != hb.BridgeRegime
 }
 
 // NewFleet returns an empty fleet.
@@ -45,6 +86,13 @@ func (f *Fleet) Heartbeat(topic string, payload []byte) {
 		return
 	}
 	hb.Seen = time.Now()
+	if f.Trust != nil && len(hb.Cert) > 0 {
+		if who, err := f.Trust(hb.Cert); err == nil && who.Role == provisioning.RoleKiosk && who.ID == hb.Device {
+			hb.Enrolled = who.Site
+		}
+	}
+	hb.Cert = nil
+	hb.BridgeRegime = f.Regime
 	f.mu.Lock()
 	f.kiosk[hb.Device] = hb
 	f.mu.Unlock()
@@ -71,6 +119,7 @@ type Admin struct {
 }
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"regime": regimeLabel,
 	"since": func(t time.Time) string {
 		if t.IsZero() {
 			return "jamais"
@@ -83,8 +132,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 main{padding:16px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bad{color:#b00020;font-weight:600}.ok{color:#0b6e2e}</style>
 </head><body><nav><a href="/">Bornes</a><a href="/events">Événements</a><a href="/dead">Lettres mortes</a><a href="/usage">Indicateurs</a><a href="/audit">Audit</a></nav><main><h1>{{.Title}}</h1>{{end}}
 {{define "foot"}}</main></body></html>{{end}}
-{{define "fleet"}}{{template "head" .}}<table><tr><th>Borne</th><th>État</th><th>Vue il y a</th><th>Version</th><th>Lecteurs</th><th>File</th><th>Quarantaine</th><th>Dernière erreur</th><th>Horloge</th></tr>
-{{range .Fleet}}<tr><td>{{.Device}}</td><td>{{if .Online}}<span class="ok">en ligne</span>{{else}}<span class="bad">hors ligne</span>{{end}}</td><td>{{since .Seen}}</td><td>{{.Version}}</td><td>{{len .Readers}}</td><td>{{.Outbox}}</td><td>{{if .Quarantined}}<span class="bad">{{.Quarantined}}</span>{{else}}0{{end}}</td><td>{{.LastError}}</td><td>{{date .Clock}}</td></tr>{{else}}<tr><td colspan="9">Aucune borne n'a encore donné de nouvelles.</td></tr>{{end}}</table>
+{{define "fleet"}}{{template "head" .}}<table><tr><th>Borne</th><th>Site inscrit (certificat)</th><th>Régime</th><th>État</th><th>Vue il y a</th><th>Version</th><th>Lecteurs</th><th>File</th><th>Quarantaine</th><th>Dernière erreur</th><th>Horloge</th></tr>
+{{range .Fleet}}<tr><td>{{.Device}}</td><td>{{if .Enrolled.FINESS}}{{.Enrolled.FINESS}} · {{.Enrolled.Unit}}{{else}}<span class="bad">non prouvé</span>{{end}}{{if .SiteMismatch}} <span class="bad">configurée pour {{.Site.FINESS}} · {{.Site.Unit}} : ses événements sont refusés</span>{{end}}</td><td>{{regime .Regime}}{{if .RegimeMismatch}} <span class="bad">le DMP du pont est en régime {{regime .BridgeRegime}} : ses événements sont refusés</span>{{end}}</td><td>{{if .Online}}<span class="ok">en ligne</span>{{else}}<span class="bad">hors ligne</span>{{end}}</td><td>{{since .Seen}}</td><td>{{.Version}}</td><td>{{len .Readers}}</td><td>{{.Outbox}}</td><td>{{if .Quarantined}}<span class="bad">{{.Quarantined}}</span>{{else}}0{{end}}</td><td>{{.LastError}}</td><td>{{date .Clock}}</td></tr>{{else}}<tr><td colspan="11">Aucune borne n'a encore donné de nouvelles.</td></tr>{{end}}</table>
 <p>Reçus {{.M.Received}}, acceptés {{.M.Accepted}}, doublons {{.M.Duplicates}}, refusés {{.M.Rejected}}, traités {{.M.Done}}, en échec {{.M.Failed}}, abandonnés {{.M.Dead}}.</p>{{template "foot"}}{{end}}
 {{define "events"}}{{template "head" .}}<table><tr><th>Reçu</th><th>Événement</th><th>Borne</th><th>Site / unité</th><th>Type</th><th>Patient</th><th>État</th><th>Résultat</th></tr>
 {{range .Events}}<tr><td>{{date .Received}}</td><td>{{.ID}}</td><td>{{.Device}}</td><td>{{.Site}} / {{.Unit}}</td><td>{{.Type}}</td><td>{{.Patient}}</td><td>{{.State}}</td><td>{{.Outcome}}</td></tr>{{end}}</table>{{template "foot"}}{{end}}

@@ -39,6 +39,8 @@ const (
 	RejectContent      = "content"
 	RejectTooLarge     = "too-large"
 	RejectReused       = "id-reused"
+	RejectSite         = "site"
+	RejectRegime       = "regime"
 )
 
 func reject(reason, format string, a ...any) error {
@@ -47,8 +49,10 @@ func reject(reason, format string, a ...any) error {
 
 // Verifier checks an event before it may be journaled: it decrypts it,
 // verifies the device's and the card's signatures and chains, that the
-// device is the topic's and not revoked, that the professional named is the
-// card's holder and may act, and that its time is within the window.
+// device is the topic's and not revoked, that the site is the one the
+// device was enrolled at and the regime the bridge's, that the
+// professional named is the card's holder and may act, and that its time
+// is within the window.
 // Replays of ids and sequences are the journal's check, made atomically
 // with the store.
 type Verifier struct {
@@ -64,6 +68,8 @@ type Verifier struct {
 	// MaxBytes is the largest sealed event taken, checked before anything
 	// is decrypted; DefaultMaxEventBytes when zero.
 	MaxBytes int
+	// Regime is the one the bridge's DMP runs under; current when empty.
+	Regime string
 }
 
 // DefaultMaxEventBytes bounds a sealed event: one is about 10 KB (the
@@ -116,6 +122,21 @@ func (v *Verifier) Verify(topic string, payload []byte) (*event.Opened, error) {
 		return nil, reject(RejectDeviceChain, "device %s: %v", device, err)
 	case who.Role != provisioning.RoleKiosk || who.ID != device || e.Device != device:
 		return nil, reject(RejectDevice, "topic %s, certificate %s (%s), event %s", device, who.ID, who.Role, e.Device)
+	}
+	// The site is the one the kiosk was enrolled at, and only that goes on.
+	switch {
+	case who.Site == (provisioning.KioskSite{}):
+		return nil, reject(RejectSite, "event %s: the certificate of %s names no site", e.ID, device)
+	case e.Site.FINESS != who.Site.FINESS || e.Site.Unit != who.Site.Unit:
+		return nil, reject(RejectSite, "event %s: %s claims %s/%s, enrolled at %s", e.ID, device, e.Site.FINESS, e.Site.Unit, who.Site)
+	}
+	e.Site = event.Site{FINESS: who.Site.FINESS, Unit: who.Site.Unit}
+	regime := v.Regime
+	if regime == "" {
+		regime = event.RegimeCurrent
+	}
+	if e.Regime != regime {
+		return nil, reject(RejectRegime, "event %s from %s: made under the %s regime, the DMP runs under the %s one", e.ID, device, e.Regime, regime)
 	}
 	if e.Professional.NationalID != o.CardCert.Subject.CommonName {
 		return nil, reject(RejectProfessional, "event %s: the card signing is %s", e.ID, o.CardCert.Subject.CommonName)

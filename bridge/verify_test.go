@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"testing"
@@ -144,6 +145,44 @@ func TestVerify(t *testing.T) {
 	if o, err := f.v.Verify("kiosk/kiosk-1/events", f.seal(t, special, "kiosk-1", "cps-medecin", nil)); err != nil || o.Event.Professional.Speciality != "" {
 		t.Errorf("a speciality the certificate does not state: %v", err)
 	}
+	// The site is the one the kiosk was enrolled at, the regime the
+	// bridge's DMP's.
+	for name, site := range map[string]event.Site{
+		"a FINESS no kiosk has": {FINESS: "130784234", Unit: "ACCUEIL"},
+		"another unit":          {FINESS: "750712184", Unit: "URGENCES"},
+	} {
+		elsewhere := sampleEvent("kiosk-1")
+		elsewhere.Site = site
+		_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, elsewhere, "kiosk-1", "cps-medecin", nil))
+		wantReject(t, "an event claiming "+name, err, RejectSite)
+	}
+	legacy := sampleEvent("kiosk-1")
+	legacy.Regime = event.RegimeLegacy
+	sealedLegacy := f.seal(t, legacy, "kiosk-1", "cps-medecin", nil)
+	_, err = f.v.Verify("kiosk/kiosk-1/events", sealedLegacy)
+	wantReject(t, "a legacy-regime event at a current-regime bridge", err, RejectRegime)
+	vl := *f.v
+	vl.Regime = event.RegimeLegacy
+	if _, err := vl.Verify("kiosk/kiosk-1/events", sealedLegacy); err != nil {
+		t.Errorf("a legacy-regime event at a legacy-regime bridge: %v", err)
+	}
+	_, err = vl.Verify("kiosk/kiosk-1/events", good)
+	wantReject(t, "a current-regime event at a legacy-regime bridge", err, RejectRegime)
+	// The same kiosk moved to the emergency unit (a new certificate for
+	// its key) still sends events made for the reception desk.
+	cred := f.site.Creds["kiosk-1"]
+	csr, err := provisioning.CSR(cred.PrivateKey.(crypto.Signer), "kiosk-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	urg, err := f.site.CA.SignKiosk(csr, "kiosk-1", provisioning.KioskSite{FINESS: "750712184", Unit: "URGENCES"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := &hwtest.Site{Creds: map[string]tls.Certificate{"kiosk-1": {Certificate: [][]byte{urg.Raw}, PrivateKey: cred.PrivateKey, Leaf: urg}}}
+	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, sampleEvent("kiosk-1"), "kiosk-1", "cps-medecin", moved))
+	wantReject(t, "an event from a kiosk enrolled in another unit", err, RejectSite)
+
 	// An oversized message is refused before anything is decrypted.
 	huge := make([]byte, DefaultMaxEventBytes+1)
 	_, err = f.v.Verify("kiosk/kiosk-1/events", huge)

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -95,6 +96,14 @@ func (c *Config) LoadCredentials() (*Credentials, error) {
 	}
 	if cert.Subject.CommonName != c.DeviceID {
 		return nil, fmt.Errorf("device certificate names %q, configuration says %q", cert.Subject.CommonName, c.DeviceID)
+	}
+	// The bridge believes the site the certificate names and refuses
+	// events claiming another: a kiosk configured elsewhere would have
+	// every event refused, so it does not start.
+	if site, ok := provisioning.SiteOf(cert); !ok {
+		return nil, errors.New("device certificate names no site: enroll the kiosk again (provision sign --site --unit)")
+	} else if site.FINESS != c.Site || site.Unit != c.Unit {
+		return nil, fmt.Errorf("device certificate enrolls the kiosk at %s, configuration says %s/%s", site, c.Site, c.Unit)
 	}
 	ca, err := provisioning.LoadCertificate(c.Path(c.Broker.CA))
 	if err != nil {

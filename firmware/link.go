@@ -28,18 +28,28 @@ type LinkConfig struct {
 	Logger     *slog.Logger
 	// Readers reports the card readers for the heartbeat.
 	Readers func() []string
+	// Site and Regime are the kiosk's configuration, told in the heartbeat
+	// so that the bridge's admin can compare them with its enrollment and
+	// with the bridge's DMP.
+	Site   event.Site
+	Regime string
 }
 
 // Heartbeat is the kiosk's retained status on kiosk/<device>/status.
 type Heartbeat struct {
-	Device      string    `json:"device"`
-	Online      bool      `json:"online"`
-	Version     string    `json:"version,omitempty"`
-	Readers     []string  `json:"readers,omitempty"`
-	Outbox      int       `json:"outbox"`
-	Quarantined int       `json:"quarantined"`
-	LastError   string    `json:"last_error,omitempty"`
-	Clock       time.Time `json:"clock"`
+	Device      string     `json:"device"`
+	Online      bool       `json:"online"`
+	Version     string     `json:"version,omitempty"`
+	Readers     []string   `json:"readers,omitempty"`
+	Outbox      int        `json:"outbox"`
+	Quarantined int        `json:"quarantined"`
+	LastError   string     `json:"last_error,omitempty"`
+	Clock       time.Time  `json:"clock"`
+	Site        event.Site `json:"site"`
+	Regime      string     `json:"regime,omitempty"`
+	// Cert is the device certificate (DER): it proves, by the CA's
+	// signature, the site the kiosk was enrolled at.
+	Cert []byte `json:"cert,omitempty"`
 }
 
 // Link sends the outbox's events to the bridge, oldest first and one at a
@@ -219,7 +229,10 @@ func (l *Link) Status() Heartbeat {
 		last = "file d'attente illisible"
 	}
 	hb := Heartbeat{Device: l.cfg.DeviceID, Online: l.online.Load(), Version: l.cfg.Version, Outbox: pending,
-		Quarantined: quarantined, LastError: last, Clock: time.Now().UTC()}
+		Quarantined: quarantined, LastError: last, Clock: time.Now().UTC(), Site: l.cfg.Site, Regime: l.cfg.Regime}
+	if l.cfg.TLS != nil && len(l.cfg.TLS.Certificates) > 0 && len(l.cfg.TLS.Certificates[0].Certificate) > 0 {
+		hb.Cert = l.cfg.TLS.Certificates[0].Certificate[0]
+	}
 	if l.cfg.Readers != nil {
 		hb.Readers = l.cfg.Readers()
 	}

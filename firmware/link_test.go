@@ -1,6 +1,7 @@
 package firmware
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
@@ -108,7 +109,7 @@ func TestLinkThroughMosquitto(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := LinkConfig{BrokerURL: m.URL(), TLS: site.TLS(site.Creds["kiosk-1"]), DeviceID: "kiosk-1", Version: "test",
-		ResultWait: 400 * time.Millisecond, Heartbeat: 200 * time.Millisecond}
+		ResultWait: 400 * time.Millisecond, Heartbeat: 200 * time.Millisecond, Site: event.Site{FINESS: "750712184", Unit: "ACCUEIL"}, Regime: "current"}
 	link := StartLink(ctx, cfg, ob)
 
 	// In order, one at a time, each removed when its result arrives.
@@ -125,7 +126,8 @@ func TestLinkThroughMosquitto(t *testing.T) {
 	for ok := false; !ok; {
 		select {
 		case hb := <-bridge.status:
-			ok = hb.Device == "kiosk-1" && hb.Online && hb.Outbox == 0 && hb.Version == "test"
+			ok = hb.Device == "kiosk-1" && hb.Online && hb.Outbox == 0 && hb.Version == "test" &&
+				hb.Regime == "current" && hb.Site.Unit == "ACCUEIL" && bytes.Equal(hb.Cert, site.Creds["kiosk-1"].Leaf.Raw)
 		case <-deadline:
 			t.Fatal("no heartbeat")
 		}

@@ -13,6 +13,7 @@ import (
 	"dmpkiosk/display"
 	"dmpkiosk/display/input"
 	"dmpkiosk/display/web"
+	"dmpkiosk/firmware/event"
 )
 
 // RunOptions are what kiosk run needs beyond the configuration.
@@ -41,7 +42,8 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	}
 	defer ob.Close()
 	link := StartLink(ctx, LinkConfig{BrokerURL: cfg.Broker.URL, TLS: creds.TLS, DeviceID: cfg.DeviceID, Version: opts.Version,
-		ResultWait: cfg.ResultWait.Duration, Logger: log, Readers: listReaders}, ob)
+		ResultWait: cfg.ResultWait.Duration, Logger: log, Readers: listReaders,
+		Site: event.Site{FINESS: cfg.Site, Unit: cfg.Unit}, Regime: cfg.Regime}, ob)
 
 	rend, err := display.NewRenderer(cfg.Display.LargeText)
 	if err != nil {

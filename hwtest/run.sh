@@ -27,9 +27,9 @@ if [ ! -f "$demo/bridge/bridge.toml" ]; then
   bin/provision sign --ca "$demo/pki" --id bridge-1 --role bridge --csr "$demo/bridge/bridge.csr" >/dev/null
   bin/provision enc-key --out "$demo/bridge" >/dev/null
   bin/kiosk enroll --id kiosk-demo --dir "$demo/kiosk" >/dev/null
-  bin/provision sign --ca "$demo/pki" --id kiosk-demo --csr "$demo/kiosk/device.csr" >/dev/null
+  bin/provision sign --ca "$demo/pki" --id kiosk-demo --site 750712184 --unit ACCUEIL --csr "$demo/kiosk/device.csr" >/dev/null
   bin/provision bundle --ca "$demo/pki" --cert "$demo/kiosk/device.pem" --bridge-key "$demo/bridge/bridge-enc.pub.pem" \
-    --key-path "$PWD/$demo/kiosk/device.key" --broker ssl://localhost:8883 --site 750712184 --unit ACCUEIL \
+    --key-path "$PWD/$demo/kiosk/device.key" --broker ssl://localhost:8883 \
     --context admission --regime current --out "$demo/kiosk/bundle" >/dev/null
   # The device's own keys: outbox and web view (top-level TOML keys first).
   { printf 'outbox = "%s"\nweb_listen = "127.0.0.1:8080"\n' "$PWD/$demo/kiosk/outbox.db"; cat "$demo/kiosk/bundle/kiosk.toml"; } \
@@ -76,6 +76,9 @@ auth_key = "org-auth"
 pkcs11_module = "$softhsm_module"
 pkcs11_token = "dmpkiosk-demo"
 trace_dir = "traces"
+# The rules the DMP (here its simulator) runs under: kiosks made for the
+# other are refused.
+regime = "current"
 
 [dmp.lps]
 id = "dmpkiosk"

@@ -24,7 +24,14 @@ type Site struct {
 	Server tls.Certificate
 	EncKey *ecdsa.PrivateKey
 	Dir    string
+	// Kiosks is the site its kiosks are enrolled at: DefaultKioskSite
+	// unless a test changes it before enrolling one.
+	Kiosks provisioning.KioskSite
 }
+
+// DefaultKioskSite is where the test kiosks are: the site and unit the
+// tests' kiosk configurations name.
+var DefaultKioskSite = provisioning.KioskSite{FINESS: "750712184", Unit: "ACCUEIL"}
 
 // NewSite provisions a site with the given kiosk ids and bridge-1.
 func NewSite(t testing.TB, kiosks ...string) *Site {
@@ -34,7 +41,7 @@ func NewSite(t testing.TB, kiosks ...string) *Site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Site{CA: ca, Creds: map[string]tls.Certificate{}, Dir: dir}
+	s := &Site{CA: ca, Creds: map[string]tls.Certificate{}, Dir: dir, Kiosks: DefaultKioskSite}
 	for _, id := range kiosks {
 		s.Creds[id] = s.Enroll(t, id, provisioning.RoleKiosk)
 	}
@@ -67,7 +74,12 @@ func (s *Site) Enroll(t testing.TB, id string, role provisioning.Role) tls.Certi
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := s.CA.Sign(csr, id, role)
+	var cert *x509.Certificate
+	if role == provisioning.RoleKiosk {
+		cert, err = s.CA.SignKiosk(csr, id, s.Kiosks)
+	} else {
+		cert, err = s.CA.Sign(csr, id, role)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +92,8 @@ func (s *Site) TLS(cred tls.Certificate) *tls.Config {
 }
 
 // StartMosquitto runs real mosquitto with the site's generated listener
-// configuration and ACL (provisioning.MosquittoConfig, MosquittoACL).
+// configuration and policy (provisioning.MosquittoConfig, MosquittoDynsec)
+// for the kiosks enrolled so far and bridge-1.
 func (s *Site) StartMosquitto(t testing.TB) *Mosquitto {
 	t.Helper()
 	return StartMosquittoWith(t, func(d string, port int) string {
@@ -99,11 +112,15 @@ func (s *Site) StartMosquitto(t testing.TB) *Mosquitto {
 			}
 			files[name] = b
 		}
-		acl, err := provisioning.MosquittoACL([]string{"bridge-1"})
+		dynsec, err := provisioning.MosquittoDynsec(provisioning.EnrolledKiosks(s.CA.Issued()), []string{"bridge-1"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		files["acl"] = []byte(acl)
+		files["dynsec.json"] = dynsec
+		plugin := provisioning.DynsecPlugin()
+		if _, err := os.Stat(plugin); err != nil {
+			t.Fatalf("mosquitto's dynamic-security plugin (package mosquitto): %v", err)
+		}
 		for name, b := range files {
 			if err := os.WriteFile(filepath.Join(d, name), b, 0o644); err != nil {
 				t.Fatal(err)
@@ -111,7 +128,7 @@ func (s *Site) StartMosquitto(t testing.TB) *Mosquitto {
 		}
 		return provisioning.MosquittoConfig{Bind: "127.0.0.1", Port: port,
 			CAFile: filepath.Join(d, "ca.pem"), CertFile: filepath.Join(d, "server.pem"), KeyFile: filepath.Join(d, "server.key"),
-			CRLFile: filepath.Join(d, "crl.pem"), ACLFile: filepath.Join(d, "acl")}.String()
+			CRLFile: filepath.Join(d, "crl.pem"), DynsecPlugin: plugin, DynsecFile: filepath.Join(d, "dynsec.json")}.String()
 	})
 }
 

@@ -74,6 +74,12 @@ func (ca *CA) WriteBundle(dir string, cfg DeviceConfig, cert *x509.Certificate, 
 	if _, err := ParseEncryptionKey(bridgePubPEM); err != nil {
 		return err
 	}
+	// The site is the certificate's: the bridge believes nothing else.
+	site, ok := SiteOf(cert)
+	if !ok {
+		return fmt.Errorf("provisioning: the certificate of %s names no site (provision sign --site --unit)", cfg.DeviceID)
+	}
+	cfg.Site, cfg.Unit = site.FINESS, site.Unit
 	cfg.Broker.CA, cfg.Broker.Cert, cfg.Broker.Key, cfg.BridgeKey = "ca.pem", "device.pem", keyPath, "bridge-enc.pub.pem"
 	if err := cfg.Check(); err != nil {
 		return err

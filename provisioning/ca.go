@@ -70,6 +70,7 @@ type Issued struct {
 	KeySHA256 string    `json:"key_sha256"`
 	NotAfter  time.Time `json:"not_after"`
 	Revoked   time.Time `json:"revoked,omitzero"`
+	Site      string    `json:"site,omitempty"` // a kiosk's: FINESS/unit
 }
 
 // CA is the hospital's kiosk CA (ECDSA P-256), kept in a directory with
@@ -183,7 +184,24 @@ func (ca *CA) Pool() *x509.CertPool { return NewPool(ca.Cert) }
 // id in its CN and nothing else (no SAN, no other attribute), use a P-256
 // ECDSA key (or RSA 2048+ for a bridge's TLS key), and id must not belong to
 // another key or role.
+// A kiosk's certificate names its site: sign it with SignKiosk.
 func (ca *CA) Sign(csrBytes []byte, id string, role Role) (*x509.Certificate, error) {
+	if role == RoleKiosk {
+		return nil, fmt.Errorf("%w: a kiosk's certificate names its site (SignKiosk)", ErrCSR)
+	}
+	return ca.sign(csrBytes, id, role, nil)
+}
+
+// SignKiosk is Sign for a kiosk installed at site, which its certificate
+// carries (OIDKioskSite).
+func (ca *CA) SignKiosk(csrBytes []byte, id string, site KioskSite) (*x509.Certificate, error) {
+	if err := site.Check(); err != nil {
+		return nil, err
+	}
+	return ca.sign(csrBytes, id, RoleKiosk, &site)
+}
+
+func (ca *CA) sign(csrBytes []byte, id string, role Role, site *KioskSite) (*x509.Certificate, error) {
 	if !ValidID(id) {
 		return nil, ErrBadID
 	}
@@ -234,12 +252,23 @@ func (ca *CA) Sign(csrBytes []byte, id string, role Role) (*x509.Certificate, er
 	if role == RoleBridge {
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
 	}
+	if site != nil {
+		ext, err := site.extension()
+		if err != nil {
+			return nil, err
+		}
+		tmpl.ExtraExtensions = []pkix.Extension{ext}
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.key)
 	if err != nil {
 		return nil, err
 	}
 	cert, _ := x509.ParseCertificate(der)
-	ca.index.Issued = append(ca.index.Issued, Issued{ID: id, Role: role, Serial: cert.SerialNumber.Text(16), KeySHA256: fp, NotAfter: cert.NotAfter})
+	is := Issued{ID: id, Role: role, Serial: cert.SerialNumber.Text(16), KeySHA256: fp, NotAfter: cert.NotAfter}
+	if site != nil {
+		is.Site = site.String()
+	}
+	ca.index.Issued = append(ca.index.Issued, is)
 	if err := ca.saveIndex(); err != nil {
 		return nil, err
 	}

@@ -7,10 +7,12 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,55 @@ func newCA(t *testing.T) *CA {
 	return ca
 }
 
+var testSite = KioskSite{FINESS: "750712184", Unit: "ACCUEIL"}
+
+// sign signs a kiosk's request for testSite, a bridge's as it is.
+func sign(ca *CA, csr []byte, id string, role Role) (*x509.Certificate, error) {
+	if role == RoleKiosk {
+		return ca.SignKiosk(csr, id, testSite)
+	}
+	return ca.Sign(csr, id, role)
+}
+
+func TestKioskSite(t *testing.T) {
+	ca, err := InitCA(filepath.Join(t.TempDir(), "ca"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := NewKeyFile(filepath.Join(t.TempDir(), "k.key"))
+	csr, _ := CSR(key, "kiosk-1")
+	if _, err := ca.Sign(csr, "kiosk-1", RoleKiosk); !errors.Is(err, ErrCSR) {
+		t.Errorf("a kiosk signed without its site: %v", err)
+	}
+	for _, bad := range []KioskSite{{"75071218", "ACCUEIL"}, {"750712184", " "}, {"750712184", strings.Repeat("U", 65)}} {
+		if _, err := ca.SignKiosk(csr, "kiosk-1", bad); err == nil {
+			t.Errorf("site %+v accepted", bad)
+		}
+	}
+	site := KioskSite{FINESS: "2A0000012", Unit: "Médecine interne"}
+	cert, err := ca.SignKiosk(csr, "kiosk-1", site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who, err := IdentityOf(cert, nil)
+	if err != nil || who != (Identity{ID: "kiosk-1", Role: RoleKiosk, Site: site}) {
+		t.Fatalf("identity %+v, %v", who, err)
+	}
+	if is := ca.Issued(); len(is) != 1 || is[0].Site != "2A0000012/Médecine interne" {
+		t.Errorf("index %+v", is)
+	}
+	// A certificate without the extension, or with one that cannot be
+	// read, names no site.
+	bridge := enroll(t, ca, "bridge-1", RoleBridge)
+	if s, ok := SiteOf(bridge); ok {
+		t.Errorf("a bridge's certificate names %v", s)
+	}
+	cert.Extensions = []pkix.Extension{{Id: OIDKioskSite, Value: []byte{0x30, 0x03, 0x13, 0x01}}}
+	if s, ok := SiteOf(cert); ok {
+		t.Errorf("a truncated extension read as %v", s)
+	}
+}
+
 func enroll(t *testing.T, ca *CA, id string, role Role) *x509.Certificate {
 	t.Helper()
 	key, err := NewKeyFile(filepath.Join(t.TempDir(), id+".key"))
@@ -35,7 +86,7 @@ func enroll(t *testing.T, ca *CA, id string, role Role) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := ca.Sign(csr, id, role)
+	cert, err := sign(ca, csr, id, role)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,15 +163,15 @@ func TestSignChecksTheRequest(t *testing.T) {
 		{"garbage", []byte("not a CSR"), "kiosk-13", RoleKiosk, ErrCSR},
 	}
 	for _, c := range cases {
-		if _, err := ca.Sign(c.csr, c.id, c.role); !errors.Is(err, c.want) {
+		if _, err := sign(ca, c.csr, c.id, c.role); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
 	// The same key may be re-enrolled (certificate renewal).
-	if _, err := ca.Sign(good, "kiosk-13", RoleKiosk); err != nil {
+	if _, err := sign(ca, good, "kiosk-13", RoleKiosk); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ca.Sign(good, "kiosk-13", RoleKiosk); err != nil {
+	if _, err := sign(ca, good, "kiosk-13", RoleKiosk); err != nil {
 		t.Fatalf("renewal with the same key: %v", err)
 	}
 }
@@ -152,7 +203,7 @@ func TestRevocation(t *testing.T) {
 		t.Fatalf("other kiosk: %v", err)
 	}
 	who, err := VerifyClient([]*x509.Certificate{b}, ca.Pool(), rev)
-	if err != nil || who != (Identity{ID: "kiosk-b", Role: RoleKiosk}) {
+	if err != nil || who != (Identity{ID: "kiosk-b", Role: RoleKiosk, Site: testSite}) {
 		t.Fatalf("identity %+v %v", who, err)
 	}
 	if _, err := VerifyClient([]*x509.Certificate{a}, ca.Pool(), rev); !errors.Is(err, ErrRevoked) {
@@ -197,6 +248,11 @@ func TestPolicy(t *testing.T) {
 		{a, "kiosk/#", false, false},
 		{a, "#", false, false},
 		{a, "kiosk/kiosk-a/events", false, false},
+		{a, "$share/bridges/kiosk/+/events", false, false},
+		{a, "$share/bridges/kiosk/kiosk-a/events", false, false},
+		{a, "$share/x/kiosk/kiosk-a/results", false, false},
+		{br, "$share/others/kiosk/+/events", false, false},
+		{br, "$share/bridges", false, false},
 		{br, "$share/bridges/kiosk/+/events", false, true},
 		{br, "kiosk/+/events", false, true},
 		{br, "kiosk/kiosk-a/events", false, true},
@@ -213,16 +269,57 @@ func TestPolicy(t *testing.T) {
 			t.Errorf("%s %s write=%v: %v, want %v", c.who.ID, c.topic, c.write, got, c.want)
 		}
 	}
-	acl, err := MosquittoACL([]string{"bridge-1"})
+	raw, err := MosquittoDynsec([]string{"kiosk-b", "kiosk-a"}, []string{"bridge-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range []string{"pattern write kiosk/%u/events", "pattern read kiosk/%u/results", "user bridge-1", "topic read kiosk/+/events", "topic write kiosk/+/results"} {
-		if !strings.Contains(acl, line+"\n") {
-			t.Errorf("ACL lacks %q:\n%s", line, acl)
+	var d Dynsec
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string][]DynsecACL{}
+	for _, r := range d.Roles {
+		roles[r.Name] = r.ACLs
+	}
+	has := func(role, typ, topic string) bool {
+		return slices.Contains(roles[role], DynsecACL{typ, topic, true})
+	}
+	for _, c := range []struct {
+		role, typ, topic string
+		want             bool
+	}{
+		{"kiosk:kiosk-a", "publishClientSend", "kiosk/kiosk-a/events", true},
+		{"kiosk:kiosk-a", "subscribeLiteral", "kiosk/kiosk-a/results", true},
+		{"kiosk:kiosk-a", "publishClientReceive", "kiosk/kiosk-a/results", true},
+		{"kiosk:kiosk-a", "subscribeLiteral", "kiosk/kiosk-b/results", false},
+		{"kiosk:kiosk-b", "publishClientSend", "kiosk/kiosk-b/status", true},
+		{"bridge", "subscribePattern", "$share/bridges/kiosk/+/events", true},
+		{"bridge", "publishClientReceive", "kiosk/+/events", true},
+		{"bridge", "publishClientSend", "kiosk/+/results", true},
+		{"bridge", "publishClientSend", "kiosk/+/events", false},
+	} {
+		if got := has(c.role, c.typ, c.topic); got != c.want {
+			t.Errorf("%s %s %s: %v, want %v", c.role, c.typ, c.topic, got, c.want)
 		}
 	}
-	if _, err := MosquittoACL([]string{"bridge 1"}); !errors.Is(err, ErrBadID) {
+	// Every kiosk role writes nothing with a wildcard and nothing shared.
+	for name, acls := range roles {
+		for _, a := range acls {
+			if strings.HasPrefix(name, "kiosk:") && (strings.ContainsAny(a.Topic, "+#") || strings.HasPrefix(a.Topic, "$")) {
+				t.Errorf("%s: %+v", name, a)
+			}
+		}
+	}
+	if len(d.Clients) != 3 || d.DefaultACLAccess["subscribe"] || d.DefaultACLAccess["publishClientSend"] || d.DefaultACLAccess["publishClientReceive"] {
+		t.Errorf("clients %+v, defaults %v", d.Clients, d.DefaultACLAccess)
+	}
+	if _, err := MosquittoDynsec(nil, []string{"bridge 1"}); !errors.Is(err, ErrBadID) {
 		t.Errorf("bad bridge id: %v", err)
+	}
+	if _, err := MosquittoDynsec([]string{"x"}, []string{"x"}); !errors.Is(err, ErrIDTaken) {
+		t.Errorf("an id both kiosk and bridge: %v", err)
+	}
+	if got := EnrolledKiosks([]Issued{{ID: "k2", Role: RoleKiosk}, {ID: "k1", Role: RoleKiosk}, {ID: "k1", Role: RoleKiosk}, {ID: "b", Role: RoleBridge}, {ID: "k3", Role: RoleKiosk, Revoked: time.Now()}}); !slices.Equal(got, []string{"k1", "k2"}) {
+		t.Errorf("enrolled kiosks: %v", got)
 	}
 }

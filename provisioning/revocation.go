@@ -89,7 +89,7 @@ func (r *Revocations) Check(cert *x509.Certificate) error {
 }
 
 // IdentityOf reads who an already verified certificate names (CN = id, OU
-// = role) and checks it against the CRL.
+// = role, a kiosk's site) and checks it against the CRL.
 func IdentityOf(leaf *x509.Certificate, rev *Revocations) (Identity, error) {
 	if rev != nil {
 		if err := rev.Check(leaf); err != nil {
@@ -103,6 +103,9 @@ func IdentityOf(leaf *x509.Certificate, rev *Revocations) (Identity, error) {
 	if !ValidID(id.ID) || (id.Role != RoleKiosk && id.Role != RoleBridge) {
 		return Identity{}, fmt.Errorf("provisioning: certificate names %q with role %q", id.ID, id.Role)
 	}
+	if id.Role == RoleKiosk {
+		id.Site, _ = SiteOf(leaf)
+	}
 	return id, nil
 }
 
@@ -110,6 +113,7 @@ func IdentityOf(leaf *x509.Certificate, rev *Revocations) (Identity, error) {
 type Identity struct {
 	ID   string
 	Role Role
+	Site KioskSite // a kiosk's, from its certificate; zero if it names none
 }
 
 // VerifyClient checks a client certificate chain against the kiosk CA and

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/insi"
+	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
 
@@ -79,6 +81,9 @@ type DMPConfig struct {
 	StaffRole dmp.Role `toml:"staff_role"`
 	// TestEnvironment marks the HL7 messages for the DMP's test platform.
 	TestEnvironment bool `toml:"test_environment"`
+	// Regime is the rules the DMP runs under ("current" when empty, as
+	// since July 2021); an event made under the other is refused.
+	Regime string `toml:"regime"`
 	// UnreadableAttempts: tries of an event whose DMP answer cannot be
 	// read before it goes to the dead letters (3 when zero).
 	UnreadableAttempts int `toml:"unreadable_attempts"`
@@ -135,6 +140,12 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if i := c.INSi; i.URL != "" && (i.ManuCert == "" || i.ManuKey == "" || i.AutoCert == "" || i.AutoKey == "" || i.IDAM == "") {
 		return nil, fmt.Errorf("%s: insi needs manu_cert, manu_key, auto_cert, auto_key and idam with its url", path)
+	}
+	if c.DMP.Regime == "" {
+		c.DMP.Regime = event.RegimeCurrent
+	}
+	if !slices.Contains(provisioning.Regimes, c.DMP.Regime) {
+		return nil, fmt.Errorf("%s: dmp.regime %q, want one of %v", path, c.DMP.Regime, provisioning.Regimes)
 	}
 	if c.Journal.Driver != "sqlite" && c.Journal.Driver != "postgres" {
 		return nil, fmt.Errorf("%s: journal.driver %q (sqlite or postgres)", path, c.Journal.Driver)

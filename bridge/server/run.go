@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -60,9 +61,17 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 		return err
 	}
 	fleet := bridge.NewFleet()
+	fleet.Regime = c.DMP.Regime
+	fleet.Trust = func(der []byte) (provisioning.Identity, error) {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return provisioning.Identity{}, err
+		}
+		return provisioning.VerifyClient([]*x509.Certificate{cert}, kioskCA, rev)
+	}
 	svc := bridge.NewService(bridge.ServiceConfig{BrokerURL: c.Broker, TLS: tlsCfg, ClientID: c.ID,
 		Verifier: &bridge.Verifier{EncKey: enc, KioskCA: kioskCA, Revocations: rev, CardCA: cardCA, Window: c.Window.Duration,
-			Chains: event.NewChainCache()},
+			Regime: c.DMP.Regime, Chains: event.NewChainCache()},
 		Journal: j, Processor: &dmp.Processor{Client: client, Audit: j.Audit, UnreadableAttempts: c.DMP.UnreadableAttempts}, Workers: c.Workers, MaxAttempts: c.MaxAttempts,
 		Backoff: c.Backoff.Duration, Logger: log, Fleet: fleet})
 	ctx, cancel := context.WithCancel(ctx)

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,7 +32,7 @@ var commands = map[string]cli.Command{
 	"revoke":  {Summary: "revoke every certificate of a kiosk or bridge and publish the CRL", Run: runRevoke},
 	"crl":     {Summary: "refresh the CRL (run daily: it expires after 7 days)", Run: runCRL},
 	"list":    {Summary: "list what the CA issued", Run: runList},
-	"policy":  {Summary: "write the mosquitto listener configuration and ACL", Run: runPolicy},
+	"policy":  {Summary: "write the mosquitto listener configuration and its access policy", Run: runPolicy},
 	"server":  {Summary: "issue a TLS server certificate (broker, simulators)", Run: runServer},
 	"enc-key": {Summary: "make the bridge's event-encryption key pair", Run: runEncKey},
 }
@@ -74,6 +75,9 @@ func runSign(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	role := fs.String("role", "kiosk", "kiosk or bridge")
 	csrPath := fs.String("csr", "", "the certificate request")
 	out := fs.String("out", "", "certificate file (default: next to the request, .pem)")
+	var site provisioning.KioskSite
+	fs.StringVar(&site.FINESS, "site", "", "a kiosk's: the geographic FINESS of its site")
+	fs.StringVar(&site.Unit, "unit", "", "a kiosk's: the unit (service) where it is installed")
 	ca, err := parseOpen(fs, args, dir)
 	if err != nil {
 		return err
@@ -82,7 +86,16 @@ func runSign(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	cert, err := ca.Sign(csr, *id, provisioning.Role(*role))
+	var cert *x509.Certificate
+	switch provisioning.Role(*role) {
+	case provisioning.RoleKiosk:
+		cert, err = ca.SignKiosk(csr, *id, site)
+	default:
+		if site != (provisioning.KioskSite{}) {
+			return errors.New("--site and --unit are a kiosk's")
+		}
+		cert, err = ca.Sign(csr, *id, provisioning.Role(*role))
+	}
 	if err != nil {
 		return err
 	}
@@ -92,7 +105,11 @@ func runSign(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	if err := provisioning.WriteCertificate(*out, cert); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "certificate for %s (%s) until %s: %s\n", *id, *role, cert.NotAfter.Format("2006-01-02"), *out)
+	where := ""
+	if s, ok := provisioning.SiteOf(cert); ok {
+		where = " at " + s.String()
+	}
+	fmt.Fprintf(stdout, "certificate for %s (%s%s) until %s: %s\n", *id, *role, where, cert.NotAfter.Format("2006-01-02"), *out)
 	return nil
 }
 
@@ -105,8 +122,6 @@ func runBundle(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 	keyPath := fs.String("key-path", "/etc/dmpkiosk/device.key", "where the device key is on the device")
 	out := fs.String("out", "", "bundle directory")
 	fs.StringVar(&cfg.Broker.URL, "broker", "", "broker URL, ssl://host:port")
-	fs.StringVar(&cfg.Site, "site", "", "geographic FINESS of the site")
-	fs.StringVar(&cfg.Unit, "unit", "", "unit (service) where the device is")
 	fs.StringVar(&cfg.Context, "context", "admission", strings.Join(provisioning.Contexts, ", "))
 	fs.StringVar(&cfg.Regime, "regime", event.RegimeCurrent, strings.Join(provisioning.Regimes, ", "))
 	ca, err := parseOpen(fs, args, dir)
@@ -183,12 +198,13 @@ func runList(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 func runPolicy(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.Flags("provision", "policy", stderr)
 	dir := caFlag(fs)
-	out := fs.String("out", "mosquitto", "directory for mosquitto.conf and acl")
+	out := fs.String("out", "mosquitto", "directory for mosquitto.conf and dynsec.json")
 	bridges := fs.String("bridges", "", "comma-separated bridge ids")
 	bind := fs.String("bind", "0.0.0.0", "listener address")
 	port := fs.Int("port", 8883, "listener port")
 	cert := fs.String("cert", "server.pem", "broker certificate (provision server)")
 	key := fs.String("key", "server.key", "broker key")
+	plugin := fs.String("dynsec-plugin", provisioning.DynsecPlugin(), "mosquitto's dynamic-security plugin on the broker's machine")
 	ca, err := parseOpen(fs, args, dir)
 	if err != nil {
 		return err
@@ -197,7 +213,8 @@ func runPolicy(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if *bridges != "" {
 		ids = strings.Split(*bridges, ",")
 	}
-	acl, err := provisioning.MosquittoACL(ids)
+	kiosks := provisioning.EnrolledKiosks(ca.Issued())
+	dynsec, err := provisioning.MosquittoDynsec(kiosks, ids)
 	if err != nil {
 		return err
 	}
@@ -206,14 +223,16 @@ func runPolicy(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
 	conf := provisioning.MosquittoConfig{Bind: *bind, Port: *port, CAFile: abs(ca.CertPath()), CertFile: abs(*cert), KeyFile: abs(*key),
-		CRLFile: abs(ca.CRLPath()), ACLFile: abs(filepath.Join(*out, "acl"))}
-	if err := os.WriteFile(filepath.Join(*out, "acl"), []byte(acl), 0o644); err != nil {
+		CRLFile: abs(ca.CRLPath()), DynsecPlugin: *plugin, DynsecFile: abs(filepath.Join(*out, "dynsec.json"))}
+	if err := os.WriteFile(filepath.Join(*out, "dynsec.json"), dynsec, 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(*out, "mosquitto.conf"), []byte(conf.String()), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "mosquitto listener and ACL in %s\n", *out)
+	fmt.Fprintf(stdout, "mosquitto listener and policy in %s (%d kiosks, %d bridges)\n", *out, len(kiosks), len(ids))
+	// The plugin reads its file when mosquitto starts, not on SIGHUP.
+	fmt.Fprintln(stdout, "restart mosquitto to apply it (kiosks keep their events meanwhile)")
 	return nil
 }
 

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,20 +71,24 @@ func TestProvisioningFlow(t *testing.T) {
 		t.Fatalf("device key: %v %v", st, err)
 	}
 	// A request signed for kiosk-1 cannot become kiosk-2's certificate.
-	if out, code := run(t, nil, "provision", "sign", "--ca", ca, "--id", "kiosk-2", "--csr", filepath.Join(dev, "device.csr")); code != 1 || !strings.Contains(out, "refused") {
+	if out, code := run(t, nil, "provision", "sign", "--ca", ca, "--id", "kiosk-2", "--site", "750712184", "--unit", "ACCUEIL", "--csr", filepath.Join(dev, "device.csr")); code != 1 || !strings.Contains(out, "refused") {
 		t.Fatalf("forged name: exit %d\n%s", code, out)
 	}
-	must(t, "provision", "sign", "--ca", ca, "--id", "kiosk-1", "--csr", filepath.Join(dev, "device.csr"))
+	if out, code := run(t, nil, "provision", "sign", "--ca", ca, "--id", "kiosk-1", "--csr", filepath.Join(dev, "device.csr")); code != 1 || !strings.Contains(out, "FINESS") {
+		t.Fatalf("a kiosk without its site: exit %d\n%s", code, out)
+	}
+	must(t, "provision", "sign", "--ca", ca, "--id", "kiosk-1", "--site", "750712184", "--unit", "URGENCES", "--csr", filepath.Join(dev, "device.csr"))
 	must(t, "bridge", "enroll", "--id", "bridge-1", "--dir", br)
 	must(t, "provision", "sign", "--ca", ca, "--id", "bridge-1", "--role", "bridge", "--csr", filepath.Join(br, "bridge.csr"))
 	must(t, "provision", "enc-key", "--out", br)
 	must(t, "provision", "bundle", "--ca", ca, "--cert", filepath.Join(dev, "device.pem"), "--bridge-key", filepath.Join(br, "bridge-enc.pub.pem"),
-		"--broker", "ssl://broker.chu.example:8883", "--site", "750712184", "--unit", "URGENCES", "--context", "admission", "--regime", "legacy", "--out", bundle)
+		"--broker", "ssl://broker.chu.example:8883", "--context", "admission", "--regime", "legacy", "--out", bundle)
 	var cfg provisioning.DeviceConfig
 	if _, err := toml.DecodeFile(filepath.Join(bundle, "kiosk.toml"), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.DeviceID != "kiosk-1" || cfg.Site != "750712184" || cfg.Regime != "legacy" || cfg.Broker.URL != "ssl://broker.chu.example:8883" || cfg.BridgeKey != "bridge-enc.pub.pem" {
+	// The site and unit are the certificate's.
+	if cfg.DeviceID != "kiosk-1" || cfg.Site != "750712184" || cfg.Unit != "URGENCES" || cfg.Regime != "legacy" || cfg.Broker.URL != "ssl://broker.chu.example:8883" || cfg.BridgeKey != "bridge-enc.pub.pem" {
 		t.Fatalf("bundle config %+v", cfg)
 	}
 	for _, f := range []string{"ca.pem", "device.pem", "bridge-enc.pub.pem"} {
@@ -91,14 +97,24 @@ func TestProvisioningFlow(t *testing.T) {
 		}
 	}
 	if out, code := run(t, nil, "provision", "bundle", "--ca", ca, "--cert", filepath.Join(dev, "device.pem"), "--bridge-key", filepath.Join(br, "bridge-enc.pub.pem"),
-		"--broker", "tcp://broker:1883", "--site", "750712184", "--unit", "U", "--out", filepath.Join(tmp, "b2")); code != 1 || !strings.Contains(out, "TLS") {
+		"--broker", "tcp://broker:1883", "--out", filepath.Join(tmp, "b2")); code != 1 || !strings.Contains(out, "TLS") {
 		t.Fatalf("a bundle without TLS: exit %d\n%s", code, out)
 	}
 	must(t, "provision", "policy", "--ca", ca, "--bridges", "bridge-1", "--out", mq)
-	acl, _ := os.ReadFile(filepath.Join(mq, "acl"))
+	dynsec, _ := os.ReadFile(filepath.Join(mq, "dynsec.json"))
 	conf, _ := os.ReadFile(filepath.Join(mq, "mosquitto.conf"))
-	if !strings.Contains(string(acl), "user bridge-1") || !strings.Contains(string(conf), "use_username_as_clientid true") || !strings.Contains(string(conf), "crlfile") {
-		t.Fatalf("policy:\n%s\n%s", acl, conf)
+	var policy provisioning.Dynsec
+	if err := json.Unmarshal(dynsec, &policy); err != nil {
+		t.Fatal(err)
+	}
+	var clients []string
+	for _, c := range policy.Clients {
+		clients = append(clients, c.Username)
+	}
+	// The enrolled kiosk is known to the broker, as is the bridge.
+	if !slices.Equal(clients, []string{"kiosk-1", "bridge-1"}) || !strings.Contains(string(conf), "use_username_as_clientid true") ||
+		!strings.Contains(string(conf), "crlfile") || !strings.Contains(string(conf), "plugin_opt_config_file "+filepath.Join(mq, "dynsec.json")) {
+		t.Fatalf("policy:\n%s\n%s", dynsec, conf)
 	}
 
 	// Revocation reaches the CRL.
@@ -142,7 +158,7 @@ func TestEnrollOnToken(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dev, "device.key")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("a key file was written although the key is on the token")
 	}
-	must(t, "provision", "sign", "--ca", ca, "--id", "kiosk-7", "--csr", filepath.Join(dev, "device.csr"))
+	must(t, "provision", "sign", "--ca", ca, "--id", "kiosk-7", "--site", "750712184", "--unit", "ACCUEIL", "--csr", filepath.Join(dev, "device.csr"))
 	// The certificate's key is the token's.
 	cert, err := provisioning.LoadCertificate(filepath.Join(dev, "device.pem"))
 	if err != nil {

@@ -56,7 +56,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	key, _ := provisioning.NewKeyFile(filepath.Join(t.TempDir(), "device.key"))
 	csr, _ := provisioning.CSR(key, "kiosk-1")
-	cert, err := ca.Sign(csr, "kiosk-1", provisioning.RoleKiosk)
+	cert, err := ca.SignKiosk(csr, "kiosk-1", provisioning.KioskSite{FINESS: "750712184", Unit: "ACCUEIL"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -218,6 +218,7 @@ pkcs11_module = %q
 pkcs11_token = "etablissement"
 timeout = "5s"
 trace_dir = "traces"
+regime = %q
 
 [dmp.lps]
 id = "dmpkiosk"
@@ -231,7 +232,7 @@ homologation = "HOMOLOG-TEST"
 code = "ACCUEIL"
 code_system = "2.25.142109932307565464957882138239304963770"
 display = "Personnel d'accueil (démonstration)"
-`, b.Mosquitto.URL(), filepath.Join(b.Site.CA.Dir, "ca.pem"), b.Site.CA.CRLPath(), o.Backoff.String(), port, tk.Module)
+`, b.Mosquitto.URL(), filepath.Join(b.Site.CA.Dir, "ca.pem"), b.Site.CA.CRLPath(), o.Backoff.String(), port, tk.Module, o.Regime)
 	cfgPath := filepath.Join(dir, "bridge.toml")
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
