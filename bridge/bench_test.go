@@ -76,7 +76,8 @@ func (r *benchRig) startBridge(b *testing.B) *Service {
 	rev, _ := provisioning.LoadRevocations(r.site.CA.CRLPath(), r.site.CA.Cert)
 	svc := NewService(ServiceConfig{BrokerURL: r.m.URL(), TLS: r.site.TLS(r.site.Creds["bridge-1"]), ClientID: "bridge-1",
 		Verifier: &Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()},
-		Journal:  j, Processor: instant{}})
+		// The throughput measured is the bridge's, not its per-kiosk limit.
+		Journal: j, Processor: instant{}, KioskRate: -1})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()

@@ -67,6 +67,12 @@ type ServiceConfig struct {
 	Backoff     time.Duration // first retry delay, doubled each time (2 s when zero), at most 10 min
 	Logger      *slog.Logger
 	Fleet       *Fleet // receives the kiosks' heartbeats when set
+	// KioskRate (events a second) and KioskBurst bound each kiosk's
+	// events (DefaultKioskRate, DefaultKioskBurst when zero; a negative
+	// rate lifts the limit). An event over the limit is not looked at nor
+	// answered: it stays in the kiosk's outbox, which sends it again.
+	KioskRate  float64
+	KioskBurst int
 }
 
 // Metrics are the service's counters.
@@ -104,6 +110,10 @@ type Service struct {
 	kick    chan struct{}
 	Metrics *Metrics
 	ready   atomic.Bool
+	limits  *kioskLimits
+
+	mu           sync.Mutex
+	limitAudited map[string]time.Time // per kiosk, the last rate-limit audit
 }
 
 // NewService returns a service; Run starts it.
@@ -120,7 +130,8 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, kick: make(chan struct{}, 1), Metrics: &Metrics{RejectedBy: map[string]int64{}}}
+	return &Service{cfg: cfg, kick: make(chan struct{}, 1), Metrics: &Metrics{RejectedBy: map[string]int64{}},
+		limits: newKioskLimits(cfg.KioskRate, cfg.KioskBurst), limitAudited: map[string]time.Time{}}
 }
 
 // wake makes the workers look at the journal now.
@@ -182,6 +193,10 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) onMessage(_ mqtt.Client, m mqtt.Message) {
 	s.Metrics.Received.Add(1)
 	ctx := context.Background()
+	if device, ok := deviceOf(m.Topic()); ok && !s.limits.allow(device, time.Now()) {
+		s.rateLimited(ctx, device)
+		return
+	}
 	o, err := s.cfg.Verifier.Verify(m.Topic(), m.Payload())
 	if err != nil {
 		var r *Rejection
@@ -224,6 +239,27 @@ func (s *Service) onMessage(_ mqtt.Client, m mqtt.Message) {
 	}
 	s.Metrics.Accepted.Add(1)
 	s.wake()
+}
+
+// rateLimited counts an event over its kiosk's limit, and audits the
+// first of each minute per kiosk (a flood must not flood the audit trail).
+func (s *Service) rateLimited(ctx context.Context, device string) {
+	s.Metrics.rejected(RejectRateLimited)
+	now := time.Now()
+	s.mu.Lock()
+	last := s.limitAudited[device]
+	first := now.Sub(last) >= time.Minute
+	if first {
+		s.limitAudited[device] = now
+	}
+	s.mu.Unlock()
+	if !first {
+		return
+	}
+	if err := s.cfg.Journal.Audit(ctx, "event.rate-limited", device, "events over the kiosk's limit are left in its outbox"); err != nil {
+		s.cfg.Logger.Error("bridge: auditing a rate limit", "error", err)
+	}
+	s.cfg.Logger.Warn("bridge: kiosk over its event rate", "device", device)
 }
 
 // rejectEvent audits and counts a rejection. A kiosk whose own signature

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -63,6 +64,7 @@ type serviceRig struct {
 	stop        context.CancelFunc
 	kiosk       mqtt.Client
 	results     chan event.Result
+	tune        func(*ServiceConfig) // applied when the service (re)starts
 }
 
 func newServiceRig(t *testing.T) *serviceRig {
@@ -95,8 +97,12 @@ func (r *serviceRig) start(t *testing.T) { r.startWith(t, r.journal) }
 
 func (r *serviceRig) startWith(t *testing.T, j Journal) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r.svc = NewService(ServiceConfig{BrokerURL: r.m.URL(), TLS: r.f.site.TLS(r.f.site.Creds["bridge-1"]), ClientID: "bridge-1",
-		Verifier: r.f.v, Journal: j, Processor: r.dmp, Backoff: 50 * time.Millisecond, MaxAttempts: 4})
+	cfg := ServiceConfig{BrokerURL: r.m.URL(), TLS: r.f.site.TLS(r.f.site.Creds["bridge-1"]), ClientID: "bridge-1",
+		Verifier: r.f.v, Journal: j, Processor: r.dmp, Backoff: 50 * time.Millisecond, MaxAttempts: 4}
+	if r.tune != nil {
+		r.tune(&cfg)
+	}
+	r.svc = NewService(cfg)
 	done := make(chan struct{})
 	go func() { r.svc.Run(ctx); close(done) }()
 	r.stop = func() { cancel(); <-done }
@@ -202,6 +208,45 @@ func TestServiceRejects(t *testing.T) {
 	n, broken, err := r.journal.VerifyAudit(ctx)
 	if err != nil || broken != 0 || n < 5 { // 3 rejections, 1 accepted, 1 done
 		t.Fatalf("audit: %d links, broken %d, %v", n, broken, err)
+	}
+}
+
+// A kiosk over its rate: the events over the limit are neither looked at
+// nor answered (so the kiosk keeps them and sends them again), the first
+// is audited, and once the bucket refills the same event goes through.
+func TestServiceRateLimit(t *testing.T) {
+	r := newServiceRig(t)
+	r.stop()
+	r.tune = func(c *ServiceConfig) { c.KioskRate, c.KioskBurst = 0.5, 2 } // a token every 2 s
+	r.start(t)
+	var evs []*event.Event
+	for i := range 4 {
+		e := sampleEvent("kiosk-1")
+		e.ID, e.Seq = fmt.Sprintf("0190f1c2-0000-7000-8000-0000000001%02d", i), int64(i+1)
+		evs = append(evs, e)
+		r.send(t, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
+	}
+	r.result(t, evs[0].ID)
+	r.result(t, evs[1].ID)
+	r.noResult(t, 300*time.Millisecond)
+	if by := r.svc.Metrics.Rejections(); by[RejectRateLimited] != 2 {
+		t.Fatalf("rejections %v", by)
+	}
+	for _, e := range evs[2:] {
+		if _, err := r.journal.Get(context.Background(), e.ID); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("%s journaled over the limit: %v", e.ID, err)
+		}
+	}
+	// One audit line for the burst of refusals, not one each.
+	n, broken, err := r.journal.VerifyAudit(context.Background())
+	if err != nil || broken != 0 || n != 5 { // 2 accepted, 2 done, 1 rate limit
+		t.Fatalf("audit: %d links, broken %d, %v", n, broken, err)
+	}
+	// The kiosk's resend, once a token is back.
+	time.Sleep(2100 * time.Millisecond)
+	r.send(t, r.f.seal(t, evs[2], "kiosk-1", "cps-medecin", nil))
+	if res := r.result(t, evs[2].ID); res.Outcome != event.OutcomeAuthorized {
+		t.Fatalf("after the limit: %+v", res)
 	}
 }
 

@@ -41,6 +41,7 @@ const (
 	RejectReused       = "id-reused"
 	RejectSite         = "site"
 	RejectRegime       = "regime"
+	RejectRateLimited  = "rate-limited" // counted, not answered: the kiosk sends it again
 )
 
 func reject(reason, format string, a ...any) error {

@@ -40,7 +40,14 @@ type Config struct {
 	Workers     int      `toml:"workers"`
 	MaxAttempts int      `toml:"max_attempts"`
 	Backoff     duration `toml:"backoff"`
-	Journal     struct {
+	// MaxEventBytes bounds a sealed event, refused before decryption
+	// (bridge.DefaultMaxEventBytes, 64 KiB, when zero).
+	MaxEventBytes int `toml:"max_event_bytes"`
+	// KioskRate (events a second) and KioskBurst bound each kiosk
+	// (bridge.DefaultKioskRate, DefaultKioskBurst when zero).
+	KioskRate  float64 `toml:"kiosk_rate"`
+	KioskBurst int     `toml:"kiosk_burst"`
+	Journal    struct {
 		Driver string `toml:"driver"` // sqlite (default) or postgres
 		Path   string `toml:"path"`
 		DSN    string `toml:"dsn"`
@@ -140,6 +147,9 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if i := c.INSi; i.URL != "" && (i.ManuCert == "" || i.ManuKey == "" || i.AutoCert == "" || i.AutoKey == "" || i.IDAM == "") {
 		return nil, fmt.Errorf("%s: insi needs manu_cert, manu_key, auto_cert, auto_key and idam with its url", path)
+	}
+	if c.MaxEventBytes < 0 || c.MaxEventBytes > provisioning.MaxPacketBytes-4096 {
+		return nil, fmt.Errorf("%s: max_event_bytes %d: the brokers take packets of at most %d bytes", path, c.MaxEventBytes, provisioning.MaxPacketBytes)
 	}
 	if c.DMP.Regime == "" {
 		c.DMP.Regime = event.RegimeCurrent

@@ -71,7 +71,8 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 	}
 	svc := bridge.NewService(bridge.ServiceConfig{BrokerURL: c.Broker, TLS: tlsCfg, ClientID: c.ID,
 		Verifier: &bridge.Verifier{EncKey: enc, KioskCA: kioskCA, Revocations: rev, CardCA: cardCA, Window: c.Window.Duration,
-			Regime: c.DMP.Regime, Chains: event.NewChainCache()},
+			Regime: c.DMP.Regime, MaxBytes: c.MaxEventBytes, Chains: event.NewChainCache()},
+		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
 		Journal: j, Processor: &dmp.Processor{Client: client, Audit: j.Audit, UnreadableAttempts: c.DMP.UnreadableAttempts}, Workers: c.Workers, MaxAttempts: c.MaxAttempts,
 		Backoff: c.Backoff.Duration, Logger: log, Fleet: fleet})
 	ctx, cancel := context.WithCancel(ctx)
