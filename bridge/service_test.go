@@ -217,17 +217,23 @@ func TestServiceRejects(t *testing.T) {
 func TestServiceRateLimit(t *testing.T) {
 	r := newServiceRig(t)
 	r.stop()
-	r.tune = func(c *ServiceConfig) { c.KioskRate, c.KioskBurst = 0.5, 2 } // a token every 2 s
+	r.tune = func(c *ServiceConfig) { c.KioskRate, c.KioskBurst = 0.2, 2 } // a token every 5 s
 	r.start(t)
 	var evs []*event.Event
+	var sealed [][]byte
 	for i := range 4 {
 		e := sampleEvent("kiosk-1")
 		e.ID, e.Seq = fmt.Sprintf("0190f1c2-0000-7000-8000-0000000001%02d", i), int64(i+1)
-		evs = append(evs, e)
-		r.send(t, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
+		evs, sealed = append(evs, e), append(sealed, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
 	}
-	r.result(t, evs[0].ID)
-	r.result(t, evs[1].ID)
+	// One at a time, as the kiosk's outbox sends: two within the burst,
+	// then two over it.
+	for i := range 2 {
+		r.send(t, sealed[i])
+		r.result(t, evs[i].ID)
+	}
+	r.send(t, sealed[2])
+	r.send(t, sealed[3])
 	r.noResult(t, 300*time.Millisecond)
 	if by := r.svc.Metrics.Rejections(); by[RejectRateLimited] != 2 {
 		t.Fatalf("rejections %v", by)
@@ -242,11 +248,20 @@ func TestServiceRateLimit(t *testing.T) {
 	if err != nil || broken != 0 || n != 5 { // 2 accepted, 2 done, 1 rate limit
 		t.Fatalf("audit: %d links, broken %d, %v", n, broken, err)
 	}
-	// The kiosk's resend, once a token is back.
-	time.Sleep(2100 * time.Millisecond)
-	r.send(t, r.f.seal(t, evs[2], "kiosk-1", "cps-medecin", nil))
-	if res := r.result(t, evs[2].ID); res.Outcome != event.OutcomeAuthorized {
-		t.Fatalf("after the limit: %+v", res)
+	// The kiosk sends the same event again until a token is back.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if time.Now().After(deadline) {
+			t.Fatal("the limited event never went through")
+		}
+		r.send(t, sealed[2])
+		select {
+		case res := <-r.results:
+			if res.EventID != evs[2].ID || res.Outcome != event.OutcomeAuthorized {
+				t.Fatalf("after the limit: %+v", res)
+			}
+			return
+		case <-time.After(time.Second):
+		}
 	}
 }
 
