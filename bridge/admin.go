@@ -139,7 +139,10 @@ main{padding:16px}table{border-collapse:collapse}td,th{border:1px solid #ccc;pad
 {{range .Events}}<tr><td>{{date .Received}}</td><td>{{.ID}}</td><td>{{.Device}}</td><td>{{.Site}} / {{.Unit}}</td><td>{{.Type}}</td><td>{{.Patient}}</td><td>{{.State}}</td><td>{{.Outcome}}</td></tr>{{end}}</table>{{template "foot"}}{{end}}
 {{define "dead"}}{{template "head" .}}<table><tr><th>Événement</th><th>Borne</th><th>Tentatives</th><th>Erreur</th><th></th></tr>
 {{range .Events}}<tr><td>{{.ID}}</td><td>{{.Device}}</td><td>{{.Attempts}}</td><td>{{.LastError}}</td><td><form method="post" action="/dead/retry"><input type="hidden" name="id" value="{{.ID}}"><button>Relancer</button></form>
-<form method="post" action="/dead/abandon"><input type="hidden" name="id" value="{{.ID}}"><button>Abandonner</button></form></td></tr>{{else}}<tr><td colspan="5">Aucune lettre morte.</td></tr>{{end}}</table>{{template "foot"}}{{end}}
+<form method="post" action="/dead/abandon"><input type="hidden" name="id" value="{{.ID}}"><button>Abandonner</button></form></td></tr>{{else}}<tr><td colspan="5">Aucune lettre morte.</td></tr>{{end}}</table>
+<h2>Refusés à la vérification</h2><p>Jamais traités ni relançables : la borne a reçu le motif ; la saisie est à refaire une fois la cause corrigée.</p>
+<table><tr><th>Événement</th><th>Borne</th><th>Reçu</th><th>Motif</th><th>Message affiché à la borne</th></tr>
+{{range .Refused}}<tr><td>{{.ID}}</td><td>{{.Device}}</td><td>{{date .Received}}</td><td>{{.LastError}}</td><td>{{.Message}}</td></tr>{{else}}<tr><td colspan="5">Aucun événement refusé.</td></tr>{{end}}</table>{{template "foot"}}{{end}}
 {{define "usage"}}{{template "head" .}}<p>DMP créés, autorisations enregistrées, DMP existants et refus, par site, unité et jour.</p>{{.Chart}}
 <table><tr><th>Jour</th><th>Site</th><th>Unité</th><th>Action</th><th>Nombre</th></tr>{{range .Usage}}<tr><td>{{.Day}}</td><td>{{.Site}}</td><td>{{.Unit}}</td><td>{{.Action}}</td><td>{{.Count}}</td></tr>{{end}}</table>{{template "foot"}}{{end}}
 {{define "audit"}}{{template "head" .}}{{if .Broken}}<p class="bad">Chaîne d'audit rompue au maillon {{.Broken}} (après {{.Links}} maillons intègres).</p>{{else}}<p class="ok">Chaîne d'audit intègre : {{.Links}} maillons.</p>{{end}}{{template "foot"}}{{end}}`))
@@ -194,11 +197,18 @@ func (a *Admin) Handler() http.Handler {
 			for i, rec := range recs {
 				rows[i] = row{rec, maskPatient(rec.Payload)}
 			}
-			name, title := "events", "Événements"
+			data := map[string]any{"Title": "Événements", "Events": rows}
+			name := "events"
 			if state == StateDead {
-				name, title = "dead", "Lettres mortes"
+				name, data["Title"] = "dead", "Lettres mortes"
+				refused, err := a.Journal.List(r.Context(), StateRefused, 200)
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+				data["Refused"] = refused
 			}
-			render(w, name, map[string]any{"Title": title, "Events": rows})
+			render(w, name, data)
 		}
 	}
 	mux.HandleFunc("GET /events", list(""))

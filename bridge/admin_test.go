@@ -36,6 +36,11 @@ func TestAdminPages(t *testing.T) {
 	r.send(t, r.f.seal(t, dead, "kiosk-1", "cps-medecin", nil))
 	r.result(t, dead.ID)
 
+	refused := sampleEvent("kiosk-1")
+	refused.ID, refused.Seq, refused.Site.Unit = "0190f1c2-0000-7000-8000-0000000000ee", 3, "URGENCES"
+	r.send(t, r.f.seal(t, refused, "kiosk-1", "cps-medecin", nil))
+	r.result(t, refused.ID)
+
 	admin := &Admin{Journal: r.journal, Service: r.svc, Fleet: fleet, Password: "s3cret", Ready: r.svc.Ready}
 	hs := httptest.NewServer(admin.Handler())
 	defer hs.Close()
@@ -53,7 +58,8 @@ func TestAdminPages(t *testing.T) {
 	if strings.Contains(events, "MARTIN") || strings.Contains(events, "19750612") {
 		t.Error("the events page shows an identity")
 	}
-	if dom := page("/dead"); !strings.Contains(dom, dead.ID) || !strings.Contains(dom, "DMPIdentityCertificationFailure") {
+	if dom := page("/dead"); !strings.Contains(dom, dead.ID) || !strings.Contains(dom, "DMPIdentityCertificationFailure") ||
+		!strings.Contains(dom, refused.ID) || !strings.Contains(dom, "site: event") || !strings.Contains(dom, "pas inscrite pour ce site") {
 		t.Errorf("dead letters page:\n%s", dom)
 	}
 	if dom := page("/usage"); !strings.Contains(dom, "<svg") || !strings.Contains(dom, "authorized") {

@@ -3,6 +3,8 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -13,6 +15,9 @@ const (
 	StateDone       = "done"       // processed; the result was published
 	StateFailed     = "failed"     // a transient failure; retried at NextAttempt
 	StateDead       = "dead"       // given up; in the dead letters
+	// StateRefused: the verifier refused it (its device authenticated);
+	// the kiosk was told why. Never processed, never retried.
+	StateRefused = "refused"
 )
 
 // Record is one journaled event.
@@ -59,7 +64,9 @@ type Usage struct {
 // Journal keeps every accepted event durably and the audit chain. A
 // redelivered event (same id) returns what is stored and does nothing else.
 type Journal interface {
-	// Accept stores a verified event (state verified). A known id returns
+	// Accept stores a verified event (state verified), or one the
+	// verifier refused when r.State is StateRefused (with its Message for
+	// the kiosk and LastError, the reason, for the staff). A known id returns
 	// the stored record with dup set; a sequence not above the device's
 	// last returns ErrReplay. Both are decided in the same transaction as
 	// the store.
@@ -85,4 +92,23 @@ type Journal interface {
 	VerifyAudit(ctx context.Context) (links int, broken int64, err error)
 	Usage(ctx context.Context) ([]Usage, error)
 	Close() error
+}
+
+// acceptState sets the state Accept stores r in and returns the audit
+// kind: a refused event stays refused, anything else is verified.
+func acceptState(r *Record) string {
+	if r.State == StateRefused {
+		return "event.refused"
+	}
+	r.State, r.Message, r.LastError = StateVerified, "", ""
+	return "event.accepted"
+}
+
+func acceptDetail(r Record) string {
+	d := fmt.Sprintf("device=%s seq=%d type=%s", r.Device, r.Seq, r.Type)
+	if r.State == StateRefused {
+		reason, _, _ := strings.Cut(r.LastError, ":")
+		d += " reason=" + reason
+	}
+	return d
 }

@@ -44,6 +44,36 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 		}
 	})
 
+	t.Run("a refused event is kept, never claimed nor retried", func(t *testing.T) {
+		j := open(t)
+		r := rec("r1", "kiosk-1", 5)
+		r.State, r.Message, r.LastError = StateRefused, "Demande trop ancienne", "too-old: signed 8 days ago"
+		if got, dup, err := j.Accept(ctx, r); err != nil || dup || got.State != StateRefused {
+			t.Fatalf("accept refused: %+v %v %v", got, dup, err)
+		}
+		// Its sequence is the device's: an older one is a replay.
+		if _, _, err := j.Accept(ctx, rec("r0", "kiosk-1", 4)); !errors.Is(err, ErrReplay) {
+			t.Fatalf("a sequence below the refused one: %v", err)
+		}
+		if claimed, err := j.Claim(ctx, time.Now(), 10); err != nil || len(claimed) != 0 {
+			t.Fatalf("claimed a refused event: %+v %v", claimed, err)
+		}
+		_ = j.Retry(ctx, "r1")
+		got, err := j.Get(ctx, "r1")
+		if err != nil || got.State != StateRefused || got.Message != r.Message || got.LastError != r.LastError {
+			t.Fatalf("after a retry: %+v %v", got, err)
+		}
+		// A verified event's fields cannot be set by its caller.
+		v := rec("v1", "kiosk-1", 6)
+		v.Message = "forged"
+		if got, _, err := j.Accept(ctx, v); err != nil || got.State != StateVerified || got.Message != "" {
+			t.Fatalf("accept verified: %+v %v", got, err)
+		}
+		if list, err := j.List(ctx, StateRefused, 10); err != nil || len(list) != 1 || list[0].ID != "r1" {
+			t.Fatalf("refused list: %+v %v", list, err)
+		}
+	})
+
 	t.Run("states", func(t *testing.T) {
 		j := open(t)
 		for i := 1; i <= 3; i++ {

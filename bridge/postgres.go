@@ -122,16 +122,16 @@ func (j *PGJournal) Accept(ctx context.Context, r Record) (Record, bool, error) 
 		if r.Seq <= last {
 			return fmt.Errorf("%w: %d after %d from %s", ErrReplay, r.Seq, last, r.Device)
 		}
-		r.State = StateVerified
-		if _, err := tx.Exec(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, payload)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Payload); err != nil {
+		kind := acceptState(&r)
+		if _, err := tx.Exec(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, message, last_error, payload)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Message, r.LastError, r.Payload); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE devices SET last_seq = $2 WHERE device = $1`, r.Device, r.Seq); err != nil {
 			return err
 		}
 		out = r
-		return pgAudit(ctx, tx, "event.accepted", r.ID, fmt.Sprintf("device=%s seq=%d type=%s", r.Device, r.Seq, r.Type))
+		return pgAudit(ctx, tx, kind, r.ID, acceptDetail(r))
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {

@@ -203,7 +203,12 @@ func (s *Service) onMessage(_ mqtt.Client, m mqtt.Message) {
 		if !errors.As(err, &r) {
 			r = &Rejection{Reason: "internal", Detail: err.Error()}
 		}
-		s.rejectEvent(ctx, m.Topic(), r, nil)
+		if o == nil {
+			// Not authenticated: audited, never answered.
+			s.rejectEvent(ctx, m.Topic(), r, nil)
+			return
+		}
+		s.refuse(ctx, m.Topic(), r, o)
 		return
 	}
 	e := &o.Event
@@ -226,19 +231,82 @@ func (s *Service) onMessage(_ mqtt.Client, m mqtt.Message) {
 		s.rejectEvent(ctx, m.Topic(), &Rejection{Reason: RejectReused, Detail: "event " + e.ID + " already known with another content"}, e)
 		return
 	case dup:
-		// A redelivery (the kiosk did not get the result): answer again
-		// from the journal, process nothing.
-		s.Metrics.Duplicates.Add(1)
-		switch stored.State {
-		case StateDone:
-			s.publish(stored.Device, event.Result{EventID: stored.ID, Outcome: stored.Outcome, Message: stored.Message})
-		case StateDead:
-			s.publish(stored.Device, event.Result{EventID: stored.ID, Outcome: event.OutcomeError, Message: deadMessage})
-		}
+		s.answerAgain(stored)
 		return
 	}
 	s.Metrics.Accepted.Add(1)
 	s.wake()
+}
+
+// answerAgain answers a redelivery (the kiosk did not get the result)
+// from the journal, processing nothing.
+func (s *Service) answerAgain(stored Record) {
+	s.Metrics.Duplicates.Add(1)
+	switch stored.State {
+	case StateDone:
+		s.publish(stored.Device, event.Result{EventID: stored.ID, Outcome: stored.Outcome, Message: stored.Message})
+	case StateDead:
+		s.publish(stored.Device, event.Result{EventID: stored.ID, Outcome: event.OutcomeError, Message: deadMessage})
+	case StateRefused:
+		s.publish(stored.Device, event.Result{EventID: stored.ID, Outcome: event.OutcomeRefused, Message: stored.Message})
+	}
+}
+
+// refuse handles an event the verifier refused though its device is
+// authenticated: the kiosk is told why, in words, so that its outbox moves
+// on, and the event is journaled as refused for the staff to see. An
+// event the journal already knows with this very content (a resend of one
+// processed before, now too old) is answered from the journal instead.
+func (s *Service) refuse(ctx context.Context, topic string, r *Rejection, o *event.Opened) {
+	e := &o.Event
+	if stored, err := s.cfg.Journal.Get(ctx, e.ID); err == nil && bytes.Equal(stored.Payload, o.Payload) {
+		s.answerAgain(stored)
+		return
+	}
+	s.Metrics.rejected(r.Reason)
+	s.cfg.Logger.Warn("bridge: event refused", "device", e.Device, "reason", r.Reason)
+	msg := refusalMessage(r.Reason)
+	_, dup, err := s.cfg.Journal.Accept(ctx, Record{ID: e.ID, Device: e.Device, Seq: e.Seq, Site: e.Site.FINESS, Unit: e.Site.Unit,
+		Type: e.Type, Received: time.Now(), Payload: o.Payload, State: StateRefused, Message: msg, LastError: r.Reason + ": " + r.Detail})
+	switch {
+	case errors.Is(err, ErrReplay), err == nil && dup:
+		// Its sequence or id is taken: audited as such; the kiosk is told
+		// all the same.
+		if aerr := s.cfg.Journal.Audit(ctx, "event.rejected", e.Device, r.Reason+": "+r.Detail); aerr != nil {
+			s.cfg.Logger.Error("bridge: auditing a rejection", "error", aerr)
+		}
+	case err != nil:
+		// Not journaled: no answer, so that the kiosk sends it again.
+		s.cfg.Logger.Error("bridge: journal refused a refusal", "event", e.ID, "error", err)
+		return
+	}
+	s.publish(e.Device, event.Result{EventID: e.ID, Outcome: event.OutcomeRefused, Message: msg})
+}
+
+// refusalMessage says in words, for the desk, why an event was refused and
+// what to do.
+func refusalMessage(reason string) string {
+	switch reason {
+	case RejectTooOld:
+		return "Demande trop ancienne, restée trop longtemps hors ligne : recommencez la saisie."
+	case RejectClock:
+		return "L'horloge de la borne est en avance : prévenez le service informatique."
+	case RejectSite:
+		return "Cette borne n'est pas inscrite pour ce site ou ce service : prévenez le service informatique."
+	case RejectRegime:
+		return "La borne n'est pas réglée pour le régime du DMP de l'établissement : prévenez le service informatique."
+	case RejectCardChain:
+		return "Carte du professionnel non reconnue, expirée ou révoquée : demande refusée."
+	case RejectCardType:
+		return "Cette carte ne permet pas d'enregistrer une demande DMP."
+	case RejectProfessional:
+		return "Les informations du professionnel ne correspondent pas à sa carte : demande refusée."
+	case RejectRevoked:
+		return "Borne révoquée : prévenez le service informatique."
+	case RejectContent:
+		return "Demande incomplète : recommencez la saisie."
+	}
+	return "Demande refusée par l'établissement : recommencez la saisie."
 }
 
 // rateLimited counts an event over its kiosk's limit, and audits the

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,6 +209,70 @@ func TestServiceRejects(t *testing.T) {
 	n, broken, err := r.journal.VerifyAudit(ctx)
 	if err != nil || broken != 0 || n < 5 { // 3 rejections, 1 accepted, 1 done
 		t.Fatalf("audit: %d links, broken %d, %v", n, broken, err)
+	}
+}
+
+// Every kiosk hears back: an event that waited offline is processed; one
+// refused though its device is authenticated (too old, another site) is
+// answered with the reason in words, kept as refused (never processed nor
+// retried), and the kiosk's next event goes through.
+func TestServiceTellsRefusals(t *testing.T) {
+	r := newServiceRig(t)
+	ctx := context.Background()
+	late := sampleEvent("kiosk-1")
+	late.ID, late.Time = "0190f1c2-0000-7000-8000-0000000002a1", time.Now().Add(-3*time.Hour)
+	r.send(t, r.f.seal(t, late, "kiosk-1", "cps-medecin", nil))
+	if res := r.result(t, late.ID); res.Outcome != event.OutcomeAuthorized {
+		t.Fatalf("an event 3 hours old: %+v", res)
+	}
+	for i, c := range []struct {
+		name    string
+		change  func(*event.Event)
+		reason  string
+		message string
+	}{
+		{"eight days old", func(e *event.Event) { e.Time = time.Now().Add(-8 * 24 * time.Hour) }, RejectTooOld, "trop ancienne"},
+		{"another unit", func(e *event.Event) { e.Site.Unit = "URGENCES" }, RejectSite, "pas inscrite pour ce site"},
+	} {
+		e := sampleEvent("kiosk-1")
+		e.ID, e.Seq = fmt.Sprintf("0190f1c2-0000-7000-8000-0000000002b%d", i), int64(10+i)
+		c.change(e)
+		sealed := r.f.seal(t, e, "kiosk-1", "cps-medecin", nil)
+		r.send(t, sealed)
+		res := r.result(t, e.ID)
+		if res.Outcome != event.OutcomeRefused || !strings.Contains(res.Message, c.message) {
+			t.Fatalf("%s: %+v", c.name, res)
+		}
+		rec, err := r.journal.Get(ctx, e.ID)
+		if err != nil || rec.State != StateRefused || !strings.HasPrefix(rec.LastError, c.reason+":") || rec.Message != res.Message {
+			t.Fatalf("%s: journal %+v, %v", c.name, rec, err)
+		}
+		if err := r.journal.Retry(ctx, e.ID); err == nil {
+			if rec, _ := r.journal.Get(ctx, e.ID); rec.State != StateRefused {
+				t.Fatalf("%s: a refused event was put back in the queue", c.name)
+			}
+		}
+		// Sent again (the answer was lost): the same answer, from the
+		// journal.
+		r.send(t, sealed)
+		if again := r.result(t, e.ID); again != res {
+			t.Fatalf("%s: answered again %+v, first %+v", c.name, again, res)
+		}
+		if r.dmp.count(e.ID) != 0 {
+			t.Fatalf("%s: processed", c.name)
+		}
+	}
+	next := sampleEvent("kiosk-1")
+	next.ID, next.Seq = "0190f1c2-0000-7000-8000-0000000002c1", 20
+	r.send(t, r.f.seal(t, next, "kiosk-1", "cps-medecin", nil))
+	if res := r.result(t, next.ID); res.Outcome != event.OutcomeAuthorized {
+		t.Fatalf("the next event: %+v", res)
+	}
+	if refused, err := r.journal.List(ctx, StateRefused, 10); err != nil || len(refused) != 2 {
+		t.Fatalf("refused list: %d, %v", len(refused), err)
+	}
+	if n, broken, err := r.journal.VerifyAudit(ctx); err != nil || broken != 0 || n == 0 {
+		t.Fatalf("audit: %d, %d, %v", n, broken, err)
 	}
 }
 

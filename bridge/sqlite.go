@@ -213,16 +213,16 @@ func acceptTx(ctx context.Context, tx wtx, r Record) (Record, bool, error) {
 	if r.Seq <= last {
 		return Record{}, false, fmt.Errorf("%w: %d after %d from %s", ErrReplay, r.Seq, last, r.Device)
 	}
-	r.State = StateVerified
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, payload)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Payload); err != nil {
+	kind := acceptState(&r)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, message, last_error, payload)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Message, r.LastError, r.Payload); err != nil {
 		return Record{}, false, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO devices (device, last_seq) VALUES (?, ?)
 		ON CONFLICT (device) DO UPDATE SET last_seq = excluded.last_seq`, r.Device, r.Seq); err != nil {
 		return Record{}, false, err
 	}
-	if err := appendAudit(ctx, tx, "event.accepted", r.ID, fmt.Sprintf("device=%s seq=%d type=%s", r.Device, r.Seq, r.Type)); err != nil {
+	if err := appendAudit(ctx, tx, kind, r.ID, acceptDetail(r)); err != nil {
 		return Record{}, false, err
 	}
 	return r, false, nil

@@ -34,7 +34,8 @@ const (
 	RejectCardChain    = "card-chain"
 	RejectCardType     = "card-type"
 	RejectProfessional = "professional-mismatch"
-	RejectClock        = "time-window"
+	RejectClock        = "time-window" // ahead of the bridge's clock
+	RejectTooOld       = "too-old"
 	RejectReplay       = "replay"
 	RejectContent      = "content"
 	RejectTooLarge     = "too-large"
@@ -61,8 +62,14 @@ type Verifier struct {
 	KioskCA     *x509.CertPool
 	Revocations *provisioning.Revocations
 	CardCA      *x509.CertPool
-	Window      time.Duration // |event time − now| allowed; 10 minutes when zero
-	Now         func() time.Time
+	// MaxAge is how old an event may be when it arrives (DefaultMaxAge
+	// when zero): a kiosk keeps its events while it is offline. Replays
+	// are stopped by the id and the device's sequence, not by the clock.
+	MaxAge time.Duration
+	// Skew is how far ahead of the bridge's clock an event may be
+	// (DefaultSkew when zero).
+	Skew time.Duration
+	Now  func() time.Time
 	// Chains caches verified certificate chains (revocation is checked on
 	// every event all the same); nil verifies every chain every time.
 	Chains *event.ChainCache
@@ -73,6 +80,14 @@ type Verifier struct {
 	Regime string
 }
 
+// Freshness defaults: a kiosk offline over a long weekend still has its
+// events processed; one a week old is refused (the patient has left, the
+// professional would not know what the event was).
+const (
+	DefaultMaxAge = 7 * 24 * time.Hour
+	DefaultSkew   = 5 * time.Minute
+)
+
 // DefaultMaxEventBytes bounds a sealed event: one is about 10 KB (the
 // payload and two certificate chains); 64 KiB leaves room for longer
 // chains, and keeps a flood of large messages cheap to refuse.
@@ -82,7 +97,9 @@ const DefaultMaxEventBytes = 64 << 10
 // establishment's certificate acts under the director's responsibility).
 var cardTypes = map[string]bool{"CPS": true, "CPF": true, "CPE": true}
 
-// Verify checks an event received on topic.
+// Verify checks an event received on topic. A refused event whose
+// device is authenticated comes back with the rejection, so that its kiosk
+// can be told; otherwise the opened event is nil.
 func (v *Verifier) Verify(topic string, payload []byte) (*event.Opened, error) {
 	now := time.Now()
 	if v.Now != nil {
@@ -99,37 +116,60 @@ func (v *Verifier) Verify(topic string, payload []byte) (*event.Opened, error) {
 	if len(payload) > limit {
 		return nil, reject(RejectTooLarge, "from %s: %d bytes (at most %d)", device, len(payload), limit)
 	}
-	o, err := event.OpenCached(string(payload), v.EncKey, v.KioskCA, v.CardCA, now, v.Chains)
-	switch {
-	case errors.Is(err, event.ErrUndecryptable):
-		return nil, reject(RejectUndecrypt, "from %s", device)
-	case errors.Is(err, event.ErrMalformed):
-		return nil, reject(RejectMalformed, "from %s: %v", device, err)
-	case errors.Is(err, event.ErrChain) && strings.Contains(err.Error(), "signature 0"):
-		return nil, reject(RejectDeviceChain, "from %s: %v", device, err)
-	case errors.Is(err, event.ErrChain):
-		return nil, reject(RejectCardChain, "from %s: %v", device, err)
-	case err != nil:
-		return nil, reject(RejectSignature, "from %s: %v", device, err)
+	// The chains are checked at the time the event was signed, which is
+	// then bounded below.
+	o, err := event.OpenCached(string(payload), v.EncKey, v.KioskCA, v.CardCA, time.Time{}, v.Chains)
+	if o == nil {
+		switch {
+		case errors.Is(err, event.ErrUndecryptable):
+			return nil, reject(RejectUndecrypt, "from %s", device)
+		case errors.Is(err, event.ErrMalformed):
+			return nil, reject(RejectMalformed, "from %s: %v", device, err)
+		case errors.Is(err, event.ErrChain):
+			return nil, reject(RejectDeviceChain, "from %s: %v", device, err)
+		default:
+			return nil, reject(RejectSignature, "from %s: %v", device, err)
+		}
 	}
+	// The device is authenticated: from here a refusal comes back with
+	// the event, so that the kiosk is told.
 	e := &o.Event
 	// Open verified the chain to the kiosk CA for client authentication;
 	// what remains is the CRL and the name.
-	who, err := provisioning.IdentityOf(o.DeviceCert, v.Revocations)
+	who, idErr := provisioning.IdentityOf(o.DeviceCert, v.Revocations)
 	switch {
-	case errors.Is(err, provisioning.ErrRevoked), errors.Is(err, provisioning.ErrCRLStale):
-		return nil, reject(RejectRevoked, "device %s: %v", device, err)
-	case err != nil:
-		return nil, reject(RejectDeviceChain, "device %s: %v", device, err)
+	case errors.Is(idErr, provisioning.ErrRevoked), errors.Is(idErr, provisioning.ErrCRLStale):
+		return o, reject(RejectRevoked, "device %s: %v", device, idErr)
+	case idErr != nil:
+		return nil, reject(RejectDeviceChain, "device %s: %v", device, idErr)
 	case who.Role != provisioning.RoleKiosk || who.ID != device || e.Device != device:
+		// Signed by another device than the topic's: no one to tell.
 		return nil, reject(RejectDevice, "topic %s, certificate %s (%s), event %s", device, who.ID, who.Role, e.Device)
+	}
+	switch {
+	case errors.Is(err, event.ErrChain):
+		return o, reject(RejectCardChain, "event %s from %s: %v", e.ID, device, err)
+	case err != nil:
+		return o, reject(RejectSignature, "event %s from %s: %v", e.ID, device, err)
+	}
+	maxAge, skew := v.MaxAge, v.Skew
+	if maxAge == 0 {
+		maxAge = DefaultMaxAge
+	}
+	if skew == 0 {
+		skew = DefaultSkew
+	}
+	if d := now.Sub(e.Time); d > maxAge {
+		return o, reject(RejectTooOld, "event %s from %s was signed %s ago (at most %s)", e.ID, device, d.Round(time.Minute), maxAge)
+	} else if d < -skew {
+		return o, reject(RejectClock, "event %s from %s is %s ahead of the bridge's clock", e.ID, device, (-d).Round(time.Second))
 	}
 	// The site is the one the kiosk was enrolled at, and only that goes on.
 	switch {
 	case who.Site == (provisioning.KioskSite{}):
-		return nil, reject(RejectSite, "event %s: the certificate of %s names no site", e.ID, device)
+		return o, reject(RejectSite, "event %s: the certificate of %s names no site", e.ID, device)
 	case e.Site.FINESS != who.Site.FINESS || e.Site.Unit != who.Site.Unit:
-		return nil, reject(RejectSite, "event %s: %s claims %s/%s, enrolled at %s", e.ID, device, e.Site.FINESS, e.Site.Unit, who.Site)
+		return o, reject(RejectSite, "event %s: %s claims %s/%s, enrolled at %s", e.ID, device, e.Site.FINESS, e.Site.Unit, who.Site)
 	}
 	e.Site = event.Site{FINESS: who.Site.FINESS, Unit: who.Site.Unit}
 	regime := v.Regime
@@ -137,10 +177,10 @@ func (v *Verifier) Verify(topic string, payload []byte) (*event.Opened, error) {
 		regime = event.RegimeCurrent
 	}
 	if e.Regime != regime {
-		return nil, reject(RejectRegime, "event %s from %s: made under the %s regime, the DMP runs under the %s one", e.ID, device, e.Regime, regime)
+		return o, reject(RejectRegime, "event %s from %s: made under the %s regime, the DMP runs under the %s one", e.ID, device, e.Regime, regime)
 	}
 	if e.Professional.NationalID != o.CardCert.Subject.CommonName {
-		return nil, reject(RejectProfessional, "event %s: the card signing is %s", e.ID, o.CardCert.Subject.CommonName)
+		return o, reject(RejectProfessional, "event %s: the card signing is %s", e.ID, o.CardCert.Subject.CommonName)
 	}
 	// The professional is what the card certificate says: the card type,
 	// the names, the identifier's type and the profession the payload
@@ -148,7 +188,7 @@ func (v *Verifier) Verify(topic string, payload []byte) (*event.Opened, error) {
 	// (the speciality, which it does not state, is dropped).
 	holder, err := cps.HolderOf(o.CardCert.Subject)
 	if err != nil {
-		return nil, reject(RejectProfessional, "event %s: the card certificate names no holder: %v", e.ID, err)
+		return o, reject(RejectProfessional, "event %s: the card certificate names no holder: %v", e.ID, err)
 	}
 	for _, f := range []struct{ name, claimed, cert string }{
 		{"card type", e.Professional.CardType, holder.CardType}, {"surname", e.Professional.Surname, holder.Surname},
@@ -156,22 +196,15 @@ func (v *Verifier) Verify(topic string, payload []byte) (*event.Opened, error) {
 		{"profession", e.Professional.Profession, holder.Profession},
 	} {
 		if f.claimed != f.cert {
-			return nil, reject(RejectProfessional, "event %s: its %s is not the card certificate's", e.ID, f.name)
+			return o, reject(RejectProfessional, "event %s: its %s is not the card certificate's", e.ID, f.name)
 		}
 	}
 	e.Professional.Speciality = ""
 	if !cardTypes[e.Professional.CardType] {
-		return nil, reject(RejectCardType, "event %s: a %s card may not %s", e.ID, e.Professional.CardType, e.Type)
-	}
-	window := v.Window
-	if window == 0 {
-		window = 10 * time.Minute
-	}
-	if d := now.Sub(e.Time); d > window || d < -window {
-		return nil, reject(RejectClock, "event %s from %s is %s away from the bridge's clock", e.ID, device, d.Round(time.Second))
+		return o, reject(RejectCardType, "event %s: a %s card may not %s", e.ID, e.Professional.CardType, e.Type)
 	}
 	if err := checkContent(e); err != nil {
-		return nil, reject(RejectContent, "event %s: %v", e.ID, err)
+		return o, reject(RejectContent, "event %s: %v", e.ID, err)
 	}
 	return o, nil
 }

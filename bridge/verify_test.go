@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -98,8 +99,11 @@ func TestVerify(t *testing.T) {
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	v2 := *f.v
 	v2.EncKey = other
-	_, err = v2.Verify("kiosk/kiosk-1/events", good)
+	o, err = v2.Verify("kiosk/kiosk-1/events", good)
 	wantReject(t, "another bridge's key", err, RejectUndecrypt)
+	if o != nil {
+		t.Error("an event that could not be decrypted came back")
+	}
 
 	foreign := hwtest.NewSite(t, "kiosk-1")
 	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, sampleEvent("kiosk-1"), "kiosk-1", "cps-medecin", foreign))
@@ -193,10 +197,34 @@ func TestVerify(t *testing.T) {
 	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, liar, "kiosk-1", "cps-medecin", nil))
 	wantReject(t, "a professional other than the card's holder", err, RejectProfessional)
 
+	// An offline kiosk's events: judged by their id and sequence, and by
+	// the certificates valid when they were signed, up to the maximum age.
+	for i, age := range []time.Duration{11 * time.Minute, 3 * time.Hour, 2 * 24 * time.Hour} {
+		late := sampleEvent("kiosk-1")
+		late.ID, late.Time = fmt.Sprintf("0190f1c2-0000-7000-8000-00000000a0%02d", i), time.Now().Add(-age)
+		if _, err := f.v.Verify("kiosk/kiosk-1/events", f.seal(t, late, "kiosk-1", "cps-medecin", nil)); err != nil {
+			t.Errorf("an event %s old: %v", age, err)
+		}
+	}
 	old := sampleEvent("kiosk-1")
-	old.Time = time.Now().Add(-time.Hour)
-	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, old, "kiosk-1", "cps-medecin", nil))
-	wantReject(t, "an hour-old event", err, RejectClock)
+	old.Time = time.Now().Add(-DefaultMaxAge - time.Hour)
+	o, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, old, "kiosk-1", "cps-medecin", nil))
+	wantReject(t, "an event older than the maximum age", err, RejectTooOld)
+	if o == nil || o.Event.ID != old.ID {
+		t.Error("a refused event from an authenticated kiosk comes back without its event: the kiosk cannot be told")
+	}
+	ahead := sampleEvent("kiosk-1")
+	ahead.Time = time.Now().Add(DefaultSkew + time.Minute)
+	_, err = f.v.Verify("kiosk/kiosk-1/events", f.seal(t, ahead, "kiosk-1", "cps-medecin", nil))
+	wantReject(t, "an event ahead of the bridge's clock", err, RejectClock)
+	// Signed before the kiosk's certificate was issued: refused as such.
+	before := sampleEvent("kiosk-1")
+	before.Time = f.site.Creds["kiosk-1"].Leaf.NotBefore.Add(-time.Hour)
+	if o, err := f.v.Verify("kiosk/kiosk-1/events", f.seal(t, before, "kiosk-1", "cps-medecin", nil)); o != nil {
+		t.Errorf("an event signed before its device's certificate: %v", err)
+	} else {
+		wantReject(t, "an event signed before its device's certificate", err, RejectDeviceChain)
+	}
 
 	uninformed := sampleEvent("kiosk-1")
 	uninformed.Consent.Informed = false

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"dmpkiosk/provisioning"
 )
@@ -29,6 +30,10 @@ type Site struct {
 	Kiosks provisioning.KioskSite
 }
 
+// EnrolledAgo is how long before the test NewSite's credentials were
+// issued.
+const EnrolledAgo = 30 * 24 * time.Hour
+
 // DefaultKioskSite is where the test kiosks are: the site and unit the
 // tests' kiosk configurations name.
 var DefaultKioskSite = provisioning.KioskSite{FINESS: "750712184", Unit: "ACCUEIL"}
@@ -37,15 +42,19 @@ var DefaultKioskSite = provisioning.KioskSite{FINESS: "750712184", Unit: "ACCUEI
 func NewSite(t testing.TB, kiosks ...string) *Site {
 	t.Helper()
 	dir := t.TempDir()
-	ca, err := provisioning.InitCA(filepath.Join(dir, "ca"), "")
+	ca, err := provisioning.InitCASince(filepath.Join(dir, "ca"), "", time.Now().Add(-EnrolledAgo))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Site{CA: ca, Creds: map[string]tls.Certificate{}, Dir: dir, Kiosks: DefaultKioskSite}
+	// Enrolled a month ago, as a site in service: an offline kiosk's
+	// events of the last days are judged by certificates valid then.
+	ca.Now = func() time.Time { return time.Now().Add(-EnrolledAgo) }
 	for _, id := range kiosks {
 		s.Creds[id] = s.Enroll(t, id, provisioning.RoleKiosk)
 	}
 	s.Creds["bridge-1"] = s.Enroll(t, "bridge-1", provisioning.RoleBridge)
+	ca.Now = time.Now
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	cert, err := ca.IssueServer(key.Public(), "localhost", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
 	if err != nil {

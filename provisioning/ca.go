@@ -93,7 +93,11 @@ type CA struct {
 }
 
 // InitCA creates a CA in dir, which must not hold one already.
-func InitCA(dir, name string) (*CA, error) {
+func InitCA(dir, name string) (*CA, error) { return InitCASince(dir, name, time.Now()) }
+
+// InitCASince is InitCA for a CA whose certificate is valid from since
+// (a test site that has been in service for a while).
+func InitCASince(dir, name string, since time.Time) (*CA, error) {
 	if _, err := os.Stat(filepath.Join(dir, caKeyFile)); err == nil {
 		return nil, ErrCAExists
 	}
@@ -110,10 +114,9 @@ func InitCA(dir, name string) (*CA, error) {
 	if name == "" {
 		name = caCommon
 	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: newSerial(), Subject: pkix.Name{CommonName: name, Organization: []string{"dmpkiosk"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(20 * 365 * 24 * time.Hour),
+		NotBefore: since.Add(-time.Hour), NotAfter: since.Add(20 * 365 * 24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}

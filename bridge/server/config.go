@@ -27,16 +27,19 @@ import (
 // config is bridge.toml. Relative paths are relative to the file.
 type Config struct {
 	// Version is the software's, as the command was built (not in the file).
-	Version     string   `toml:"-"`
-	ID          string   `toml:"id"`
-	Broker      string   `toml:"broker"`
-	KioskCA     string   `toml:"kiosk_ca"`
-	CRL         string   `toml:"crl"`
-	Cert        string   `toml:"cert"`
-	Key         string   `toml:"key"`
-	EncKey      string   `toml:"enc_key"`
-	CardCA      []string `toml:"card_ca"` // IGC-Santé authorities of the professionals' cards
-	Window      duration `toml:"window"`
+	Version string   `toml:"-"`
+	ID      string   `toml:"id"`
+	Broker  string   `toml:"broker"`
+	KioskCA string   `toml:"kiosk_ca"`
+	CRL     string   `toml:"crl"`
+	Cert    string   `toml:"cert"`
+	Key     string   `toml:"key"`
+	EncKey  string   `toml:"enc_key"`
+	CardCA  []string `toml:"card_ca"` // IGC-Santé authorities of the professionals' cards
+	// MaxAge is how old an event may be when it arrives (7 days when
+	// zero); ClockSkew how far ahead of the bridge's clock (5 minutes).
+	MaxAge      duration `toml:"max_age"`
+	ClockSkew   duration `toml:"clock_skew"`
 	Workers     int      `toml:"workers"`
 	MaxAttempts int      `toml:"max_attempts"`
 	Backoff     duration `toml:"backoff"`
@@ -120,7 +123,7 @@ type INSiConfig struct {
 type duration = provisioning.Duration
 
 func LoadConfig(path string) (*Config, error) {
-	c := &Config{Window: duration{Duration: 10 * time.Minute}, Workers: 4, MaxAttempts: 8, Backoff: duration{Duration: 2 * time.Second}}
+	c := &Config{Workers: 4, MaxAttempts: 8, Backoff: duration{Duration: 2 * time.Second}}
 	c.Journal.Driver = "sqlite"
 	c.Journal.Path = "journal.db"
 	md, err := toml.DecodeFile(path, c)

@@ -323,8 +323,14 @@ func (c *ChainCache) x5c(protected string) ([]*x509.Certificate, error) {
 // Open decrypts an event with the bridge's key and verifies both
 // signatures and their chains: the device's to the kiosk CA (client
 // authentication), the card's to the professional cards' authority, at the
-// given time. Revocation, the device name and replay are the bridge's
-// checks.
+// given time — or, when at is zero, at the time the event says it was
+// signed (the caller then bounds that time: an offline kiosk's event is
+// judged by the certificates valid when it was made). Revocation, the
+// device name and replay are the bridge's checks.
+//
+// Once the device's signature and chain hold, an error comes back with the
+// opened event (its CardCert nil): the device is authenticated, so the
+// bridge can tell the kiosk why its event is refused.
 func Open(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.CertPool, at time.Time) (*Opened, error) {
 	return OpenCached(jwe, bridge, kioskCA, cardCA, at, nil)
 }
@@ -352,37 +358,48 @@ func OpenCached(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.Cert
 	}
 	o := &Opened{}
 	for i, want := range []jose.SignatureAlgorithm{jose.ES256, jose.RS256} {
+		// Past the device's signature, failures come back with o.
+		fail := func(err error) (*Opened, error) {
+			if i == 0 {
+				return nil, err
+			}
+			return o, err
+		}
 		sig := jws.Signatures[i]
 		if sig.Protected.Algorithm != string(want) {
-			return nil, fmt.Errorf("%w: signature %d uses %s", ErrSignature, i, sig.Protected.Algorithm)
-		}
-		roots, usage := kioskCA, x509.ExtKeyUsageClientAuth
-		if i == 1 {
-			roots, usage = cardCA, x509.ExtKeyUsageAny
+			return fail(fmt.Errorf("%w: signature %d uses %s", ErrSignature, i, sig.Protected.Algorithm))
 		}
 		chain, err := cache.x5c(g.Signatures[i].Protected)
 		if err != nil {
-			return nil, fmt.Errorf("%w: signature %d: %v", ErrChain, i, err)
-		}
-		if err := cache.verify(chain, roots, usage, at); err != nil {
-			return nil, fmt.Errorf("%w: signature %d: %v", ErrChain, i, err)
+			return fail(fmt.Errorf("%w: signature %d: %v", ErrChain, i, err))
 		}
 		leaf := chain[0]
 		// The certificate in a signature's header must verify that very
 		// signature, not the other one.
 		idx, _, payload, err := jws.VerifyMulti(leaf.PublicKey)
 		if err != nil || idx != i {
-			return nil, fmt.Errorf("%w: signature %d", ErrSignature, i)
+			return fail(fmt.Errorf("%w: signature %d", ErrSignature, i))
 		}
-		o.Payload = payload
+		roots, usage := kioskCA, x509.ExtKeyUsageClientAuth
+		if i == 0 {
+			if err := json.Unmarshal(payload, &o.Event); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+			}
+			o.Payload = payload
+			if at.IsZero() {
+				at = o.Event.Time
+			}
+		} else {
+			roots, usage = cardCA, x509.ExtKeyUsageAny
+		}
+		if err := cache.verify(chain, roots, usage, at); err != nil {
+			return fail(fmt.Errorf("%w: signature %d: %v", ErrChain, i, err))
+		}
 		if i == 0 {
 			o.DeviceCert = leaf
 		} else {
 			o.CardCert = leaf
 		}
-	}
-	if err := json.Unmarshal(o.Payload, &o.Event); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return o, nil
 }
