@@ -142,6 +142,12 @@ func (s *Service) wake() {
 	}
 }
 
+// bridgeStatus is a bridge's retained status (event.BridgeStatus).
+func bridgeStatus(online bool) []byte {
+	b, _ := json.Marshal(event.BridgeStatus{Online: online})
+	return b
+}
+
 // Ready reports whether the service is connected to the broker.
 func (s *Service) Ready() bool { return s.ready.Load() }
 
@@ -158,6 +164,10 @@ func (s *Service) Run(ctx context.Context) error {
 		// 2.0); the kiosks' outboxes resend instead.
 		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(2 * time.Second).
 		SetOrderMatters(false).
+		// Gone (its will) or back (on connect), retained: a kiosk waiting
+		// for a result sends its event again as soon as a bridge is back,
+		// rather than after its own resend delay.
+		SetBinaryWill(provisioning.BridgeStatusTopic(s.cfg.ClientID), bridgeStatus(false), 1, true).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			tok := c.Subscribe(provisioning.BridgeEventsFilter, 1, s.onMessage)
 			if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -168,6 +178,7 @@ func (s *Service) Run(ctx context.Context) error {
 				c.Subscribe("kiosk/+/status", 1, func(_ mqtt.Client, m mqtt.Message) { s.cfg.Fleet.Heartbeat(m.Topic(), m.Payload()) })
 			}
 			s.ready.Store(true)
+			c.Publish(provisioning.BridgeStatusTopic(s.cfg.ClientID), 1, true, bridgeStatus(true))
 			s.cfg.Logger.Info("bridge: consuming events", "broker", s.cfg.BrokerURL)
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
@@ -183,6 +194,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
+	if s.client.IsConnectionOpen() {
+		s.client.Publish(provisioning.BridgeStatusTopic(s.cfg.ClientID), 1, true, bridgeStatus(false)).WaitTimeout(time.Second)
+	}
 	s.client.Disconnect(250)
 	return nil
 }

@@ -125,10 +125,32 @@ func (l *Link) onConnect(c mqtt.Client) {
 		l.cfg.Logger.Error("link: subscribing to results failed", "error", tok.Error())
 		return
 	}
+	// A bridge back: the event waiting for its result is sent again at
+	// once. Without the right (an older broker policy), the kiosk only
+	// waits longer.
+	tok = c.Subscribe(provisioning.BridgeStatusFilter, 1, l.onBridgeStatus)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil || tok.(*mqtt.SubscribeToken).Result()[provisioning.BridgeStatusFilter] > 2 {
+		l.cfg.Logger.Warn("link: the bridges' status is not readable; resends wait their delay", "error", tok.Error())
+	}
 	l.online.Store(true)
 	l.setErr("")
 	l.cfg.Logger.Info("link: connected", "broker", l.cfg.BrokerURL)
 	l.publishStatus()
+	l.Kick()
+}
+
+// onBridgeStatus makes the pending event due now when a bridge says it is
+// up (on its connect, or retained when the kiosk connects).
+func (l *Link) onBridgeStatus(_ mqtt.Client, m mqtt.Message) {
+	var st event.BridgeStatus
+	if json.Unmarshal(m.Payload(), &st) != nil || !st.Online {
+		return
+	}
+	if err := l.ob.DueNow(context.Background()); err != nil {
+		l.cfg.Logger.Error("link: outbox", "error", err)
+		return
+	}
+	l.cfg.Logger.Info("link: a bridge is up; sending the pending event now")
 	l.Kick()
 }
 

@@ -155,6 +155,13 @@ func (o *Outbox) Attempted(ctx context.Context, id string, next time.Time) error
 	return err
 }
 
+// DueNow makes every pending event due (a bridge is back); their attempt
+// counts, and so the next delays, are kept.
+func (o *Outbox) DueNow(ctx context.Context) error {
+	_, err := o.db.ExecContext(ctx, `UPDATE outbox SET next_attempt = 0`)
+	return err
+}
+
 // Done removes an event whose result arrived; found is false for an
 // unknown id (a result delivered twice).
 func (o *Outbox) Done(ctx context.Context, id string) (found bool, err error) {

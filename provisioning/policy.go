@@ -13,6 +13,14 @@ func EventsTopic(id string) string  { return "kiosk/" + id + "/events" }
 func StatusTopic(id string) string  { return "kiosk/" + id + "/status" }
 func ResultsTopic(id string) string { return "kiosk/" + id + "/results" }
 
+// BridgeStatusTopic is where a bridge says, retained, that it is up (and
+// its will that it is gone); kiosks listen on BridgeStatusFilter and send
+// their pending event at once when a bridge comes back.
+func BridgeStatusTopic(id string) string { return "bridge/" + id + "/status" }
+
+// BridgeStatusFilter is every bridge's status.
+const BridgeStatusFilter = "bridge/+/status"
+
 // BridgeEventsFilter is the shared subscription the bridges consume events
 // on, sharing the load.
 const BridgeEventsFilter = "$share/" + BridgeGroup + "/kiosk/+/events"
@@ -38,10 +46,12 @@ var policy = []rule{
 	{RoleKiosk, true, "kiosk/%u/status"},
 	{RoleKiosk, false, "kiosk/%u/results"},
 	{RoleKiosk, false, "kiosk/%u/cmd"},
+	{RoleKiosk, false, "bridge/+/status"},
 	{RoleBridge, false, "kiosk/+/events"},
 	{RoleBridge, false, "kiosk/+/status"},
 	{RoleBridge, true, "kiosk/+/results"},
 	{RoleBridge, true, "kiosk/+/cmd"},
+	{RoleBridge, true, "bridge/%u/status"},
 }
 
 // Allowed reports whether who may publish to topic (write) or subscribe to
@@ -129,9 +139,11 @@ func MosquittoDynsec(kiosks, bridges []string) ([]byte, error) {
 		DefaultACLAccess: map[string]bool{"publishClientSend": false, "publishClientReceive": false, "subscribe": false, "unsubscribe": true},
 		Groups:           []struct{}{},
 	}
+	// The bridges share a role for the kiosks' topics, and each has one
+	// of its own for its status.
 	bridge := DynsecRole{Name: "bridge"}
 	for _, r := range policy {
-		if r.role == RoleBridge {
+		if r.role == RoleBridge && !strings.Contains(r.pattern, "%u") {
 			bridge.ACLs = append(bridge.ACLs, dynsecACLs(r.pattern, r.write, true)...)
 		}
 	}
@@ -140,14 +152,8 @@ func MosquittoDynsec(kiosks, bridges []string) ([]byte, error) {
 		if !ValidID(id) {
 			return nil, fmt.Errorf("%w: kiosk %q", ErrBadID, id)
 		}
-		role := DynsecRole{Name: "kiosk:" + id}
-		for _, r := range policy {
-			if r.role == RoleKiosk {
-				role.ACLs = append(role.ACLs, dynsecACLs(strings.ReplaceAll(r.pattern, "%u", id), r.write, false)...)
-			}
-		}
-		d.Roles = append(d.Roles, role)
-		d.Clients = append(d.Clients, DynsecClient{Username: id, Roles: []map[string]string{{"rolename": role.Name}}})
+		d.Roles = append(d.Roles, ownRole("kiosk:"+id, RoleKiosk, id))
+		d.Clients = append(d.Clients, DynsecClient{Username: id, Roles: []map[string]string{{"rolename": "kiosk:" + id}}})
 	}
 	for _, id := range bridges {
 		if !ValidID(id) {
@@ -156,9 +162,23 @@ func MosquittoDynsec(kiosks, bridges []string) ([]byte, error) {
 		if slices.Contains(kiosks, id) {
 			return nil, fmt.Errorf("%w: %s is both a kiosk and a bridge", ErrIDTaken, id)
 		}
-		d.Clients = append(d.Clients, DynsecClient{Username: id, Roles: []map[string]string{{"rolename": bridge.Name}}})
+		d.Roles = append(d.Roles, ownRole("bridge:"+id, RoleBridge, id))
+		d.Clients = append(d.Clients, DynsecClient{Username: id, Roles: []map[string]string{{"rolename": bridge.Name}, {"rolename": "bridge:" + id}}})
 	}
 	return json.MarshalIndent(d, "", "\t")
+}
+
+// ownRole is a client's role for the policy lines of its role: those
+// naming it (%u) for a bridge, every line for a kiosk (whose shared lines,
+// with +, are the same for all).
+func ownRole(name string, role Role, id string) DynsecRole {
+	r := DynsecRole{Name: name}
+	for _, l := range policy {
+		if l.role == role && (role == RoleKiosk || strings.Contains(l.pattern, "%u")) {
+			r.ACLs = append(r.ACLs, dynsecACLs(strings.ReplaceAll(l.pattern, "%u", id), l.write, false)...)
+		}
+	}
+	return r
 }
 
 // dynsecACLs is one policy line as plugin ACLs: a topic written is sent; a

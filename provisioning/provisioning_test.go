@@ -249,6 +249,10 @@ func TestPolicy(t *testing.T) {
 		{a, "#", false, false},
 		{a, "kiosk/kiosk-a/events", false, false},
 		{a, "$share/bridges/kiosk/+/events", false, false},
+		{a, "bridge/+/status", false, true},
+		{a, "bridge/bridge-1/status", true, false},
+		{br, "bridge/bridge-1/status", true, true},
+		{br, "bridge/bridge-2/status", true, false},
 		{a, "$share/bridges/kiosk/kiosk-a/events", false, false},
 		{a, "$share/x/kiosk/kiosk-a/results", false, false},
 		{br, "$share/others/kiosk/+/events", false, false},
@@ -302,13 +306,18 @@ func TestPolicy(t *testing.T) {
 			t.Errorf("%s %s %s: %v, want %v", c.role, c.typ, c.topic, got, c.want)
 		}
 	}
-	// Every kiosk role writes nothing with a wildcard and nothing shared.
+	// Every kiosk role has nothing with a wildcard but the bridges'
+	// status, and nothing shared.
 	for name, acls := range roles {
 		for _, a := range acls {
-			if strings.HasPrefix(name, "kiosk:") && (strings.ContainsAny(a.Topic, "+#") || strings.HasPrefix(a.Topic, "$")) {
+			if strings.HasPrefix(name, "kiosk:") && a.Topic != BridgeStatusFilter && (strings.ContainsAny(a.Topic, "+#") || strings.HasPrefix(a.Topic, "$")) {
 				t.Errorf("%s: %+v", name, a)
 			}
 		}
+	}
+	if !has("kiosk:kiosk-a", "subscribePattern", BridgeStatusFilter) || !has("bridge:bridge-1", "publishClientSend", "bridge/bridge-1/status") ||
+		has("bridge", "publishClientSend", "bridge/%u/status") {
+		t.Errorf("bridge status rules: %+v", roles)
 	}
 	if len(d.Clients) != 3 || d.DefaultACLAccess["subscribe"] || d.DefaultACLAccess["publishClientSend"] || d.DefaultACLAccess["publishClientReceive"] {
 		t.Errorf("clients %+v, defaults %v", d.Clients, d.DefaultACLAccess)

@@ -34,7 +34,9 @@ import (
 	"dmpkiosk/ins"
 )
 
-func buildBridge(t *testing.T) string {
+func buildBridge(t *testing.T) string { return buildBridgeB(t) }
+
+func buildBridgeB(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "bridge")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

@@ -108,6 +108,11 @@ type Result struct {
 	Message string `json:"message"` // plain French, for the screen
 }
 
+// BridgeStatus is a bridge's retained message on bridge/<id>/status.
+type BridgeStatus struct {
+	Online bool `json:"online"`
+}
+
 // Outcomes.
 const (
 	OutcomeCreated    = "created"

@@ -76,6 +76,8 @@ type Bridge struct {
 	Admin     *http.Client
 	Log       *Log
 	cmd       *exec.Cmd
+	bin       string
+	cfgPath   string
 }
 
 // Log collects a process's standard error.
@@ -237,13 +239,22 @@ display = "Personnel d'accueil (démonstration)"
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b.cmd = exec.Command(bin, "run", "--config", cfgPath)
+	b.bin, b.cfgPath = bin, cfgPath
+	b.Start(t)
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// Start starts `bridge run` on the bridge's configuration and waits until
+// it is ready (again, after Stop or Kill).
+func (b *Bridge) Start(t testing.TB) {
+	t.Helper()
+	b.cmd = exec.Command(b.bin, "run", "--config", b.cfgPath)
 	stdout, _ := b.cmd.StdoutPipe()
 	b.cmd.Stderr = b.Log
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(b.Stop)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "admin: https://") {
 		b.Stop()
@@ -260,7 +271,15 @@ display = "Personnel d'accueil (démonstration)"
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return b
+}
+
+// Kill ends `bridge run` with SIGKILL, as a crash would, and waits for it.
+func (b *Bridge) Kill() {
+	if b.cmd == nil || b.cmd.Process == nil || b.cmd.ProcessState != nil {
+		return
+	}
+	b.cmd.Process.Kill()
+	b.cmd.Wait()
 }
 
 // Get fetches an admin page with the password.

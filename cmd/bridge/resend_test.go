@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/firmware"
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest/system"
+	"dmpkiosk/ins"
+)
+
+// sealFor makes a consent event of kiosk-1 signed by the doctor's card,
+// as the kiosk's session does.
+func sealFor(t testing.TB, b *system.Bridge, id string, seq int64, at time.Time) string {
+	t.Helper()
+	cred := b.Site.Creds["kiosk-1"]
+	cardKey, cardCert, err := b.IGC.UnlockedSigner("cps-medecin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &event.Event{Type: event.TypeConsent, ID: id, Device: "kiosk-1", Site: event.Site{FINESS: "750712184", Unit: "ACCUEIL"},
+		Context: "admission", Regime: event.RegimeCurrent, Time: at.UTC(), Seq: seq,
+		Patient: event.Patient{INS: &event.INS{Value: "175067511203371", OID: ins.OIDNIR},
+			Traits: ins.Traits{BirthName: "MARTIN", FirstName: "PAUL", FirstNames: []string{"PAUL"}, Sex: "M", BirthDate: "19750612"}},
+		Professional: event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", CardSerial: "0000104567",
+			Surname: "LEROY", FirstName: "SOPHIE", Profession: "10"},
+		Consent: event.Consent{Informed: true, Authorization: true}}
+	jwe, err := event.Seal(e, event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}},
+		event.Signer{Key: cardKey, Chain: []*x509.Certificate{cardCert}}, &b.Site.EncKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jwe
+}
+
+// startLink runs kiosk-1's outbox and link against the bridge's broker.
+func startLink(t testing.TB, b *system.Bridge, resultWait time.Duration) (*firmware.Link, *firmware.Outbox) {
+	t.Helper()
+	ob, err := firmware.OpenOutbox(filepath.Join(t.TempDir(), "outbox.db"), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ob.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	link := firmware.StartLink(ctx, firmware.LinkConfig{BrokerURL: b.Mosquitto.URL(), TLS: b.Site.TLS(b.Site.Creds["kiosk-1"]),
+		DeviceID: "kiosk-1", ResultWait: resultWait}, ob)
+	for deadline := time.Now().Add(10 * time.Second); !link.Online(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the kiosk never connected")
+		}
+	}
+	return link, ob
+}
+
+// An event sent while the bridge is down is lost by the broker (the
+// bridges' subscription keeps no session); the kiosk sends it again as
+// soon as a bridge says it is back, not after its own delay — here an
+// hour, so the result can only come from that resend. Events 11 minutes
+// and 2 days old (an outage over a weekend) are processed.
+func TestKioskResendsWhenBridgeReturns(t *testing.T) {
+	b := system.StartBridge(t, buildBridge(t), system.BridgeOptions{Regime: dmpsim.Current})
+	link, ob := startLink(t, b, time.Hour)
+	ctx := context.Background()
+	put := func(id string, seq int64, at time.Time) {
+		if err := ob.Put(ctx, id, seq, sealFor(t, b, id, seq, at)); err != nil {
+			t.Fatal(err)
+		}
+		link.Kick()
+	}
+	wait := func(id string) event.Result {
+		t.Helper()
+		for deadline := time.After(30 * time.Second); ; {
+			select {
+			case r := <-link.Results():
+				if r.EventID == id {
+					return r
+				}
+			case <-deadline:
+				t.Fatalf("no result for %s\n%s", id, b.Log)
+			}
+		}
+	}
+	put("0190f1c2-cccc-7000-8000-000000000001", 1, time.Now())
+	if r := wait("0190f1c2-cccc-7000-8000-000000000001"); r.Outcome != event.OutcomeAuthorized {
+		t.Fatalf("first event: %+v", r)
+	}
+
+	b.Kill()
+	for i, age := range []time.Duration{0, 11 * time.Minute, 2 * 24 * time.Hour} {
+		put(fmt.Sprintf("0190f1c2-cccc-7000-8000-00000000001%d", i), int64(10+i), time.Now().Add(-age))
+	}
+	// The head goes out into the void and waits an hour for its result.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		p, ok, err := ob.Head(ctx)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if p.Attempts > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the kiosk never sent its event")
+		}
+	}
+	b.Start(t)
+	for i := range 3 {
+		id := fmt.Sprintf("0190f1c2-cccc-7000-8000-00000000001%d", i)
+		if r := wait(id); r.Outcome != event.OutcomeAuthorized {
+			t.Fatalf("%s after the restart: %+v", id, r)
+		}
+	}
+}
+
+// BenchmarkRecoveryAfterRestart: the bridge is killed, a kiosk (default
+// settings: a 30 s result wait) sends an event into the void, the bridge
+// starts again. ns/op is the time from the restart to the event's result;
+// the floor is the restart itself (the process up and consuming).
+func BenchmarkRecoveryAfterRestart(b *testing.B) {
+	br := system.StartBridge(b, buildBridgeB(b), system.BridgeOptions{Regime: dmpsim.Current})
+	link, ob := startLink(b, br, 0)
+	ctx := context.Background()
+	var restart time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		br.Kill()
+		id := fmt.Sprintf("0190f1c2-dddd-7000-8000-%012d", i)
+		if err := ob.Put(ctx, id, int64(i+1), sealFor(b, br, id, int64(i+1), time.Now())); err != nil {
+			b.Fatal(err)
+		}
+		link.Kick()
+		for p, _, _ := ob.Head(ctx); p.Attempts == 0; p, _, _ = ob.Head(ctx) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		br.Start(b)
+		restart += time.Since(t0)
+		for r := range link.Results() {
+			if r.EventID == id {
+				break
+			}
+		}
+	}
+	b.ReportMetric(float64(restart.Nanoseconds())/float64(b.N), "floor-ns/op")
+}
