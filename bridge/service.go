@@ -162,7 +162,7 @@ func (s *Service) Run(ctx context.Context) error {
 		// Clean sessions: with a shared subscription, a persistent session of
 		// a stopped bridge keeps receiving part of the events (mosquitto
 		// 2.0); the kiosks' outboxes resend instead.
-		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(2 * time.Second).
+		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(2*time.Second).
 		SetOrderMatters(false).
 		// Gone (its will) or back (on connect), retained: a kiosk waiting
 		// for a result sends its event again as soon as a bridge is back,
