@@ -84,6 +84,11 @@ type Journal interface {
 	// Retry puts a dead event back in the queue.
 	Retry(ctx context.Context, id string) error
 	Get(ctx context.Context, id string) (Record, error)
+	// Mark durably records that something was done for an event (a DMP
+	// creation sent), before its answer is known; Marked tells it to a
+	// retry.
+	Mark(ctx context.Context, id, mark string) error
+	Marked(ctx context.Context, id, mark string) (bool, error)
 	List(ctx context.Context, state string, limit int) ([]Record, error)
 	// Audit appends to the hash-chained audit trail.
 	Audit(ctx context.Context, kind, ref, detail string) error

@@ -74,6 +74,24 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 		}
 	})
 
+	t.Run("marks", func(t *testing.T) {
+		j := open(t)
+		if ok, err := j.Marked(ctx, "e1", "dmp.create.sent"); err != nil || ok {
+			t.Fatalf("unmarked: %v %v", ok, err)
+		}
+		for range 2 { // marking twice is marking once
+			if err := j.Mark(ctx, "e1", "dmp.create.sent"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, err := j.Marked(ctx, "e1", "dmp.create.sent"); err != nil || !ok {
+			t.Fatalf("marked: %v %v", ok, err)
+		}
+		if ok, _ := j.Marked(ctx, "e2", "dmp.create.sent"); ok {
+			t.Fatal("another event marked")
+		}
+	})
+
 	t.Run("states", func(t *testing.T) {
 		j := open(t)
 		for i := 1; i <= 3; i++ {

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS events (
 	last_error TEXT NOT NULL DEFAULT '', payload BYTEA NOT NULL, owner TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS events_due ON events (state, next_attempt);
 CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, last_seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS marks (event TEXT NOT NULL, mark TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (event, mark));
 CREATE TABLE IF NOT EXISTS audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, kind TEXT NOT NULL, ref TEXT NOT NULL,
 	detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
@@ -140,6 +141,19 @@ func (j *PGJournal) Accept(ctx context.Context, r Record) (Record, bool, error) 
 		return stored, true, gerr
 	}
 	return out, dup, err
+}
+
+// Mark implements Journal.
+func (j *PGJournal) Mark(ctx context.Context, id, mark string) error {
+	_, err := j.pool.Exec(ctx, `INSERT INTO marks (event, mark, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, id, mark, time.Now().UnixMilli())
+	return err
+}
+
+// Marked implements Journal.
+func (j *PGJournal) Marked(ctx context.Context, id, mark string) (bool, error) {
+	var n int
+	err := j.pool.QueryRow(ctx, `SELECT count(*) FROM marks WHERE event = $1 AND mark = $2`, id, mark).Scan(&n)
+	return n > 0, err
 }
 
 // Get implements Journal.

@@ -90,6 +90,7 @@ CREATE TABLE IF NOT EXISTS events (
 	last_error TEXT NOT NULL DEFAULT '', payload BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS events_due ON events (state, next_attempt);
 CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS marks (event TEXT NOT NULL, mark TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (event, mark));
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL,
 	ref TEXT NOT NULL, detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS audit_append_only_u BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
@@ -260,6 +261,21 @@ func getRecord(row rowScanner) (Record, error) {
 		return Record{}, ErrUnknown
 	}
 	return r, err
+}
+
+// Mark implements Journal.
+func (j *SQLiteJournal) Mark(ctx context.Context, id, mark string) error {
+	return j.write(ctx, func(ctx context.Context, tx wtx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO marks (event, mark, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, id, mark, time.Now().UnixMilli())
+		return err
+	})
+}
+
+// Marked implements Journal.
+func (j *SQLiteJournal) Marked(ctx context.Context, id, mark string) (bool, error) {
+	var n int
+	err := j.db.QueryRowContext(ctx, `SELECT count(*) FROM marks WHERE event = ? AND mark = ?`, id, mark).Scan(&n)
+	return n > 0, err
 }
 
 // Get implements Journal.

@@ -3,6 +3,7 @@ package dmp_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +193,50 @@ func TestTransportFailures(t *testing.T) {
 		t.Fatalf("untrusted server: %v", err)
 	}
 	wantPermanent(t, err, nil)
+}
+
+// The truth after a lost answer: a creation the DMP made but whose answer
+// was cut is retried; the retry finds the DMP and, because the journal
+// kept that this event's creation was sent, says "DMP créé" — not "the
+// patient already has a DMP". Nothing is created twice.
+func TestLostCreationAnswer(t *testing.T) {
+	r := newRig(t, dmpsim.Legacy)
+	ctx := context.Background()
+	j, err := bridge.OpenSQLite(filepath.Join(t.TempDir(), "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	p := r.processor(r.config())
+	p.Marks = j
+	e := familyEvent(t, "legacy", true)
+	r.sim.Inject("", "truncate") // TD0.2 answered, TD1.1 made and its answer cut
+	if _, err := p.Process(ctx, e); err == nil || !dmp.Transient(err) {
+		t.Fatalf("cut answer: %v", err)
+	}
+	out, err := p.Process(ctx, e)
+	if err != nil || out.Code != event.OutcomeCreated || !strings.HasPrefix(out.Message, "DMP créé") {
+		t.Fatalf("the retry: %+v, %v", out, err)
+	}
+	// Another event for the same patient is told the truth too: it exists.
+	other := familyEvent(t, "legacy", true)
+	other.ID = "another-event"
+	if out, err := p.Process(ctx, other); err != nil || out.Code != event.OutcomeExists {
+		t.Fatalf("another event: %+v, %v", out, err)
+	}
+	trace, err := r.sim.Trace(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creations := 0
+	for _, a := range trace {
+		if a.Tx == dmp.TD11 && a.Outcome == "created" {
+			creations++
+		}
+	}
+	if creations != 1 {
+		t.Fatalf("%d creations in the DMP's trace: %+v", creations, trace)
+	}
 }
 
 // An exchange that cannot be audited fails the event, to be retried (not

@@ -26,7 +26,21 @@ type Processor struct {
 	UnreadableAttempts int
 	// Audit records a transaction (the bridge's journal).
 	Audit func(ctx context.Context, kind, ref, detail string) error
+	// Marks keeps, in the journal, that an event's creation was sent
+	// before its answer is known: a retry that finds the DMP then says
+	// "DMP créé" for the event that created it. Nil: such a retry says the
+	// DMP existed.
+	Marks Marks
 }
+
+// Marks is the journal's record of what was sent for an event.
+type Marks interface {
+	Mark(ctx context.Context, id, mark string) error
+	Marked(ctx context.Context, id, mark string) (bool, error)
+}
+
+// markCreation is the mark of a TD1.1 sent for an event.
+const markCreation = "dmp.create.sent"
 
 // PatientOfEvent is the identifier the DMP knows the patient by: the INS
 // read from the card, or in the legacy regime the INS-C (which was the
@@ -75,12 +89,26 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 		return bridge.Outcome{}, p.classify(err)
 	}
 	created := false
+	if ex.Exists && e.Regime == event.RegimeLegacy && p.Marks != nil {
+		// A retry: if this event's creation was sent, the DMP found is
+		// the one it created (its answer was lost).
+		sent, err := p.Marks.Marked(ctx, e.ID, markCreation)
+		if err != nil {
+			return bridge.Outcome{}, err
+		}
+		created = sent
+	}
 	if !ex.Exists {
 		switch {
 		case e.Regime != event.RegimeLegacy:
 			return bridge.Outcome{Code: event.OutcomeRefused, Message: msgNoDMP}, nil
 		case e.Consent.Creation == nil || !*e.Consent.Creation:
 			return bridge.Outcome{Code: event.OutcomeRefused, Message: msgNoConsent}, nil
+		}
+		if p.Marks != nil {
+			if err := p.Marks.Mark(ctx, e.ID, markCreation); err != nil {
+				return bridge.Outcome{}, err
+			}
 		}
 		t := e.Patient.Traits
 		x, err := p.Client.Create(ctx, who, Creation{Patient: pid, Consent: true,

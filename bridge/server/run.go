@@ -73,7 +73,7 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 		Verifier: &bridge.Verifier{EncKey: enc, KioskCA: kioskCA, Revocations: rev, CardCA: cardCA, MaxAge: c.MaxAge.Duration, Skew: c.ClockSkew.Duration,
 			Regime: c.DMP.Regime, MaxBytes: c.MaxEventBytes, Chains: event.NewChainCache()},
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
-		Journal: j, Processor: &dmp.Processor{Client: client, Audit: j.Audit, UnreadableAttempts: c.DMP.UnreadableAttempts}, Workers: c.Workers, MaxAttempts: c.MaxAttempts,
+		Journal: j, Processor: &dmp.Processor{Client: client, Audit: j.Audit, Marks: j, UnreadableAttempts: c.DMP.UnreadableAttempts}, Workers: c.Workers, MaxAttempts: c.MaxAttempts,
 		Backoff: c.Backoff.Duration, Logger: log, Fleet: fleet})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
