@@ -251,3 +251,29 @@ func TestAuditFailureFailsTheEvent(t *testing.T) {
 		t.Fatalf("unaudited exchange: %v", err)
 	}
 }
+
+// A request its client gave up on (its time-out) is not a DMP fault in
+// the simulator's trace.
+func TestCancelledRequestTrace(t *testing.T) {
+	r := newRig(t, dmpsim.Legacy)
+	addr := r.addr
+	r.stop()
+	r.opts.Latency = 400 * time.Millisecond
+	r.start(t, addr)
+	cfg := r.config()
+	cfg.Timeout = 100 * time.Millisecond
+	ctx := context.Background()
+	if _, err := r.processor(cfg).Process(ctx, familyEvent(t, "legacy", true)); !dmp.Transient(err) {
+		t.Fatalf("time-out: %v", err)
+	}
+	var trace []dmpsim.Access
+	for deadline := time.Now().Add(5 * time.Second); len(trace) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var err error
+		if trace, err = r.sim.Trace(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(trace) != 1 || trace[0].Outcome != "cancelled by the client" {
+		t.Errorf("a cancelled request traced as %+v", trace)
+	}
+}

@@ -43,7 +43,7 @@ type Options struct {
 	Regime   string         // Legacy or Current
 	OrgRoots *x509.CertPool // the IGC-Santé authority of the establishments' certificates
 	People   []Person       // the identity referential (added when not known)
-	Latency  time.Duration  // added to every answer
+	Latency  time.Duration  // added to every transaction, before its change
 	// ErrorRate is the share of requests answered by a transient fault of
 	// the service (Receiver, DMPServiceUnavailable).
 	ErrorRate float64
@@ -179,9 +179,6 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	if err != nil {
 		return
-	}
-	if s.opts.Latency > 0 {
-		time.Sleep(s.opts.Latency)
 	}
 	env, perr := dmp.ParseEnvelope(body)
 	reqID := ""
@@ -457,7 +454,17 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		a.fault("Sender", dmp.ErrIdentityCertFailure.Subcode, "l'INS-C n'est plus acceptée : INS qualifiée requise")
 		return
 	}
+	if s.opts.Latency > 0 {
+		// The service's own time, between the checks and the change.
+		time.Sleep(s.opts.Latency)
+	}
 	if err := s.transaction(ctx, a, tx, env, req, pid, v, &t); err != nil {
+		if ctx.Err() != nil {
+			// The client went away (its time-out): nothing was done and
+			// no one reads an answer; the trace says so, not a DMP fault.
+			a.outcome = "cancelled by the client"
+			return
+		}
 		a.fault("Receiver", "DMPInternalError", "erreur interne")
 	}
 }
