@@ -33,20 +33,47 @@ var commands = map[string]cli.Command{
 var errBrokenChain = errors.New("audit chain broken")
 
 func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	const usage = "bridge audit verify --journal FILE | --postgres DSN | --config bridge.toml"
 	if len(args) == 0 || args[0] != "verify" {
-		return fmt.Errorf("%w: bridge audit verify --journal FILE", cli.ErrUsage)
+		return fmt.Errorf("%w: %s", cli.ErrUsage, usage)
 	}
 	fs := cli.Flags("bridge", "audit verify", stderr)
-	path := fs.String("journal", "journal.db", "the SQLite journal")
+	path := fs.String("journal", "", "a SQLite journal")
+	dsn := fs.String("postgres", "", "a PostgreSQL journal (its connection string)")
+	config := fs.String("config", "", "the journal bridge.toml names")
 	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*path); err != nil {
-		return err
-	}
-	j, err := bridge.OpenSQLite(*path)
-	if err != nil {
-		return err
+	var j bridge.Journal
+	switch {
+	case (*path != "") == (*dsn != "") && (*path != "" || *config == "") || *config != "" && (*path != "" || *dsn != ""):
+		return fmt.Errorf("%w: %s (one of them)", cli.ErrUsage, usage)
+	case *path != "":
+		if _, err := os.Stat(*path); err != nil {
+			return err
+		}
+		sq, err := bridge.OpenSQLite(*path)
+		if err != nil {
+			return err
+		}
+		j = sq
+	case *dsn != "":
+		pg, err := bridge.OpenPostgres(ctx, *dsn, "audit-verify")
+		if err != nil {
+			return err
+		}
+		j = pg
+	default:
+		c, err := server.LoadConfig(*config)
+		if err != nil {
+			return err
+		}
+		cj, closeJ, err := c.OpenJournal(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeJ()
+		j = nopClose{cj}
 	}
 	defer j.Close()
 	n, broken, err := j.VerifyAudit(ctx)
@@ -60,6 +87,11 @@ func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fmt.Fprintf(stdout, "audit chain intact: %d links\n", n)
 	return nil
 }
+
+// nopClose is a journal its opener closes.
+type nopClose struct{ bridge.Journal }
+
+func (nopClose) Close() error { return nil }
 
 func main() {
 	cli.Main("bridge", "passerelle hospitalière DMP", commands)

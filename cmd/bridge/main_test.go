@@ -131,4 +131,24 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "broken at link 2") {
 		t.Fatalf("tampered chain: %v\n%s", err, out)
 	}
+	if out, err := exec.Command(bin, "audit", "verify", "--journal", path, "--postgres", "x").CombinedOutput(); err == nil {
+		t.Fatalf("two journals at once:\n%s", out)
+	}
+
+	// The PostgreSQL journal, the same way.
+	pg := hwtest.StartPostgres(t)
+	pj, err := bridge.OpenPostgres(context.Background(), pg.DSN, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if err := pj.Audit(context.Background(), "event.rejected", "kiosk-1", "replay"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pj.Close()
+	out, err = exec.Command(bin, "audit", "verify", "--postgres", pg.DSN).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "intact: 4 links") {
+		t.Fatalf("postgres: %v\n%s", err, out)
+	}
 }

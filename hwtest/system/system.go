@@ -273,6 +273,9 @@ func (b *Bridge) Start(t testing.TB) {
 	}
 }
 
+// ConfigPath is the bridge's bridge.toml.
+func (b *Bridge) ConfigPath() string { return b.cfgPath }
+
 // Kill ends `bridge run` with SIGKILL, as a crash would, and waits for it.
 func (b *Bridge) Kill() {
 	if b.cmd == nil || b.cmd.Process == nil || b.cmd.ProcessState != nil {
