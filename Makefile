@@ -43,10 +43,14 @@ lint: vet
 	go run $(STATICCHECK) ./...
 
 # Unit, fuzz-seed and integration tests against the real parts (pcscd+vpcd,
-# mosquitto, SoftHSM, Chromium), then the ARM cross builds.
+# mosquitto, SoftHSM, Chromium), a scan of their whole log for the test
+# patients' data, then the ARM cross builds.
+TESTLOG := artifacts/test.log
 test: deps
 	$(MAKE) --no-print-directory lint
-	go test -race -count=1 -v ./... 2>&1 | { $(TESTFILTER); }
+	@mkdir -p artifacts
+	go test -race -count=1 -v ./... 2>&1 | tee $(TESTLOG) | { $(TESTFILTER); }
+	go run ./hwtest/piiscan $(TESTLOG)
 	$(MAKE) --no-print-directory cross
 
 run: build

@@ -117,6 +117,7 @@ func TestKioskResendsWhenBridgeReturns(t *testing.T) {
 			t.Fatalf("%s after the restart: %+v", id, r)
 		}
 	}
+	b.CheckNoPII(t)
 }
 
 // BenchmarkRecoveryAfterRestart: the bridge is killed, a kiosk (default

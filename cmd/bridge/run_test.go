@@ -154,6 +154,7 @@ func TestRunCommand(t *testing.T) {
 	if strings.Contains(stderr.String(), "DURAND") || strings.Contains(stderr.String(), insc) {
 		t.Fatalf("patient data in the log:\n%s", stderr.String())
 	}
+	b.CheckNoPII(t)
 }
 
 // dmp-request --dry-run prints a request whose VIHF xmlsec1 verifies

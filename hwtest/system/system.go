@@ -11,6 +11,7 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -34,6 +35,7 @@ import (
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/hwtest/patients"
+	"dmpkiosk/hwtest/pii"
 	"dmpkiosk/provisioning"
 )
 
@@ -270,6 +272,43 @@ func (b *Bridge) Start(t testing.TB) {
 			t.Fatalf("bridge never ready\n%s", b.Log)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// CheckNoPII fails the test when the bridge's log, its audit trail or its
+// journal's free-text columns (outcomes, messages, errors) hold a test
+// patient's identifying data (hwtest/pii).
+func (b *Bridge) CheckNoPII(t testing.TB) {
+	t.Helper()
+	if hits := pii.Find(b.Log.String()); len(hits) > 0 {
+		t.Errorf("patient data in the bridge's log (%d markers)", len(hits))
+	}
+	db, err := sql.Open("sqlite", "file:"+b.Journal+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{`SELECT kind || ' ' || ref || ' ' || detail FROM audit`,
+		`SELECT outcome || ' ' || message || ' ' || last_error FROM events`} {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			var text string
+			if err := rows.Scan(&text); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			if hits := pii.Find(text); len(hits) > 0 {
+				t.Errorf("patient data in the journal (%s): %d markers", q, len(hits))
+			}
+		}
+		rows.Close()
+		if n == 0 && strings.Contains(q, "audit") {
+			t.Error("an empty audit trail: nothing was scanned")
+		}
 	}
 }
 
