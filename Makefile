@@ -10,7 +10,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # go test -v prints every RUN/PASS line; keep logs, failures and summaries.
 TESTFILTER  := grep -v -E '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)|^PASS$$' || true
 
-.PHONY: all deps build cross test vet lint run bench clean
+.PHONY: all deps build cross test vet lint run bench chaos clean
 
 all: build
 
@@ -58,6 +58,16 @@ run: build
 
 bench: deps
 	@bash hwtest/bench.sh
+
+# The fault campaign at full size (make test runs a short one): 20 kiosks,
+# 2,000 events, the bridge killed 30 times, the broker 3 times; its
+# figures go to bench/CHAOS.md and into bench/REPORT.md.
+chaos: deps
+	@mkdir -p bench
+	go test -count=1 -timeout 30m -run TestChaos -v ./hwtest/chaos -args -chaos.events=2000 -chaos.kiosks=20 \
+	  -chaos.kills=30 -chaos.broker-kills=3 -chaos.min-gap=3s -chaos.max-gap=8s -chaos.report=$(CURDIR)/bench/CHAOS.md \
+	  | grep -v -E '^=== RUN'
+	@if [ -f bench/raw.txt ]; then go run ./cmd/benchreport -raw bench/raw.txt -out bench/REPORT.md; fi
 
 clean:
 	rm -rf bin

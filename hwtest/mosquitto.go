@@ -134,6 +134,17 @@ func (m *Mosquitto) Start() {
 	m.t.Fatalf("mosquitto did not listen on %s:\n%s", m.Addr, m.Log())
 }
 
+// Kill ends the broker with SIGKILL, as a crash would; Start brings it
+// back.
+func (m *Mosquitto) Kill() {
+	if m.cmd == nil {
+		return
+	}
+	_ = m.cmd.Process.Kill()
+	<-m.exited
+	m.cmd = nil
+}
+
 // Stop stops the broker; Start brings it back on the same port.
 func (m *Mosquitto) Stop() {
 	if m.cmd == nil {

@@ -27,12 +27,17 @@ type result struct {
 func main() {
 	raw := flag.String("raw", "bench/raw.txt", "go test -bench output")
 	out := flag.String("out", "bench/REPORT.md", "report to write")
+	chaos := flag.String("chaos", "bench/CHAOS.md", "the fault campaign's figures (make chaos), appended when present")
 	flag.Parse()
 	rs, err := parse(*raw)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile(*out, []byte(render(rs)), 0o644); err != nil {
+	report := render(rs)
+	if b, err := os.ReadFile(*chaos); err == nil {
+		report += "\n" + strings.Replace(string(b), "# ", "## ", 1)
+	}
+	if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -122,6 +122,11 @@ type BridgeOptions struct {
 	Regime  string // dmpsim.Legacy or dmpsim.Current
 	Backoff time.Duration
 	Kiosks  []string // ids enrolled on the site; kiosk-1 when empty
+	// The DMP simulator's transient faults (shares of requests) and the
+	// bridge's DMP time-out (5 s when zero).
+	DMPErrorRate, DMPTimeoutRate float64
+	DMPTimeout                   time.Duration
+	MaxAttempts                  int // 3 when zero
 }
 
 // StartBridge provisions a site and starts mosquitto, the DMP simulator and
@@ -133,6 +138,12 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 	}
 	if o.Backoff == 0 {
 		o.Backoff = 200 * time.Millisecond
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 3
+	}
+	if o.DMPTimeout == 0 {
+		o.DMPTimeout = 5 * time.Second
 	}
 	dir := t.TempDir()
 	b := &Bridge{Dir: dir, Journal: filepath.Join(dir, "journal.db"), IGCDir: filepath.Join(dir, "igc"), Log: &Log{}}
@@ -163,7 +174,7 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 		t.Fatal(err)
 	}
 	if b.Sim, err = dmpsim.New(dmpsim.Options{DB: filepath.Join(dir, "dmp.db"), Regime: o.Regime, OrgRoots: b.IGC.Pool(), People: people,
-		CheckAnswers: true}); err != nil {
+		CheckAnswers: true, ErrorRate: o.DMPErrorRate, TimeoutRate: o.DMPTimeoutRate}); err != nil {
 		t.Fatal(err)
 	}
 	srvCA := hwtest.NewCA(t, "DMP server CA")
@@ -200,7 +211,7 @@ key = "bridge.key"
 enc_key = "enc.key"
 card_ca = ["igc.pem"]
 backoff = %q
-max_attempts = 3
+max_attempts = %d
 
 [journal]
 path = "journal.db"
@@ -220,7 +231,7 @@ sign_key = "org-sign"
 auth_key = "org-auth"
 pkcs11_module = %q
 pkcs11_token = "etablissement"
-timeout = "5s"
+timeout = %q
 trace_dir = "traces"
 regime = %q
 
@@ -236,7 +247,7 @@ homologation = "HOMOLOG-TEST"
 code = "ACCUEIL"
 code_system = "2.25.142109932307565464957882138239304963770"
 display = "Personnel d'accueil (démonstration)"
-`, b.Mosquitto.URL(), filepath.Join(b.Site.CA.Dir, "ca.pem"), b.Site.CA.CRLPath(), o.Backoff.String(), port, tk.Module, o.Regime)
+`, b.Mosquitto.URL(), filepath.Join(b.Site.CA.Dir, "ca.pem"), b.Site.CA.CRLPath(), o.Backoff.String(), o.MaxAttempts, port, tk.Module, o.DMPTimeout.String(), o.Regime)
 	cfgPath := filepath.Join(dir, "bridge.toml")
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

@@ -611,6 +611,9 @@ func (x *txn) setAuthorization(ctx context.Context) error {
 		return err
 	}
 	x.a.outcome = status
+	if x.rec.auth == status {
+		x.a.outcome = "unchanged " + status // the trace tells a change from a no-op
+	}
 	if err := x.dbtx.Commit(); err != nil {
 		return err
 	}
