@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,7 +39,18 @@ type Inserted struct {
 	done chan struct{}
 	once sync.Once
 	err  error
+	// seen counts the command APDUs the card took; at pullAt (when not
+	// zero) it leaves the slot instead of answering.
+	seen, pullAt atomic.Int64
 }
+
+// Seen is the number of command APDUs the card has taken.
+func (in *Inserted) Seen() int { return int(in.seen.Load()) }
+
+// PullAt makes the card leave its slot when it takes its n-th command APDU
+// (counted as Seen counts), without answering it: a card pulled out in the
+// middle of a command.
+func (in *Inserted) PullAt(n int) { in.pullAt.Store(int64(n)) }
 
 // Insert puts card into the vpcd slot at addr (see SlotAddr): the card dials
 // vpcd and answers until removed or until vpcd closes the link.
@@ -96,6 +108,10 @@ func (in *Inserted) serve(card Card) {
 				continue
 			}
 		} else {
+			if n := in.seen.Add(1); n == in.pullAt.Load() {
+				in.once.Do(func() { in.conn.Close() })
+				return
+			}
 			reply = card.Transmit(payload)
 		}
 		if err := in.writeFrame(reply); err != nil {
