@@ -102,7 +102,7 @@ func (s *Site) TLS(cred tls.Certificate) *tls.Config {
 
 // StartMosquitto runs real mosquitto with the site's generated listener
 // configuration and policy (provisioning.MosquittoConfig, MosquittoDynsec)
-// for the kiosks enrolled so far and bridge-1.
+// for the kiosks and bridges enrolled so far.
 func (s *Site) StartMosquitto(t testing.TB) *Mosquitto {
 	t.Helper()
 	return StartMosquittoWith(t, func(d string, port int) string {
@@ -121,7 +121,7 @@ func (s *Site) StartMosquitto(t testing.TB) *Mosquitto {
 			}
 			files[name] = b
 		}
-		dynsec, err := provisioning.MosquittoDynsec(provisioning.EnrolledKiosks(s.CA.Issued()), []string{"bridge-1"})
+		dynsec, err := provisioning.MosquittoDynsec(provisioning.EnrolledKiosks(s.CA.Issued()), provisioning.Enrolled(s.CA.Issued(), provisioning.RoleBridge))
 		if err != nil {
 			t.Fatal(err)
 		}

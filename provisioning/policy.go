@@ -212,10 +212,14 @@ func DynsecPlugin() string {
 
 // EnrolledKiosks lists the kiosks the CA issued a certificate to that is
 // not revoked.
-func EnrolledKiosks(issued []Issued) []string {
+func EnrolledKiosks(issued []Issued) []string { return Enrolled(issued, RoleKiosk) }
+
+// Enrolled lists the ids of a role the CA issued a certificate to that is
+// not revoked.
+func Enrolled(issued []Issued, role Role) []string {
 	var ids []string
 	for _, is := range issued {
-		if is.Role == RoleKiosk && is.Revoked.IsZero() && !slices.Contains(ids, is.ID) {
+		if is.Role == role && is.Revoked.IsZero() && !slices.Contains(ids, is.ID) {
 			ids = append(ids, is.ID)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"database/sql"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -31,6 +30,7 @@ import (
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/firmware"
 	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/hwtest/system"
 	"dmpkiosk/ins"
@@ -84,17 +84,31 @@ type kiosk struct {
 	sent []string
 }
 
-func TestChaos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the fault campaign takes a minute")
-	}
+// One bridge on SQLite, killed again and again.
+func TestChaos(t *testing.T) { runChaos(t, false) }
+
+// Two bridges on one PostgreSQL journal sharing the subscription, one of
+// them killed again and again.
+func TestChaosTwoBridgesPostgres(t *testing.T) { runChaos(t, true) }
+
+func runChaos(t *testing.T, twoOnPostgres bool) {
 	bins := system.Build(t, "bridge")
 	var ids []string
 	for i := 1; i <= *nKiosks; i++ {
 		ids = append(ids, fmt.Sprintf("kiosk-%d", i))
 	}
-	b := system.StartBridge(t, bins["bridge"], system.BridgeOptions{Regime: dmpsim.Current, Kiosks: ids, Backoff: 100 * time.Millisecond,
-		DMPErrorRate: 0.05, DMPTimeoutRate: 0.01, DMPTimeout: time.Second, MaxAttempts: 8})
+	opts := system.BridgeOptions{Regime: dmpsim.Current, Kiosks: ids, Backoff: 100 * time.Millisecond,
+		DMPErrorRate: 0.05, DMPTimeoutRate: 0.01, DMPTimeout: time.Second, MaxAttempts: 8}
+	variant := "one bridge, SQLite journal, the bridge killed"
+	if twoOnPostgres {
+		opts.Postgres, opts.Peers = hwtest.StartPostgres(t).DSN, []string{"bridge-2"}
+		variant = "two bridges sharing the subscription, PostgreSQL journal, one of them killed"
+	}
+	b := system.StartBridge(t, bins["bridge"], opts)
+	victim := b
+	if twoOnPostgres {
+		victim = b.Peer(t, "bridge-2")
+	}
 	people := patientsWithINS(t)
 	cardKey, cardCert, err := b.IGC.UnlockedSigner("cps-medecin")
 	if err != nil {
@@ -191,7 +205,7 @@ func TestChaos(t *testing.T) {
 			b.Sim.Inject("truncate") // the next change made, its answer cut
 			cuts++
 		}
-		b.Kill()
+		victim.Kill()
 		if brokerAt[i] {
 			b.Mosquitto.Kill()
 			time.Sleep(200 * time.Millisecond)
@@ -200,7 +214,7 @@ func TestChaos(t *testing.T) {
 		time.Sleep(rand.N(500 * time.Millisecond))
 		before := answered()
 		t0 := time.Now()
-		b.Start(t)
+		victim.Start(t)
 		restarts = append(restarts, time.Since(t0))
 		// Recovery: the first new answer after the restart.
 		for deadline := time.Now().Add(60 * time.Second); answered() == before && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -240,31 +254,18 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	if lost > 0 {
-		t.Errorf("%d of %d events never answered\n%s", lost, *nEvents, tail(b.Log.String(), 4000))
+		t.Errorf("%d of %d events never answered\n%s", lost, *nEvents, tail(victim.Log.String(), 4000))
 	}
+	victim.Stop()
 	b.Stop()
 
 	// Each journaled once, done.
-	db, err := sql.Open("sqlite", "file:"+b.Journal+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var rows, distinct, done int
-	if err := db.QueryRow(`SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE state = 'done') FROM events`).Scan(&rows, &distinct, &done); err != nil {
-		t.Fatal(err)
-	}
-	if rows != *nEvents || distinct != *nEvents || done != *nEvents {
+	var rows, distinct, done int64
+	b.JournalRow(t, `SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE state = 'done') FROM events`, &rows, &distinct, &done)
+	if rows != int64(*nEvents) || distinct != int64(*nEvents) || done != int64(*nEvents) {
 		t.Errorf("journal: %d rows, %d ids, %d done for %d events", rows, distinct, done, *nEvents)
-		rs, err := db.Query(`SELECT id, state, attempts, last_error FROM events WHERE state != 'done'`)
-		if err == nil {
-			for rs.Next() {
-				var id, state, last string
-				var n int
-				rs.Scan(&id, &state, &n, &last)
-				t.Errorf("%s: %s after %d attempts: %s", id, state, n, last)
-			}
-			rs.Close()
+		for _, s := range b.JournalTexts(t, `SELECT id || ': ' || state || ' after ' || attempts || ' attempts: ' || last_error FROM events WHERE state != 'done'`) {
+			t.Error(s)
 		}
 	}
 	// Each DMP change made once: one authorization per patient, whatever
@@ -290,10 +291,13 @@ func TestChaos(t *testing.T) {
 		t.Errorf("audit: %v\n%s", err, out)
 	}
 	b.CheckNoPII(t)
+	if twoOnPostgres {
+		victim.CheckNoPII(t)
+	}
 
 	slices.Sort(recoveries)
 	slices.Sort(restarts)
-	figures := fmt.Sprintf(`# Fault campaign (make chaos)
+	figures := fmt.Sprintf(`### %s
 
 %s · %d kiosks · %d events · %d bridge kills (SIGKILL) · %d broker kills · %d answers cut after the DMP's change · DMP faults 5 %%, time-outs 1 %%
 
@@ -303,14 +307,26 @@ func TestChaos(t *testing.T) {
 | answered other than "authorized" | %d |
 | journal rows / distinct ids / done | %d / %d / %d |
 | DMP authorizations made / patients | %d / %d (TD0.3 sent: %d) |
-| bridge restart (process up, consuming), median / max | %s / %s |
+| restart of the killed bridge (process up, consuming), median / max | %s / %s |
 | restart to the next answer, median / max | %s / %s |
-`, time.Now().UTC().Format("2006-01-02 15:04 MST"), len(ks), *nEvents, *nKills, *nBrokerKills, cuts,
+
+`, variant, time.Now().UTC().Format("2006-01-02 15:04 MST"), len(ks), *nEvents, *nKills, *nBrokerKills, cuts,
 		answered(), *nEvents, lost, bad, rows, distinct, done, changes, len(used), td03,
 		pct(restarts, 50), pct(restarts, 100), pct(recoveries, 50), pct(recoveries, 100))
 	t.Log("\n" + figures)
 	if *report != "" {
-		if err := os.WriteFile(*report, []byte(figures), 0o644); err != nil {
+		// The first campaign of the run starts the file.
+		flags := os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		if !twoOnPostgres {
+			flags |= os.O_TRUNC
+			figures = "# Fault campaign (make chaos)\n\n" + figures
+		}
+		f, err := os.OpenFile(*report, flags, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteString(figures); err != nil {
 			t.Fatal(err)
 		}
 	}

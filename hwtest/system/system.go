@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/hwtest"
@@ -80,6 +81,9 @@ type Bridge struct {
 	cmd       *exec.Cmd
 	bin       string
 	cfgPath   string
+	conf      string
+	// DSN is the PostgreSQL journal's, when the bridge uses one.
+	DSN string
 }
 
 // Log collects a process's standard error.
@@ -127,6 +131,11 @@ type BridgeOptions struct {
 	DMPErrorRate, DMPTimeoutRate float64
 	DMPTimeout                   time.Duration
 	MaxAttempts                  int // 3 when zero
+	// Postgres is the journal's connection string (SQLite when empty);
+	// Peers are other bridges enrolled and allowed on the broker, started
+	// with Peer, sharing the journal and the subscription.
+	Postgres string
+	Peers    []string
 }
 
 // StartBridge provisions a site and starts mosquitto, the DMP simulator and
@@ -152,6 +161,11 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 		t.Fatal(err)
 	}
 	b.Site = hwtest.NewSite(t, o.Kiosks...)
+	for _, id := range o.Peers {
+		b.Site.Creds[id] = b.Site.Enroll(t, id, provisioning.RoleBridge)
+		writePEM(t, filepath.Join(dir, id+".pem"), "CERTIFICATE", b.Site.Creds[id].Certificate[0])
+		writeKey(t, filepath.Join(dir, id+".key"), b.Site.Creds[id].PrivateKey)
+	}
 	b.Mosquitto = b.Site.StartMosquitto(t)
 	writePEM(t, filepath.Join(dir, "igc.pem"), "CERTIFICATE", b.IGC.Cert.Raw)
 	br := b.Site.Creds["bridge-1"]
@@ -202,6 +216,11 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 	b.Password = "correct horse battery"
 	os.WriteFile(filepath.Join(dir, "admin.password"), []byte(b.Password+"\n"), 0o600)
 	b.Admin = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srvCA.Pool()}}}
+	journal := "path = \"journal.db\""
+	if o.Postgres != "" {
+		journal = fmt.Sprintf("driver = \"postgres\"\ndsn = %q", o.Postgres)
+		b.DSN = o.Postgres
+	}
 	conf := fmt.Sprintf(`id = "bridge-1"
 broker = %q
 kiosk_ca = %q
@@ -214,7 +233,7 @@ backoff = %q
 max_attempts = %d
 
 [journal]
-path = "journal.db"
+%s
 
 [admin]
 listen = "127.0.0.1:0"
@@ -247,15 +266,33 @@ homologation = "HOMOLOG-TEST"
 code = "ACCUEIL"
 code_system = "2.25.142109932307565464957882138239304963770"
 display = "Personnel d'accueil (démonstration)"
-`, b.Mosquitto.URL(), filepath.Join(b.Site.CA.Dir, "ca.pem"), b.Site.CA.CRLPath(), o.Backoff.String(), o.MaxAttempts, port, tk.Module, o.DMPTimeout.String(), o.Regime)
+`, b.Mosquitto.URL(), filepath.Join(b.Site.CA.Dir, "ca.pem"), b.Site.CA.CRLPath(), o.Backoff.String(), o.MaxAttempts, journal, port, tk.Module, o.DMPTimeout.String(), o.Regime)
 	cfgPath := filepath.Join(dir, "bridge.toml")
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b.bin, b.cfgPath = bin, cfgPath
+	b.bin, b.cfgPath, b.conf = bin, cfgPath, conf
 	b.Start(t)
 	t.Cleanup(b.Stop)
 	return b
+}
+
+// Peer starts another `bridge run` as id (one of BridgeOptions.Peers): the
+// same site, broker, DMP and journal, its own certificate, sharing the
+// events' subscription.
+func (b *Bridge) Peer(t testing.TB, id string) *Bridge {
+	t.Helper()
+	conf := strings.Replace(b.conf, `id = "bridge-1"`, fmt.Sprintf("id = %q", id), 1)
+	conf = strings.Replace(conf, `cert = "bridge.pem"`, fmt.Sprintf("cert = %q", id+".pem"), 1)
+	conf = strings.Replace(conf, `key = "bridge.key"`, fmt.Sprintf("key = %q", id+".key"), 1)
+	p := *b
+	p.Log, p.cmd, p.cfgPath = &Log{}, nil, filepath.Join(b.Dir, id+".toml")
+	if err := os.WriteFile(p.cfgPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.Start(t)
+	t.Cleanup(p.Stop)
+	return &p
 }
 
 // Start starts `bridge run` on the bridge's configuration and waits until
@@ -294,32 +331,87 @@ func (b *Bridge) CheckNoPII(t testing.TB) {
 	if hits := pii.Find(b.Log.String()); len(hits) > 0 {
 		t.Errorf("patient data in the bridge's log (%d markers)", len(hits))
 	}
+	for _, q := range []string{`SELECT kind || ' ' || ref || ' ' || detail FROM audit`,
+		`SELECT outcome || ' ' || message || ' ' || last_error FROM events`} {
+		texts := b.JournalTexts(t, q)
+		for _, text := range texts {
+			if hits := pii.Find(text); len(hits) > 0 {
+				t.Errorf("patient data in the journal (%s): %d markers", q, len(hits))
+			}
+		}
+		if len(texts) == 0 && strings.Contains(q, "audit") {
+			t.Error("an empty audit trail: nothing was scanned")
+		}
+	}
+}
+
+// JournalTexts runs a query of one text column on the bridge's journal
+// (SQLite or PostgreSQL) and returns its rows.
+func (b *Bridge) JournalTexts(t testing.TB, q string) []string {
+	t.Helper()
+	var out []string
+	b.journalQuery(t, q, func(scan func(...any) error) {
+		var s string
+		if err := scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	})
+	return out
+}
+
+// JournalRow runs a query of one row on the bridge's journal.
+func (b *Bridge) JournalRow(t testing.TB, q string, dest ...any) {
+	t.Helper()
+	n := 0
+	b.journalQuery(t, q, func(scan func(...any) error) {
+		if err := scan(dest...); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	})
+	if n != 1 {
+		t.Fatalf("%s: %d rows", q, n)
+	}
+}
+
+func (b *Bridge) journalQuery(t testing.TB, q string, row func(scan func(...any) error)) {
+	t.Helper()
+	if b.DSN != "" {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, b.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		rows, err := conn.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			row(rows.Scan)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	db, err := sql.Open("sqlite", "file:"+b.Journal+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range []string{`SELECT kind || ' ' || ref || ' ' || detail FROM audit`,
-		`SELECT outcome || ' ' || message || ' ' || last_error FROM events`} {
-		rows, err := db.Query(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for rows.Next() {
-			var text string
-			if err := rows.Scan(&text); err != nil {
-				t.Fatal(err)
-			}
-			n++
-			if hits := pii.Find(text); len(hits) > 0 {
-				t.Errorf("patient data in the journal (%s): %d markers", q, len(hits))
-			}
-		}
-		rows.Close()
-		if n == 0 && strings.Contains(q, "audit") {
-			t.Error("an empty audit trail: nothing was scanned")
-		}
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		row(rows.Scan)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 }
 
