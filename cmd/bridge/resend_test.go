@@ -12,13 +12,19 @@ import (
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/firmware"
 	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/hwtest/system"
 	"dmpkiosk/ins"
 )
 
-// sealFor makes a consent event of kiosk-1 signed by the doctor's card,
-// as the kiosk's session does.
+// sealFor makes a consent event of kiosk-1 for the first virtual patient
+// with an INS, signed by the doctor's card, as the kiosk's session does.
 func sealFor(t testing.TB, b *system.Bridge, id string, seq int64, at time.Time) string {
+	return sealOf(t, b, id, seq, at, patients.AllWithINS()[0])
+}
+
+// sealOf is sealFor for patient p.
+func sealOf(t testing.TB, b *system.Bridge, id string, seq int64, at time.Time, p patients.WithINS) string {
 	t.Helper()
 	cred := b.Site.Creds["kiosk-1"]
 	cardKey, cardCert, err := b.IGC.UnlockedSigner("cps-medecin")
@@ -27,8 +33,7 @@ func sealFor(t testing.TB, b *system.Bridge, id string, seq int64, at time.Time)
 	}
 	e := &event.Event{Type: event.TypeConsent, ID: id, Device: "kiosk-1", Site: event.Site{FINESS: "750712184", Unit: "ACCUEIL"},
 		Context: "admission", Regime: event.RegimeCurrent, Time: at.UTC(), Seq: seq,
-		Patient: event.Patient{INS: &event.INS{Value: "175067511203371", OID: ins.OIDNIR},
-			Traits: ins.Traits{BirthName: "MARTIN", FirstName: "PAUL", FirstNames: []string{"PAUL"}, Sex: "M", BirthDate: "19750612"}},
+		Patient: event.Patient{INS: &event.INS{Value: p.INS, OID: ins.OIDNIR}, Traits: p.Traits},
 		Professional: event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", CardSerial: "0000104567",
 			Surname: "LEROY", FirstName: "SOPHIE", Profession: "10"},
 		Consent: event.Consent{Informed: true, Authorization: true}}

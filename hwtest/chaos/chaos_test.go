@@ -31,7 +31,7 @@ import (
 	"dmpkiosk/firmware"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
-	"dmpkiosk/hwtest/cards"
+	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/hwtest/system"
 	"dmpkiosk/ins"
 )
@@ -45,34 +45,6 @@ var (
 	maxGap       = flag.Duration("chaos.max-gap", 2*time.Second, "longest time between two kills")
 	report       = flag.String("chaos.report", "", "write the figures (markdown) to this file")
 )
-
-// patient is one of the virtual cards' people with an INS of their own.
-type patient struct {
-	ins    string
-	traits ins.Traits
-}
-
-func patientsWithINS(t *testing.T) []patient {
-	var out []patient
-	for _, p := range cards.VitaleProfiles {
-		for _, v := range p.People {
-			if v.NIR == "" || v.BadKey {
-				continue
-			}
-			n, err := ins.ParseNIR13(v.NIR)
-			if err != nil || !n.Certified() {
-				continue
-			}
-			first, _, _ := strings.Cut(v.FirstName, " ")
-			out = append(out, patient{ins: n.String(), traits: ins.Traits{BirthName: v.Surname, FirstName: first, FirstNames: []string{first},
-				Sex: n.Sex(), BirthDate: v.BirthDate}})
-		}
-	}
-	if len(out) < 3 {
-		t.Fatalf("only %d patients with an INS", len(out))
-	}
-	return out
-}
 
 // kiosk is one simulated kiosk: its outbox, its link and what it heard.
 type kiosk struct {
@@ -109,7 +81,10 @@ func runChaos(t *testing.T, twoOnPostgres bool) {
 	if twoOnPostgres {
 		victim = b.Peer(t, "bridge-2")
 	}
-	people := patientsWithINS(t)
+	people := patients.AllWithINS()
+	if len(people) < 3 {
+		t.Fatalf("only %d patients with an INS", len(people))
+	}
 	cardKey, cardCert, err := b.IGC.UnlockedSigner("cps-medecin")
 	if err != nil {
 		t.Fatal(err)
@@ -136,11 +111,11 @@ func runChaos(t *testing.T, twoOnPostgres bool) {
 		}()
 		ks = append(ks, k)
 	}
-	seal := func(k *kiosk, id string, seq int64, p patient) string {
+	seal := func(k *kiosk, id string, seq int64, p patients.WithINS) string {
 		cred := b.Site.Creds[k.id]
 		e := &event.Event{Type: event.TypeConsent, ID: id, Device: k.id, Site: event.Site{FINESS: "750712184", Unit: "ACCUEIL"},
 			Context: "admission", Regime: event.RegimeCurrent, Time: time.Now().UTC(), Seq: seq,
-			Patient:      event.Patient{INS: &event.INS{Value: p.ins, OID: ins.OIDNIR}, Traits: p.traits},
+			Patient:      event.Patient{INS: &event.INS{Value: p.INS, OID: ins.OIDNIR}, Traits: p.Traits},
 			Professional: event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", CardSerial: "0000104567", Surname: "LEROY", FirstName: "SOPHIE", Profession: "10"},
 			Consent:      event.Consent{Informed: true, Authorization: true}}
 		jwe, err := event.Seal(e, event.Signer{Key: b.Site.Creds[k.id].PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}},
@@ -168,7 +143,7 @@ func runChaos(t *testing.T, twoOnPostgres bool) {
 				}
 				p := people[rand.IntN(len(people))]
 				usedMu.Lock()
-				used[p.ins] = true
+				used[p.INS] = true
 				usedMu.Unlock()
 				id := fmt.Sprintf("0190f1c2-%04d-7000-8000-%012d", ki, i)
 				if err := k.ob.Put(ctx, id, int64(i+1), seal(k, id, int64(i+1), p)); err != nil {

@@ -56,3 +56,30 @@ func DMP() ([]dmpsim.Person, error) {
 	}
 	return out, nil
 }
+
+// WithINS is a virtual card's person with an INS of their own (a
+// certified NIR), as an event names them.
+type WithINS struct {
+	INS    string // the NIR and its key
+	Traits ins.Traits
+}
+
+// AllWithINS lists the virtual cards' people who have an INS of their own.
+func AllWithINS() []WithINS {
+	var out []WithINS
+	for _, p := range cards.VitaleProfiles {
+		for _, v := range p.People {
+			if v.NIR == "" || v.BadKey {
+				continue
+			}
+			n, err := ins.ParseNIR13(v.NIR)
+			if err != nil || !n.Certified() {
+				continue
+			}
+			first, _, _ := strings.Cut(v.FirstName, " ")
+			out = append(out, WithINS{INS: n.String(), Traits: ins.Traits{BirthName: v.Surname, FirstName: first, FirstNames: []string{first},
+				Sex: n.Sex(), BirthDate: v.BirthDate}})
+		}
+	}
+	return out
+}
