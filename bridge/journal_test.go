@@ -162,6 +162,39 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 		}
 	})
 
+	t.Run("the same event accepted by two bridges at once", func(t *testing.T) {
+		// A redelivery after a bridge was killed can reach the other one
+		// while the first is still storing it: one stores it, the other
+		// sees a redelivery — never a replayed sequence.
+		j := open(t)
+		for s := 1; s <= 40; s++ {
+			r := rec(fmt.Sprintf("x-%d", s), "kiosk-1", int64(s))
+			var wg sync.WaitGroup
+			dups := make(chan bool, 2)
+			errs := make(chan error, 2)
+			for range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, dup, err := j.Accept(ctx, r)
+					if err != nil {
+						errs <- err
+					}
+					dups <- dup
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			close(dups)
+			for err := range errs {
+				t.Fatalf("event %d: %v", s, err)
+			}
+			if a, b := <-dups, <-dups; a == b {
+				t.Fatalf("event %d: dup %v and %v", s, a, b)
+			}
+		}
+	})
+
 	t.Run("concurrent accepts", func(t *testing.T) {
 		j := open(t)
 		var wg sync.WaitGroup

@@ -107,17 +107,21 @@ func (j *PGJournal) Accept(ctx context.Context, r Record) (Record, bool, error) 
 	var out Record
 	var dup bool
 	err := pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
-		if stored, err := pgScan(tx.QueryRow(ctx, `SELECT `+pgCols+` FROM events WHERE id = $1`, r.ID)); err == nil {
-			out, dup = stored, true
-			return nil
-		} else if !errors.Is(err, ErrUnknown) {
-			return err
-		}
+		// The device's row first: another bridge storing an event of the
+		// same device holds it until it commits; only then is the id
+		// looked for, so that the same event stored by the other bridge
+		// meanwhile is seen as a redelivery, not as a replayed sequence.
 		if _, err := tx.Exec(ctx, `INSERT INTO devices (device, last_seq) VALUES ($1, 0) ON CONFLICT DO NOTHING`, r.Device); err != nil {
 			return err
 		}
 		var last int64
 		if err := tx.QueryRow(ctx, `SELECT last_seq FROM devices WHERE device = $1 FOR UPDATE`, r.Device).Scan(&last); err != nil {
+			return err
+		}
+		if stored, err := pgScan(tx.QueryRow(ctx, `SELECT `+pgCols+` FROM events WHERE id = $1`, r.ID)); err == nil {
+			out, dup = stored, true
+			return nil
+		} else if !errors.Is(err, ErrUnknown) {
 			return err
 		}
 		if r.Seq <= last {
