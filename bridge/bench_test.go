@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,8 +68,11 @@ func newBridgeBenchRig(b *testing.B) *benchRig {
 }
 
 // startBridge runs the bridge service (SQLite journal, chain cache,
-// instant processing) until the benchmark ends.
-func (r *benchRig) startBridge(b *testing.B) *Service {
+// instant processing, no per-kiosk limit) until the benchmark ends.
+func (r *benchRig) startBridge(b *testing.B) *Service { return r.startBridgeRate(b, -1) }
+
+// startBridgeRate is startBridge with a per-kiosk rate (0: the default).
+func (r *benchRig) startBridgeRate(b *testing.B, rate float64) *Service {
 	j, err := OpenSQLite(filepath.Join(b.TempDir(), "journal.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -76,8 +80,7 @@ func (r *benchRig) startBridge(b *testing.B) *Service {
 	rev, _ := provisioning.LoadRevocations(r.site.CA.CRLPath(), r.site.CA.Cert)
 	svc := NewService(ServiceConfig{BrokerURL: r.m.URL(), TLS: r.site.TLS(r.site.Creds["bridge-1"]), ClientID: "bridge-1",
 		Verifier: &Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()},
-		// The throughput measured is the bridge's, not its per-kiosk limit.
-		Journal: j, Processor: instant{}, KioskRate: -1})
+		Journal: j, Processor: instant{}, KioskRate: rate})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
@@ -212,6 +215,75 @@ func BenchmarkBridgeLatency(b *testing.B) {
 	b.ReportMetric(float64(p50.Microseconds()), "p50-µs")
 	b.ReportMetric(float64(p99.Microseconds()), "p99-µs")
 	b.ReportMetric(float64(floor.Nanoseconds()), "floor-ns/op")
+}
+
+// BenchmarkLatencyUnderFlood: an honest kiosk's latency (one event at a
+// time, publish to result, median) while another kiosk floods the bridge
+// with valid events as fast as the broker takes them, and with oversized
+// messages
+// (stack), against the same without the flood (floor), under the default
+// per-kiosk limits.
+func BenchmarkLatencyUnderFlood(b *testing.B) {
+	for _, flood := range []bool{true, false} {
+		name := "floor"
+		if flood {
+			name = "stack"
+		}
+		b.Run(name, func(b *testing.B) {
+			r := newBridgeBenchRig(b)
+			n := max(b.N, 40)
+			honest := r.sealed(b, n, 1)[1]
+			r.startBridgeRate(b, 0)
+			results := make(chan string, 1)
+			kiosk := r.clients[1]
+			kiosk.Subscribe(provisioning.ResultsTopic("kiosk-1"), 1, func(_ mqtt.Client, m mqtt.Message) {
+				var res event.Result
+				json.Unmarshal(m.Payload(), &res)
+				results <- res.EventID
+			}).Wait()
+			stop := make(chan struct{})
+			var flooded atomic.Int64
+			if flood {
+				burst := r.sealed(b, 100, 1)[0]
+				huge := make([]byte, DefaultMaxEventBytes+1024)
+				go func() {
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						payload := burst[i%len(burst)]
+						if i%4 == 3 {
+							payload = huge
+						}
+						// As fast as the broker acknowledges: the flood a
+						// client that keeps to the protocol can send.
+						r.clients[0].Publish(provisioning.EventsTopic("kiosk-0"), 1, false, payload).WaitTimeout(5 * time.Second)
+						flooded.Add(1)
+					}
+				}()
+				time.Sleep(200 * time.Millisecond)
+			}
+			lat := make([]time.Duration, 0, n)
+			b.ResetTimer()
+			for i := 0; i < n; i++ {
+				start := time.Now()
+				kiosk.Publish(provisioning.EventsTopic("kiosk-1"), 1, false, honest[i])
+				<-results
+				lat = append(lat, time.Since(start))
+			}
+			b.StopTimer()
+			close(stop)
+			sort.Slice(lat, func(i, k int) bool { return lat[i] < lat[k] })
+			// ns/op is the honest kiosk's median latency.
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "ns/op")
+			b.ReportMetric(float64(lat[len(lat)*9/10].Microseconds()), "p90-µs")
+			if flood {
+				b.ReportMetric(float64(flooded.Load())/b.Elapsed().Seconds(), "flood-msgs/s")
+			}
+		})
+	}
 }
 
 // twoRoundTrips measures the median of a message kiosk → consumer and an
