@@ -31,7 +31,12 @@ func (s *Session) onCard(ctx context.Context, ev pcsc.Event) state {
 		s.waiting = waiting // a queued event's result may still come
 		s.slots[ev.Slot] = nil
 		sc := display.Idle(s.status())
-		if mid {
+		switch {
+		case mid && (ev.Kind == pcsc.ReaderRemoved || ev.ReaderGone):
+			// The reader itself went (unplugged, or the card service
+			// restarting): not something the desk did.
+			sc.Body = append([]string{txtReaderGone}, sc.Body...)
+		case mid:
 			sc.Body = append([]string{txtCardPulled}, sc.Body...)
 		}
 		s.show(sc)

@@ -367,3 +367,27 @@ func TestSessionPINPadReader(t *testing.T) {
 	typed <- "1234"
 	r.wait(display.KindIdentity, "MARTIN")
 }
+
+// pcscd killed in the middle of a session (the PIN being typed) and
+// restarted: the session ends with what the desk must know, nothing is
+// stored, and the next patient is served once pcscd is back.
+func TestSessionPCSCDRestarted(t *testing.T) {
+	r := newKioskRig(t, "current")
+	r.insert(0, "cps-medecin")
+	r.insert(1, "vitale-seul")
+	r.wait(display.KindEnterPIN, "Code")
+	r.press(keys("12")...)
+	r.d.Kill()
+	r.wait(display.KindIdle, "Lecteur de cartes indisponible : la saisie est annulée")
+	if p, _, _ := r.ob.Depth(context.Background()); p != 0 {
+		t.Fatalf("an event was stored for an interrupted session")
+	}
+	r.remove(0)
+	r.remove(1)
+	r.d.Start()
+	r.insert(0, "cps-medecin")
+	r.insert(1, "vitale-seul")
+	r.wait(display.KindEnterPIN, "Code")
+	r.press(keys("1234#")...)
+	r.wait(display.KindIdentity, "MARTIN")
+}

@@ -5,6 +5,7 @@ import "dmpkiosk/firmware/event"
 // What the session's screens say: the French texts in one place.
 const (
 	txtCardPulled         = "Carte retirée : la saisie est annulée, rien n'a été envoyé."
+	txtReaderGone         = "Lecteur de cartes indisponible : la saisie est annulée, rien n'a été envoyé. Il revient de lui-même ; sinon, prévenez le service informatique."
 	txtInsertProCard      = "Insérez la carte professionnelle"
 	txtInsertVitale       = "Insérez la carte Vitale du patient"
 	txtVitaleExpiredTitle = "Carte Vitale expirée"

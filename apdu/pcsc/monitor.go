@@ -43,6 +43,9 @@ type Event struct {
 	Reader string // the reader's PC/SC name
 	ATR    []byte // on CardInserted; nil for a mute card
 	Mute   bool   // a card is there but did not answer reset
+	// ReaderGone marks the CardRemoved of a reader that went away (pulled
+	// out, or pcscd stopped): the card was not taken out by someone.
+	ReaderGone bool
 }
 
 // Reader state flags, as PC/SC defines them; the high 16 bits of an event
@@ -264,7 +267,7 @@ func (m *Monitor) update(ctx context.Context, st *readerState) {
 	}
 	ev := st.Event
 	if ev&(stateUnknown|stateUnavailable) != 0 {
-		m.cardGone(ctx, st.Reader, prev)
+		m.cardGone(ctx, st.Reader, prev, false)
 		return
 	}
 	present := ev&statePresent != 0
@@ -272,7 +275,7 @@ func (m *Monitor) update(ctx context.Context, st *readerState) {
 	count := ev >> 16
 	if prev.present && present && (count != prev.count && prev.count != 0 || string(st.ATR) != string(prev.atr)) {
 		// Out and in again between two wakes: a different card, maybe.
-		m.cardGone(ctx, st.Reader, prev)
+		m.cardGone(ctx, st.Reader, prev, false)
 	}
 	switch {
 	case present && !prev.present:
@@ -283,22 +286,22 @@ func (m *Monitor) update(ctx context.Context, st *readerState) {
 		}
 		m.emit(ctx, Event{Kind: CardInserted, Slot: prev.slot, Reader: st.Reader, ATR: atr, Mute: mute})
 	case !present && prev.present:
-		m.cardGone(ctx, st.Reader, prev)
+		m.cardGone(ctx, st.Reader, prev, false)
 	}
 	prev.count = count
 }
 
-func (m *Monitor) cardGone(ctx context.Context, reader string, s *slotState) {
+func (m *Monitor) cardGone(ctx context.Context, reader string, s *slotState, readerGone bool) {
 	if !s.present {
 		return
 	}
 	s.present, s.atr = false, nil
-	m.emit(ctx, Event{Kind: CardRemoved, Slot: s.slot, Reader: reader})
+	m.emit(ctx, Event{Kind: CardRemoved, Slot: s.slot, Reader: reader, ReaderGone: readerGone})
 }
 
 func (m *Monitor) readerGone(ctx context.Context, reader string) {
 	if s := m.seen[reader]; s != nil {
-		m.cardGone(ctx, reader, s)
+		m.cardGone(ctx, reader, s, true)
 		m.emit(ctx, Event{Kind: ReaderRemoved, Slot: s.slot, Reader: reader})
 	}
 	delete(m.seen, reader)
