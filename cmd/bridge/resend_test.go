@@ -5,13 +5,16 @@ import (
 	"crypto"
 	"crypto/x509"
 	"fmt"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/firmware"
 	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/hwtest/system"
 	"dmpkiosk/ins"
@@ -157,4 +160,58 @@ func BenchmarkRecoveryAfterRestart(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(restart.Nanoseconds())/float64(b.N), "floor-ns/op")
+}
+
+// The disk full under the bridge's journal (its files may not grow:
+// RLIMIT_FSIZE set on the running process): events are neither journaled
+// nor answered, so the kiosk keeps them; once there is space again they
+// are processed, each once, and the audit chain holds.
+func TestJournalDiskFull(t *testing.T) {
+	prlimit := hwtest.LookPath(t, "prlimit", "util-linux")
+	b := system.StartBridge(t, buildBridge(t), system.BridgeOptions{Regime: dmpsim.Current})
+	link, ob := startLink(t, b, time.Second)
+	ctx := context.Background()
+	pid := fmt.Sprint(b.PID())
+	if out, err := exec.Command(prlimit, "--pid", pid, "--fsize=4096:unlimited").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	people := patients.AllWithINS()
+	for i := range 3 {
+		id := fmt.Sprintf("0190f1c2-ffff-7000-8000-00000000000%d", i)
+		if err := ob.Put(ctx, id, int64(i+1), sealOf(t, b, id, int64(i+1), time.Now(), people[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link.Kick()
+	select {
+	case r := <-link.Results():
+		t.Fatalf("an answer with the journal full: %+v", r)
+	case <-time.After(3 * time.Second):
+	}
+	if p, _, _ := ob.Depth(ctx); p != 3 {
+		t.Fatalf("the kiosk kept %d events of 3", p)
+	}
+	if out, err := exec.Command(prlimit, "--pid", pid, "--fsize=unlimited:unlimited").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for got := 0; got < 3; {
+		select {
+		case r := <-link.Results():
+			if r.Outcome != event.OutcomeAuthorized {
+				t.Fatalf("after space came back: %+v", r)
+			}
+			got++
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d answers of 3 after space came back\n%s", got, b.Log)
+		}
+	}
+	var rows int64
+	b.JournalRow(t, `SELECT count(*) FROM events WHERE state = 'done'`, &rows)
+	if rows != 3 {
+		t.Fatalf("%d events done", rows)
+	}
+	b.Stop()
+	if out, err := exec.Command(b.Bin(), "audit", "verify", "--config", b.ConfigPath()).CombinedOutput(); err != nil || !strings.Contains(string(out), "intact") {
+		t.Fatalf("audit: %v\n%s", err, out)
+	}
 }

@@ -415,6 +415,17 @@ func (b *Bridge) journalQuery(t testing.TB, q string, row func(scan func(...any)
 	}
 }
 
+// PID is the running `bridge run`'s process id (0 when stopped).
+func (b *Bridge) PID() int {
+	if b.cmd == nil || b.cmd.Process == nil || b.cmd.ProcessState != nil {
+		return 0
+	}
+	return b.cmd.Process.Pid
+}
+
+// Bin is the `bridge` binary.
+func (b *Bridge) Bin() string { return b.bin }
+
 // ConfigPath is the bridge's bridge.toml.
 func (b *Bridge) ConfigPath() string { return b.cfgPath }
 
