@@ -31,23 +31,13 @@ type Fleet struct {
 }
 
 type heartbeat struct {
-	Device      string     `json:"device"`
-	Online      bool       `json:"online"`
-	Version     string     `json:"version"`
-	Readers     []string   `json:"readers"`
-	Outbox      int        `json:"outbox"`
-	Quarantined int        `json:"quarantined"`
-	LastError   string     `json:"last_error"`
-	Clock       time.Time  `json:"clock"`
-	Site        event.Site `json:"site"`   // as the kiosk is configured
-	Regime      string     `json:"regime"` // as the kiosk is configured
-	Cert        []byte     `json:"cert"`
-	Seen        time.Time  `json:"-"`
+	event.Heartbeat
+	Seen time.Time
 	// Enrolled is the site the kiosk's verified certificate names; zero
 	// if it sent none or one that does not verify.
-	Enrolled provisioning.KioskSite `json:"-"`
+	Enrolled provisioning.KioskSite
 	// BridgeRegime is the Fleet's, for the page.
-	BridgeRegime string `json:"-"`
+	BridgeRegime string
 }
 
 // regimeLabel names a regime for the IT team.
@@ -80,11 +70,14 @@ func NewFleet() *Fleet { return &Fleet{kiosk: map[string]heartbeat{}} }
 
 // Heartbeat records a status message.
 func (f *Fleet) Heartbeat(topic string, payload []byte) {
-	var hb heartbeat
+	// Only the kiosk's message is decoded: what the bridge concludes
+	// (Enrolled) cannot come from it.
+	var msg event.Heartbeat
 	parts := strings.Split(topic, "/")
-	if len(parts) != 3 || json.Unmarshal(payload, &hb) != nil || hb.Device != parts[1] {
+	if len(parts) != 3 || json.Unmarshal(payload, &msg) != nil || msg.Device != parts[1] {
 		return
 	}
+	hb := heartbeat{Heartbeat: msg}
 	hb.Seen = time.Now()
 	if f.Trust != nil && len(hb.Cert) > 0 {
 		if who, err := f.Trust(hb.Cert); err == nil && who.Role == provisioning.RoleKiosk && who.ID == hb.Device {

@@ -36,21 +36,7 @@ type LinkConfig struct {
 }
 
 // Heartbeat is the kiosk's retained status on kiosk/<device>/status.
-type Heartbeat struct {
-	Device      string     `json:"device"`
-	Online      bool       `json:"online"`
-	Version     string     `json:"version,omitempty"`
-	Readers     []string   `json:"readers,omitempty"`
-	Outbox      int        `json:"outbox"`
-	Quarantined int        `json:"quarantined"`
-	LastError   string     `json:"last_error,omitempty"`
-	Clock       time.Time  `json:"clock"`
-	Site        event.Site `json:"site"`
-	Regime      string     `json:"regime,omitempty"`
-	// Cert is the device certificate (DER): it proves, by the CA's
-	// signature, the site the kiosk was enrolled at.
-	Cert []byte `json:"cert,omitempty"`
-}
+type Heartbeat = event.Heartbeat
 
 // Link sends the outbox's events to the bridge, oldest first and one at a
 // time, each until its result arrives; it passes results on and keeps a

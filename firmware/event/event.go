@@ -108,6 +108,23 @@ type Result struct {
 	Message string `json:"message"` // plain French, for the screen
 }
 
+// Heartbeat is a kiosk's retained status on kiosk/<device>/status.
+type Heartbeat struct {
+	Device      string    `json:"device"`
+	Online      bool      `json:"online"`
+	Version     string    `json:"version,omitempty"`
+	Readers     []string  `json:"readers,omitempty"`
+	Outbox      int       `json:"outbox"`
+	Quarantined int       `json:"quarantined"`
+	LastError   string    `json:"last_error,omitempty"`
+	Clock       time.Time `json:"clock"`
+	Site        Site      `json:"site"`             // as the kiosk is configured
+	Regime      string    `json:"regime,omitempty"` // as the kiosk is configured
+	// Cert is the device certificate (DER): it proves, by the CA's
+	// signature, the site the kiosk was enrolled at.
+	Cert []byte `json:"cert,omitempty"`
+}
+
 // BridgeStatus is a bridge's retained message on bridge/<id>/status.
 type BridgeStatus struct {
 	Online bool `json:"online"`

@@ -13,6 +13,7 @@ import (
 
 	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/hwtest/cards"
+	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/ins"
 )
 
@@ -41,29 +42,26 @@ func Markers() []string {
 				}
 			}
 		}
-		for _, p := range cards.VitaleProfiles {
-			insured := ""
-			for _, v := range p.People {
-				if v.Quality == "00" {
-					insured = v.NIR
+		// The virtual cards' people as the DMP simulator knows them (INS,
+		// INS-C), and the NIRs without their key.
+		people, err := patients.DMP()
+		if err != nil {
+			panic(err)
+		}
+		for _, p := range people {
+			name(p.Demographics.BirthName)
+			add(p.Demographics.BirthDate)
+			for _, id := range p.IDs {
+				add(id.Extension)
+				if len(id.Extension) == 15 {
+					add(id.Extension[:13])
 				}
 			}
+		}
+		for _, p := range cards.VitaleProfiles {
 			for _, v := range p.People {
 				name(v.Surname)
-				if len(v.BirthDate) == 8 && !strings.HasSuffix(v.BirthDate, "0000") {
-					add(v.BirthDate)
-				}
-				if v.NIR != "" {
-					add(v.NIR)
-					if n, err := ins.ParseNIR13(v.NIR); err == nil {
-						add(n.String())
-					}
-				}
-				if insured != "" && len(v.BirthDate) == 8 {
-					if c, err := ins.INSC(v.FirstName, v.BirthDate[2:], insured); err == nil {
-						add(c)
-					}
-				}
+				add(v.NIR) // the ones left out above (a wrong key on purpose)
 			}
 		}
 		for _, p := range insisim.Public() {

@@ -377,6 +377,12 @@ func (b *Bridge) JournalRow(t testing.TB, q string, dest ...any) {
 
 func (b *Bridge) journalQuery(t testing.TB, q string, row func(scan func(...any) error)) {
 	t.Helper()
+	// pgx's rows and database/sql's read the same way.
+	var rows interface {
+		Next() bool
+		Scan(...any) error
+		Err() error
+	}
 	if b.DSN != "" {
 		ctx := context.Background()
 		conn, err := pgx.Connect(ctx, b.DSN)
@@ -384,29 +390,25 @@ func (b *Bridge) journalQuery(t testing.TB, q string, row func(scan func(...any)
 			t.Fatal(err)
 		}
 		defer conn.Close(ctx)
-		rows, err := conn.Query(ctx, q)
+		r, err := conn.Query(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			row(rows.Scan)
-		}
-		if err := rows.Err(); err != nil {
+		defer r.Close()
+		rows = r
+	} else {
+		db, err := sql.Open("sqlite", "file:"+b.Journal+"?mode=ro")
+		if err != nil {
 			t.Fatal(err)
 		}
-		return
+		defer db.Close()
+		r, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		rows = r
 	}
-	db, err := sql.Open("sqlite", "file:"+b.Journal+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	for rows.Next() {
 		row(rows.Scan)
 	}
