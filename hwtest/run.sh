@@ -18,6 +18,12 @@ trap cleanup EXIT INT TERM
 export SOFTHSM2_CONF="$PWD/$demo/softhsm/softhsm2.conf" PKCS11_PIN=1234
 softhsm_module=/usr/lib/softhsm/libsofthsm2.so
 
+# A demo site provisioned by an older layout (a kiosk certificate without
+# its site, say) is made again.
+layout=2
+if [ "$(cat "$demo/.layout" 2>/dev/null)" != "$layout" ]; then
+  rm -f "$demo/bridge/bridge.toml"
+fi
 if [ ! -f "$demo/bridge/bridge.toml" ]; then
   rm -rf "$demo"
   echo "Provisioning the demo site in $demo/ ..."
@@ -93,6 +99,7 @@ code = "ACCUEIL"
 code_system = "2.25.142109932307565464957882138239304963770"
 display = "Personnel d'accueil (démonstration)"
 TOML
+  echo "$layout" > "$demo/.layout"
 else
   echo "Reusing the demo site in $demo/ (rm -rf $demo to start afresh)."
 fi
