@@ -35,6 +35,24 @@ type Record struct {
 	Message     string
 	LastError   string
 	Payload     []byte // the verified event (JSON)
+	// What the infocentre counts, kept beside the payload when the event
+	// is accepted: the context (admission, bedside, consultation-exit),
+	// when the kiosk signed it (its wait offline is Received − Signed),
+	// the patient's answer to the establishment's access, and how many
+	// oppositions they recorded (emergency, break-the-glass).
+	Context     string
+	Signed      time.Time
+	Authorize   bool
+	Oppositions int
+}
+
+// indicatorColumns are the events' columns added for the infocentre, for
+// journals made before it: name and SQL type.
+var indicatorColumns = [][2]string{
+	{"context", "TEXT NOT NULL DEFAULT ''"},
+	{"signed", "BIGINT NOT NULL DEFAULT 0"}, // 0: not known
+	{"authorize", "INTEGER NOT NULL DEFAULT -1"}, // -1: not known (an event older than the column)
+	{"oppositions", "INTEGER NOT NULL DEFAULT 0"},
 }
 
 // ErrReplay is a sequence number not above the device's last.
@@ -96,6 +114,8 @@ type Journal interface {
 	// hold (0 when all hold).
 	VerifyAudit(ctx context.Context) (links int, broken int64, err error)
 	Usage(ctx context.Context) ([]Usage, error)
+	// Indicators counts what the infocentre shows (indicators.go).
+	Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error)
 	Close() error
 }
 
@@ -116,4 +136,19 @@ func acceptDetail(r Record) string {
 		d += " reason=" + reason
 	}
 	return d
+}
+
+// signedMillis is when the kiosk signed r (its reception when unknown).
+func signedMillis(r Record) int64 {
+	if r.Signed.IsZero() {
+		return r.Received.UnixMilli()
+	}
+	return r.Signed.UnixMilli()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

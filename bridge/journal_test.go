@@ -224,15 +224,16 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 	})
 }
 
-func TestSQLiteJournal(t *testing.T) {
-	journalSuite(t, func(t *testing.T) Journal {
-		j, err := OpenSQLite(filepath.Join(t.TempDir(), "journal.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { j.Close() })
-		return j
-	})
+func TestSQLiteJournal(t *testing.T) { journalSuite(t, openSQLiteForTest) }
+
+// openSQLiteForTest opens a journal of its own for a test.
+func openSQLiteForTest(t *testing.T) Journal {
+	j, err := OpenSQLite(filepath.Join(t.TempDir(), "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
 }
 
 // The audit trail cannot be changed through the database's normal paths,
@@ -268,11 +269,15 @@ func TestSQLiteAuditTamper(t *testing.T) {
 	}
 }
 
-func TestPostgresJournal(t *testing.T) {
-	pg := hwtest.StartPostgres(t)
+func TestPostgresJournal(t *testing.T) { journalSuite(t, postgresForTest(hwtest.StartPostgres(t))) }
+
+func TestPostgresIndicators(t *testing.T) { indicatorSuite(t, postgresForTest(hwtest.StartPostgres(t))) }
+
+// postgresForTest opens, for each call, a journal in a database of its own
+// on pg.
+func postgresForTest(pg *hwtest.Postgres) func(t *testing.T) Journal {
 	n := 0
-	journalSuite(t, func(t *testing.T) Journal {
-		// Each subtest gets a database of its own.
+	return func(t *testing.T) Journal {
 		n++
 		ctx := context.Background()
 		admin, err := OpenPostgres(ctx, pg.DSN, "setup")
@@ -290,5 +295,5 @@ func TestPostgresJournal(t *testing.T) {
 		}
 		t.Cleanup(func() { j.Close() })
 		return j
-	})
+	}
 }

@@ -57,8 +57,15 @@ func OpenPostgres(ctx context.Context, dsn, owner string) (*PGJournal, error) {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockSchema); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, pgSchema)
-		return err
+		if _, err := tx.Exec(ctx, pgSchema); err != nil {
+			return err
+		}
+		for _, c := range indicatorColumns {
+			if _, err := tx.Exec(ctx, `ALTER TABLE events ADD COLUMN IF NOT EXISTS `+c[0]+` `+c[1]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		pool.Close()
@@ -128,8 +135,10 @@ func (j *PGJournal) Accept(ctx context.Context, r Record) (Record, bool, error) 
 			return fmt.Errorf("%w: %d after %d from %s", ErrReplay, r.Seq, last, r.Device)
 		}
 		kind := acceptState(&r)
-		if _, err := tx.Exec(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, message, last_error, payload)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Message, r.LastError, r.Payload); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, message, last_error, payload,
+			context, signed, authorize, oppositions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Message, r.LastError, r.Payload,
+			r.Context, signedMillis(r), boolInt(r.Authorize), r.Oppositions); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE devices SET last_seq = $2 WHERE device = $1`, r.Device, r.Seq); err != nil {
@@ -273,4 +282,30 @@ func (j *PGJournal) Usage(ctx context.Context) ([]Usage, error) {
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// Indicators implements Journal.
+func (j *PGJournal) Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error) {
+	if err := checkIndicatorQuery(q); err != nil {
+		return nil, err
+	}
+	query, args := indicatorSQL(`split_part(last_error, ':', 1)`, func(i int) string { return fmt.Sprintf("$%d", i) }, q)
+	rows, err := j.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []indicatorRow
+	for rows.Next() {
+		var r indicatorRow
+		if err := rows.Scan(&r.site, &r.unit, &r.context, &r.hour, &r.state, &r.outcome, &r.authorize, &r.reason,
+			&r.count, &r.oppositions, &r.offline, &r.offlineMax, &r.offlineSum); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return foldIndicators(q, out), nil
 }

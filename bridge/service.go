@@ -226,8 +226,7 @@ func (s *Service) onMessage(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	e := &o.Event
-	stored, dup, err := s.cfg.Journal.Accept(ctx, Record{ID: e.ID, Device: e.Device, Seq: e.Seq, Site: e.Site.FINESS, Unit: e.Site.Unit,
-		Type: e.Type, Received: time.Now(), Payload: o.Payload})
+	stored, dup, err := s.cfg.Journal.Accept(ctx, recordOf(o))
 	switch {
 	case errors.Is(err, ErrReplay):
 		s.rejectEvent(ctx, m.Topic(), &Rejection{Reason: RejectReplay, Detail: err.Error()}, e)
@@ -250,6 +249,19 @@ func (s *Service) onMessage(_ mqtt.Client, m mqtt.Message) {
 	}
 	s.Metrics.Accepted.Add(1)
 	s.wake()
+}
+
+// recordOf is what the journal keeps of an opened event.
+func recordOf(o *event.Opened) Record {
+	e := &o.Event
+	opp := 0
+	for _, b := range []bool{e.Consent.EmergencyOpposition, e.Consent.BrisDeGlaceOpposition} {
+		if b {
+			opp++
+		}
+	}
+	return Record{ID: e.ID, Device: e.Device, Seq: e.Seq, Site: e.Site.FINESS, Unit: e.Site.Unit, Type: e.Type, Received: time.Now(),
+		Payload: o.Payload, Context: e.Context, Signed: e.Time, Authorize: e.Consent.Authorization, Oppositions: opp}
 }
 
 // answerAgain answers a redelivery (the kiosk did not get the result)
@@ -280,8 +292,9 @@ func (s *Service) refuse(ctx context.Context, topic string, r *Rejection, o *eve
 	s.Metrics.rejected(r.Reason)
 	s.cfg.Logger.Warn("bridge: event refused", "device", e.Device, "reason", r.Reason)
 	msg := refusalMessage(r.Reason)
-	_, dup, err := s.cfg.Journal.Accept(ctx, Record{ID: e.ID, Device: e.Device, Seq: e.Seq, Site: e.Site.FINESS, Unit: e.Site.Unit,
-		Type: e.Type, Received: time.Now(), Payload: o.Payload, State: StateRefused, Message: msg, LastError: r.Reason + ": " + r.Detail})
+	rec := recordOf(o)
+	rec.State, rec.Message, rec.LastError = StateRefused, msg, r.Reason+": "+r.Detail
+	_, dup, err := s.cfg.Journal.Accept(ctx, rec)
 	switch {
 	case errors.Is(err, ErrReplay), err == nil && dup:
 		// Its sequence or id is taken: audited as such; the kiosk is told

@@ -114,9 +114,40 @@ func OpenSQLite(path string) (*SQLiteJournal, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	if err := sqliteMigrate(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
 	j := &SQLiteJournal{db: db, writes: make(chan writeOp, 256), done: make(chan struct{})}
 	go j.writer()
 	return j, nil
+}
+
+// sqliteMigrate adds the columns a journal of an earlier version lacks
+// (SQLite has no ADD COLUMN IF NOT EXISTS).
+func sqliteMigrate(db *sql.DB) error {
+	have := map[string]bool{}
+	rows, err := db.Query(`SELECT name FROM pragma_table_info('events')`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		have[n] = true
+	}
+	rows.Close()
+	for _, c := range indicatorColumns {
+		if !have[c[0]] {
+			if _, err := db.Exec(`ALTER TABLE events ADD COLUMN ` + c[0] + ` ` + c[1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Close stops the writer and closes the database.
@@ -215,8 +246,10 @@ func acceptTx(ctx context.Context, tx wtx, r Record) (Record, bool, error) {
 		return Record{}, false, fmt.Errorf("%w: %d after %d from %s", ErrReplay, r.Seq, last, r.Device)
 	}
 	kind := acceptState(&r)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, message, last_error, payload)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Message, r.LastError, r.Payload); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, message, last_error, payload,
+		context, signed, authorize, oppositions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Message, r.LastError, r.Payload,
+		r.Context, signedMillis(r), boolInt(r.Authorize), r.Oppositions); err != nil {
 		return Record{}, false, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO devices (device, last_seq) VALUES (?, ?)
@@ -451,4 +484,30 @@ func (j *SQLiteJournal) Usage(ctx context.Context) ([]Usage, error) {
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// Indicators implements Journal.
+func (j *SQLiteJournal) Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error) {
+	if err := checkIndicatorQuery(q); err != nil {
+		return nil, err
+	}
+	query, args := indicatorSQL(`substr(last_error, 1, instr(last_error, ':') - 1)`, func(int) string { return "?" }, q)
+	rows, err := j.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []indicatorRow
+	for rows.Next() {
+		var r indicatorRow
+		if err := rows.Scan(&r.site, &r.unit, &r.context, &r.hour, &r.state, &r.outcome, &r.authorize, &r.reason,
+			&r.count, &r.oppositions, &r.offline, &r.offlineMax, &r.offlineSum); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return foldIndicators(q, out), nil
 }

@@ -1,0 +1,175 @@
+package bridge
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"dmpkiosk/firmware/event"
+)
+
+// IndicatorQuery chooses what the infocentre counts: events received in
+// [From, To), grouped by site, unit, context and period, filtered when a
+// field is set.
+type IndicatorQuery struct {
+	From, To            time.Time
+	By                  string // day, week (ISO), month, or range (one period)
+	Site, Unit, Context string
+	// Location is where the days begin (Europe/Paris when nil).
+	Location *time.Location
+}
+
+// Periods the indicators are grouped by.
+var Periods = []string{"day", "week", "month", "range"}
+
+// OfflineAfter is the wait between the kiosk's signature and the bridge's
+// reception above which an event counts as queued offline.
+const OfflineAfter = time.Minute
+
+// Indicator is one line of the infocentre: a period, a site, a unit and a
+// context, and what happened there.
+type Indicator struct {
+	Period              string
+	Site, Unit, Context string
+	// Sessions completed (processed), DMP created, DMP found existing
+	// (legacy regime), the establishment's access given and withdrawn,
+	// oppositions recorded at creation.
+	Completed, Created, Existing, Authorized, Withdrawn, Oppositions int
+	// Refused by the bridge's checks, by reason; given up (dead letters).
+	Refused   int
+	RefusedBy map[string]int
+	Dead      int
+	// Offline: events that waited more than OfflineAfter between the
+	// kiosk and the bridge, and their longest and total wait.
+	Offline                  int
+	OfflineMax, OfflineTotal time.Duration
+}
+
+// OfflineMean is the mean wait of the events queued offline.
+func (i Indicator) OfflineMean() time.Duration {
+	if i.Offline == 0 {
+		return 0
+	}
+	return i.OfflineTotal / time.Duration(i.Offline)
+}
+
+// indicatorRow is one group of the SQL: an hour since the epoch (whole
+// hours map to local days in Europe/Paris and the overseas departments'
+// zones) and the facts that tell the counts apart.
+type indicatorRow struct {
+	site, unit, context string
+	hour                int64
+	state, outcome      string
+	authorize           int // 1 given, 0 withdrawn, -1 not known
+	reason              string
+	count, oppositions  int
+	offline             int
+	offlineMax, offlineSum int64
+}
+
+// indicatorSQL is the query both journals run; reason is the dialect's
+// expression for a refusal's reason, ph its n-th placeholder.
+func indicatorSQL(reason string, ph func(int) string, q IndicatorQuery) (string, []any) {
+	where := []string{"received >= " + ph(1), "received < " + ph(2)}
+	args := []any{q.From.UnixMilli(), q.To.UnixMilli()}
+	for _, f := range [][2]string{{"site", q.Site}, {"unit", q.Unit}, {"context", q.Context}} {
+		if f[1] != "" {
+			args = append(args, f[1])
+			where = append(where, f[0]+" = "+ph(len(args)))
+		}
+	}
+	// An event older than the signed column (0) did not wait that we know.
+	off := fmt.Sprint(OfflineAfter.Milliseconds()) + " AND signed > 0"
+	return `SELECT site, unit, context, received / 3600000, state, outcome, authorize,
+		CASE WHEN state = 'refused' THEN ` + reason + ` ELSE '' END,
+		count(*), sum(oppositions),
+		sum(CASE WHEN received - signed > ` + off + ` THEN 1 ELSE 0 END),
+		coalesce(max(CASE WHEN received - signed > ` + off + ` THEN received - signed END), 0),
+		coalesce(sum(CASE WHEN received - signed > ` + off + ` THEN received - signed END), 0)
+		FROM events WHERE ` + strings.Join(where, " AND ") + `
+		GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`, args
+}
+
+// foldIndicators turns the SQL's hourly groups into the query's periods.
+func foldIndicators(q IndicatorQuery, rows []indicatorRow) []Indicator {
+	loc := q.Location
+	if loc == nil {
+		loc = paris
+	}
+	byKey := map[[4]string]*Indicator{}
+	for _, r := range rows {
+		at := time.UnixMilli(r.hour * 3600000).In(loc)
+		key := [4]string{periodOf(q, at, loc), r.site, r.unit, r.context}
+		in := byKey[key]
+		if in == nil {
+			in = &Indicator{Period: key[0], Site: r.site, Unit: r.unit, Context: r.context, RefusedBy: map[string]int{}}
+			byKey[key] = in
+		}
+		switch r.state {
+		case StateDone:
+			in.Completed += r.count
+			switch r.outcome {
+			case event.OutcomeCreated:
+				in.Created += r.count
+				in.Oppositions += r.oppositions
+			case event.OutcomeExists:
+				in.Existing += r.count
+			}
+			if r.authorize == 0 {
+				in.Withdrawn += r.count
+			} else if r.authorize == 1 && (r.outcome == event.OutcomeCreated || r.outcome == event.OutcomeExists || r.outcome == event.OutcomeAuthorized) {
+				in.Authorized += r.count
+			}
+		case StateRefused:
+			in.Refused += r.count
+			in.RefusedBy[r.reason] += r.count
+		case StateDead:
+			in.Dead += r.count
+		}
+		in.Offline += r.offline
+		in.OfflineMax = max(in.OfflineMax, time.Duration(r.offlineMax)*time.Millisecond)
+		in.OfflineTotal += time.Duration(r.offlineSum) * time.Millisecond
+	}
+	out := make([]Indicator, 0, len(byKey))
+	for _, in := range byKey {
+		out = append(out, *in)
+	}
+	slices.SortFunc(out, func(a, b Indicator) int {
+		return strings.Compare(a.Period+"\x00"+a.Site+"\x00"+a.Unit+"\x00"+a.Context, b.Period+"\x00"+b.Site+"\x00"+b.Unit+"\x00"+b.Context)
+	})
+	return out
+}
+
+// periodOf names the period of a local time.
+func periodOf(q IndicatorQuery, at time.Time, loc *time.Location) string {
+	switch q.By {
+	case "week":
+		y, w := at.ISOWeek()
+		return fmt.Sprintf("%d-S%02d", y, w)
+	case "month":
+		return at.Format("2006-01")
+	case "range":
+		return q.From.In(loc).Format("2006-01-02") + " au " + q.To.In(loc).Add(-time.Millisecond).Format("2006-01-02")
+	}
+	return at.Format("2006-01-02")
+}
+
+var paris = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}()
+
+// checkIndicatorQuery refuses a query that cannot be answered.
+func checkIndicatorQuery(q IndicatorQuery) error {
+	switch {
+	case !slices.Contains(Periods, q.By):
+		return fmt.Errorf("indicators: period %q, want one of %v", q.By, Periods)
+	case !q.From.Before(q.To):
+		return fmt.Errorf("indicators: the range ends before it begins")
+	}
+	return nil
+}
