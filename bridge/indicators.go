@@ -58,13 +58,13 @@ func (i Indicator) OfflineMean() time.Duration {
 // hours map to local days in Europe/Paris and the overseas departments'
 // zones) and the facts that tell the counts apart.
 type indicatorRow struct {
-	site, unit, context string
-	hour                int64
-	state, outcome      string
-	authorize           int // 1 given, 0 withdrawn, -1 not known
-	reason              string
-	count, oppositions  int
-	offline             int
+	site, unit, context    string
+	hour                   int64
+	state, outcome         string
+	authorize              int // 1 given, 0 withdrawn, -1 not known
+	reason                 string
+	count, oppositions     int
+	offline                int
 	offlineMax, offlineSum int64
 }
 

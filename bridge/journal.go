@@ -50,7 +50,7 @@ type Record struct {
 // journals made before it: name and SQL type.
 var indicatorColumns = [][2]string{
 	{"context", "TEXT NOT NULL DEFAULT ''"},
-	{"signed", "BIGINT NOT NULL DEFAULT 0"}, // 0: not known
+	{"signed", "BIGINT NOT NULL DEFAULT 0"},      // 0: not known
 	{"authorize", "INTEGER NOT NULL DEFAULT -1"}, // -1: not known (an event older than the column)
 	{"oppositions", "INTEGER NOT NULL DEFAULT 0"},
 }

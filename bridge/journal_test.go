@@ -271,7 +271,9 @@ func TestSQLiteAuditTamper(t *testing.T) {
 
 func TestPostgresJournal(t *testing.T) { journalSuite(t, postgresForTest(hwtest.StartPostgres(t))) }
 
-func TestPostgresIndicators(t *testing.T) { indicatorSuite(t, postgresForTest(hwtest.StartPostgres(t))) }
+func TestPostgresIndicators(t *testing.T) {
+	indicatorSuite(t, postgresForTest(hwtest.StartPostgres(t)))
+}
 
 // postgresForTest opens, for each call, a journal in a database of its own
 // on pg.
