@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -242,6 +243,27 @@ func (a *Admin) Handler() http.Handler {
 		}
 		render(w, "audit", map[string]any{"Title": "Chaîne d'audit", "Links": n, "Broken": broken})
 	})
+	// The infocentre's exports: ?from=AAAA-MM-JJ&to=AAAA-MM-JJ&by=day|week|month|range
+	// and optional site, unit, context; each export is audited.
+	for _, format := range []string{"csv", "json"} {
+		mux.HandleFunc("GET /indicators."+format, func(w http.ResponseWriter, r *http.Request) {
+			v := r.URL.Query()
+			q, err := ParseIndicatorQuery(v.Get("from"), v.Get("to"), v.Get("by"), v.Get("site"), v.Get("unit"), v.Get("context"))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			var buf bytes.Buffer
+			if err := ExportIndicators(r.Context(), a.Journal, adminWho(r), q, format, &buf); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			name := fmt.Sprintf("indicateurs-dmp-%s-%s.%s", v.Get("from"), v.Get("to"), format)
+			w.Header().Set("Content-Type", map[string]string{"csv": "text/csv; charset=utf-8", "json": "application/json"}[format])
+			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+			w.Write(buf.Bytes())
+		})
+	}
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { a.writeMetrics(r.Context(), w) })
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -252,6 +274,18 @@ func (a *Admin) Handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	return a.auth(mux)
+}
+
+// adminWho names who is signed in to the admin web, for the audit trail:
+// the client certificate's name, or the password's user.
+func adminWho(r *http.Request) string {
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		return "admin:" + r.TLS.VerifiedChains[0][0].Subject.CommonName
+	}
+	if u, _, ok := r.BasicAuth(); ok {
+		return "admin:" + u
+	}
+	return "admin"
 }
 
 // auth asks for the password, except on the probes.

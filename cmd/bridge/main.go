@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/server"
@@ -27,6 +28,36 @@ var commands = map[string]cli.Command{
 	"enroll":       cli.Enroll("bridge", "bridge"),
 	"broker":       {Summary: "run the embedded MQTT broker (TLS, client certificates, policy, CRL)", Run: runBroker},
 	"audit":        {Summary: "audit verify: check the journal's hash-chained audit trail", Run: runAudit},
+	"indicators":   {Summary: "export the infocentre's indicators (CSV for spreadsheets, or JSON) for a range of days", Run: runIndicators},
+}
+
+func runIndicators(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := cli.Flags("bridge", "indicators", stderr)
+	config := fs.String("config", "bridge.toml", "the bridge's configuration (its journal)")
+	from := fs.String("from", "", "first day, AAAA-MM-JJ")
+	to := fs.String("to", "", "last day, AAAA-MM-JJ (included)")
+	by := fs.String("by", "month", strings.Join(bridge.Periods, ", "))
+	site := fs.String("site", "", "one site (geographic FINESS)")
+	unit := fs.String("unit", "", "one unit")
+	ctxName := fs.String("context", "", "one context: admission, bedside, consultation-exit")
+	format := fs.String("format", "csv", "csv or json")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	q, err := bridge.ParseIndicatorQuery(*from, *to, *by, *site, *unit, *ctxName)
+	if err != nil {
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+	}
+	c, err := server.LoadConfig(*config)
+	if err != nil {
+		return err
+	}
+	j, closeJ, err := c.OpenJournal(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeJ()
+	return bridge.ExportIndicators(ctx, j, "cli", q, *format, stdout)
 }
 
 // errBrokenChain makes the exit status 1 when the audit chain is broken.

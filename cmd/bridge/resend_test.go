@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -126,6 +127,30 @@ func TestKioskResendsWhenBridgeReturns(t *testing.T) {
 		}
 	}
 	b.CheckNoPII(t)
+
+	// The infocentre from the command line: four sessions today, two of
+	// them queued offline more than a minute (11 minutes and 2 days old,
+	// counted on the day they arrived).
+	today := time.Now().In(paris(t)).Format(time.DateOnly)
+	out, err := exec.Command(b.Bin(), "indicators", "--config", b.ConfigPath(), "--from", today, "--to", today, "--by", "range", "--format", "json").Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var rows []struct {
+		Completed int `json:"sessions_completed"`
+		Offline   int `json:"queued_offline"`
+	}
+	if err := json.Unmarshal(out, &rows); err != nil || len(rows) != 1 || rows[0].Completed != 4 || rows[0].Offline != 2 {
+		t.Fatalf("bridge indicators: %v\n%s", err, out)
+	}
+}
+
+func paris(t testing.TB) *time.Location {
+	loc, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
 
 // BenchmarkRecoveryAfterRestart: the bridge is killed, a kiosk (default

@@ -1,0 +1,139 @@
+package bridge
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// contextLabels and reasonLabels name the contexts and the refusals'
+// reasons for the project lead, in French.
+var (
+	contextLabels = map[string]string{"admission": "Admission", "bedside": "Chambre (tablette)", "consultation-exit": "Sortie de consultation"}
+	reasonLabels  = map[string]string{
+		RejectTooOld: "trop ancienne", RejectClock: "horloge de la borne en avance", RejectSite: "site non inscrit",
+		RejectRegime: "régime du DMP", RejectCardChain: "carte non reconnue", RejectCardType: "type de carte",
+		RejectProfessional: "professionnel autre que la carte", RejectRevoked: "borne révoquée", RejectContent: "demande incomplète",
+		RejectSignature: "signature", RejectReplay: "rejouée", RejectReused: "identifiant réutilisé",
+	}
+)
+
+func label(m map[string]string, k string) string {
+	if l, ok := m[k]; ok {
+		return l
+	}
+	if k == "" {
+		return "non précisé"
+	}
+	return k
+}
+
+// indicatorHeader is the CSV's first line: French column names.
+var indicatorHeader = []string{"Période", "Site (FINESS géographique)", "Unité", "Contexte", "Sessions terminées", "DMP créés",
+	"DMP existants", "Accès autorisés", "Accès retirés", "Oppositions", "Refus aux contrôles", "Refus par motif",
+	"Lettres mortes", "Événements différés (hors ligne)", "Attente moyenne hors ligne (min)", "Attente maximale hors ligne (min)"}
+
+// WriteIndicatorsCSV writes the indicators for a spreadsheet: UTF-8 with a
+// byte-order mark, semicolons, French column names, decimal commas.
+func WriteIndicatorsCSV(w io.Writer, ins []Indicator) error {
+	if _, err := io.WriteString(w, "\ufeff"); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.Comma = ';'
+	cw.UseCRLF = true // as spreadsheets write it
+	if err := cw.Write(indicatorHeader); err != nil {
+		return err
+	}
+	minutes := func(d time.Duration) string { return strings.Replace(fmt.Sprintf("%.1f", d.Minutes()), ".", ",", 1) }
+	for _, in := range ins {
+		var reasons []string
+		for _, r := range slices.Sorted(maps.Keys(in.RefusedBy)) {
+			reasons = append(reasons, fmt.Sprintf("%s : %d", label(reasonLabels, r), in.RefusedBy[r]))
+		}
+		if err := cw.Write([]string{in.Period, in.Site, in.Unit, label(contextLabels, in.Context), fmt.Sprint(in.Completed),
+			fmt.Sprint(in.Created), fmt.Sprint(in.Existing), fmt.Sprint(in.Authorized), fmt.Sprint(in.Withdrawn),
+			fmt.Sprint(in.Oppositions), fmt.Sprint(in.Refused), strings.Join(reasons, ", "), fmt.Sprint(in.Dead),
+			fmt.Sprint(in.Offline), minutes(in.OfflineMean()), minutes(in.OfflineMax)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// indicatorJSON is an indicator for the regional and national reports.
+type indicatorJSON struct {
+	Period             string         `json:"period"`
+	Site               string         `json:"site_finess"`
+	Unit               string         `json:"unit"`
+	Context            string         `json:"context"`
+	Completed          int            `json:"sessions_completed"`
+	Created            int            `json:"dmp_created"`
+	Existing           int            `json:"dmp_existing"`
+	Authorized         int            `json:"access_authorized"`
+	Withdrawn          int            `json:"access_withdrawn"`
+	Oppositions        int            `json:"oppositions"`
+	Refused            int            `json:"refused"`
+	RefusedBy          map[string]int `json:"refused_by_reason"`
+	Dead               int            `json:"dead_letters"`
+	Offline            int            `json:"queued_offline"`
+	OfflineMeanSeconds float64        `json:"offline_wait_mean_s"`
+	OfflineMaxSeconds  float64        `json:"offline_wait_max_s"`
+}
+
+// WriteIndicatorsJSON writes the indicators as a JSON array.
+func WriteIndicatorsJSON(w io.Writer, ins []Indicator) error {
+	out := make([]indicatorJSON, 0, len(ins))
+	for _, in := range ins {
+		out = append(out, indicatorJSON{Period: in.Period, Site: in.Site, Unit: in.Unit, Context: in.Context, Completed: in.Completed,
+			Created: in.Created, Existing: in.Existing, Authorized: in.Authorized, Withdrawn: in.Withdrawn, Oppositions: in.Oppositions,
+			Refused: in.Refused, RefusedBy: in.RefusedBy, Dead: in.Dead, Offline: in.Offline,
+			OfflineMeanSeconds: in.OfflineMean().Seconds(), OfflineMaxSeconds: in.OfflineMax.Seconds()})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// ParseIndicatorQuery reads a query from its text form: from and to as
+// local dates (to included), by, and the filters.
+func ParseIndicatorQuery(from, to, by, site, unit, context string) (IndicatorQuery, error) {
+	q := IndicatorQuery{By: by, Site: site, Unit: unit, Context: context, Location: paris}
+	var err error
+	if q.From, err = time.ParseInLocation("2006-01-02", from, paris); err != nil {
+		return q, fmt.Errorf("indicators: from %q: a date AAAA-MM-JJ", from)
+	}
+	end, err := time.ParseInLocation("2006-01-02", to, paris)
+	if err != nil {
+		return q, fmt.Errorf("indicators: to %q: a date AAAA-MM-JJ", to)
+	}
+	q.To = end.AddDate(0, 0, 1)
+	return q, checkIndicatorQuery(q)
+}
+
+// ExportIndicators answers an export in format (csv or json) and audits it
+// (who, when, which range).
+func ExportIndicators(ctx context.Context, j Journal, who string, q IndicatorQuery, format string, w io.Writer) error {
+	if format != "csv" && format != "json" {
+		return fmt.Errorf("indicators: format %q (csv or json)", format)
+	}
+	ins, err := j.Indicators(ctx, q)
+	if err != nil {
+		return err
+	}
+	if err := j.Audit(ctx, "indicators.export", who, fmt.Sprintf("%s to %s by %s site=%s unit=%s context=%s format=%s",
+		q.From.Format(time.DateOnly), q.To.AddDate(0, 0, -1).Format(time.DateOnly), q.By, q.Site, q.Unit, q.Context, format)); err != nil {
+		return err
+	}
+	if format == "json" {
+		return WriteIndicatorsJSON(w, ins)
+	}
+	return WriteIndicatorsCSV(w, ins)
+}
