@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"dmpkiosk/firmware/event"
+	"dmpkiosk/ins"
 )
 
 // IndicatorQuery chooses what the infocentre counts: events received in
@@ -44,6 +45,19 @@ type Indicator struct {
 	// kiosk and the bridge, and their longest and total wait.
 	Offline                  int
 	OfflineMax, OfflineTotal time.Duration
+	// Identities: of the sessions completed, how many sent an identity
+	// status (events older than the column did not), and how many of
+	// those were qualifiée.
+	IdentityKnown, Qualified int
+}
+
+// QualifiedShare is the share of qualified identities among the
+// completed sessions whose status is known (0 when none is).
+func (i Indicator) QualifiedShare() float64 {
+	if i.IdentityKnown == 0 {
+		return 0
+	}
+	return float64(i.Qualified) / float64(i.IdentityKnown)
 }
 
 // OfflineMean is the mean wait of the events queued offline.
@@ -62,7 +76,7 @@ type indicatorRow struct {
 	hour                   int64
 	state, outcome         string
 	authorize              int // 1 given, 0 withdrawn, -1 not known
-	reason                 string
+	reason, identity       string
 	count, oppositions     int
 	offline                int
 	offlineMax, offlineSum int64
@@ -82,13 +96,13 @@ func indicatorSQL(reason string, ph func(int) string, q IndicatorQuery) (string,
 	// An event older than the signed column (0) did not wait that we know.
 	off := fmt.Sprint(OfflineAfter.Milliseconds()) + " AND signed > 0"
 	return `SELECT site, unit, context, received / 3600000, state, outcome, authorize,
-		CASE WHEN state = 'refused' THEN ` + reason + ` ELSE '' END,
+		CASE WHEN state = 'refused' THEN ` + reason + ` ELSE '' END, identity,
 		count(*), sum(oppositions),
 		sum(CASE WHEN received - signed > ` + off + ` THEN 1 ELSE 0 END),
 		coalesce(max(CASE WHEN received - signed > ` + off + ` THEN received - signed END), 0),
 		coalesce(sum(CASE WHEN received - signed > ` + off + ` THEN received - signed END), 0)
 		FROM events WHERE ` + strings.Join(where, " AND ") + `
-		GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`, args
+		GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9`, args
 }
 
 // foldIndicators turns the SQL's hourly groups into the query's periods.
@@ -120,6 +134,12 @@ func foldIndicators(q IndicatorQuery, rows []indicatorRow) []Indicator {
 				in.Withdrawn += r.count
 			} else if r.authorize == 1 && (r.outcome == event.OutcomeCreated || r.outcome == event.OutcomeExists || r.outcome == event.OutcomeAuthorized) {
 				in.Authorized += r.count
+			}
+			if r.identity != "" {
+				in.IdentityKnown += r.count
+				if r.identity == ins.Qualifiee.String() {
+					in.Qualified += r.count
+				}
 			}
 		case StateRefused:
 			in.Refused += r.count
@@ -172,4 +192,52 @@ func checkIndicatorQuery(q IndicatorQuery) error {
 		return fmt.Errorf("indicators: the range ends before it begins")
 	}
 	return nil
+}
+
+// INSiLookup counts the bridge's INSi calls of a period by operation,
+// mode and outcome (the CR, a fault's code, "transport" or "unreadable"),
+// from the audit trail: the teleservice is called with the
+// establishment's certificate, so these are the establishment's, not a
+// site's or a unit's.
+type INSiLookup struct {
+	Period                   string
+	Operation, Mode, Outcome string
+	Count                    int
+}
+
+// insiLookupSQL is the query both journals run over the audit trail;
+// head is the dialect's expression for the detail before " in " (the
+// call's "operation mode: outcome").
+func insiLookupSQL(head string, ph func(int) string, q IndicatorQuery) (string, []any) {
+	return `SELECT at / 3600000, ` + head + `, count(*) FROM audit
+		WHERE kind = 'insi' AND at >= ` + ph(1) + ` AND at < ` + ph(2) + ` GROUP BY 1, 2`, []any{q.From.UnixMilli(), q.To.UnixMilli()}
+}
+
+// insiLookupRow is one group of insiLookupSQL.
+type insiLookupRow struct {
+	hour  int64
+	head  string
+	count int
+}
+
+// foldINSiLookups turns the hourly groups into the query's periods.
+func foldINSiLookups(q IndicatorQuery, rows []insiLookupRow) []INSiLookup {
+	loc := q.Location
+	if loc == nil {
+		loc = paris
+	}
+	byKey := map[[4]string]int{}
+	for _, r := range rows {
+		op, rest, _ := strings.Cut(r.head, " ")
+		mode, outcome, _ := strings.Cut(rest, ": ")
+		byKey[[4]string{periodOf(q, time.UnixMilli(r.hour*3600000).In(loc), loc), op, mode, outcome}] += r.count
+	}
+	out := make([]INSiLookup, 0, len(byKey))
+	for k, n := range byKey {
+		out = append(out, INSiLookup{Period: k[0], Operation: k[1], Mode: k[2], Outcome: k[3], Count: n})
+	}
+	slices.SortFunc(out, func(a, b INSiLookup) int {
+		return strings.Compare(a.Period+"\x00"+a.Operation+"\x00"+a.Mode+"\x00"+a.Outcome, b.Period+"\x00"+b.Operation+"\x00"+b.Mode+"\x00"+b.Outcome)
+	})
+	return out
 }

@@ -37,7 +37,8 @@ func label(m map[string]string, k string) string {
 // indicatorHeader is the CSV's first line: French column names.
 var indicatorHeader = []string{"Période", "Site (FINESS géographique)", "Unité", "Contexte", "Sessions terminées", "DMP créés",
 	"DMP existants", "Accès autorisés", "Accès retirés", "Oppositions", "Refus aux contrôles", "Refus par motif",
-	"Lettres mortes", "Événements différés (hors ligne)", "Attente moyenne hors ligne (min)", "Attente maximale hors ligne (min)"}
+	"Lettres mortes", "Événements différés (hors ligne)", "Attente moyenne hors ligne (min)", "Attente maximale hors ligne (min)",
+	"Identités au statut connu", "Identités qualifiées", "Part d'identités qualifiées (%)"}
 
 // WriteIndicatorsCSV writes the indicators for a spreadsheet: UTF-8 with a
 // byte-order mark, semicolons, French column names, decimal commas.
@@ -51,7 +52,7 @@ func WriteIndicatorsCSV(w io.Writer, ins []Indicator) error {
 	if err := cw.Write(indicatorHeader); err != nil {
 		return err
 	}
-	minutes := func(d time.Duration) string { return strings.Replace(fmt.Sprintf("%.1f", d.Minutes()), ".", ",", 1) }
+	minutes := func(d time.Duration) string { return decimal(d.Minutes()) }
 	for _, in := range ins {
 		var reasons []string
 		for _, r := range slices.Sorted(maps.Keys(in.RefusedBy)) {
@@ -60,13 +61,18 @@ func WriteIndicatorsCSV(w io.Writer, ins []Indicator) error {
 		if err := cw.Write([]string{in.Period, in.Site, in.Unit, label(contextLabels, in.Context), fmt.Sprint(in.Completed),
 			fmt.Sprint(in.Created), fmt.Sprint(in.Existing), fmt.Sprint(in.Authorized), fmt.Sprint(in.Withdrawn),
 			fmt.Sprint(in.Oppositions), fmt.Sprint(in.Refused), strings.Join(reasons, ", "), fmt.Sprint(in.Dead),
-			fmt.Sprint(in.Offline), minutes(in.OfflineMean()), minutes(in.OfflineMax)}); err != nil {
+			fmt.Sprint(in.Offline), minutes(in.OfflineMean()), minutes(in.OfflineMax),
+			fmt.Sprint(in.IdentityKnown), fmt.Sprint(in.Qualified), decimal(100 * in.QualifiedShare())}); err != nil {
 			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
 }
+
+// decimal writes x with one decimal and a decimal comma, as French
+// spreadsheets read it.
+func decimal(x float64) string { return strings.Replace(fmt.Sprintf("%.1f", x), ".", ",", 1) }
 
 // indicatorJSON is an indicator for the regional and national reports.
 type indicatorJSON struct {
@@ -86,6 +92,8 @@ type indicatorJSON struct {
 	Offline            int            `json:"queued_offline"`
 	OfflineMeanSeconds float64        `json:"offline_wait_mean_s"`
 	OfflineMaxSeconds  float64        `json:"offline_wait_max_s"`
+	IdentityKnown      int            `json:"identities_status_known"`
+	Qualified          int            `json:"identities_qualified"`
 }
 
 // WriteIndicatorsJSON writes the indicators as a JSON array.
@@ -95,7 +103,8 @@ func WriteIndicatorsJSON(w io.Writer, ins []Indicator) error {
 		out = append(out, indicatorJSON{Period: in.Period, Site: in.Site, Unit: in.Unit, Context: in.Context, Completed: in.Completed,
 			Created: in.Created, Existing: in.Existing, Authorized: in.Authorized, Withdrawn: in.Withdrawn, Oppositions: in.Oppositions,
 			Refused: in.Refused, RefusedBy: in.RefusedBy, Dead: in.Dead, Offline: in.Offline,
-			OfflineMeanSeconds: in.OfflineMean().Seconds(), OfflineMaxSeconds: in.OfflineMax.Seconds()})
+			OfflineMeanSeconds: in.OfflineMean().Seconds(), OfflineMaxSeconds: in.OfflineMax.Seconds(),
+			IdentityKnown: in.IdentityKnown, Qualified: in.Qualified})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

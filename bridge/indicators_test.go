@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"dmpkiosk/bridge/insi"
 	"dmpkiosk/firmware/event"
 )
 
@@ -46,7 +47,8 @@ func monthOfEvents(t *testing.T, j Journal, start time.Time, n int) []genEvent {
 			Site: []string{"750712184", "130784234"}[rnd.IntN(2)], Unit: []string{"ACCUEIL", "URGENCES"}[rnd.IntN(2)],
 			Context: []string{"admission", "bedside", "consultation-exit"}[rnd.IntN(3)], Type: event.TypeConsent,
 			Received: at, Signed: at.Add(-time.Duration(rnd.IntN(20)) * time.Second), Authorize: rnd.IntN(4) != 0,
-			Oppositions: rnd.IntN(3), Payload: []byte(`{}`)}}
+			Oppositions: rnd.IntN(3), Payload: []byte(`{}`),
+			Identity: []string{"", "provisoire", "récupérée", "qualifiée", "qualifiée"}[rnd.IntN(5)]}}
 		if rnd.IntN(5) == 0 { // queued offline, up to three hours
 			g.rec.Signed = at.Add(-time.Duration(2+rnd.IntN(180)) * time.Minute)
 		}
@@ -117,6 +119,12 @@ func expected(evs []genEvent, q IndicatorQuery) map[[4]string]Indicator {
 			if g.outcome == event.OutcomeExists {
 				in.Existing++
 			}
+			if r.Identity != "" {
+				in.IdentityKnown++
+			}
+			if r.Identity == "qualifiée" {
+				in.Qualified++
+			}
 			if !r.Authorize {
 				in.Withdrawn++
 			} else if g.outcome != event.OutcomeRefused {
@@ -167,11 +175,50 @@ func indicatorSuite(t *testing.T, open func(t *testing.T) Journal) {
 			}
 		}
 	}
+	insiLookupsCheck(t, j)
 	if _, err := j.Indicators(ctx, IndicatorQuery{From: start, To: start, By: "day"}); err == nil {
 		t.Error("an empty range was answered")
 	}
 	if _, err := j.Indicators(ctx, IndicatorQuery{From: start, To: start.AddDate(0, 1, 0), By: "year"}); err == nil {
 		t.Error("an unknown period was answered")
+	}
+}
+
+// insiLookupsCheck audits INSi calls as the bridge's observer does and
+// counts them back by outcome; other audit links are not counted.
+func insiLookupsCheck(t *testing.T, j Journal) {
+	t.Helper()
+	var calls INSiCalls
+	observe := calls.Observer(j, nil)
+	want := map[[3]string]int{}
+	outcomes := []string{"00", "00", "00", "01", "02", "insi_102", "transport"}
+	for i := range 40 {
+		c := insi.Call{Operation: []string{"rechercherInsAvecCarteVitale", "rechercherInsAvecTraitsIdentite"}[i%2],
+			Mode: insi.Manu, Outcome: outcomes[i%len(outcomes)], MessageID: fmt.Sprintf("msg-%d", i), Elapsed: time.Duration(i) * time.Millisecond}
+		if i%3 == 0 {
+			c.Mode = insi.Auto
+		}
+		observe(c)
+		want[[3]string{c.Operation, c.Mode.String(), c.Outcome}]++
+	}
+	if err := j.Audit(context.Background(), "event.accepted", "ev-x", "device=k seq=1 type=dmp.consent in 3"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	got, err := j.INSiLookups(context.Background(), IndicatorQuery{From: now.Add(-time.Hour), To: now.Add(time.Hour), By: "range"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, l := range got {
+		k := [3]string{l.Operation, l.Mode, l.Outcome}
+		if want[k] != l.Count {
+			t.Errorf("INSi %v: %d, audited %d", k, l.Count, want[k])
+		}
+		total += l.Count
+	}
+	if total != 40 || len(got) != len(want) {
+		t.Errorf("INSi lookups: %d in %d lines, want 40 in %d: %+v", total, len(got), len(want), got)
 	}
 }
 

@@ -44,6 +44,9 @@ type Record struct {
 	Signed      time.Time
 	Authorize   bool
 	Oppositions int
+	// Identity is the status of the patient's identity the kiosk sent
+	// (ins.Status: provisoire, récupérée, validée, qualifiée).
+	Identity string
 }
 
 // indicatorColumns are the events' columns added for the infocentre, for
@@ -53,6 +56,7 @@ var indicatorColumns = [][2]string{
 	{"signed", "BIGINT NOT NULL DEFAULT 0"},      // 0: not known
 	{"authorize", "INTEGER NOT NULL DEFAULT -1"}, // -1: not known (an event older than the column)
 	{"oppositions", "INTEGER NOT NULL DEFAULT 0"},
+	{"identity", "TEXT NOT NULL DEFAULT ''"}, // '': not known
 }
 
 // ErrReplay is a sequence number not above the device's last.
@@ -116,6 +120,9 @@ type Journal interface {
 	Usage(ctx context.Context) ([]Usage, error)
 	// Indicators counts what the infocentre shows (indicators.go).
 	Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error)
+	// INSiLookups counts the audited INSi calls (indicators.go); the
+	// query's site, unit and context do not apply.
+	INSiLookups(ctx context.Context, q IndicatorQuery) ([]INSiLookup, error)
 	Close() error
 }
 
@@ -151,4 +158,35 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// rowsReader is what database/sql's and pgx's rows have in common.
+type rowsReader interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}
+
+// readRows reads every row of rs with scan (the caller closes rs).
+func readRows[T any](rs rowsReader, scan func(row rowScanner) (T, error)) ([]T, error) {
+	var out []T
+	for rs.Next() {
+		v, err := scan(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rs.Err()
+}
+
+func scanIndicatorRow(row rowScanner) (r indicatorRow, err error) {
+	err = row.Scan(&r.site, &r.unit, &r.context, &r.hour, &r.state, &r.outcome, &r.authorize, &r.reason,
+		&r.identity, &r.count, &r.oppositions, &r.offline, &r.offlineMax, &r.offlineSum)
+	return r, err
+}
+
+func scanINSiLookupRow(row rowScanner) (r insiLookupRow, err error) {
+	err = row.Scan(&r.hour, &r.head, &r.count)
+	return r, err
 }

@@ -136,9 +136,9 @@ func (j *PGJournal) Accept(ctx context.Context, r Record) (Record, bool, error) 
 		}
 		kind := acceptState(&r)
 		if _, err := tx.Exec(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, message, last_error, payload,
-			context, signed, authorize, oppositions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			context, signed, authorize, oppositions, identity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Message, r.LastError, r.Payload,
-			r.Context, signedMillis(r), boolInt(r.Authorize), r.Oppositions); err != nil {
+			r.Context, signedMillis(r), boolInt(r.Authorize), r.Oppositions, r.Identity); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE devices SET last_seq = $2 WHERE device = $1`, r.Device, r.Seq); err != nil {
@@ -289,23 +289,36 @@ func (j *PGJournal) Indicators(ctx context.Context, q IndicatorQuery) ([]Indicat
 	if err := checkIndicatorQuery(q); err != nil {
 		return nil, err
 	}
-	query, args := indicatorSQL(`split_part(last_error, ':', 1)`, func(i int) string { return fmt.Sprintf("$%d", i) }, q)
+	query, args := indicatorSQL(`split_part(last_error, ':', 1)`, pgPlaceholder, q)
 	rows, err := j.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []indicatorRow
-	for rows.Next() {
-		var r indicatorRow
-		if err := rows.Scan(&r.site, &r.unit, &r.context, &r.hour, &r.state, &r.outcome, &r.authorize, &r.reason,
-			&r.count, &r.oppositions, &r.offline, &r.offlineMax, &r.offlineSum); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := readRows(rows, scanIndicatorRow)
+	if err != nil {
 		return nil, err
 	}
 	return foldIndicators(q, out), nil
 }
+
+// INSiLookups implements Journal.
+func (j *PGJournal) INSiLookups(ctx context.Context, q IndicatorQuery) ([]INSiLookup, error) {
+	if err := checkIndicatorQuery(q); err != nil {
+		return nil, err
+	}
+	query, args := insiLookupSQL(`split_part(detail, ' in ', 1)`, pgPlaceholder, q)
+	rows, err := j.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out, err := readRows(rows, scanINSiLookupRow)
+	if err != nil {
+		return nil, err
+	}
+	return foldINSiLookups(q, out), nil
+}
+
+// pgPlaceholder is PostgreSQL's n-th placeholder.
+func pgPlaceholder(i int) string { return fmt.Sprintf("$%d", i) }

@@ -261,7 +261,8 @@ func recordOf(o *event.Opened) Record {
 		}
 	}
 	return Record{ID: e.ID, Device: e.Device, Seq: e.Seq, Site: e.Site.FINESS, Unit: e.Site.Unit, Type: e.Type, Received: time.Now(),
-		Payload: o.Payload, Context: e.Context, Signed: e.Time, Authorize: e.Consent.Authorization, Oppositions: opp}
+		Payload: o.Payload, Context: e.Context, Signed: e.Time, Authorize: e.Consent.Authorization, Oppositions: opp,
+		Identity: e.Patient.Identity.Status.String()}
 }
 
 // answerAgain answers a redelivery (the kiosk did not get the result)

@@ -247,9 +247,9 @@ func acceptTx(ctx context.Context, tx wtx, r Record) (Record, bool, error) {
 	}
 	kind := acceptState(&r)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, device, seq, site, unit, type, received, state, message, last_error, payload,
-		context, signed, authorize, oppositions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		context, signed, authorize, oppositions, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.Device, r.Seq, r.Site, r.Unit, r.Type, r.Received.UnixMilli(), r.State, r.Message, r.LastError, r.Payload,
-		r.Context, signedMillis(r), boolInt(r.Authorize), r.Oppositions); err != nil {
+		r.Context, signedMillis(r), boolInt(r.Authorize), r.Oppositions, r.Identity); err != nil {
 		return Record{}, false, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO devices (device, last_seq) VALUES (?, ?)
@@ -497,17 +497,27 @@ func (j *SQLiteJournal) Indicators(ctx context.Context, q IndicatorQuery) ([]Ind
 		return nil, err
 	}
 	defer rows.Close()
-	var out []indicatorRow
-	for rows.Next() {
-		var r indicatorRow
-		if err := rows.Scan(&r.site, &r.unit, &r.context, &r.hour, &r.state, &r.outcome, &r.authorize, &r.reason,
-			&r.count, &r.oppositions, &r.offline, &r.offlineMax, &r.offlineSum); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := readRows(rows, scanIndicatorRow)
+	if err != nil {
 		return nil, err
 	}
 	return foldIndicators(q, out), nil
+}
+
+// INSiLookups implements Journal.
+func (j *SQLiteJournal) INSiLookups(ctx context.Context, q IndicatorQuery) ([]INSiLookup, error) {
+	if err := checkIndicatorQuery(q); err != nil {
+		return nil, err
+	}
+	query, args := insiLookupSQL(`substr(detail, 1, instr(detail, ' in ') - 1)`, func(int) string { return "?" }, q)
+	rows, err := j.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out, err := readRows(rows, scanINSiLookupRow)
+	if err != nil {
+		return nil, err
+	}
+	return foldINSiLookups(q, out), nil
 }
