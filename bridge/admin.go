@@ -5,11 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -112,6 +117,9 @@ type Admin struct {
 	Ready    func() bool
 }
 
+//go:embed admin.html
+var pageTemplates string
+
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"regime": regimeLabel,
 	"since": func(t time.Time) string {
@@ -120,26 +128,15 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return time.Since(t).Round(time.Second).String()
 	},
-	"date": func(t time.Time) string { return t.Local().Format("02/01/2006 15:04:05") },
-}).Parse(`{{define "head"}}<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Passerelle DMP — {{.Title}}</title>
-<style>body{font:16px system-ui,sans-serif;margin:0;color:#111}nav{background:#222b36;padding:10px}nav a{color:#fff;margin-right:18px}
-main{padding:16px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bad{color:#b00020;font-weight:600}.ok{color:#0b6e2e}</style>
-</head><body><nav><a href="/">Bornes</a><a href="/events">Événements</a><a href="/dead">Lettres mortes</a><a href="/usage">Indicateurs</a><a href="/audit">Audit</a></nav><main><h1>{{.Title}}</h1>{{end}}
-{{define "foot"}}</main></body></html>{{end}}
-{{define "fleet"}}{{template "head" .}}<table><tr><th>Borne</th><th>Site inscrit (certificat)</th><th>Régime</th><th>État</th><th>Vue il y a</th><th>Version</th><th>Lecteurs</th><th>File</th><th>Quarantaine</th><th>Dernière erreur</th><th>Horloge</th></tr>
-{{range .Fleet}}<tr><td>{{.Device}}</td><td>{{if .Enrolled.FINESS}}{{.Enrolled.FINESS}} · {{.Enrolled.Unit}}{{else}}<span class="bad">non prouvé</span>{{end}}{{if .SiteMismatch}} <span class="bad">configurée pour {{.Site.FINESS}} · {{.Site.Unit}} : ses événements sont refusés</span>{{end}}</td><td>{{regime .Regime}}{{if .RegimeMismatch}} <span class="bad">le DMP du pont est en régime {{regime .BridgeRegime}} : ses événements sont refusés</span>{{end}}</td><td>{{if .Online}}<span class="ok">en ligne</span>{{else}}<span class="bad">hors ligne</span>{{end}}</td><td>{{since .Seen}}</td><td>{{.Version}}</td><td>{{len .Readers}}</td><td>{{.Outbox}}</td><td>{{if .Quarantined}}<span class="bad">{{.Quarantined}}</span>{{else}}0{{end}}</td><td>{{.LastError}}</td><td>{{date .Clock}}</td></tr>{{else}}<tr><td colspan="11">Aucune borne n'a encore donné de nouvelles.</td></tr>{{end}}</table>
-<p>Reçus {{.M.Received}}, acceptés {{.M.Accepted}}, doublons {{.M.Duplicates}}, refusés {{.M.Rejected}}, traités {{.M.Done}}, en échec {{.M.Failed}}, abandonnés {{.M.Dead}}.</p>{{template "foot"}}{{end}}
-{{define "events"}}{{template "head" .}}<table><tr><th>Reçu</th><th>Événement</th><th>Borne</th><th>Site / unité</th><th>Type</th><th>Patient</th><th>État</th><th>Résultat</th></tr>
-{{range .Events}}<tr><td>{{date .Received}}</td><td>{{.ID}}</td><td>{{.Device}}</td><td>{{.Site}} / {{.Unit}}</td><td>{{.Type}}</td><td>{{.Patient}}</td><td>{{.State}}</td><td>{{.Outcome}}</td></tr>{{end}}</table>{{template "foot"}}{{end}}
-{{define "dead"}}{{template "head" .}}<table><tr><th>Événement</th><th>Borne</th><th>Tentatives</th><th>Erreur</th><th></th></tr>
-{{range .Events}}<tr><td>{{.ID}}</td><td>{{.Device}}</td><td>{{.Attempts}}</td><td>{{.LastError}}</td><td><form method="post" action="/dead/retry"><input type="hidden" name="id" value="{{.ID}}"><button>Relancer</button></form>
-<form method="post" action="/dead/abandon"><input type="hidden" name="id" value="{{.ID}}"><button>Abandonner</button></form></td></tr>{{else}}<tr><td colspan="5">Aucune lettre morte.</td></tr>{{end}}</table>
-<h2>Refusés à la vérification</h2><p>Jamais traités ni relançables : la borne a reçu le motif ; la saisie est à refaire une fois la cause corrigée.</p>
-<table><tr><th>Événement</th><th>Borne</th><th>Reçu</th><th>Motif</th><th>Message affiché à la borne</th></tr>
-{{range .Refused}}<tr><td>{{.ID}}</td><td>{{.Device}}</td><td>{{date .Received}}</td><td>{{.LastError}}</td><td>{{.Message}}</td></tr>{{else}}<tr><td colspan="5">Aucun événement refusé.</td></tr>{{end}}</table>{{template "foot"}}{{end}}
-{{define "usage"}}{{template "head" .}}<p>DMP créés, autorisations enregistrées, DMP existants et refus, par site, unité et jour.</p>{{.Chart}}
-<table><tr><th>Jour</th><th>Site</th><th>Unité</th><th>Action</th><th>Nombre</th></tr>{{range .Usage}}<tr><td>{{.Day}}</td><td>{{.Site}}</td><td>{{.Unit}}</td><td>{{.Action}}</td><td>{{.Count}}</td></tr>{{end}}</table>{{template "foot"}}{{end}}
-{{define "audit"}}{{template "head" .}}{{if .Broken}}<p class="bad">Chaîne d'audit rompue au maillon {{.Broken}} (après {{.Links}} maillons intègres).</p>{{else}}<p class="ok">Chaîne d'audit intègre : {{.Links}} maillons.</p>{{end}}{{template "foot"}}{{end}}`))
+	"date":    func(t time.Time) string { return t.In(paris).Format("02/01/2006 15:04:05") },
+	"state":   func(s string) string { return label(stateLabels, s) },
+	"outcome": func(s string) string { return label(outcomeLabels, s) },
+	"type":    func(s string) string { return label(typeLabels, s) },
+	"ctx":     func(s string) string { return label(contextLabels, s) },
+	"reason":  func(r Record) string { return label(reasonLabels, reasonOf(r)) },
+	"minutes": func(d time.Duration) string { return decimal(d.Minutes()) },
+	"percent": func(x float64) string { return decimal(100 * x) },
+}).Parse(pageTemplates))
 
 // maskPatient shows enough to tell events apart, not who the patient is.
 func maskPatient(payload []byte) string {
@@ -163,7 +160,7 @@ func (a *Admin) Handler() http.Handler {
 	mux := http.NewServeMux()
 	render := func(w http.ResponseWriter, name string, data map[string]any) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'")
 		if err := pages.ExecuteTemplate(w, name, data); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
@@ -176,37 +173,43 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		render(w, "fleet", map[string]any{"Title": "Bornes", "Fleet": a.Fleet.list(), "M": metrics()})
 	})
-	list := func(state string) func(w http.ResponseWriter, r *http.Request) {
-		return func(w http.ResponseWriter, r *http.Request) {
-			recs, err := a.Journal.List(r.Context(), state, 200)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			type row struct {
-				Record
-				Patient string
-			}
-			rows := make([]row, len(recs))
-			for i, rec := range recs {
-				rows[i] = row{rec, maskPatient(rec.Payload)}
-			}
-			data := map[string]any{"Title": "Événements", "Events": rows}
-			name := "events"
-			if state == StateDead {
-				name, data["Title"] = "dead", "Lettres mortes"
-				refused, err := a.Journal.List(r.Context(), StateRefused, 200)
-				if err != nil {
-					http.Error(w, err.Error(), http.StatusInternalServerError)
-					return
-				}
-				data["Refused"] = refused
-			}
-			render(w, name, data)
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		data := map[string]any{"Title": "Événements"}
+		f, filter, err := parseEventFilters(r.URL.Query())
+		if err != nil {
+			data["Error"] = err.Error()
 		}
-	}
-	mux.HandleFunc("GET /events", list(""))
-	mux.HandleFunc("GET /dead", list(StateDead))
+		data["F"], data["States"] = f, options(byLabel(stateLabels), stateLabels, f.State)
+		recs, pager, err := a.page(r, filter, "page")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		data["Events"], data["Pager"] = masked(recs), pager
+		render(w, "events", data)
+	})
+	mux.HandleFunc("GET /dead", func(w http.ResponseWriter, r *http.Request) {
+		data := map[string]any{"Title": "Lettres mortes et refus"}
+		f, filter, err := parseEventFilters(r.URL.Query())
+		if err != nil {
+			data["Error"] = err.Error()
+		}
+		data["F"] = f
+		filter.State = StateDead
+		dead, pager, err := a.page(r, filter, "page")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		filter.State = StateRefused
+		refused, rpager, err := a.page(r, filter, "rpage")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		data["Events"], data["Pager"], data["Refused"], data["RefusedPager"] = dead, pager, refused, rpager
+		render(w, "dead", data)
+	})
 	mux.HandleFunc("POST /dead/retry", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.Journal.Retry(r.Context(), r.FormValue("id")); err != nil {
 			http.Error(w, err.Error(), http.StatusConflict)
@@ -228,12 +231,53 @@ func (a *Admin) Handler() http.Handler {
 		http.Redirect(w, r, "/dead", http.StatusSeeOther)
 	})
 	mux.HandleFunc("GET /usage", func(w http.ResponseWriter, r *http.Request) {
-		u, err := a.Journal.Usage(r.Context())
+		http.Redirect(w, r, "/infocentre", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("GET /infocentre", func(w http.ResponseWriter, r *http.Request) {
+		f, q, err := parseInfocentre(r.URL.Query(), time.Now())
+		data := map[string]any{"Title": "Infocentre DMP", "F": f, "Query": f.query(),
+			"Periods": options(Periods, periodLabels, f.By), "Contexts": options(byLabel(contextLabels), contextLabels, f.Context)}
+		if err != nil {
+			data["Error"] = err.Error()
+			w.WriteHeader(http.StatusBadRequest)
+			render(w, "infocentre", data)
+			return
+		}
+		view, err := buildInfocentre(r.Context(), a.Journal, q, f.query())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		render(w, "usage", map[string]any{"Title": "Indicateurs d'usage", "Usage": u, "Chart": usageChart(u)})
+		data["View"] = view
+		render(w, "infocentre", data)
+	})
+	// Each chart is drawn by the bridge (no script, nothing from outside
+	// the hospital's network) for the same query as the page.
+	mux.HandleFunc("GET /infocentre/{chart}", func(w http.ResponseWriter, r *http.Request) {
+		_, q, err := parseInfocentre(r.URL.Query(), time.Now())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		view, err := buildInfocentre(r.Context(), a.Journal, q, "")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		for _, c := range view.Charts {
+			if c.Name+".svg" == r.PathValue("chart") {
+				svg, err := c.SVG()
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+				w.Header().Set("Content-Type", "image/svg+xml")
+				w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+				w.Write(svg)
+				return
+			}
+		}
+		http.NotFound(w, r)
 	})
 	mux.HandleFunc("GET /audit", func(w http.ResponseWriter, r *http.Request) {
 		n, broken, err := a.Journal.VerifyAudit(r.Context())
@@ -319,39 +363,6 @@ func (a *Admin) auth(h http.Handler) http.Handler {
 	})
 }
 
-// usageChart draws the daily counts per action as an SVG bar chart.
-func usageChart(u []Usage) template.HTML {
-	days := map[string]map[string]int{}
-	var order []string
-	maxN := 1
-	for _, x := range u {
-		if days[x.Day] == nil {
-			days[x.Day] = map[string]int{}
-			order = append(order, x.Day)
-		}
-		days[x.Day][x.Action] += x.Count
-		maxN = max(maxN, days[x.Day][x.Action])
-	}
-	actions := []string{event.OutcomeCreated, event.OutcomeAuthorized, event.OutcomeExists, event.OutcomeRefused}
-	colours := map[string]string{event.OutcomeCreated: "#0b6e2e", event.OutcomeAuthorized: "#004a99", event.OutcomeExists: "#6b6b6b", event.OutcomeRefused: "#b00020"}
-	const h, bw = 160, 14
-	var b strings.Builder
-	w := max(200, len(order)*(len(actions)*bw+20)+40)
-	fmt.Fprintf(&b, `<svg role="img" aria-label="Actions par jour" width="%d" height="%d" viewBox="0 0 %d %d">`, w, h+40, w, h+40)
-	for i, d := range order {
-		x0 := 30 + i*(len(actions)*bw+20)
-		for k, a := range actions {
-			n := days[d][a]
-			bh := n * h / maxN
-			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>%s %s : %d</title></rect>`,
-				x0+k*bw, h-bh+10, bw-2, bh, colours[a], d, a, n)
-		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11">%s</text>`, x0, h+28, template.HTMLEscapeString(d[5:]))
-	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
-}
-
 // writeMetrics writes the Prometheus text format.
 func (a *Admin) writeMetrics(ctx context.Context, w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
@@ -389,7 +400,106 @@ func (a *Admin) writeMetrics(ctx context.Context, w http.ResponseWriter) {
 		}
 	}
 	fmt.Fprintf(w, "dmpbridge_kiosks_online %d\n", online)
-	if dead, err := a.Journal.List(ctx, StateDead, 10000); err == nil {
-		fmt.Fprintf(w, "# HELP dmpbridge_dead_letters Events in the dead letters.\n# TYPE dmpbridge_dead_letters gauge\ndmpbridge_dead_letters %d\n", len(dead))
+	if _, dead, err := a.Journal.List(ctx, EventFilter{State: StateDead, Limit: 1}); err == nil {
+		fmt.Fprintf(w, "# HELP dmpbridge_dead_letters Events in the dead letters.\n# TYPE dmpbridge_dead_letters gauge\ndmpbridge_dead_letters %d\n", dead)
 	}
+}
+
+// eventFilters are the events pages' filters as typed, for the form.
+type eventFilters struct{ State, Site, Unit, From, To string }
+
+// parseEventFilters reads the events pages' filters; a date that cannot be
+// read is said and left out.
+func parseEventFilters(v url.Values) (eventFilters, EventFilter, error) {
+	f := eventFilters{State: v.Get("state"), Site: v.Get("site"), Unit: v.Get("unit"), From: v.Get("from"), To: v.Get("to")}
+	filter := EventFilter{State: f.State, Site: f.Site, Unit: f.Unit, Limit: pageSize}
+	var errs []string
+	if f.From != "" {
+		d, err := time.ParseInLocation(time.DateOnly, f.From, paris)
+		if err != nil {
+			errs, f.From = append(errs, "date de début illisible"), ""
+		}
+		filter.From = d
+	}
+	if f.To != "" {
+		d, err := time.ParseInLocation(time.DateOnly, f.To, paris)
+		if err != nil {
+			errs, f.To = append(errs, "date de fin illisible"), ""
+		} else {
+			filter.To = d.AddDate(0, 0, 1)
+		}
+	}
+	if len(errs) > 0 {
+		return f, filter, fmt.Errorf("%s : attendue sous la forme AAAA-MM-JJ ; le filtre n'est pas appliqué", strings.Join(errs, ", "))
+	}
+	return f, filter, nil
+}
+
+// pageSize is how many events a page lists.
+const pageSize = 50
+
+// pager is a page's place among the pages of a list.
+type pager struct {
+	Page, Pages, Total int
+	Prev, Next         template.URL
+}
+
+// page lists the events of filter on the page the request's param names,
+// and the links to the pages before and after it (the other parameters
+// kept).
+func (a *Admin) page(r *http.Request, filter EventFilter, param string) ([]Record, pager, error) {
+	n, _ := strconv.Atoi(r.URL.Query().Get(param))
+	n = max(n, 1)
+	filter.Offset = (n - 1) * pageSize
+	recs, total, err := a.Journal.List(r.Context(), filter)
+	if err != nil {
+		return nil, pager{}, err
+	}
+	p := pager{Page: n, Pages: max(1, (total+pageSize-1)/pageSize), Total: total}
+	link := func(k int) template.URL {
+		v := r.URL.Query()
+		v.Set(param, strconv.Itoa(k))
+		return template.URL("?" + v.Encode())
+	}
+	if n > 1 {
+		p.Prev = link(min(n-1, p.Pages))
+	}
+	if n < p.Pages {
+		p.Next = link(n + 1)
+	}
+	return recs, p, nil
+}
+
+// maskedRecord is a record with its patient masked, for the pages.
+type maskedRecord struct {
+	Record
+	Patient string
+}
+
+func masked(recs []Record) []maskedRecord {
+	out := make([]maskedRecord, len(recs))
+	for i, rec := range recs {
+		out[i] = maskedRecord{rec, maskPatient(rec.Payload)}
+	}
+	return out
+}
+
+// option is a choice of a select.
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// options lists values with their labels, in the order given.
+func options(values []string, labels map[string]string, selected string) []option {
+	out := make([]option, 0, len(values))
+	for _, v := range values {
+		out = append(out, option{Value: v, Label: label(labels, v), Selected: v == selected})
+	}
+	return out
+}
+
+// byLabel lists the keys of labels in the order of their labels.
+func byLabel(labels map[string]string) []string {
+	return slices.SortedFunc(maps.Keys(labels), func(a, b string) int { return strings.Compare(labels[a], labels[b]) })
 }

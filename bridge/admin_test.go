@@ -52,18 +52,25 @@ func TestAdminPages(t *testing.T) {
 		t.Errorf("fleet page:\n%s", dom)
 	}
 	events := page("/events")
-	if !strings.Contains(events, done.ID) || !strings.Contains(events, "M•••") {
+	if !strings.Contains(events, done.ID) || !strings.Contains(events, "M•••") || !strings.Contains(events, "traité") ||
+		!strings.Contains(events, "accès de l'établissement autorisé") || !strings.Contains(events, "information, autorisation et oppositions") {
 		t.Errorf("events page:\n%s", events)
+	}
+	for _, code := range []string{">done<", ">authorized<", ">dmp.consent<", ">dead<"} {
+		if strings.Contains(events, code) {
+			t.Errorf("the events page shows the code %s, not French", code)
+		}
 	}
 	if strings.Contains(events, "MARTIN") || strings.Contains(events, "19750612") {
 		t.Error("the events page shows an identity")
 	}
 	if dom := page("/dead"); !strings.Contains(dom, dead.ID) || !strings.Contains(dom, "DMPIdentityCertificationFailure") ||
-		!strings.Contains(dom, refused.ID) || !strings.Contains(dom, "site: event") || !strings.Contains(dom, "pas inscrite pour ce site") {
+		!strings.Contains(dom, refused.ID) || !strings.Contains(dom, "site: event") || !strings.Contains(dom, "pas inscrite pour ce site") ||
+		!strings.Contains(dom, "borne non inscrite pour ce site") {
 		t.Errorf("dead letters page:\n%s", dom)
 	}
-	if dom := page("/usage"); !strings.Contains(dom, "<svg") || !strings.Contains(dom, "authorized") {
-		t.Errorf("usage page:\n%s", dom)
+	if dom := page("/infocentre"); !strings.Contains(dom, `id="chart-activite"`) || !strings.Contains(dom, "borne non inscrite pour ce site") {
+		t.Errorf("infocentre page:\n%s", dom)
 	}
 	if dom := page("/audit"); !strings.Contains(dom, "intègre") {
 		t.Errorf("audit page:\n%s", dom)

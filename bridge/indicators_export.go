@@ -12,28 +12,6 @@ import (
 	"time"
 )
 
-// contextLabels and reasonLabels name the contexts and the refusals'
-// reasons for the project lead, in French.
-var (
-	contextLabels = map[string]string{"admission": "Admission", "bedside": "Chambre (tablette)", "consultation-exit": "Sortie de consultation"}
-	reasonLabels  = map[string]string{
-		RejectTooOld: "trop ancienne", RejectClock: "horloge de la borne en avance", RejectSite: "site non inscrit",
-		RejectRegime: "régime du DMP", RejectCardChain: "carte non reconnue", RejectCardType: "type de carte",
-		RejectProfessional: "professionnel autre que la carte", RejectRevoked: "borne révoquée", RejectContent: "demande incomplète",
-		RejectSignature: "signature", RejectReplay: "rejouée", RejectReused: "identifiant réutilisé",
-	}
-)
-
-func label(m map[string]string, k string) string {
-	if l, ok := m[k]; ok {
-		return l
-	}
-	if k == "" {
-		return "non précisé"
-	}
-	return k
-}
-
 // indicatorHeader is the CSV's first line: French column names.
 var indicatorHeader = []string{"Période", "Site (FINESS géographique)", "Unité", "Contexte", "Sessions terminées", "DMP créés",
 	"DMP existants", "Accès autorisés", "Accès retirés", "Oppositions", "Refus aux contrôles", "Refus par motif",

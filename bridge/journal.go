@@ -59,6 +59,47 @@ var indicatorColumns = [][2]string{
 	{"identity", "TEXT NOT NULL DEFAULT ''"}, // '': not known
 }
 
+// EventFilter selects journaled events: every field set must match
+// (From and To bound the reception, To excluded); Limit (default 50) and
+// Offset page them.
+type EventFilter struct {
+	State, Site, Unit string
+	From, To          time.Time
+	Offset, Limit     int
+}
+
+// eventFilterSQL is the WHERE clause of f (ph gives the n-th placeholder)
+// and its arguments.
+func eventFilterSQL(f EventFilter, ph func(int) string) (string, []any) {
+	where := []string{"1 = 1"}
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, cond+" "+ph(len(args)))
+	}
+	for _, c := range [][2]string{{"state =", f.State}, {"site =", f.Site}, {"unit =", f.Unit}} {
+		if c[1] != "" {
+			add(c[0], c[1])
+		}
+	}
+	if !f.From.IsZero() {
+		add("received >=", f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		add("received <", f.To.UnixMilli())
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// pageOf is f's limit and offset.
+func pageOf(f EventFilter) (limit, offset int) {
+	limit = f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	return limit, max(f.Offset, 0)
+}
+
 // ErrReplay is a sequence number not above the device's last.
 var ErrReplay = errors.New("journal: sequence not above the device's last")
 
@@ -74,13 +115,6 @@ type AuditEntry struct {
 	Detail string
 	Prev   string
 	Hash   string
-}
-
-// Usage counts outcomes per site, unit, day and action: the indicators the
-// establishment follows its DMP targets with.
-type Usage struct {
-	Site, Unit, Day, Action string
-	Count                   int
 }
 
 // Journal keeps every accepted event durably and the audit chain. A
@@ -111,13 +145,14 @@ type Journal interface {
 	// retry.
 	Mark(ctx context.Context, id, mark string) error
 	Marked(ctx context.Context, id, mark string) (bool, error)
-	List(ctx context.Context, state string, limit int) ([]Record, error)
+	// List returns the events f selects, the latest received first, and
+	// how many it selects in all (for the pages).
+	List(ctx context.Context, f EventFilter) (page []Record, total int, err error)
 	// Audit appends to the hash-chained audit trail.
 	Audit(ctx context.Context, kind, ref, detail string) error
 	// VerifyAudit checks the chain; broken is the first link that does not
 	// hold (0 when all hold).
 	VerifyAudit(ctx context.Context) (links int, broken int64, err error)
-	Usage(ctx context.Context) ([]Usage, error)
 	// Indicators counts what the infocentre shows (indicators.go).
 	Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error)
 	// INSiLookups counts the audited INSi calls (indicators.go); the
@@ -139,8 +174,7 @@ func acceptState(r *Record) string {
 func acceptDetail(r Record) string {
 	d := fmt.Sprintf("device=%s seq=%d type=%s", r.Device, r.Seq, r.Type)
 	if r.State == StateRefused {
-		reason, _, _ := strings.Cut(r.LastError, ":")
-		d += " reason=" + reason
+		d += " reason=" + reasonOf(r)
 	}
 	return d
 }

@@ -69,7 +69,7 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 		if got, _, err := j.Accept(ctx, v); err != nil || got.State != StateVerified || got.Message != "" {
 			t.Fatalf("accept verified: %+v %v", got, err)
 		}
-		if list, err := j.List(ctx, StateRefused, 10); err != nil || len(list) != 1 || list[0].ID != "r1" {
+		if list, _, err := j.List(ctx, EventFilter{State: StateRefused, Limit: 10}); err != nil || len(list) != 1 || list[0].ID != "r1" {
 			t.Fatalf("refused list: %+v %v", list, err)
 		}
 	})
@@ -125,7 +125,7 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 		if c, _ := j.Claim(ctx, now.Add(2*time.Minute), 10); len(c) != 1 || c[0].ID != "e2" || c[0].Attempts != 2 {
 			t.Fatalf("retry: %+v", c)
 		}
-		dead, err := j.List(ctx, StateDead, 10)
+		dead, _, err := j.List(ctx, EventFilter{State: StateDead, Limit: 10})
 		if err != nil || len(dead) != 1 || dead[0].LastError != "DMPIdentityCertificationFailure" {
 			t.Fatalf("dead letters: %+v %v", dead, err)
 		}
@@ -142,9 +142,10 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 		if r, _ := j.Get(ctx, "e2"); r.State != StateVerified {
 			t.Fatalf("after recover: %s", r.State)
 		}
-		usage, err := j.Usage(ctx)
-		if err != nil || len(usage) != 1 || usage[0].Action != "authorized" || usage[0].Count != 1 || usage[0].Site != "750712184" {
-			t.Fatalf("usage: %+v %v", usage, err)
+		at := time.Now()
+		ins, err := j.Indicators(ctx, IndicatorQuery{From: at.Add(-time.Hour), To: at.Add(time.Hour), By: "range"})
+		if err != nil || len(ins) != 1 || ins[0].Completed != 1 || ins[0].Site != "750712184" {
+			t.Fatalf("indicators: %+v %v", ins, err)
 		}
 	})
 
@@ -215,7 +216,7 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		if all, _ := j.List(ctx, StateVerified, 1000); len(all) != 400 {
+		if all, _, _ := j.List(ctx, EventFilter{State: StateVerified, Limit: 1000}); len(all) != 400 {
 			t.Fatalf("%d events stored of 400", len(all))
 		}
 		if n, broken, _ := j.VerifyAudit(ctx); n != 400 || broken != 0 {

@@ -244,8 +244,17 @@ func (j *PGJournal) Retry(ctx context.Context, id string) error {
 }
 
 // List implements Journal.
-func (j *PGJournal) List(ctx context.Context, state string, limit int) ([]Record, error) {
-	return pgCollect(j.pool.Query(ctx, `SELECT `+pgCols+` FROM events WHERE state = $1 OR $1 = '' ORDER BY received DESC LIMIT $2`, state, limit))
+func (j *PGJournal) List(ctx context.Context, f EventFilter) ([]Record, int, error) {
+	where, args := eventFilterSQL(f, pgPlaceholder)
+	var total int
+	if err := j.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageOf(f)
+	n := len(args)
+	recs, err := pgCollect(j.pool.Query(ctx, `SELECT `+pgCols+` FROM events WHERE `+where+
+		fmt.Sprintf(` ORDER BY received DESC, id LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, limit, offset)...))
+	return recs, total, err
 }
 
 // Audit implements Journal.
@@ -261,27 +270,6 @@ func (j *PGJournal) VerifyAudit(ctx context.Context) (int, int64, error) {
 	}
 	defer rows.Close()
 	return walkChain(rows.Next, rows.Scan, rows.Err)
-}
-
-// Usage implements Journal.
-func (j *PGJournal) Usage(ctx context.Context) ([]Usage, error) {
-	rows, err := j.pool.Query(ctx, `SELECT site, unit, to_char(to_timestamp(received / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), outcome, count(*)
-		FROM events WHERE state = $1 GROUP BY 1, 2, 3, 4 ORDER BY 3, 1, 2, 4`, StateDone)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Usage
-	for rows.Next() {
-		var u Usage
-		var c int64
-		if err := rows.Scan(&u.Site, &u.Unit, &u.Day, &u.Action, &c); err != nil {
-			return nil, err
-		}
-		u.Count = int(c)
-		out = append(out, u)
-	}
-	return out, rows.Err()
 }
 
 // Indicators implements Journal.

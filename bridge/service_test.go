@@ -268,7 +268,7 @@ func TestServiceTellsRefusals(t *testing.T) {
 	if res := r.result(t, next.ID); res.Outcome != event.OutcomeAuthorized {
 		t.Fatalf("the next event: %+v", res)
 	}
-	if refused, err := r.journal.List(ctx, StateRefused, 10); err != nil || len(refused) != 2 {
+	if refused, _, err := r.journal.List(ctx, EventFilter{State: StateRefused, Limit: 10}); err != nil || len(refused) != 2 {
 		t.Fatalf("refused list: %d, %v", len(refused), err)
 	}
 	if n, broken, err := r.journal.VerifyAudit(ctx); err != nil || broken != 0 || n == 0 {
@@ -348,7 +348,7 @@ func TestServiceRetriesThenDeadLetters(t *testing.T) {
 	if res.Outcome != event.OutcomeError || res.Message != "Identité non certifiée par le DMP." {
 		t.Fatalf("permanent failure: %+v", res)
 	}
-	dead, _ := r.journal.List(context.Background(), StateDead, 10)
+	dead, _, _ := r.journal.List(context.Background(), EventFilter{State: StateDead, Limit: 10})
 	if len(dead) != 1 || dead[0].ID != e2.ID {
 		t.Fatalf("dead letters %+v", dead)
 	}

@@ -387,8 +387,16 @@ func (j *SQLiteJournal) Retry(ctx context.Context, id string) error {
 }
 
 // List implements Journal.
-func (j *SQLiteJournal) List(ctx context.Context, state string, limit int) ([]Record, error) {
-	return collect(j.db.QueryContext(ctx, `SELECT `+recordCols+` FROM events WHERE state = ? OR ? = '' ORDER BY received DESC LIMIT ?`, state, state, limit))
+func (j *SQLiteJournal) List(ctx context.Context, f EventFilter) ([]Record, int, error) {
+	where, args := eventFilterSQL(f, func(int) string { return "?" })
+	var total int
+	if err := j.db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit, offset := pageOf(f)
+	recs, err := collect(j.db.QueryContext(ctx, `SELECT `+recordCols+` FROM events WHERE `+where+` ORDER BY received DESC, id LIMIT ? OFFSET ?`,
+		append(args, limit, offset)...))
+	return recs, total, err
 }
 
 // collect reads every record of a query (pgCollect's twin).
@@ -465,25 +473,6 @@ func walkChain(next func() bool, scan func(...any) error, end func() error) (int
 		n++
 	}
 	return n, 0, end()
-}
-
-// Usage implements Journal.
-func (j *SQLiteJournal) Usage(ctx context.Context) ([]Usage, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT site, unit, strftime('%Y-%m-%d', received / 1000, 'unixepoch'), outcome, count(*)
-		FROM events WHERE state = ? GROUP BY 1, 2, 3, 4 ORDER BY 3, 1, 2, 4`, StateDone)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Usage
-	for rows.Next() {
-		var u Usage
-		if err := rows.Scan(&u.Site, &u.Unit, &u.Day, &u.Action, &u.Count); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
 }
 
 // Indicators implements Journal.

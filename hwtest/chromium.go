@@ -2,6 +2,7 @@ package hwtest
 
 import (
 	"context"
+	"github.com/chromedp/chromedp"
 	"os/exec"
 	"testing"
 	"time"
@@ -33,4 +34,22 @@ func DumpDOM(t testing.TB, url string) string {
 		t.Fatalf("chromium --dump-dom %s: %v", url, err)
 	}
 	return string(out)
+}
+
+// Browser starts a headless Chromium for the test (Debian's) and returns
+// its first tab, cancelled after timeout. extra adds allocator options.
+func Browser(t testing.TB, width, height int, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(Chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), append(opts, extra...)...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancel3)
+	return ctx
 }

@@ -16,7 +16,7 @@ import (
 
 	"dmpkiosk/display"
 	"dmpkiosk/display/input"
-	"dmpkiosk/hwtest/system"
+	"dmpkiosk/hwtest"
 )
 
 type fakeTray struct {
@@ -49,7 +49,7 @@ func artifact(t *testing.T, name string) string {
 
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	return system.Browser(t, 1280, 900, 60*time.Second)
+	return hwtest.Browser(t, 1280, 900, 60*time.Second)
 }
 
 func waitText(want string) chromedp.Action[chromedp.Void] {

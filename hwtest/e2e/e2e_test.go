@@ -65,7 +65,7 @@ func start(t *testing.T, regime string) *scenario {
 	s.b = system.StartBridge(t, bins["bridge"], system.BridgeOptions{Regime: regime})
 	s.k = system.StartKiosk(t, bins, s.b, "kiosk-1", regime)
 	// The admin web's certificate is from the test's own authority.
-	ctx := system.Browser(t, 1100, 820, 3*time.Minute, chromedp.Flag("ignore-certificate-errors", true))
+	ctx := hwtest.Browser(t, 1100, 820, 3*time.Minute, chromedp.Flag("ignore-certificate-errors", true))
 	s.ctx = ctx
 	s.do(chromedp.Navigate(s.k.Web))
 	s.see("Insérez les cartes")
@@ -290,9 +290,9 @@ func TestLegacyCreation(t *testing.T) {
 	if st != [2]string{"done", "created"} {
 		t.Fatalf("journal %s: %v", id, st)
 	}
-	s.admin("/events", "admin-events", id, "done", "created", "D•••")
+	s.admin("/events", "admin-events", id, "traité", "DMP créé", "D•••")
 	s.admin("/", "admin-fleet", "kiosk-1", "en ligne")
-	s.admin("/usage", "admin-usage", "750712184", "ACCUEIL", "created")
+	s.admin("/infocentre", "admin-infocentre", "750712184", "ACCUEIL", "DMP créés", "Activité par jour")
 	s.auditIntact()
 }
 
@@ -324,7 +324,7 @@ func TestCurrentRegime(t *testing.T) {
 	if _, st := s.onlyEvent(); st != [2]string{"done", "authorized"} {
 		t.Fatalf("journal %v", st)
 	}
-	s.admin("/events", "admin-events", "authorized")
+	s.admin("/events", "admin-events", "accès de l'établissement autorisé")
 	s.auditIntact()
 }
 

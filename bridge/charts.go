@@ -1,0 +1,156 @@
+package bridge
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// chartData is what a chart draws and the table beside it shows: one
+// value per category (a period, a reason) for each series.
+type chartData struct {
+	Name       string // the chart's path: /infocentre/<Name>.svg
+	Title      string
+	Categories []string
+	Series     []chartSeries
+	// Lines: a time series (one line per series); otherwise horizontal
+	// bars of the first series.
+	Lines bool
+	// Query is the page's, for the chart's address.
+	Query template.URL
+}
+
+type chartSeries struct {
+	Name   string
+	Values []int
+}
+
+// Empty says there is nothing to draw.
+func (c chartData) Empty() bool {
+	for _, s := range c.Series {
+		for _, v := range s.Values {
+			if v != 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Rows is the table of the chart: one row per category.
+func (c chartData) Rows() [][]int {
+	rows := make([][]int, len(c.Categories))
+	for i := range c.Categories {
+		for _, s := range c.Series {
+			rows[i] = append(rows[i], s.Values[i])
+		}
+	}
+	return rows
+}
+
+// SVG draws the chart with gonum/plot. Readable without colour: each
+// line has its own dash pattern and marker and is named in the legend;
+// bars carry their value.
+func (c chartData) SVG() ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = c.Title
+	p.BackgroundColor = color.White
+	var err error
+	if c.Lines {
+		err = c.lines(p)
+	} else {
+		err = c.bars(p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	w, h := 16*vg.Centimeter, 8*vg.Centimeter
+	if !c.Lines {
+		h = vg.Length(math.Max(4, 1.2+0.7*float64(len(c.Categories)))) * vg.Centimeter
+	}
+	canvas := vgsvg.New(w, h)
+	p.Draw(draw.New(canvas))
+	var b bytes.Buffer
+	if _, err := canvas.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func (c chartData) lines(p *plot.Plot) error {
+	p.Y.Label.Text = "nombre"
+	p.Y.Min = 0
+	p.Legend.Top = true
+	var args []any
+	for _, s := range c.Series {
+		xys := make(plotter.XYs, len(s.Values))
+		for i, v := range s.Values {
+			xys[i] = plotter.XY{X: float64(i), Y: float64(v)}
+		}
+		args = append(args, s.Name, xys)
+	}
+	if err := plotutil.AddLinePoints(p, args...); err != nil {
+		return err
+	}
+	// A label every few periods, so that a month of days stays legible.
+	step := max(1, (len(c.Categories)+7)/8)
+	p.X.Tick.Marker = plot.TickerFunc(func(_, _ float64) []plot.Tick {
+		var ticks []plot.Tick
+		for i, name := range c.Categories {
+			t := plot.Tick{Value: float64(i)}
+			if i%step == 0 {
+				t.Label = name
+			}
+			ticks = append(ticks, t)
+		}
+		return ticks
+	})
+	p.X.Min, p.X.Max = -0.5, float64(len(c.Categories))-0.5
+	return nil
+}
+
+func (c chartData) bars(p *plot.Plot) error {
+	p.X.Label.Text = "nombre"
+	p.X.Min = 0
+	values := make(plotter.Values, len(c.Categories))
+	labels := plotter.XYLabels{XYs: make(plotter.XYs, len(c.Categories)), Labels: make([]string, len(c.Categories))}
+	for i := range c.Categories {
+		v := c.Series[0].Values[i]
+		values[i] = float64(v)
+		labels.XYs[i] = plotter.XY{X: float64(v), Y: float64(i)}
+		labels.Labels[i] = fmt.Sprint(v)
+	}
+	bars, err := plotter.NewBarChart(values, vg.Points(14))
+	if err != nil {
+		return err
+	}
+	bars.Horizontal = true
+	bars.Color = color.Gray{Y: 0x55}
+	bars.LineStyle.Width = 0
+	text, err := plotter.NewLabels(labels)
+	if err != nil {
+		return err
+	}
+	for i := range text.TextStyle {
+		text.TextStyle[i].YAlign = draw.YCenter
+	}
+	text.Offset = vg.Point{X: vg.Points(4)}
+	p.Add(bars, text)
+	p.NominalY(c.Categories...)
+	// Room for the last bar's value.
+	top := 1.0
+	for _, v := range values {
+		top = math.Max(top, v)
+	}
+	p.X.Max = top * 1.15
+	return nil
+}
