@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"codeberg.org/go-fonts/liberation/liberationsansregular"
+
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
@@ -160,7 +162,7 @@ func (a *Admin) Handler() http.Handler {
 	mux := http.NewServeMux()
 	render := func(w http.ResponseWriter, name string, data map[string]any) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; font-src 'self'; style-src 'unsafe-inline'; form-action 'self'")
 		if err := pages.ExecuteTemplate(w, name, data); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
@@ -266,18 +268,25 @@ func (a *Admin) Handler() http.Handler {
 		}
 		for _, c := range view.Charts {
 			if c.Name+".svg" == r.PathValue("chart") {
-				svg, err := c.SVG()
+				svg, err := c.SVG(true)
 				if err != nil {
 					http.Error(w, err.Error(), http.StatusInternalServerError)
 					return
 				}
 				w.Header().Set("Content-Type", "image/svg+xml")
-				w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+				w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; font-src data:")
 				w.Write(svg)
 				return
 			}
 		}
 		http.NotFound(w, r)
+	})
+	// The pages' font, from the bridge (hospital networks have no access
+	// to the internet).
+	mux.HandleFunc("GET /assets/liberation-sans.ttf", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "font/ttf")
+		w.Header().Set("Cache-Control", "max-age=86400")
+		w.Write(liberationsansregular.TTF)
 	})
 	mux.HandleFunc("GET /audit", func(w http.ResponseWriter, r *http.Request) {
 		n, broken, err := a.Journal.VerifyAudit(r.Context())

@@ -6,8 +6,13 @@ import (
 	"html/template"
 	"image/color"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
@@ -57,12 +62,29 @@ func (c chartData) Rows() [][]int {
 	return rows
 }
 
-// SVG draws the chart with gonum/plot. Readable without colour: each
-// line has its own dash pattern and marker and is named in the legend;
-// bars carry their value.
-func (c chartData) SVG() ([]byte, error) {
+// The charts are lettered in Liberation Sans (Arial's metrics), which
+// the admin pages load from the bridge itself (/assets/).
+func init() { plot.DefaultFont = font.Font{Typeface: "Liberation", Variant: "Sans"} }
+
+// Inline is the chart as an SVG element for the page (its font is the
+// page's); empty if it cannot be drawn.
+func (c chartData) Inline() template.HTML {
+	b, err := c.SVG(false)
+	if err != nil {
+		return ""
+	}
+	if i := bytes.Index(b, []byte("<svg")); i >= 0 {
+		b = b[i:]
+	}
+	return template.HTML(bytes.Replace(b, []byte("<svg "), []byte(`<svg role="img" aria-hidden="true" `), 1))
+}
+
+// SVG draws the chart with gonum/plot; embed puts the font in the file,
+// for a chart saved on its own. Readable without colour: each line has
+// its own dash pattern and marker and is named in the legend; bars carry
+// their value.
+func (c chartData) SVG(embed bool) ([]byte, error) {
 	p := plot.New()
-	p.Title.Text = c.Title
 	p.BackgroundColor = color.White
 	var err error
 	if c.Lines {
@@ -73,11 +95,11 @@ func (c chartData) SVG() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, h := 16*vg.Centimeter, 8*vg.Centimeter
+	w, h := 14*vg.Centimeter, 8*vg.Centimeter
 	if !c.Lines {
 		h = vg.Length(math.Max(4, 1.2+0.7*float64(len(c.Categories)))) * vg.Centimeter
 	}
-	canvas := vgsvg.New(w, h)
+	canvas := vgsvg.NewWith(vgsvg.UseWH(w, h), vgsvg.EmbedFonts(embed))
 	p.Draw(draw.New(canvas))
 	var b bytes.Buffer
 	if _, err := canvas.WriteTo(&b); err != nil {
@@ -89,7 +111,15 @@ func (c chartData) SVG() ([]byte, error) {
 func (c chartData) lines(p *plot.Plot) error {
 	p.Y.Label.Text = "nombre"
 	p.Y.Min = 0
-	p.Legend.Top = true
+	// The legend at the top left, above the lines: room is made for it.
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs = vg.Points(8)
+	top := 1
+	for _, s := range c.Series {
+		top = max(top, slices.Max(s.Values))
+	}
+	p.Y.Max = float64(top) * (1.15 + 0.12*float64(len(c.Series)))
+	p.Y.Tick.Marker = integerTicks{}
 	var args []any
 	for _, s := range c.Series {
 		xys := make(plotter.XYs, len(s.Values))
@@ -101,14 +131,15 @@ func (c chartData) lines(p *plot.Plot) error {
 	if err := plotutil.AddLinePoints(p, args...); err != nil {
 		return err
 	}
-	// A label every few periods, so that a month of days stays legible.
-	step := max(1, (len(c.Categories)+7)/8)
+	// A short label every few periods, so that a month of days stays
+	// legible (the table beside has them in full).
+	step := max(1, (len(c.Categories)+9)/10)
 	p.X.Tick.Marker = plot.TickerFunc(func(_, _ float64) []plot.Tick {
 		var ticks []plot.Tick
 		for i, name := range c.Categories {
 			t := plot.Tick{Value: float64(i)}
 			if i%step == 0 {
-				t.Label = name
+				t.Label = shortPeriod(name)
 			}
 			ticks = append(ticks, t)
 		}
@@ -121,10 +152,16 @@ func (c chartData) lines(p *plot.Plot) error {
 func (c chartData) bars(p *plot.Plot) error {
 	p.X.Label.Text = "nombre"
 	p.X.Min = 0
-	values := make(plotter.Values, len(c.Categories))
-	labels := plotter.XYLabels{XYs: make(plotter.XYs, len(c.Categories)), Labels: make([]string, len(c.Categories))}
-	for i := range c.Categories {
-		v := c.Series[0].Values[i]
+	p.X.Tick.Marker = integerTicks{}
+	// Drawn from the bottom: the first category (the largest) on top, as
+	// in the table.
+	n := len(c.Categories)
+	values := make(plotter.Values, n)
+	labels := plotter.XYLabels{XYs: make(plotter.XYs, n), Labels: make([]string, n)}
+	names := make([]string, n)
+	for i := range n {
+		v := c.Series[0].Values[n-1-i]
+		names[i] = c.Categories[n-1-i]
 		values[i] = float64(v)
 		labels.XYs[i] = plotter.XY{X: float64(v), Y: float64(i)}
 		labels.Labels[i] = fmt.Sprint(v)
@@ -145,7 +182,7 @@ func (c chartData) bars(p *plot.Plot) error {
 	}
 	text.Offset = vg.Point{X: vg.Points(4)}
 	p.Add(bars, text)
-	p.NominalY(c.Categories...)
+	p.NominalY(names...)
 	// Room for the last bar's value.
 	top := 1.0
 	for _, v := range values {
@@ -153,4 +190,34 @@ func (c chartData) bars(p *plot.Plot) error {
 	}
 	p.X.Max = top * 1.15
 	return nil
+}
+
+// integerTicks are gonum's default ticks on whole numbers only: counts
+// have no decimals.
+type integerTicks struct{}
+
+func (integerTicks) Ticks(min, max float64) []plot.Tick {
+	var out []plot.Tick
+	for _, t := range (plot.DefaultTicks{}).Ticks(min, max) {
+		if t.Value != math.Trunc(t.Value) {
+			continue
+		}
+		if t.Label != "" {
+			t.Label = strconv.FormatFloat(t.Value, 'f', 0, 64)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// shortPeriod names a period for a chart's axis: a day as DD/MM, a week
+// as S45; a month or a range as it is.
+func shortPeriod(p string) string {
+	if d, err := time.Parse(time.DateOnly, p); err == nil {
+		return d.Format("02/01")
+	}
+	if _, w, ok := strings.Cut(p, "-S"); ok {
+		return "S" + w
+	}
+	return p
 }

@@ -187,9 +187,9 @@ var paris = func() *time.Location {
 func checkIndicatorQuery(q IndicatorQuery) error {
 	switch {
 	case !slices.Contains(Periods, q.By):
-		return fmt.Errorf("indicators: period %q, want one of %v", q.By, Periods)
+		return fmt.Errorf("indicateurs : regroupement %q inconnu (%s)", q.By, strings.Join(Periods, ", "))
 	case !q.From.Before(q.To):
-		return fmt.Errorf("indicators: the range ends before it begins")
+		return fmt.Errorf("indicateurs : la période finit avant de commencer")
 	}
 	return nil
 }

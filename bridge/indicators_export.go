@@ -95,11 +95,11 @@ func ParseIndicatorQuery(from, to, by, site, unit, context string) (IndicatorQue
 	q := IndicatorQuery{By: by, Site: site, Unit: unit, Context: context, Location: paris}
 	var err error
 	if q.From, err = time.ParseInLocation("2006-01-02", from, paris); err != nil {
-		return q, fmt.Errorf("indicators: from %q: a date AAAA-MM-JJ", from)
+		return q, fmt.Errorf("indicateurs : date de début %q illisible, attendue AAAA-MM-JJ", from)
 	}
 	end, err := time.ParseInLocation("2006-01-02", to, paris)
 	if err != nil {
-		return q, fmt.Errorf("indicators: to %q: a date AAAA-MM-JJ", to)
+		return q, fmt.Errorf("indicateurs : date de fin %q illisible, attendue AAAA-MM-JJ", to)
 	}
 	q.To = end.AddDate(0, 0, 1)
 	return q, checkIndicatorQuery(q)

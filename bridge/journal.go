@@ -194,6 +194,24 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// recordCols are the columns scanRecord reads, in its order.
+const recordCols = `id, device, seq, site, unit, type, received, state, attempts, next_attempt, outcome, message, last_error, payload,
+	context, signed, authorize, oppositions, identity`
+
+func scanRecord(row rowScanner) (Record, error) {
+	var r Record
+	var received, next, signed int64
+	var authorize int
+	err := row.Scan(&r.ID, &r.Device, &r.Seq, &r.Site, &r.Unit, &r.Type, &received, &r.State, &r.Attempts, &next,
+		&r.Outcome, &r.Message, &r.LastError, &r.Payload, &r.Context, &signed, &authorize, &r.Oppositions, &r.Identity)
+	r.Received, r.NextAttempt = time.UnixMilli(received), time.UnixMilli(next)
+	if signed != 0 {
+		r.Signed = time.UnixMilli(signed)
+	}
+	r.Authorize = authorize == 1
+	return r, err
+}
+
 // rowsReader is what database/sql's and pgx's rows have in common.
 type rowsReader interface {
 	Next() bool

@@ -74,6 +74,68 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 		}
 	})
 
+	t.Run("what the infocentre counts is read back", func(t *testing.T) {
+		j := open(t)
+		r := rec("e1", "kiosk-1", 1)
+		r.Context, r.Signed, r.Authorize, r.Oppositions, r.Identity = "bedside", r.Received.Add(-time.Hour).Truncate(time.Millisecond), true, 2, "qualifiée"
+		if _, _, err := j.Accept(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		for _, got := range func() []Record {
+			one, err := j.Get(ctx, "e1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			list, _, err := j.List(ctx, EventFilter{})
+			if err != nil || len(list) != 1 {
+				t.Fatalf("list: %v %v", list, err)
+			}
+			return []Record{one, list[0]}
+		}() {
+			if got.Context != "bedside" || !got.Signed.Equal(r.Signed) || !got.Authorize || got.Oppositions != 2 || got.Identity != "qualifiée" {
+				t.Errorf("read back: %+v", got)
+			}
+		}
+	})
+
+	t.Run("lists filtered and paged", func(t *testing.T) {
+		j := open(t)
+		day := time.Date(2026, 10, 5, 12, 0, 0, 0, paris)
+		for i := range 9 {
+			r := rec(fmt.Sprintf("e%d", i), "kiosk-1", int64(i+1))
+			r.Received = day.AddDate(0, 0, i)
+			if i%3 == 0 {
+				r.Site, r.Unit = "130784234", "URGENCES"
+			}
+			if _, _, err := j.Accept(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids := func(f EventFilter) string {
+			list, total, err := j.List(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, r := range list {
+				out = append(out, r.ID)
+			}
+			return fmt.Sprintf("%d:%s", total, strings.Join(out, ","))
+		}
+		for f, want := range map[*EventFilter]string{
+			{Site: "750712184", Limit: 2}:                                  "6:e8,e7",
+			{Site: "750712184", Limit: 2, Offset: 4}:                       "6:e2,e1",
+			{Unit: "URGENCES"}:                                             "3:e6,e3,e0",
+			{From: day.AddDate(0, 0, 2), To: day.AddDate(0, 0, 4)}:         "2:e3,e2",
+			{State: StateVerified, Site: "130784234", From: day, Limit: 1}: "3:e6",
+			{State: StateDead}:                                             "0:",
+		} {
+			if got := ids(*f); got != want {
+				t.Errorf("%+v: %s, want %s", *f, got, want)
+			}
+		}
+	})
+
 	t.Run("marks", func(t *testing.T) {
 		j := open(t)
 		if ok, err := j.Marked(ctx, "e1", "dmp.create.sent"); err != nil || ok {

@@ -77,17 +77,11 @@ func OpenPostgres(ctx context.Context, dsn, owner string) (*PGJournal, error) {
 // Close closes the pool.
 func (j *PGJournal) Close() error { j.pool.Close(); return nil }
 
-const pgCols = `id, device, seq, site, unit, type, received, state, attempts, next_attempt, outcome, message, last_error, payload`
-
 func pgScan(row pgx.Row) (Record, error) {
-	var r Record
-	var received, next int64
-	err := row.Scan(&r.ID, &r.Device, &r.Seq, &r.Site, &r.Unit, &r.Type, &received, &r.State, &r.Attempts, &next,
-		&r.Outcome, &r.Message, &r.LastError, &r.Payload)
+	r, err := scanRecord(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Record{}, ErrUnknown
 	}
-	r.Received, r.NextAttempt = time.UnixMilli(received), time.UnixMilli(next)
 	return r, err
 }
 
@@ -125,7 +119,7 @@ func (j *PGJournal) Accept(ctx context.Context, r Record) (Record, bool, error) 
 		if err := tx.QueryRow(ctx, `SELECT last_seq FROM devices WHERE device = $1 FOR UPDATE`, r.Device).Scan(&last); err != nil {
 			return err
 		}
-		if stored, err := pgScan(tx.QueryRow(ctx, `SELECT `+pgCols+` FROM events WHERE id = $1`, r.ID)); err == nil {
+		if stored, err := pgScan(tx.QueryRow(ctx, `SELECT `+recordCols+` FROM events WHERE id = $1`, r.ID)); err == nil {
 			out, dup = stored, true
 			return nil
 		} else if !errors.Is(err, ErrUnknown) {
@@ -171,7 +165,7 @@ func (j *PGJournal) Marked(ctx context.Context, id, mark string) (bool, error) {
 
 // Get implements Journal.
 func (j *PGJournal) Get(ctx context.Context, id string) (Record, error) {
-	return pgScan(j.pool.QueryRow(ctx, `SELECT `+pgCols+` FROM events WHERE id = $1`, id))
+	return pgScan(j.pool.QueryRow(ctx, `SELECT `+recordCols+` FROM events WHERE id = $1`, id))
 }
 
 // Claim implements Journal; a claim is a lease that another bridge may
@@ -180,7 +174,7 @@ func (j *PGJournal) Claim(ctx context.Context, now time.Time, n int) ([]Record, 
 	rows, err := j.pool.Query(ctx, `UPDATE events SET state = $1, attempts = attempts + 1, next_attempt = $2, owner = $3
 		WHERE id IN (SELECT id FROM events WHERE state = $4 OR (state IN ($5, $1) AND next_attempt <= $6)
 			ORDER BY received LIMIT $7 FOR UPDATE SKIP LOCKED)
-		RETURNING `+pgCols, StateProcessing, now.Add(j.lease).UnixMilli(), j.owner, StateVerified, StateFailed, now.UnixMilli(), n)
+		RETURNING `+recordCols, StateProcessing, now.Add(j.lease).UnixMilli(), j.owner, StateVerified, StateFailed, now.UnixMilli(), n)
 	return pgCollect(rows, err)
 }
 
@@ -252,7 +246,7 @@ func (j *PGJournal) List(ctx context.Context, f EventFilter) ([]Record, int, err
 	}
 	limit, offset := pageOf(f)
 	n := len(args)
-	recs, err := pgCollect(j.pool.Query(ctx, `SELECT `+pgCols+` FROM events WHERE `+where+
+	recs, err := pgCollect(j.pool.Query(ctx, `SELECT `+recordCols+` FROM events WHERE `+where+
 		fmt.Sprintf(` ORDER BY received DESC, id LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, limit, offset)...))
 	return recs, total, err
 }

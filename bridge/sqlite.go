@@ -274,17 +274,6 @@ func (j *SQLiteJournal) Accept(ctx context.Context, r Record) (stored Record, du
 	return stored, dup, nil
 }
 
-const recordCols = `id, device, seq, site, unit, type, received, state, attempts, next_attempt, outcome, message, last_error, payload`
-
-func scanRecord(row interface{ Scan(...any) error }) (Record, error) {
-	var r Record
-	var received, next int64
-	err := row.Scan(&r.ID, &r.Device, &r.Seq, &r.Site, &r.Unit, &r.Type, &received, &r.State, &r.Attempts, &next,
-		&r.Outcome, &r.Message, &r.LastError, &r.Payload)
-	r.Received, r.NextAttempt = time.UnixMilli(received), time.UnixMilli(next)
-	return r, err
-}
-
 const selectRecord = `SELECT ` + recordCols + ` FROM events WHERE id = ?`
 
 // getRecord scans the row of selectRecord.

@@ -2,6 +2,8 @@ package hwtest
 
 import (
 	"context"
+	"encoding/base64"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"os/exec"
 	"testing"
@@ -52,4 +54,18 @@ func Browser(t testing.TB, width, height int, timeout time.Duration, extra ...ch
 	ctx, cancel3 := context.WithTimeout(ctx, timeout)
 	t.Cleanup(cancel3)
 	return ctx
+}
+
+// BasicAuth makes the tab send the user and password with every request
+// (the admin web's pages, their images, their downloads).
+func BasicAuth(ctx context.Context, user, password string) error {
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		return err
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		return err
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	_, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Basic " + auth}})
+	return err
 }

@@ -7,7 +7,6 @@ package e2e
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	_ "modernc.org/sqlite"
 
@@ -181,15 +179,7 @@ func (s *scenario) admin(path, what string, want ...string) {
 	s.t.Helper()
 	ctx, cancel := chromedp.NewContext(s.ctx)
 	defer cancel()
-	auth := base64.StdEncoding.EncodeToString([]byte("admin:" + s.b.Password))
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		s.t.Fatal(err)
-	}
-	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
-		s.t.Fatal(err)
-	}
-	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
-		Headers: network.Headers{"Authorization": "Basic " + auth}}); err != nil {
+	if err := hwtest.BasicAuth(ctx, "admin", s.b.Password); err != nil {
 		s.t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.b.AdminURL+strings.TrimPrefix(path, "/"))); err != nil {
