@@ -84,14 +84,16 @@ func buildInfocentre(ctx context.Context, j Journal, q IndicatorQuery, query tem
 	for r, n := range v.Total.RefusedBy {
 		reasons[label(reasonLabels, r)] += n
 	}
-	outcomes := map[string]int{}
+	outcomes, searches := map[string]int{}, map[string]int{}
 	for _, l := range lookups {
 		outcomes[insiOutcomeLabel(l.Outcome)] += l.Count
+		searches[label(insiOperationLabels, l.Operation)+", "+label(insiModeLabels, l.Mode)] += l.Count
 	}
 	v.Charts = []chartData{activity,
 		breakdown("contextes", "Sessions terminées par contexte", "Sessions", byContext, query),
 		breakdown("refus", "Refus aux contrôles par motif", "Refus", reasons, query),
-		breakdown("insi", "Consultations de l'INSi par résultat (tout l'établissement)", "Consultations", outcomes, query)}
+		breakdown("insi", "Consultations de l'INSi par résultat (tout l'établissement)", "Consultations", outcomes, query),
+		breakdown("insi-recherches", "Consultations de l'INSi par recherche", "Consultations", searches, query)}
 	return v, nil
 }
 

@@ -90,14 +90,17 @@ func TestInfocentreInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	until(`document.readyState === "complete" && document.getElementById("totals") !== null`)
-	// Four charts drawn, lettered in the font the bridge serves; the
+	// Five charts drawn, lettered in the font the bridge serves; the
 	// activity's four lines told apart by their dashes, not only colour.
-	until(`document.querySelectorAll("figure svg").length === 4 && document.fonts.status === "loaded" && document.fonts.check("10px 'Liberation Sans'")`)
+	until(`document.querySelectorAll("figure svg").length === 5 && document.fonts.status === "loaded" && document.fonts.check("10px 'Liberation Sans'")`)
 	if n := js(`String(new Set([...document.querySelectorAll("#chart-activite svg path")].map(p => getComputedStyle(p).strokeDasharray)).size)`); n < "4" {
 		t.Errorf("the activity chart's lines have %s dash patterns", n)
 	}
 	if got := js(`String([...document.querySelectorAll("figure svg")].every(s => s.getBoundingClientRect().width > 300))`); got != "true" {
 		t.Errorf("a chart is not laid out")
+	}
+	if got := table("#chart-insi-recherches table"); strings.Join(got, ";") != "recherche par carte Vitale, au guichet (INSI-MANU)|10" {
+		t.Errorf("INSi searches table: %q", got)
 	}
 	if got := table("#chart-insi table"); strings.Join(got, ";") != "identité trouvée|6;aucune identité trouvée|1;erreur INSi insi_102|1;plusieurs identités : préciser le lieu de naissance|1;service injoignable|1" {
 		t.Errorf("INSi lookups table: %q", got)
@@ -106,7 +109,7 @@ func TestInfocentreInChromium(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(u.String()+"/infocentre?by=week")); err != nil {
 			t.Fatal(err)
 		}
-		until(`document.readyState === "complete" && document.querySelectorAll("figure svg").length === 4 && document.fonts.status === "loaded"`)
+		until(`document.readyState === "complete" && document.querySelectorAll("figure svg").length === 5 && document.fonts.status === "loaded"`)
 		buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 		if err != nil {
 			t.Fatal(err)

@@ -13,6 +13,14 @@ func EventsTopic(id string) string  { return "kiosk/" + id + "/events" }
 func StatusTopic(id string) string  { return "kiosk/" + id + "/status" }
 func ResultsTopic(id string) string { return "kiosk/" + id + "/results" }
 
+// LookupTopic is where a kiosk asks the bridges for an INSi lookup (a
+// request encrypted to them; the answer comes on its results topic).
+func LookupTopic(id string) string { return "kiosk/" + id + "/insi" }
+
+// BridgeLookupFilter is the shared subscription the bridges take the
+// lookups on.
+const BridgeLookupFilter = "$share/" + BridgeGroup + "/kiosk/+/insi"
+
 // BridgeStatusTopic is where a bridge says, retained, that it is up (and
 // its will that it is gone); kiosks listen on BridgeStatusFilter and send
 // their pending event at once when a bridge comes back.
@@ -44,11 +52,13 @@ type rule struct {
 var policy = []rule{
 	{RoleKiosk, true, "kiosk/%u/events"},
 	{RoleKiosk, true, "kiosk/%u/status"},
+	{RoleKiosk, true, "kiosk/%u/insi"},
 	{RoleKiosk, false, "kiosk/%u/results"},
 	{RoleKiosk, false, "kiosk/%u/cmd"},
 	{RoleKiosk, false, "bridge/+/status"},
 	{RoleBridge, false, "kiosk/+/events"},
 	{RoleBridge, false, "kiosk/+/status"},
+	{RoleBridge, false, "kiosk/+/insi"},
 	{RoleBridge, true, "kiosk/+/results"},
 	{RoleBridge, true, "kiosk/+/cmd"},
 	{RoleBridge, true, "bridge/%u/status"},

@@ -267,6 +267,15 @@ func TestPolicy(t *testing.T) {
 		{br, "kiosk/+/results", true, false},
 		{br, "kiosk/kiosk-a/events", true, false},
 		{br, "kiosk/+/results", false, false},
+		// INSi lookups: a kiosk asks on its own topic only, and cannot read
+		// another's; the bridges take them in their group.
+		{a, "kiosk/kiosk-a/insi", true, true},
+		{a, "kiosk/kiosk-b/insi", true, false},
+		{a, "kiosk/kiosk-a/insi", false, false},
+		{a, "kiosk/+/insi", false, false},
+		{a, "$share/bridges/kiosk/+/insi", false, false},
+		{br, "$share/bridges/kiosk/+/insi", false, true},
+		{br, "kiosk/kiosk-a/insi", true, false},
 	}
 	for _, c := range cases {
 		if got := Allowed(c.who, c.topic, c.write); got != c.want {

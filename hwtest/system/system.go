@@ -611,4 +611,3 @@ func (w *Web) Wait(want string) {
 		w.t.Fatalf("no screen saying %q", want)
 	}
 }
-
