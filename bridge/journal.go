@@ -100,6 +100,37 @@ func pageOf(f EventFilter) (limit, offset int) {
 	return limit, max(f.Offset, 0)
 }
 
+// LookupRecord is an INSi lookup made for a kiosk: who asked, when, what
+// INSi said and the answer given (JSON, encrypted to the kiosk when sent;
+// it holds the identity, as the events' payloads do).
+type LookupRecord struct {
+	ID         string
+	Device     string
+	Site, Unit string
+	Received   time.Time
+	Outcome    string // event.LookupFound, LookupNotFound…
+	INS, OID   string // for found: the INS given
+	Answer     []byte
+}
+
+const lookupCols = `id, device, site, unit, received, outcome, ins, oid, answer`
+
+func scanLookup(row rowScanner) (LookupRecord, error) {
+	var l LookupRecord
+	var at int64
+	err := row.Scan(&l.ID, &l.Device, &l.Site, &l.Unit, &at, &l.Outcome, &l.INS, &l.OID, &l.Answer)
+	l.Received = time.UnixMilli(at)
+	return l, err
+}
+
+func lookupArgs(l LookupRecord) []any {
+	return []any{l.ID, l.Device, l.Site, l.Unit, l.Received.UnixMilli(), l.Outcome, l.INS, l.OID, l.Answer}
+}
+
+func lookupAudit(l LookupRecord) (kind, ref, detail string) {
+	return "insi.lookup", l.ID, fmt.Sprintf("device=%s outcome=%s", l.Device, l.Outcome)
+}
+
 // ErrReplay is a sequence number not above the device's last.
 var ErrReplay = errors.New("journal: sequence not above the device's last")
 
@@ -153,6 +184,11 @@ type Journal interface {
 	// VerifyAudit checks the chain; broken is the first link that does not
 	// hold (0 when all hold).
 	VerifyAudit(ctx context.Context) (links int, broken int64, err error)
+	// KeepLookup stores an INSi lookup the bridge answered a kiosk (and
+	// audits it); a known id keeps what is stored and returns it with
+	// dup set. Lookup returns one (ErrUnknown when unknown).
+	KeepLookup(ctx context.Context, l LookupRecord) (stored LookupRecord, dup bool, err error)
+	Lookup(ctx context.Context, id string) (LookupRecord, error)
 	// Indicators counts what the infocentre shows (indicators.go).
 	Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error)
 	// INSiLookups counts the audited INSi calls (indicators.go); the

@@ -17,6 +17,7 @@ var (
 	outcomeLabels = map[string]string{
 		event.OutcomeCreated: "DMP créé", event.OutcomeAuthorized: "accès de l'établissement autorisé",
 		event.OutcomeExists: "DMP déjà existant", event.OutcomeRefused: "refusé", event.OutcomeError: "erreur",
+		event.OutcomeIdentity: "identité à vérifier (pas de transaction DMP)",
 	}
 	typeLabels = map[string]string{
 		event.TypeCreate:  "création du DMP (avec consentement)",
@@ -31,6 +32,7 @@ var (
 		RejectClock: "horloge de la borne en avance", RejectTooOld: "trop ancien", RejectReplay: "rejoué",
 		RejectContent: "demande incomplète", RejectTooLarge: "message trop volumineux", RejectReused: "identifiant réutilisé",
 		RejectSite: "borne non inscrite pour ce site", RejectRegime: "régime du DMP différent", RejectRateLimited: "débit de la borne dépassé",
+		RejectINS: "INS autre que celui donné par l'INSi",
 	}
 	insiOperationLabels = map[string]string{insi.OpVitale: "recherche par carte Vitale", insi.OpTraits: "recherche par traits d'identité"}
 	insiModeLabels      = map[string]string{insi.Manu.String(): "au guichet (INSI-MANU)", insi.Auto.String(): "par la passerelle (INSI-AUTO)"}

@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_due ON events (state, next_attempt);
 CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, last_seq BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS marks (event TEXT NOT NULL, mark TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (event, mark));
+CREATE TABLE IF NOT EXISTS lookups (id TEXT PRIMARY KEY, device TEXT NOT NULL, site TEXT NOT NULL, unit TEXT NOT NULL,
+	received BIGINT NOT NULL, outcome TEXT NOT NULL, ins TEXT NOT NULL, oid TEXT NOT NULL, answer BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, kind TEXT NOT NULL, ref TEXT NOT NULL,
 	detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
@@ -154,6 +156,34 @@ func (j *PGJournal) Accept(ctx context.Context, r Record) (Record, bool, error) 
 func (j *PGJournal) Mark(ctx context.Context, id, mark string) error {
 	_, err := j.pool.Exec(ctx, `INSERT INTO marks (event, mark, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, id, mark, time.Now().UnixMilli())
 	return err
+}
+
+// KeepLookup implements Journal.
+func (j *PGJournal) KeepLookup(ctx context.Context, l LookupRecord) (stored LookupRecord, dup bool, err error) {
+	err = pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO lookups (`+lookupCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`, lookupArgs(l)...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			stored, dup = LookupRecord{}, true
+			stored, err = scanLookup(tx.QueryRow(ctx, `SELECT `+lookupCols+` FROM lookups WHERE id = $1`, l.ID))
+			return err
+		}
+		stored = l
+		kind, ref, detail := lookupAudit(l)
+		return pgAudit(ctx, tx, kind, ref, detail)
+	})
+	return stored, dup, err
+}
+
+// Lookup implements Journal.
+func (j *PGJournal) Lookup(ctx context.Context, id string) (LookupRecord, error) {
+	l, err := scanLookup(j.pool.QueryRow(ctx, `SELECT `+lookupCols+` FROM lookups WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return LookupRecord{}, ErrUnknown
+	}
+	return l, err
 }
 
 // Marked implements Journal.

@@ -73,6 +73,8 @@ type ServiceConfig struct {
 	// answered: it stays in the kiosk's outbox, which sends it again.
 	KioskRate  float64
 	KioskBurst int
+	// Identity: the INSi lookups and the identity status the DMP needs.
+	Identity IdentityConfig
 }
 
 // Metrics are the service's counters.
@@ -114,6 +116,7 @@ type Service struct {
 
 	mu           sync.Mutex
 	limitAudited map[string]time.Time // per kiosk, the last rate-limit audit
+	lookups      chan struct{}        // the lookups under way
 }
 
 // NewService returns a service; Run starts it.
@@ -131,7 +134,7 @@ func NewService(cfg ServiceConfig) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{cfg: cfg, kick: make(chan struct{}, 1), Metrics: &Metrics{RejectedBy: map[string]int64{}},
-		limits: newKioskLimits(cfg.KioskRate, cfg.KioskBurst), limitAudited: map[string]time.Time{}}
+		limits: newKioskLimits(cfg.KioskRate, cfg.KioskBurst), limitAudited: map[string]time.Time{}, lookups: make(chan struct{}, maxLookups)}
 }
 
 // wake makes the workers look at the journal now.
@@ -173,6 +176,13 @@ func (s *Service) Run(ctx context.Context) error {
 			if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 				s.cfg.Logger.Error("bridge: subscribing to the events failed", "error", tok.Error())
 				return
+			}
+			if s.cfg.Identity.INSi != nil {
+				tok := c.Subscribe(provisioning.BridgeLookupFilter, 1, func(_ mqtt.Client, m mqtt.Message) { s.onLookup(m.Topic(), m.Payload()) })
+				if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+					s.cfg.Logger.Error("bridge: subscribing to the INSi lookups failed", "error", tok.Error())
+					return
+				}
 			}
 			if s.cfg.Fleet != nil {
 				c.Subscribe("kiosk/+/status", 1, func(_ mqtt.Client, m mqtt.Message) { s.cfg.Fleet.Heartbeat(m.Topic(), m.Payload()) })
@@ -226,6 +236,13 @@ func (s *Service) onMessage(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	e := &o.Event
+	if rej, err := s.checkINS(ctx, e); err != nil {
+		s.cfg.Logger.Error("bridge: checking an event's INS", "event", e.ID, "error", err)
+		return // not answered: the kiosk sends it again
+	} else if rej != nil {
+		s.refuse(ctx, m.Topic(), rej, o)
+		return
+	}
 	stored, dup, err := s.cfg.Journal.Accept(ctx, recordOf(o))
 	switch {
 	case errors.Is(err, ErrReplay):
@@ -333,6 +350,8 @@ func refusalMessage(reason string) string {
 		return "Borne révoquée : prévenez le service informatique."
 	case RejectContent:
 		return "Demande incomplète : recommencez la saisie."
+	case RejectINS:
+		return "L'INS de la demande n'est pas celui que l'INSi a donné : demande refusée, l'établissement est prévenu."
 	}
 	return "Demande refusée par l'établissement : recommencez la saisie."
 }
@@ -412,10 +431,16 @@ func (s *Service) process(ctx context.Context, r Record) {
 		s.fail(ctx, r, &PermanentError{Err: err, Message: "Demande illisible pour l'établissement."})
 		return
 	}
-	out, err := s.cfg.Processor.Process(ctx, &e)
+	out, ok, err := s.identityGate(ctx, &e)
 	if err != nil {
 		s.fail(ctx, r, err)
 		return
+	}
+	if ok {
+		if out, err = s.cfg.Processor.Process(ctx, &e); err != nil {
+			s.fail(ctx, r, err)
+			return
+		}
 	}
 	if err := s.cfg.Journal.Finish(ctx, r.ID, out.Code, out.Message); err != nil {
 		s.cfg.Logger.Error("bridge: finishing an event", "event", r.ID, "error", err)

@@ -65,11 +65,17 @@ type serviceRig struct {
 	stop        context.CancelFunc
 	kiosk       mqtt.Client
 	results     chan event.Result
+	sealed      chan event.Sealed // INSi lookups' answers
 	tune        func(*ServiceConfig) // applied when the service (re)starts
 }
 
-func newServiceRig(t *testing.T) *serviceRig {
+// newServiceRig starts mosquitto for the site (with the extra bridges
+// enrolled) and the service as bridge-1.
+func newServiceRig(t *testing.T, bridges ...string) *serviceRig {
 	f := newVerifyFixture(t)
+	for _, b := range bridges {
+		f.site.Creds[b] = f.site.Enroll(t, b, provisioning.RoleBridge)
+	}
 	m := f.site.StartMosquitto(t)
 	path := filepath.Join(t.TempDir(), "journal.db")
 	j, err := OpenSQLite(path)
@@ -77,7 +83,7 @@ func newServiceRig(t *testing.T) *serviceRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { j.Close() })
-	r := &serviceRig{journalPath: path, f: f, m: m, journal: j, dmp: &scriptedDMP{calls: map[string]int{}}, results: make(chan event.Result, 16)}
+	r := &serviceRig{journalPath: path, f: f, m: m, journal: j, dmp: &scriptedDMP{calls: map[string]int{}}, results: make(chan event.Result, 16), sealed: make(chan event.Sealed, 16)}
 	r.start(t)
 	opts := mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("kiosk-1").SetTLSConfig(f.site.TLS(f.site.Creds["kiosk-1"]))
 	r.kiosk = mqtt.NewClient(opts)
@@ -85,6 +91,11 @@ func newServiceRig(t *testing.T) *serviceRig {
 		t.Fatal(tok.Error())
 	}
 	r.kiosk.Subscribe(provisioning.ResultsTopic("kiosk-1"), 1, func(_ mqtt.Client, msg mqtt.Message) {
+		var sealed event.Sealed
+		if json.Unmarshal(msg.Payload(), &sealed) == nil && sealed.Lookup != "" {
+			r.sealed <- sealed
+			return
+		}
 		var res event.Result
 		if json.Unmarshal(msg.Payload(), &res) == nil {
 			r.results <- res

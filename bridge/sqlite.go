@@ -91,6 +91,8 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_due ON events (state, next_attempt);
 CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS marks (event TEXT NOT NULL, mark TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (event, mark));
+CREATE TABLE IF NOT EXISTS lookups (id TEXT PRIMARY KEY, device TEXT NOT NULL, site TEXT NOT NULL, unit TEXT NOT NULL,
+	received INTEGER NOT NULL, outcome TEXT NOT NULL, ins TEXT NOT NULL, oid TEXT NOT NULL, answer BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL,
 	ref TEXT NOT NULL, detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS audit_append_only_u BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
@@ -298,6 +300,34 @@ func (j *SQLiteJournal) Marked(ctx context.Context, id, mark string) (bool, erro
 	var n int
 	err := j.db.QueryRowContext(ctx, `SELECT count(*) FROM marks WHERE event = ? AND mark = ?`, id, mark).Scan(&n)
 	return n > 0, err
+}
+
+// KeepLookup implements Journal.
+func (j *SQLiteJournal) KeepLookup(ctx context.Context, l LookupRecord) (stored LookupRecord, dup bool, err error) {
+	err = j.write(ctx, func(ctx context.Context, tx wtx) error {
+		if s, err := scanLookup(tx.QueryRowContext(ctx, `SELECT `+lookupCols+` FROM lookups WHERE id = ?`, l.ID)); err == nil {
+			stored, dup = s, true
+			return nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO lookups (`+lookupCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, lookupArgs(l)...); err != nil {
+			return err
+		}
+		stored = l
+		kind, ref, detail := lookupAudit(l)
+		return appendAudit(ctx, tx, kind, ref, detail)
+	})
+	return stored, dup, err
+}
+
+// Lookup implements Journal.
+func (j *SQLiteJournal) Lookup(ctx context.Context, id string) (LookupRecord, error) {
+	l, err := scanLookup(j.db.QueryRowContext(ctx, `SELECT `+lookupCols+` FROM lookups WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return LookupRecord{}, ErrUnknown
+	}
+	return l, err
 }
 
 // Get implements Journal.

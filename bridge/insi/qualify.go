@@ -73,11 +73,17 @@ func Qualify(id *ins.Identity, r *Result, doc ins.Document, minor bool, docTrait
 	if r == nil || r.CR != CRFound || r.Traits == nil {
 		return nil, errors.New("insi: no INS to qualify")
 	}
-	if err := id.Recovered(); err != nil {
+	if err := id.CanCallINSi(); err != nil {
 		return nil, err
 	}
 	if diff := Compare(docTraits, *r.Traits); len(diff) > 0 {
+		// The document cannot vouch for INSi's identity: what INSi gave
+		// stands alone, whatever the document made of the identity before.
+		id.Status = ins.Recuperee
 		return diff, fmt.Errorf("%w: %d trait(s)", ErrTraitsDiffer, len(diff))
+	}
+	if err := id.Recovered(); err != nil {
+		return nil, err
 	}
 	return nil, id.DocumentChecked(doc, minor)
 }

@@ -25,6 +25,12 @@ func TestQualify(t *testing.T) {
 	if !errors.Is(err, insi.ErrTraitsDiffer) || len(diff) != 1 || diff[0].Trait != "first_names" || id.Status != ins.Recuperee {
 		t.Fatalf("a first name more: %v %v %+v", diff, err, id)
 	}
+	// The same, the document already checked at the desk (validée): the
+	// differences keep it from qualifiée.
+	id = ins.Identity{Status: ins.Validee}
+	if _, err := insi.Qualify(&id, r, ins.DocIdentityCard, false, traits("TCHITCHI", "OLA CATARINA BELLA", "F", "1936-06-21", "63220")); !errors.Is(err, insi.ErrTraitsDiffer) || id.Status != ins.Recuperee {
+		t.Fatalf("validée, a first name more: %v %+v", err, id)
+	}
 	// No birth place on the document: not compared, not qualified.
 	id = ins.Identity{}
 	if _, err := insi.Qualify(&id, r, ins.DocPassport, false, traits("TCHITCHI", "CATARINA BELLA", "F", "1936-06-21", "")); !errors.Is(err, insi.ErrTraitsDiffer) {

@@ -72,6 +72,18 @@ type Patient struct {
 	Traits   ins.Traits   `json:"traits"`
 	Identity ins.Identity `json:"identity"`
 	Document string       `json:"document,omitempty"` // identity document checked: passport, id-card, residence-permit
+	// INSi is the lookup the INS came from, when INSi gave it at the desk:
+	// the bridge takes the INS only if it is the one it gave for that
+	// request to this kiosk.
+	INSi *INSiRef `json:"insi,omitempty"`
+}
+
+// INSiRef is an INS's origin: the lookup's id, when INSi answered, and
+// the INS's history (earlier matricules).
+type INSiRef struct {
+	Request  string    `json:"request"`
+	LookedUp time.Time `json:"looked_up"`
+	History  []INS     `json:"history,omitempty"`
 }
 
 // INS is a matricule and its authority.
@@ -137,6 +149,9 @@ const (
 	OutcomeExists     = "exists"
 	OutcomeRefused    = "refused"
 	OutcomeError      = "error"
+	// OutcomeIdentity: no DMP transaction, the identity is not qualified;
+	// it is to be checked at the patient's next visit.
+	OutcomeIdentity = "identity-check"
 )
 
 // Signer is a key that signs events with its certificate chain.
