@@ -65,7 +65,7 @@ type serviceRig struct {
 	stop        context.CancelFunc
 	kiosk       mqtt.Client
 	results     chan event.Result
-	sealed      chan event.Sealed // INSi lookups' answers
+	sealed      chan event.Sealed    // INSi lookups' answers
 	tune        func(*ServiceConfig) // applied when the service (re)starts
 }
 

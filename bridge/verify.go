@@ -44,8 +44,8 @@ const (
 	RejectRegime       = "regime"
 	// RejectINS: the event's INS is not the one INSi gave the bridge for
 	// the lookup it names (or it claims an INSi status without one).
-	RejectINS = "ins-forged"
-	RejectRateLimited  = "rate-limited" // counted, not answered: the kiosk sends it again
+	RejectINS         = "ins-forged"
+	RejectRateLimited = "rate-limited" // counted, not answered: the kiosk sends it again
 )
 
 func reject(reason, format string, a ...any) error {
