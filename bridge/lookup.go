@@ -32,7 +32,7 @@ type IdentityConfig struct {
 }
 
 // DefaultLookupWait is how long a lookup for a kiosk may take.
-const DefaultLookupWait = 15 * time.Second
+const DefaultLookupWait = 10 * time.Second
 
 // lookupMaxAge is how old a lookup request may be when it arrives: the
 // professional is at the desk, waiting.

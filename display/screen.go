@@ -22,10 +22,14 @@ const (
 	KindResult
 	KindError
 	KindSelfTest
+	KindINSi       // waiting for INSi
+	KindINSiTraits // INSi's traits, to compare with the document
+	KindBirthPlace // the birth place typed for a new search
+	KindINSiNotice // what INSi's answer means for the identity, and what to do
 )
 
 var kindNames = [...]string{"idle", "reading", "choose", "pin", "card-problem", "identity", "consent",
-	"sending", "queued", "result", "error", "selftest"}
+	"sending", "queued", "result", "error", "selftest", "insi", "insi-traits", "birth-place", "insi-notice"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -173,6 +177,33 @@ func IdentitySummary(st Status, lines []string) Screen {
 func Consent(st Status, question string, answers []string, cursor int) Screen {
 	return Screen{Kind: KindConsent, Title: "Consentement du patient", ShortTitle: "Consentement", Body: []string{question}, Items: answers, Cursor: cursor,
 		Status: st, Hint: "Oui / Non · Annuler"}
+}
+
+// INSiSearching waits for the INSi lookup the bridge makes.
+func INSiSearching(st Status) Screen {
+	return Screen{Kind: KindINSi, Title: "Recherche de l'identité nationale (INSi)…", ShortTitle: "INSi…",
+		Body: []string{"L'établissement interroge le téléservice INSi. Quelques secondes."}, Status: st, Hint: "Annuler"}
+}
+
+// INSiTraits shows the identity INSi returned, for the professional to
+// compare with the identity document.
+func INSiTraits(st Status, lines []string) Screen {
+	return Screen{Kind: KindINSiTraits, Title: "Identité INSi", ShortTitle: "INSi", Body: lines, Status: st,
+		Hint: "Oui : identique · Non : différente · Annuler"}
+}
+
+// BirthPlace asks for the birth place's INSEE code, typed so far.
+func BirthPlace(st Status, typed string) Screen {
+	shown := typed + strings.Repeat("_", max(0, 5-len(typed)))
+	return Screen{Kind: KindBirthPlace, Title: "Lieu de naissance", ShortTitle: "Lieu naiss.", Status: st,
+		Body: []string{"Plusieurs identités possibles : saisissez le code INSEE du lieu de naissance (5 caractères ; 2A, 2B : Corse ; 99… : né à l'étranger).",
+			"Code : " + shown},
+		Hint: "Chiffres · Non : A ou B après 2 · * : effacer · Valider : rechercher · Annuler"}
+}
+
+// INSiNotice says what an INSi answer means for the identity.
+func INSiNotice(st Status, tone Tone, title, body string) Screen {
+	return Screen{Kind: KindINSiNotice, Tone: tone, Title: title, Body: []string{body}, Status: st, Hint: "Valider : continuer · Annuler"}
 }
 
 // Sending waits for the hospital's answer.

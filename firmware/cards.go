@@ -34,6 +34,10 @@ type Uplink interface {
 	// Kick has the link send what the outbox holds now.
 	Kick()
 	Results() <-chan event.Result
+	// Ask sends a sealed INSi lookup request; the answers come on
+	// Lookups (encrypted to the request's key).
+	Ask(sealed string) error
+	Lookups() <-chan event.Sealed
 }
 
 // PCSC opens cards through pcscd, each on a PC/SC context of its own: the

@@ -31,6 +31,13 @@ type Config struct {
 	Readers        []string         `toml:"readers"` // reader-name patterns, slot 0 then slot 1; empty: any
 	WebListen      string           `toml:"web_listen"`
 	Display        display.Hardware `toml:"display"`
+	// INSiLookup: the identity is looked up at INSi through the bridge
+	// once the beneficiary is chosen (true when the file does not say);
+	// INSiWait is how long the desk waits for the answer before going on
+	// with a provisional identity (12 s by default; the bridge then looks
+	// it up itself).
+	INSiLookup bool     `toml:"insi_lookup"`
+	INSiWait   duration `toml:"insi_wait"`
 
 	dir string
 }
@@ -39,7 +46,8 @@ type duration = provisioning.Duration
 
 // LoadConfig reads and checks a configuration file.
 func LoadConfig(path string) (*Config, error) {
-	c := &Config{OutboxCapacity: 1000, SessionTimeout: duration{Duration: 2 * time.Minute}, ResultWait: duration{Duration: 20 * time.Second}}
+	c := &Config{OutboxCapacity: 1000, SessionTimeout: duration{Duration: 2 * time.Minute}, ResultWait: duration{Duration: 20 * time.Second},
+		INSiLookup: true, INSiWait: duration{Duration: 12 * time.Second}}
 	c.Display.Display = "web"
 	md, err := toml.DecodeFile(path, c)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -51,6 +53,7 @@ type Link struct {
 	mu      sync.Mutex
 	lastErr string
 	results chan event.Result
+	lookups chan event.Sealed
 }
 
 // StartLink connects (retrying in the background when the broker is down)
@@ -65,7 +68,7 @@ func StartLink(ctx context.Context, cfg LinkConfig, ob *Outbox) *Link {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Link{cfg: cfg, ob: ob, kick: make(chan struct{}, 1), results: make(chan event.Result, 16)}
+	l := &Link{cfg: cfg, ob: ob, kick: make(chan struct{}, 1), results: make(chan event.Result, 16), lookups: make(chan event.Sealed, 4)}
 	will, _ := json.Marshal(Heartbeat{Device: cfg.DeviceID, Online: false})
 	opts := mqtt.NewClientOptions().AddBroker(cfg.BrokerURL).SetClientID(cfg.DeviceID).SetTLSConfig(cfg.TLS).
 		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(2*time.Second).
@@ -90,6 +93,22 @@ func (l *Link) Online() bool { return l.online.Load() }
 
 // Results are the bridge's answers, for the session's screen.
 func (l *Link) Results() <-chan event.Result { return l.results }
+
+// Lookups are the bridge's answers to INSi lookups.
+func (l *Link) Lookups() <-chan event.Sealed { return l.lookups }
+
+// Ask publishes a sealed lookup request. It is not kept: a lookup is
+// worth asking only while the professional waits at the desk.
+func (l *Link) Ask(sealed string) error {
+	if !l.online.Load() {
+		return errors.New("link: offline")
+	}
+	tok := l.client.Publish(provisioning.LookupTopic(l.cfg.DeviceID), 1, false, sealed)
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		return fmt.Errorf("link: sending the lookup: %v", tok.Error())
+	}
+	return nil
+}
 
 // Kick asks the sender to look at the outbox now (an event was stored).
 func (l *Link) Kick() {
@@ -141,6 +160,15 @@ func (l *Link) onBridgeStatus(_ mqtt.Client, m mqtt.Message) {
 }
 
 func (l *Link) onResult(_ mqtt.Client, m mqtt.Message) {
+	var sealed event.Sealed
+	if json.Unmarshal(m.Payload(), &sealed) == nil && sealed.Lookup != "" {
+		select {
+		case l.lookups <- sealed:
+		default:
+			l.cfg.Logger.Warn("link: lookup answer not taken by the session", "lookup", sealed.Lookup)
+		}
+		return
+	}
 	var r event.Result
 	if err := json.Unmarshal(m.Payload(), &r); err != nil || r.EventID == "" {
 		l.cfg.Logger.Warn("link: malformed result ignored")

@@ -48,6 +48,7 @@ type Session struct {
 	pin     pinEntry
 	pick    choice
 	form    consentForm
+	lookup  lookupState
 	waiting string // event id whose result the screen waits for
 
 	reads   chan slotRead
@@ -66,6 +67,10 @@ const (
 	stChoose
 	stIdentity
 	stDocument
+	stINSi       // waiting for the INSi lookup
+	stINSiTraits // INSi's identity, compared with the document
+	stBirthPlace // the birth place typed for a new search
+	stINSiNotice // what the lookup came to
 	stConsent
 	stSending
 	stDone // a final screen; waits for the cards to leave
@@ -93,8 +98,11 @@ type choice struct {
 type consentForm struct {
 	docCursor int
 	doc       string // passport, id-card, residence-permit; "" when none was checked
-	qs        []question
-	answers   []bool
+	// doubtful, fictitious: the professional marked the identity so; it is
+	// not sent to INSi and stays provisoire.
+	doubtful, fictitious bool
+	qs                   []question
+	answers              []bool
 }
 
 // answer is the patient's answer to question id (false when not asked).
@@ -195,8 +203,9 @@ func (s *Session) Run(ctx context.Context) error {
 	defer s.reset()
 	s.show(display.Idle(s.status()))
 	var results <-chan event.Result
+	var lookups <-chan event.Sealed
 	if s.Link != nil {
-		results = s.Link.Results()
+		results, lookups = s.Link.Results(), s.Link.Lookups()
 	}
 	for {
 		select {
@@ -211,6 +220,8 @@ func (s *Session) Run(ctx context.Context) error {
 			s.st = s.onInput(ctx, in)
 		case r := <-results:
 			s.st = s.onResult(r)
+		case l := <-lookups:
+			s.st = s.onLookup(l)
 		case reply := <-s.ping:
 			close(reply)
 		case err := <-s.padDone:
@@ -230,6 +241,8 @@ func (s *Session) onTimeout() state {
 	case stSending:
 		s.show(display.Queued(s.status()))
 		return stDone
+	case stINSi:
+		return s.inINSiTimeout()
 	case stIdle, stDone:
 		return s.st
 	}
@@ -243,6 +256,7 @@ func (s *Session) touch() { s.idle.Reset(s.Config.SessionTimeout.Duration) }
 // card of some kind sits in it.
 func (s *Session) forget() {
 	s.pin.wipe()
+	s.lookup.wipe()
 	s.pick, s.form, s.waiting = choice{}, consentForm{}, ""
 	for i, sl := range s.slots {
 		if sl == nil {

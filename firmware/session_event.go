@@ -33,7 +33,7 @@ func (s *Session) send(ctx context.Context) state {
 		return s.end(display.Error(s.status(), txtImpossibleTitle, Message(err)))
 	}
 	pro := s.professional()
-	e, err := eventOf(s.Config, s.now(), id.String(), seq, s.patient().Beneficiaries[s.pick.chosen], pro.info, s.form)
+	e, err := eventOf(s.Config, s.now(), id.String(), seq, s.patient().Beneficiaries[s.pick.chosen], pro.info, s.form, &s.lookup)
 	if err != nil {
 		return s.end(display.Error(s.status(), txtImpossibleTitle, Message(err)))
 	}
@@ -76,32 +76,42 @@ func (s *Session) send(ctx context.Context) state {
 
 // eventOf is the event a session makes: a function of the site's
 // configuration, the moment, the beneficiary chosen, the professional's
-// card and the consent form, and of nothing else.
-func eventOf(cfg *Config, at time.Time, id string, seq int64, b vitale.Beneficiary, pro *cps.Info, f consentForm) (*event.Event, error) {
-	sex := "I"
+// card, the consent form and the INSi lookup, and of nothing else.
+func eventOf(cfg *Config, at time.Time, id string, seq int64, b vitale.Beneficiary, pro *cps.Info, f consentForm, l *lookupState) (*event.Event, error) {
 	var insRef *event.INS
 	// The card's NIR is the patient's INS only if it can be their own (its
 	// year and month of birth are theirs): a child's NIR matched by
 	// position may be the insured person's.
 	if b.NIR != "" && b.NIRValid && b.OwnNIR {
-		if n, err := ins.ParseNIR(b.NIR); err == nil {
-			sex = n.Sex()
-			if n.Certified() {
-				insRef = &event.INS{Value: n.String(), OID: ins.OIDNIR}
-			}
+		if n, err := ins.ParseNIR(b.NIR); err == nil && n.Certified() {
+			insRef = &event.INS{Value: n.String(), OID: ins.OIDNIR}
 		}
 	}
-	traits, err := ins.NormalizeTraits(ins.Traits{BirthName: b.Surname, FirstName: firstOf(b.FirstName), FirstNames: strings.Fields(b.FirstName),
-		Sex: sex, BirthDate: b.BirthDate})
+	traits, err := traitsOf(b)
 	if err != nil {
 		return nil, err
 	}
+	traits.BirthPlace = string(l.place)
 	ident := ins.Identity{}
-	if f.doc != "" {
-		doc := map[string]ins.Document{"passport": ins.DocPassport, "id-card": ins.DocIdentityCard, "residence-permit": ins.DocResidencePermit}[f.doc]
-		if err := ident.DocumentChecked(doc, false); err != nil {
+	if d, ok := documentOf(f.doc); ok {
+		if err := ident.DocumentChecked(d, false); err != nil {
 			return nil, err
 		}
+	}
+	var origin *event.INSiRef
+	if v, ref, official, id, ok := l.insiIdentity(f.doc); ok {
+		// INSi's identity, retained by the professional: its INS and its
+		// five official traits.
+		insRef, origin, ident = v, ref, id
+		if t, err := ins.NormalizeTraits(*official); err == nil {
+			traits = t
+		}
+	}
+	switch {
+	case f.doubtful:
+		ident.MarkDoubtful()
+	case f.fictitious:
+		ident.MarkFictitious()
 	}
 	c := event.Consent{Informed: f.answer(qInformed), Authorization: f.answer(qAuthorization),
 		BrisDeGlaceOpposition: f.answer(qBrisDeGlace), EmergencyOpposition: f.answer(qEmergency)}
@@ -116,11 +126,40 @@ func eventOf(cfg *Config, at time.Time, id string, seq int64, b vitale.Beneficia
 	return &event.Event{
 		Type: typ, ID: id, Device: cfg.DeviceID, Site: event.Site{FINESS: cfg.Site, Unit: cfg.Unit},
 		Context: cfg.Context, Regime: cfg.Regime, Time: at.UTC(), Seq: seq,
-		Patient: event.Patient{INS: insRef, INSC: b.INSC, Traits: traits, Identity: ident, Document: f.doc},
+		Patient: event.Patient{INS: insRef, INSC: b.INSC, Traits: traits, Identity: ident, Document: f.doc, INSi: origin},
 		Professional: event.Professional{NationalID: pro.NationalID, NationalIDType: pro.NationalIDType, CardType: pro.CardType,
 			CardSerial: pro.Serial, Surname: pro.Surname, FirstName: pro.FirstName, Profession: pro.Profession, Speciality: pro.Speciality},
 		Consent: c,
 	}, nil
+}
+
+// traitsOf are a beneficiary's traits as the card gives them, under the
+// identity rules (the sex from their own NIR, else indéterminé).
+func traitsOf(b vitale.Beneficiary) (ins.Traits, error) {
+	sex := "I"
+	if b.NIR != "" && b.NIRValid && b.OwnNIR {
+		if n, err := ins.ParseNIR(b.NIR); err == nil {
+			sex = n.Sex()
+		}
+	}
+	return ins.NormalizeTraits(ins.Traits{BirthName: b.Surname, FirstName: firstOf(b.FirstName), FirstNames: strings.Fields(b.FirstName),
+		Sex: sex, BirthDate: b.BirthDate})
+}
+
+// documentOf is the identity document of a form's code.
+func documentOf(code string) (ins.Document, bool) {
+	d, ok := map[string]ins.Document{"passport": ins.DocPassport, "id-card": ins.DocIdentityCard, "residence-permit": ins.DocResidencePermit}[code]
+	return d, ok
+}
+
+// documentLabel names a document for the screen.
+func documentLabel(code string) string {
+	for _, d := range documents {
+		if d.code == code {
+			return d.label
+		}
+	}
+	return code
 }
 
 // firstOf is the first of the first names as the card writes them (a
@@ -150,6 +189,8 @@ func (s *Session) onResult(r event.Result) state {
 		tone, title = display.Neutral, txtExists
 	case event.OutcomeRefused:
 		tone, title = display.Neutral, txtNoAccess // the patient's choice, or no DMP: the message says which
+	case event.OutcomeIdentity:
+		tone, title = display.Warning, txtIdentityToCheck
 	default:
 		tone, title = display.Danger, txtProcessingError
 	}

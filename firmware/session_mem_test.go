@@ -73,11 +73,21 @@ type memLink struct {
 	online  atomic.Bool
 	kicks   atomic.Int32
 	results chan event.Result
+	lookups chan event.Sealed
+	mu      sync.Mutex
+	asked   []string // sealed lookup requests
 }
 
 func (l *memLink) Online() bool                 { return l.online.Load() }
 func (l *memLink) Kick()                        { l.kicks.Add(1) }
 func (l *memLink) Results() <-chan event.Result { return l.results }
+func (l *memLink) Ask(sealed string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.asked = append(l.asked, sealed)
+	return nil
+}
+func (l *memLink) Lookups() <-chan event.Sealed { return l.lookups }
 
 type memRig struct {
 	t       testing.TB
@@ -98,7 +108,7 @@ var (
 	memIGCErr  error
 )
 
-func newMemRig(t testing.TB, regime string, timeout time.Duration) *memRig {
+func newMemRig(t testing.TB, regime string, timeout time.Duration, opts ...func(*Config)) *memRig {
 	t.Helper()
 	memIGCOnce.Do(func() { memIGC, memIGCErr = cards.NewIGCSante() })
 	if memIGCErr != nil {
@@ -107,10 +117,13 @@ func newMemRig(t testing.TB, regime string, timeout time.Duration) *memRig {
 	site := hwtest.NewSite(t, "kiosk-1")
 	r := &memRig{t: t, site: site, igc: memIGC, readers: &memReaders{cards: map[string]*memCard{}}, cards: make(chan pcsc.Event, 8),
 		inputs: make(chan input.Event), screens: &screens{ch: make(chan display.Screen, 256)},
-		link: &memLink{results: make(chan event.Result, 4)}, virtual: cards.Cards(memIGC)}
+		link: &memLink{results: make(chan event.Result, 4), lookups: make(chan event.Sealed, 4)}, virtual: cards.Cards(memIGC)}
 	r.link.online.Store(true)
 	cfg := &Config{SessionTimeout: duration{Duration: timeout}, ResultWait: duration{Duration: time.Minute}}
 	cfg.DeviceID, cfg.Site, cfg.Unit, cfg.Context, cfg.Regime = "kiosk-1", "750712184", "ACCUEIL", "admission", regime
+	for _, o := range opts {
+		o(cfg)
+	}
 	cred := site.Creds["kiosk-1"]
 	creds := &Credentials{Device: event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}}, BridgeKey: &site.EncKey.PublicKey}
 	var err error

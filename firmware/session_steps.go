@@ -19,6 +19,10 @@ var inputHandlers = map[state]func(s *Session, ctx context.Context, in input.Eve
 	stIdentity: (*Session).inputIdentity,
 	stDocument: (*Session).inputDocument,
 	stConsent:  (*Session).inputConsent,
+	// session_insi.go
+	stINSiTraits: (*Session).inputINSiTraits,
+	stBirthPlace: (*Session).inputBirthPlace,
+	stINSiNotice: (*Session).inputINSiNotice,
 }
 
 // onInput handles a button or a key: Annuler ends any session under way,
@@ -148,7 +152,7 @@ func (s *Session) inputIdentity(_ context.Context, in input.Event) state {
 		return stDocument
 	case input.Non:
 		s.form.doc = ""
-		return s.startConsent()
+		return s.afterDocument()
 	}
 	return stIdentity
 }
@@ -158,6 +162,7 @@ func (s *Session) showDocument() {
 	for _, d := range documents {
 		labels = append(labels, d.label)
 	}
+	labels = append(labels, txtMarkDoubtful, txtMarkFictitious)
 	sc := display.Consent(s.status(), txtWhichDocument, labels, s.form.docCursor)
 	sc.Title = txtDocumentTitle
 	s.show(sc)
@@ -166,11 +171,18 @@ func (s *Session) showDocument() {
 func (s *Session) inputDocument(_ context.Context, in input.Event) state {
 	switch {
 	case in.Button == input.Non:
-		s.form.docCursor = (s.form.docCursor + 1) % len(documents)
+		s.form.docCursor = (s.form.docCursor + 1) % (len(documents) + 2)
 		s.showDocument()
 	case in.Button == input.Oui || in.Button == input.Valider || in.Key == '#':
-		s.form.doc = documents[s.form.docCursor].code
-		return s.startConsent()
+		switch c := s.form.docCursor; {
+		case c < len(documents):
+			s.form.doc = documents[c].code
+		case c == len(documents):
+			s.form.doc, s.form.doubtful = "", true
+		default:
+			s.form.doc, s.form.fictitious = "", true
+		}
+		return s.afterDocument()
 	}
 	return stDocument
 }

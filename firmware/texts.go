@@ -49,6 +49,28 @@ const (
 	txtExists             = "Le DMP existe déjà"
 	txtNoAccess           = "Pas d'accès au DMP"
 	txtProcessingError    = "Erreur de traitement"
+	txtIdentityToCheck    = "Identité à vérifier"
+	txtMarkDoubtful       = "Identité douteuse (pas de recherche INSi)"
+	txtMarkFictitious     = "Identité fictive (pas de recherche INSi)"
+
+	txtINSiBirthName        = "Nom de naissance : "
+	txtINSiFirstNames       = "Prénoms : "
+	txtINSiSex              = "Sexe : "
+	txtINSiBirthPlace       = "Lieu de naissance : "
+	txtINSiCompare          = "Identique à la pièce d'identité (%s) ?"
+	txtINSiNoDocument       = "Aucune pièce vérifiée : retenue, l'identité sera récupérée, non qualifiée. La retenir ?"
+	txtINSiDifferentTitle   = "Identité différente"
+	txtINSiDifferentBody    = "L'identité INSi n'est pas retenue : l'identité reste non qualifiée et aucune transaction DMP ne sera faite. Vérifiez la pièce d'identité et signalez l'écart à la cellule d'identitovigilance."
+	txtINSiNotFoundTitle    = "Identité non trouvée par l'INSi"
+	txtINSiNotFoundBody     = "L'identité reste provisoire. Vérifiez l'orthographe des noms et la date de naissance sur la pièce d'identité, puis recherchez à nouveau lors d'une prochaine venue."
+	txtINSiSeveralTitle     = "Plusieurs identités possibles"
+	txtINSiSeveralAgainBody = "Même avec le lieu de naissance, l'INSi trouve plusieurs identités : l'identité reste provisoire ; la cellule d'identitovigilance la vérifiera."
+	txtINSiUnavailableTitle = "INSi indisponible"
+	txtINSiUnavailableBody  = "L'identité reste provisoire pour l'instant ; l'établissement la recherchera en traitant la demande."
+	txtINSiSlowTitle        = "L'INSi ne répond pas à temps"
+	txtINSiSlowBody         = "L'identité reste provisoire pour l'instant ; l'établissement la recherchera en traitant la demande. Vous pouvez continuer."
+	txtINSiNotAskedTitle    = "Recherche INSi impossible"
+	txtINSiNotAskedBody     = "Les informations de la carte ne suffisent pas, ou la borne n'a pas pu envoyer la demande : l'identité reste provisoire ; l'établissement la recherchera."
 )
 
 // Documents the professional may confirm, in the order offered.

@@ -84,9 +84,11 @@ func (c *Client) Lookup(ctx context.Context, mode Mode, q Query) (*Outcome, erro
 	if q.Doubtful || q.Fictitious {
 		return nil, fmt.Errorf("%w: identité douteuse ou fictive", ErrNotEligible)
 	}
-	t, err := Normalize(q.Traits)
-	if err != nil {
-		return nil, err
+	// Traits that cannot be searched (a child's sex the card does not
+	// give) still allow the Vitale search.
+	t, terr := Normalize(q.Traits)
+	if terr != nil && q.Vitale == nil {
+		return nil, terr
 	}
 	o := &Outcome{}
 	if q.Vitale != nil {
@@ -97,11 +99,23 @@ func (c *Client) Lookup(ctx context.Context, mode Mode, q Query) (*Outcome, erro
 		}
 		o.Result = r
 		if r.CR == CRFound {
-			if err := consistent(&Traits{BirthName: t.BirthName, Sex: t.Sex, BirthDate: t.BirthDate}, r.Traits); err != nil {
+			check := t
+			if terr != nil {
+				withSex := q.Traits
+				withSex.Sex = r.Traits.Sex
+				if check, err = Normalize(withSex); err != nil {
+					o.Result = nil
+					return o, err
+				}
+			}
+			if err := consistent(&Traits{BirthName: check.BirthName, Sex: check.Sex, BirthDate: check.BirthDate}, r.Traits); err != nil {
 				o.Result = nil
 				return o, err
 			}
 			return o, nil
+		}
+		if terr != nil {
+			return o, nil // not found by the card; the traits cannot be searched
 		}
 	}
 	tries := [][]string{}
