@@ -190,6 +190,24 @@ func (a *Admin) Handler() http.Handler {
 		data["Events"], data["Pager"] = masked(recs), pager
 		render(w, "events", data)
 	})
+	// The identities the bridge could not qualify (no DMP transaction was
+	// made): for the identity staff to check at the patient's next visit.
+	mux.HandleFunc("GET /identities", func(w http.ResponseWriter, r *http.Request) {
+		data := map[string]any{"Title": "Identités à vérifier", "Intro": "Demandes sans transaction DMP : l'identité n'a pas pu être qualifiée (pièce d'identité et traits INSi). À vérifier à la prochaine venue du patient, puis à ressaisir."}
+		f, filter, err := parseEventFilters(r.URL.Query())
+		if err != nil {
+			data["Error"] = err.Error()
+		}
+		filter.State, filter.Outcome = StateDone, event.OutcomeIdentity
+		data["F"] = f
+		recs, pager, err := a.page(r, filter, "page")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		data["Events"], data["Pager"] = masked(recs), pager
+		render(w, "events", data)
+	})
 	mux.HandleFunc("GET /dead", func(w http.ResponseWriter, r *http.Request) {
 		data := map[string]any{"Title": "Lettres mortes et refus"}
 		f, filter, err := parseEventFilters(r.URL.Query())

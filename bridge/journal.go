@@ -64,6 +64,7 @@ var indicatorColumns = [][2]string{
 // Offset page them.
 type EventFilter struct {
 	State, Site, Unit string
+	Outcome           string
 	From, To          time.Time
 	Offset, Limit     int
 }
@@ -77,7 +78,7 @@ func eventFilterSQL(f EventFilter, ph func(int) string) (string, []any) {
 		args = append(args, v)
 		where = append(where, cond+" "+ph(len(args)))
 	}
-	for _, c := range [][2]string{{"state =", f.State}, {"site =", f.Site}, {"unit =", f.Unit}} {
+	for _, c := range [][2]string{{"state =", f.State}, {"site =", f.Site}, {"unit =", f.Unit}, {"outcome =", f.Outcome}} {
 		if c[1] != "" {
 			add(c[0], c[1])
 		}

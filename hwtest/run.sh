@@ -20,7 +20,7 @@ softhsm_module=/usr/lib/softhsm/libsofthsm2.so
 
 # A demo site provisioned by an older layout (a kiosk certificate without
 # its site, say) is made again.
-layout=2
+layout=3
 if [ "$(cat "$demo/.layout" 2>/dev/null)" != "$layout" ]; then
   rm -f "$demo/bridge/bridge.toml"
 fi
@@ -86,6 +86,17 @@ trace_dir = "traces"
 # other are refused.
 regime = "current"
 
+[insi]
+# The INSi simulator (make run starts it); the establishment's INSI-MANU
+# and INSI-AUTO certificates from the test IGC-Santé.
+url = "https://localhost:9445/lps"
+server_ca = "../igc-sante/igc-sante.pem"
+manu_cert = "../insi/insi-manu.pem"
+manu_key = "../insi/insi-manu.key"
+auto_cert = "../insi/insi-auto.pem"
+auto_key = "../insi/insi-auto.key"
+idam = "DEMO"
+
 [dmp.lps]
 id = "dmpkiosk"
 name = "dmpkiosk"
@@ -126,8 +137,10 @@ Admin: https://127.0.0.1:8444  (user admin, password $(cat "$demo/admin/password
 
 Walkthrough: in the tray choose vitale-famille and insert it in reader 1, then cps-medecin in
 reader 2. Type the doctor's PIN 1234 on the keypad and Valider; choose a beneficiary (Non moves,
-Oui chooses; Jean-Pierre or Hélène have an INS of their own); answer the identity and consent
-questions. The kiosk signs the event with its key and the card, encrypts it to the bridge and
+Oui chooses; INSi knows every one of them, the children by an INS of their own); say which
+identity document you checked; the kiosk asks INSi through the bridge and shows the five official
+traits: Oui if they are the document's (the identity is then qualifiée; without one the DMP is not
+called in the current regime); answer the consent questions. The kiosk signs the event with its key and the card, encrypts it to the bridge and
 sends it over MQTT; the bridge verifies it, journals it, asks the DMP simulator (TD0.2, then
 TD0.3 with a VIHF signed by the establishment's key on the SoftHSM token) and the screen shows
 "Autorisation enregistrée". The admin pages show the kiosk, the event, the indicators and the

@@ -43,10 +43,15 @@ type Marks interface {
 const markCreation = "dmp.create.sent"
 
 // PatientOfEvent is the identifier the DMP knows the patient by: the INS
-// read from the card, or in the legacy regime the INS-C (which was the
-// DMP's identifier then) for someone with no NIR of their own.
+// read from the card or qualified through INSi, or in the legacy regime the
+// INS-C (which was the DMP's identifier then) for someone with no NIR of
+// their own. In the legacy regime an INS INSi gave that no document
+// vouched for (récupérée) is not shared, the INS-C is; in the current one
+// the bridge's identity rules decided before (qualifiée, or récupérée
+// when the establishment accepts it).
 func PatientOfEvent(e *event.Event) (PatientID, error) {
-	if e.Patient.INS != nil && e.Patient.INS.Value != "" {
+	p := e.Patient
+	if p.INS != nil && p.INS.Value != "" && (p.INSi == nil || p.Identity.Shareable() || e.Regime != event.RegimeLegacy || p.INSC == "") {
 		return PatientID{Root: e.Patient.INS.OID, Extension: e.Patient.INS.Value}, nil
 	}
 	if e.Regime == event.RegimeLegacy && e.Patient.INSC != "" {

@@ -97,6 +97,10 @@ type DMPConfig struct {
 	// UnreadableAttempts: tries of an event whose DMP answer cannot be
 	// read before it goes to the dead letters (3 when zero).
 	UnreadableAttempts int `toml:"unreadable_attempts"`
+	// AcceptRecovered lets an INS récupérée (INSi's, no document compared)
+	// be enough for the authorization in the current regime; the default
+	// is qualifiée only, the identity rules' for sharing an INS.
+	AcceptRecovered bool `toml:"accept_recovered"`
 }
 
 // INSiConfig is how the bridge reaches INSi (establishment mode): optional.
@@ -118,6 +122,9 @@ type INSiConfig struct {
 	// ("insi-instance" beside the configuration when empty).
 	InstanceFile string   `toml:"instance_file"`
 	Timeout      duration `toml:"timeout"`
+	// LookupWait bounds a kiosk's lookup (bridge.DefaultLookupWait, 10 s,
+	// when zero); the kiosks wait a little longer (insi_wait, 12 s).
+	LookupWait duration `toml:"lookup_wait"`
 }
 
 type duration = provisioning.Duration

@@ -17,6 +17,7 @@ import (
 
 	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/insi"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
@@ -60,6 +61,20 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 	if err != nil {
 		return err
 	}
+	// Identity vigilance: in the current regime no DMP transaction without
+	// a qualified identity; INSi, when configured, for the kiosks'
+	// lookups and the bridge's own (INSI-AUTO).
+	identity := bridge.IdentityConfig{Require: true, AcceptRecovered: c.DMP.AcceptRecovered, Wait: c.INSi.LookupWait.Duration}
+	var svc *bridge.Service
+	if c.INSi.URL != "" {
+		icfg, release, err := c.INSiClientConfig()
+		if err != nil {
+			return err
+		}
+		defer release()
+		icfg.Observe = func(call insi.Call) { svc.Metrics.INSi.Observer(j, log)(call) }
+		identity.INSi = insi.NewClient(icfg)
+	}
 	fleet := bridge.NewFleet()
 	fleet.Regime = c.DMP.Regime
 	fleet.Trust = func(der []byte) (provisioning.Identity, error) {
@@ -69,7 +84,7 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 		}
 		return provisioning.VerifyClient([]*x509.Certificate{cert}, kioskCA, rev)
 	}
-	svc := bridge.NewService(bridge.ServiceConfig{BrokerURL: c.Broker, TLS: tlsCfg, ClientID: c.ID,
+	svc = bridge.NewService(bridge.ServiceConfig{Identity: identity, BrokerURL: c.Broker, TLS: tlsCfg, ClientID: c.ID,
 		Verifier: &bridge.Verifier{EncKey: enc, KioskCA: kioskCA, Revocations: rev, CardCA: cardCA, MaxAge: c.MaxAge.Duration, Skew: c.ClockSkew.Duration,
 			Regime: c.DMP.Regime, MaxBytes: c.MaxEventBytes, Chains: event.NewChainCache()},
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,

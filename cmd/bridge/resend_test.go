@@ -37,7 +37,10 @@ func sealOf(t testing.TB, b *system.Bridge, id string, seq int64, at time.Time, 
 	}
 	e := &event.Event{Type: event.TypeConsent, ID: id, Device: "kiosk-1", Site: event.Site{FINESS: "750712184", Unit: "ACCUEIL"},
 		Context: "admission", Regime: event.RegimeCurrent, Time: at.UTC(), Seq: seq,
-		Patient: event.Patient{INS: &event.INS{Value: p.INS, OID: ins.OIDNIR}, Traits: p.Traits},
+		// Checked against a passport at the desk while offline (validée): the
+		// bridge's own INSi lookup qualifies it.
+		Patient: event.Patient{INS: &event.INS{Value: p.INS, OID: ins.OIDNIR}, Traits: p.Traits, Document: "passport",
+			Identity: ins.Identity{Status: ins.Validee}},
 		Professional: event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", CardSerial: "0000104567",
 			Surname: "LEROY", FirstName: "SOPHIE", Profession: "10"},
 		Consent: event.Consent{Informed: true, Authorization: true}}

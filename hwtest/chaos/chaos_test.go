@@ -115,7 +115,8 @@ func runChaos(t *testing.T, twoOnPostgres bool) {
 		cred := b.Site.Creds[k.id]
 		e := &event.Event{Type: event.TypeConsent, ID: id, Device: k.id, Site: event.Site{FINESS: "750712184", Unit: "ACCUEIL"},
 			Context: "admission", Regime: event.RegimeCurrent, Time: time.Now().UTC(), Seq: seq,
-			Patient:      event.Patient{INS: &event.INS{Value: p.INS, OID: ins.OIDNIR}, Traits: p.Traits},
+			Patient: event.Patient{INS: &event.INS{Value: p.INS, OID: ins.OIDNIR}, Traits: p.Traits, Document: "passport",
+				Identity: ins.Identity{Status: ins.Validee}},
 			Professional: event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", CardSerial: "0000104567", Surname: "LEROY", FirstName: "SOPHIE", Profession: "10"},
 			Consent:      event.Consent{Informed: true, Authorization: true}}
 		jwe, err := event.Seal(e, event.Signer{Key: b.Site.Creds[k.id].PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}},

@@ -21,6 +21,7 @@ import (
 
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/system"
 	"dmpkiosk/ins"
@@ -119,6 +120,14 @@ func (s *scenario) press(b string) {
 	s.t.Helper()
 	s.do(chromedp.Click("#b-" + b))
 	time.Sleep(150 * time.Millisecond) // a person's pace; each press is its own request
+}
+
+// identical: INSi's traits on screen, the professional finds them the
+// document's.
+func (s *scenario) identical() {
+	s.t.Helper()
+	s.see("Identique à la pièce d'identité")
+	s.press("oui")
 }
 
 func (s *scenario) pin(code string) {
@@ -254,6 +263,8 @@ func TestLegacyCreation(t *testing.T) {
 	s.press("oui") // LÉA
 	s.see("LÉA")
 	s.press("non") // no identity document this time
+	s.see("Aucune pièce vérifiée")
+	s.press("oui") // INSi's identity retained, récupérée: the INS-C stays the DMP's identifier
 	s.see("informé")
 	s.press("oui")
 	s.see("création")
@@ -294,6 +305,7 @@ func TestCurrentRegime(t *testing.T) {
 	s.press("oui") // an identity document was checked
 	s.see("Quelle pièce")
 	s.press("valider")
+	s.identical()
 	s.see("informé")
 	s.press("oui")
 	s.see("autorise")
@@ -357,7 +369,10 @@ func TestBrokerRestart(t *testing.T) {
 	s.press("non")
 	s.press("oui") // HÉLÈNE, who has an INS of her own
 	s.see("HÉLÈNE")
-	s.press("non")
+	s.press("oui")
+	s.see("Quelle pièce")
+	s.press("valider")
+	s.identical()
 	s.see("informé")
 	s.press("oui")
 	s.see("autorise")
@@ -385,5 +400,88 @@ func TestBrokerRestart(t *testing.T) {
 	if err != nil || d.Authorization != dmp.AuthValid {
 		t.Fatalf("DMP %+v %v", d, err)
 	}
+	s.auditIntact()
+}
+
+// Identity at the desk, current regime: the family card's child LÉA, whom
+// INSi knows by an INS of her own (the Vitale search), a passport checked,
+// INSi's traits on screen, "Identique": qualifiée, and only then the DMP
+// transaction, under her INS.
+func TestINSiQualifiedChild(t *testing.T) {
+	s := start(t, dmpsim.Current)
+	s.cards("vitale-famille", "cps-medecin", "1234#", "JEAN-PIERRE")
+	s.press("non")
+	s.press("non")
+	s.press("oui") // LÉA
+	s.see("LÉA")
+	s.press("oui")
+	s.see("Quelle pièce")
+	s.press("valider") // passport
+	s.see("Identité INSi")
+	s.see("Lieu de naissance : 75056")
+	s.screenshot(s.ctx, "kiosk-insi-traits")
+	s.identical()
+	s.see("informé")
+	s.press("oui")
+	s.see("autorise")
+	s.press("oui")
+	s.see("bris de glace")
+	s.press("valider")
+	s.see("centre 15")
+	s.press("valider")
+	s.see("Autorisation enregistrée")
+	id, st := s.onlyEvent()
+	if st != [2]string{"done", "authorized"} {
+		t.Fatalf("journal %s: %v", id, st)
+	}
+	var identity string
+	s.b.JournalRow(t, `SELECT identity FROM events WHERE id = '`+id+`'`, &identity)
+	if identity != "qualifiée" {
+		t.Fatalf("the event's identity: %q", identity)
+	}
+	if calls := s.b.INSi.Calls(); calls != 1 {
+		t.Errorf("%d INSi calls for one lookup", calls)
+	}
+	var lookups int
+	s.b.JournalRow(t, `SELECT count(*) FROM lookups WHERE device = 'kiosk-1' AND outcome = 'found'`, &lookups)
+	if lookups != 1 {
+		t.Errorf("%d lookups kept", lookups)
+	}
+	s.auditIntact()
+	s.b.CheckNoPII(t)
+}
+
+// INSi down at the desk: the kiosk says the identity stays provisional and
+// goes on; the bridge looks the identity up itself when INSi is back
+// (INSI-AUTO, after a fault it retries) and, the birth place never
+// compared, makes no DMP transaction: "Identité à vérifier", listed for
+// the identity staff.
+func TestINSiDownThenLookedUpByTheBridge(t *testing.T) {
+	s := start(t, dmpsim.Current)
+	s.b.INSi.Inject(insisim.FaultUnavail, insisim.FaultUnavail, insisim.FaultUnavail)
+	s.cards("vitale-seul", "cps-medecin", "1234#", "MARTIN")
+	s.press("oui")
+	s.see("Quelle pièce")
+	s.press("valider")
+	s.see("identité reste provisoire")
+	s.screenshot(s.ctx, "kiosk-insi-down")
+	s.press("valider")
+	s.see("informé")
+	s.press("oui")
+	s.see("autorise")
+	s.press("oui")
+	s.see("bris de glace")
+	s.press("valider")
+	s.see("centre 15")
+	s.press("valider")
+	s.see("Identité à vérifier")
+	id, st := s.onlyEvent()
+	if st != [2]string{"done", "identity-check"} {
+		t.Fatalf("journal %s: %v", id, st)
+	}
+	if got := s.dmpTrace(); got != "" {
+		t.Fatalf("a DMP transaction for an unqualified identity: %q", got)
+	}
+	s.admin("/identities", "admin-identities", id, "identité à vérifier")
 	s.auditIntact()
 }

@@ -18,6 +18,15 @@ import (
 // they have a NIR of their own, and by the INS-C the kiosk computes (the
 // legacy regime's identifier).
 func DMP() ([]dmpsim.Person, error) {
+	// A child INSi gives an INS of their own (INSi()) is known by it too.
+	known, err := INSi()
+	if err != nil {
+		return nil, err
+	}
+	insOf := map[string]string{}
+	for _, k := range known {
+		insOf[k.Traits.BirthName+"|"+strings.Join(k.Traits.FirstNames, " ")+"|"+strings.ReplaceAll(k.Traits.BirthDate, "-", "")] = k.INS.Number + k.INS.Key
+	}
 	var out []dmpsim.Person
 	for _, p := range cards.VitaleProfiles {
 		insured := ""
@@ -41,6 +50,17 @@ func DMP() ([]dmpsim.Person, error) {
 				d.Sex = n.Sex()
 				if n.Certified() {
 					ids = append(ids, dmp.PatientID{Root: ins.OIDNIR, Extension: n.String()})
+				}
+			}
+			if v.NIR == "" {
+				name, _ := ins.NormalizeName(v.Surname)
+				var first []string
+				for _, f := range strings.Fields(v.FirstName) {
+					n, _ := ins.NormalizeName(f)
+					first = append(first, n)
+				}
+				if nir, ok := insOf[name+"|"+strings.Join(first, " ")+"|"+v.BirthDate]; ok {
+					ids = append(ids, dmp.PatientID{Root: ins.OIDNIR, Extension: nir})
 				}
 			}
 			if insured != "" && len(v.BirthDate) == 8 {
@@ -77,8 +97,10 @@ func AllWithINS() []WithINS {
 				continue
 			}
 			first, _, _ := strings.Cut(v.FirstName, " ")
-			out = append(out, WithINS{INS: n.String(), Traits: ins.Traits{BirthName: v.Surname, FirstName: first, FirstNames: []string{first},
-				Sex: n.Sex(), BirthDate: v.BirthDate}})
+			// The five traits as an identity document gives them: every
+			// first name, and the birth place (the NIR's, as INSi has it).
+			out = append(out, WithINS{INS: n.String(), Traits: ins.Traits{BirthName: v.Surname, FirstName: first, FirstNames: strings.Fields(v.FirstName),
+				Sex: n.Sex(), BirthDate: v.BirthDate, BirthPlace: v.NIR[5:10]}})
 		}
 	}
 	return out

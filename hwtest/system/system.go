@@ -18,6 +18,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -32,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/hwtest/patients"
@@ -71,6 +73,7 @@ type Bridge struct {
 	IGC       *cards.IGCSante
 	IGCDir    string
 	Sim       *dmpsim.Sim
+	INSi      *insisim.Sim
 	Dir       string // the bridge's files: bridge.toml, journal.db, traces/
 	Journal   string
 	AdminURL  string // https://127.0.0.1:port/
@@ -135,6 +138,8 @@ type BridgeOptions struct {
 	// with Peer, sharing the journal and the subscription.
 	Postgres string
 	Peers    []string
+	// INSiLatency is the INSi simulator's answer time (0: at once).
+	INSiLatency time.Duration
 }
 
 // StartBridge provisions a site and starts mosquitto, the DMP simulator and
@@ -209,6 +214,24 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 	})
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 
+	// INSi: the simulator over mutual TLS, knowing the virtual cards'
+	// patients; the establishment's INSI-MANU and INSI-AUTO certificates.
+	insiCA := hwtest.NewCA(t, "TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS")
+	insiPeople, err := patients.INSi()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.INSi = insisim.New(insisim.Options{People: insiPeople, Mode: insisim.Production, Latency: func() time.Duration { return o.INSiLatency }})
+	insiSrv := httptest.NewUnstartedServer(b.INSi)
+	insiSrv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: insiCA.Pool(), Certificates: []tls.Certificate{insiCA.Server(t, "localhost").TLS()}}
+	insiSrv.StartTLS()
+	t.Cleanup(insiSrv.Close)
+	writePEM(t, filepath.Join(dir, "insi-ca.pem"), "CERTIFICATE", insiCA.Cert.Raw)
+	for _, cn := range []string{"INSI-MANU", "INSI-AUTO"} {
+		leaf := insiCA.Client(t, cn)
+		leaf.WriteFiles(t, filepath.Join(dir, strings.ToLower(cn)+".pem"), filepath.Join(dir, strings.ToLower(cn)+".key"))
+	}
+
 	adminCert := srvCA.Server(t, "localhost")
 	os.WriteFile(filepath.Join(dir, "admin.pem"), adminCert.CertPEM, 0o600)
 	os.WriteFile(filepath.Join(dir, "admin.key"), adminCert.KeyPEM, 0o600)
@@ -259,13 +282,23 @@ name = "dmpkiosk"
 version = "test"
 homologation = "HOMOLOG-TEST"
 
+[insi]
+url = "%s/lps"
+server_ca = "insi-ca.pem"
+manu_cert = "insi-manu.pem"
+manu_key = "insi-manu.key"
+auto_cert = "insi-auto.pem"
+auto_key = "insi-auto.key"
+idam = "TEST-IDAM"
+timeout = "5s"
+
 [dmp.staff_role]
 # The VIHF role of staff whose card has no profession code (CPE): the code
 # the establishment's DMP homologation gives. A placeholder (2.25 UUID OID).
 code = "ACCUEIL"
 code_system = "2.25.142109932307565464957882138239304963770"
 display = "Personnel d'accueil (démonstration)"
-`, b.Mosquitto.URL(), filepath.Join(b.Site.CA.Dir, "ca.pem"), b.Site.CA.CRLPath(), o.Backoff.String(), o.MaxAttempts, journal, port, tk.Module, o.DMPTimeout.String(), o.Regime)
+`, b.Mosquitto.URL(), filepath.Join(b.Site.CA.Dir, "ca.pem"), b.Site.CA.CRLPath(), o.Backoff.String(), o.MaxAttempts, journal, port, tk.Module, o.DMPTimeout.String(), o.Regime, insiSrv.URL)
 	cfgPath := filepath.Join(dir, "bridge.toml")
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
