@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,9 +47,10 @@ type Indicator struct {
 	Offline                  int
 	OfflineMax, OfflineTotal time.Duration
 	// Identities: of the sessions completed, how many sent an identity
-	// status (events older than the column did not), and how many of
-	// those were qualifiée.
+	// status (events older than the column did not), how many of those
+	// were qualifiée, and the count of each status.
 	IdentityKnown, Qualified int
+	ByStatus                 map[string]int
 }
 
 // QualifiedShare is the share of qualified identities among the
@@ -117,7 +119,7 @@ func foldIndicators(q IndicatorQuery, rows []indicatorRow) []Indicator {
 		key := [4]string{periodOf(q, at, loc), r.site, r.unit, r.context}
 		in := byKey[key]
 		if in == nil {
-			in = &Indicator{Period: key[0], Site: r.site, Unit: r.unit, Context: r.context, RefusedBy: map[string]int{}}
+			in = &Indicator{Period: key[0], Site: r.site, Unit: r.unit, Context: r.context, RefusedBy: map[string]int{}, ByStatus: map[string]int{}}
 			byKey[key] = in
 		}
 		switch r.state {
@@ -137,6 +139,7 @@ func foldIndicators(q IndicatorQuery, rows []indicatorRow) []Indicator {
 			}
 			if r.identity != "" {
 				in.IdentityKnown += r.count
+				in.ByStatus[r.identity] += r.count
 				if r.identity == ins.Qualifiee.String() {
 					in.Qualified += r.count
 				}
@@ -240,4 +243,97 @@ func foldINSiLookups(q IndicatorQuery, rows []insiLookupRow) []INSiLookup {
 		return strings.Compare(a.Period+"\x00"+a.Operation+"\x00"+a.Mode+"\x00"+a.Outcome, b.Period+"\x00"+b.Operation+"\x00"+b.Mode+"\x00"+b.Outcome)
 	})
 	return out
+}
+
+// KioskLookup counts the lookups the kiosks asked at the desk, by period,
+// site, unit and outcome (event.LookupFound…), from the lookups kept.
+type KioskLookup struct {
+	Period, Site, Unit, Outcome string
+	Count                       int
+}
+
+// kioskLookupSQL is the query both journals run over the lookups kept.
+func kioskLookupSQL(ph func(int) string, q IndicatorQuery) (string, []any) {
+	where := []string{"received >= " + ph(1), "received < " + ph(2)}
+	args := []any{q.From.UnixMilli(), q.To.UnixMilli()}
+	for _, f := range [][2]string{{"site", q.Site}, {"unit", q.Unit}} {
+		if f[1] != "" {
+			args = append(args, f[1])
+			where = append(where, f[0]+" = "+ph(len(args)))
+		}
+	}
+	return `SELECT received / 3600000, site, unit, outcome, count(*) FROM lookups WHERE ` + strings.Join(where, " AND ") +
+		` GROUP BY 1, 2, 3, 4`, args
+}
+
+type kioskLookupRow struct {
+	hour                int64
+	site, unit, outcome string
+	count               int
+}
+
+func scanKioskLookupRow(row rowScanner) (r kioskLookupRow, err error) {
+	err = row.Scan(&r.hour, &r.site, &r.unit, &r.outcome, &r.count)
+	return r, err
+}
+
+// foldKioskLookups turns the hourly groups into the query's periods.
+func foldKioskLookups(q IndicatorQuery, rows []kioskLookupRow) []KioskLookup {
+	loc := q.Location
+	if loc == nil {
+		loc = paris
+	}
+	byKey := map[[4]string]int{}
+	for _, r := range rows {
+		byKey[[4]string{periodOf(q, time.UnixMilli(r.hour*3600000).In(loc), loc), r.site, r.unit, r.outcome}] += r.count
+	}
+	out := make([]KioskLookup, 0, len(byKey))
+	for k, n := range byKey {
+		out = append(out, KioskLookup{Period: k[0], Site: k[1], Unit: k[2], Outcome: k[3], Count: n})
+	}
+	slices.SortFunc(out, func(a, b KioskLookup) int {
+		return strings.Compare(a.Period+"\x00"+a.Site+"\x00"+a.Unit+"\x00"+a.Outcome, b.Period+"\x00"+b.Site+"\x00"+b.Unit+"\x00"+b.Outcome)
+	})
+	return out
+}
+
+// rowsQueryer is what a journal gives the infocentre's queries: its
+// placeholders and its rows.
+type rowsQueryer interface {
+	placeholder(n int) string
+	queryRows(ctx context.Context, query string, args ...any) (rows rowsReader, close func(), err error)
+}
+
+// foldQuery runs one of the infocentre's queries (build) on a journal and
+// folds its hourly rows into the query's periods.
+func foldQuery[R, T any](ctx context.Context, db rowsQueryer, q IndicatorQuery, build func(ph func(int) string, q IndicatorQuery) (string, []any),
+	scan func(rowScanner) (R, error), fold func(IndicatorQuery, []R) []T) ([]T, error) {
+	if err := checkIndicatorQuery(q); err != nil {
+		return nil, err
+	}
+	query, args := build(db.placeholder, q)
+	rows, done, err := db.queryRows(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	out, err := readRows(rows, scan)
+	if err != nil {
+		return nil, err
+	}
+	return fold(q, out), nil
+}
+
+// indicators runs indicatorSQL; reason is the dialect's expression for a
+// refusal's reason.
+func indicators(ctx context.Context, db rowsQueryer, reason string, q IndicatorQuery) ([]Indicator, error) {
+	build := func(ph func(int) string, q IndicatorQuery) (string, []any) { return indicatorSQL(reason, ph, q) }
+	return foldQuery(ctx, db, q, build, scanIndicatorRow, foldIndicators)
+}
+
+// insiLookups runs insiLookupSQL; head is the dialect's expression for an
+// INSi audit detail before " in ".
+func insiLookups(ctx context.Context, db rowsQueryer, head string, q IndicatorQuery) ([]INSiLookup, error) {
+	build := func(ph func(int) string, q IndicatorQuery) (string, []any) { return insiLookupSQL(head, ph, q) }
+	return foldQuery(ctx, db, q, build, scanINSiLookupRow, foldINSiLookups)
 }

@@ -10,17 +10,20 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"dmpkiosk/ins"
 )
 
 // indicatorHeader is the CSV's first line: French column names.
 var indicatorHeader = []string{"Période", "Site (FINESS géographique)", "Unité", "Contexte", "Sessions terminées", "DMP créés",
 	"DMP existants", "Accès autorisés", "Accès retirés", "Oppositions", "Refus aux contrôles", "Refus par motif",
 	"Lettres mortes", "Événements différés (hors ligne)", "Attente moyenne hors ligne (min)", "Attente maximale hors ligne (min)",
-	"Identités au statut connu", "Identités qualifiées", "Part d'identités qualifiées (%)"}
+	"Identités au statut connu", "Identités qualifiées", "Part d'identités qualifiées (%)",
+	"Identités récupérées", "Identités validées", "Identités provisoires"}
 
 // WriteIndicatorsCSV writes the indicators for a spreadsheet: UTF-8 with a
 // byte-order mark, semicolons, French column names, decimal commas.
-func WriteIndicatorsCSV(w io.Writer, ins []Indicator) error {
+func WriteIndicatorsCSV(w io.Writer, lines []Indicator) error {
 	if _, err := io.WriteString(w, "\ufeff"); err != nil {
 		return err
 	}
@@ -31,7 +34,7 @@ func WriteIndicatorsCSV(w io.Writer, ins []Indicator) error {
 		return err
 	}
 	minutes := func(d time.Duration) string { return decimal(d.Minutes()) }
-	for _, in := range ins {
+	for _, in := range lines {
 		var reasons []string
 		for _, r := range slices.Sorted(maps.Keys(in.RefusedBy)) {
 			reasons = append(reasons, fmt.Sprintf("%s : %d", label(reasonLabels, r), in.RefusedBy[r]))
@@ -40,7 +43,8 @@ func WriteIndicatorsCSV(w io.Writer, ins []Indicator) error {
 			fmt.Sprint(in.Created), fmt.Sprint(in.Existing), fmt.Sprint(in.Authorized), fmt.Sprint(in.Withdrawn),
 			fmt.Sprint(in.Oppositions), fmt.Sprint(in.Refused), strings.Join(reasons, ", "), fmt.Sprint(in.Dead),
 			fmt.Sprint(in.Offline), minutes(in.OfflineMean()), minutes(in.OfflineMax),
-			fmt.Sprint(in.IdentityKnown), fmt.Sprint(in.Qualified), decimal(100 * in.QualifiedShare())}); err != nil {
+			fmt.Sprint(in.IdentityKnown), fmt.Sprint(in.Qualified), decimal(100 * in.QualifiedShare()),
+			fmt.Sprint(in.ByStatus[ins.Recuperee.String()]), fmt.Sprint(in.ByStatus[ins.Validee.String()]), fmt.Sprint(in.ByStatus[ins.Provisoire.String()])}); err != nil {
 			return err
 		}
 	}
@@ -72,6 +76,7 @@ type indicatorJSON struct {
 	OfflineMaxSeconds  float64        `json:"offline_wait_max_s"`
 	IdentityKnown      int            `json:"identities_status_known"`
 	Qualified          int            `json:"identities_qualified"`
+	ByStatus           map[string]int `json:"identities_by_status"`
 }
 
 // WriteIndicatorsJSON writes the indicators as a JSON array.
@@ -82,7 +87,7 @@ func WriteIndicatorsJSON(w io.Writer, ins []Indicator) error {
 			Created: in.Created, Existing: in.Existing, Authorized: in.Authorized, Withdrawn: in.Withdrawn, Oppositions: in.Oppositions,
 			Refused: in.Refused, RefusedBy: in.RefusedBy, Dead: in.Dead, Offline: in.Offline,
 			OfflineMeanSeconds: in.OfflineMean().Seconds(), OfflineMaxSeconds: in.OfflineMax.Seconds(),
-			IdentityKnown: in.IdentityKnown, Qualified: in.Qualified})
+			IdentityKnown: in.IdentityKnown, Qualified: in.Qualified, ByStatus: in.ByStatus})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -107,7 +107,7 @@ func expected(evs []genEvent, q IndicatorQuery) map[[4]string]Indicator {
 		k := [4]string{period, r.Site, r.Unit, r.Context}
 		in, ok := out[k]
 		if !ok {
-			in = Indicator{Period: period, Site: r.Site, Unit: r.Unit, Context: r.Context, RefusedBy: map[string]int{}}
+			in = Indicator{Period: period, Site: r.Site, Unit: r.Unit, Context: r.Context, RefusedBy: map[string]int{}, ByStatus: map[string]int{}}
 		}
 		switch g.state {
 		case StateDone:
@@ -121,6 +121,7 @@ func expected(evs []genEvent, q IndicatorQuery) map[[4]string]Indicator {
 			}
 			if r.Identity != "" {
 				in.IdentityKnown++
+				in.ByStatus[r.Identity]++
 			}
 			if r.Identity == "qualifiée" {
 				in.Qualified++
@@ -176,6 +177,7 @@ func indicatorSuite(t *testing.T, open func(t *testing.T) Journal) {
 		}
 	}
 	insiLookupsCheck(t, j)
+	kioskLookupsCheck(t, j, start)
 	if _, err := j.Indicators(ctx, IndicatorQuery{From: start, To: start, By: "day"}); err == nil {
 		t.Error("an empty range was answered")
 	}
@@ -219,6 +221,44 @@ func insiLookupsCheck(t *testing.T, j Journal) {
 	}
 	if total != 40 || len(got) != len(want) {
 		t.Errorf("INSi lookups: %d in %d lines, want 40 in %d: %+v", total, len(got), len(want), got)
+	}
+}
+
+// kioskLookupsCheck keeps a week of the kiosks' lookups and counts them
+// back by day, site and outcome.
+func kioskLookupsCheck(t *testing.T, j Journal, start time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	want := map[[4]string]int{}
+	outcomes := []string{event.LookupFound, event.LookupFound, event.LookupNotFound, event.LookupSeveral, event.LookupUnavailable}
+	for i := range 70 {
+		at := start.Add(time.Duration(i) * 7 * 24 * time.Hour / 70)
+		l := LookupRecord{ID: fmt.Sprintf("lk-%03d", i), Device: "kiosk-1", Site: []string{"750712184", "130784234"}[i%2], Unit: "ACCUEIL",
+			Received: at, Outcome: outcomes[i%len(outcomes)], Answer: []byte(`{}`)}
+		if _, dup, err := j.KeepLookup(ctx, l); err != nil || dup {
+			t.Fatal(dup, err)
+		}
+		want[[4]string{at.In(paris).Format("2006-01-02"), l.Site, l.Unit, l.Outcome}]++
+	}
+	if _, dup, err := j.KeepLookup(ctx, LookupRecord{ID: "lk-000", Device: "kiosk-2", Received: start, Outcome: event.LookupFound, Answer: []byte(`{}`)}); err != nil || !dup {
+		t.Fatalf("a known lookup id kept again: %v %v", dup, err)
+	}
+	if l, err := j.Lookup(ctx, "lk-000"); err != nil || l.Device != "kiosk-1" {
+		t.Fatalf("lookup: %+v %v", l, err)
+	}
+	got, err := j.KioskLookups(ctx, IndicatorQuery{From: start, To: start.AddDate(0, 0, 7), By: "day"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, l := range got {
+		if want[[4]string{l.Period, l.Site, l.Unit, l.Outcome}] != l.Count {
+			t.Errorf("kiosk lookups %+v, kept %d", l, want[[4]string{l.Period, l.Site, l.Unit, l.Outcome}])
+		}
+		total += l.Count
+	}
+	if total != 70 || len(got) != len(want) {
+		t.Errorf("kiosk lookups: %d in %d lines, want 70 in %d", total, len(got), len(want))
 	}
 }
 

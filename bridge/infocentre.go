@@ -60,7 +60,11 @@ func buildInfocentre(ctx context.Context, j Journal, q IndicatorQuery, query tem
 	if err != nil {
 		return infocentreView{}, err
 	}
-	v := infocentreView{Lines: lines, Total: Indicator{RefusedBy: map[string]int{}}}
+	desk, err := j.KioskLookups(ctx, q)
+	if err != nil {
+		return infocentreView{}, err
+	}
+	v := infocentreView{Lines: lines, Total: Indicator{RefusedBy: map[string]int{}, ByStatus: map[string]int{}}}
 	periods := periodsOf(q)
 	index := map[string]int{}
 	for i, p := range periods {
@@ -84,6 +88,13 @@ func buildInfocentre(ctx context.Context, j Journal, q IndicatorQuery, query tem
 	for r, n := range v.Total.RefusedBy {
 		reasons[label(reasonLabels, r)] += n
 	}
+	statuses, asked := map[string]int{}, map[string]int{}
+	for st, n := range v.Total.ByStatus {
+		statuses[st] += n
+	}
+	for _, l := range desk {
+		asked[label(deskLookupLabels, l.Outcome)] += l.Count
+	}
 	outcomes, searches := map[string]int{}, map[string]int{}
 	for _, l := range lookups {
 		outcomes[insiOutcomeLabel(l.Outcome)] += l.Count
@@ -92,6 +103,8 @@ func buildInfocentre(ctx context.Context, j Journal, q IndicatorQuery, query tem
 	v.Charts = []chartData{activity,
 		breakdown("contextes", "Sessions terminées par contexte", "Sessions", byContext, query),
 		breakdown("refus", "Refus aux contrôles par motif", "Refus", reasons, query),
+		breakdown("identites", "Identités des sessions terminées, par statut", "Sessions", statuses, query),
+		breakdown("guichet", "Recherches INSi demandées aux bornes, par résultat", "Recherches", asked, query),
 		breakdown("insi", "Consultations de l'INSi par résultat (tout l'établissement)", "Consultations", outcomes, query),
 		breakdown("insi-recherches", "Consultations de l'INSi par recherche", "Consultations", searches, query)}
 	return v, nil
@@ -108,6 +121,9 @@ func (i *Indicator) add(in Indicator) {
 	i.Refused += in.Refused
 	for r, n := range in.RefusedBy {
 		i.RefusedBy[r] += n
+	}
+	for st, n := range in.ByStatus {
+		i.ByStatus[st] += n
 	}
 	i.Dead += in.Dead
 	i.Offline += in.Offline

@@ -195,6 +195,9 @@ type Journal interface {
 	// INSiLookups counts the audited INSi calls (indicators.go); the
 	// query's site, unit and context do not apply.
 	INSiLookups(ctx context.Context, q IndicatorQuery) ([]INSiLookup, error)
+	// KioskLookups counts the kiosks' lookups kept, by site and unit (the
+	// query's context does not apply).
+	KioskLookups(ctx context.Context, q IndicatorQuery) ([]KioskLookup, error)
 	Close() error
 }
 

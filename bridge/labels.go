@@ -40,6 +40,10 @@ var (
 		"00": "identité trouvée", "01": "aucune identité trouvée", "02": "plusieurs identités : préciser le lieu de naissance",
 		"transport": "service injoignable", "unreadable": "réponse illisible", "inconsistent": "réponse incohérente",
 	}
+	deskLookupLabels = map[string]string{
+		event.LookupFound: "identité trouvée", event.LookupNotFound: "aucune identité trouvée", event.LookupSeveral: "plusieurs identités",
+		event.LookupUnavailable: "INSi indisponible", event.LookupRefused: "non demandée (traits insuffisants, demande trop ancienne)",
+	}
 	periodLabels = map[string]string{"day": "jour", "week": "semaine", "month": "mois", "range": "toute la période"}
 )
 

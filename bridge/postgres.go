@@ -296,41 +296,30 @@ func (j *PGJournal) VerifyAudit(ctx context.Context) (int, int64, error) {
 	return walkChain(rows.Next, rows.Scan, rows.Err)
 }
 
-// Indicators implements Journal.
-func (j *PGJournal) Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error) {
-	if err := checkIndicatorQuery(q); err != nil {
-		return nil, err
-	}
-	query, args := indicatorSQL(`split_part(last_error, ':', 1)`, pgPlaceholder, q)
+// pgPlaceholder is PostgreSQL's n-th placeholder.
+func pgPlaceholder(i int) string { return fmt.Sprintf("$%d", i) }
+
+func (j *PGJournal) placeholder(i int) string { return pgPlaceholder(i) }
+
+func (j *PGJournal) queryRows(ctx context.Context, query string, args ...any) (rowsReader, func(), error) {
 	rows, err := j.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer rows.Close()
-	out, err := readRows(rows, scanIndicatorRow)
-	if err != nil {
-		return nil, err
-	}
-	return foldIndicators(q, out), nil
+	return rows, rows.Close, nil
+}
+
+// Indicators implements Journal.
+func (j *PGJournal) Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error) {
+	return indicators(ctx, j, `split_part(last_error, ':', 1)`, q)
 }
 
 // INSiLookups implements Journal.
 func (j *PGJournal) INSiLookups(ctx context.Context, q IndicatorQuery) ([]INSiLookup, error) {
-	if err := checkIndicatorQuery(q); err != nil {
-		return nil, err
-	}
-	query, args := insiLookupSQL(`split_part(detail, ' in ', 1)`, pgPlaceholder, q)
-	rows, err := j.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out, err := readRows(rows, scanINSiLookupRow)
-	if err != nil {
-		return nil, err
-	}
-	return foldINSiLookups(q, out), nil
+	return insiLookups(ctx, j, `split_part(detail, ' in ', 1)`, q)
 }
 
-// pgPlaceholder is PostgreSQL's n-th placeholder.
-func pgPlaceholder(i int) string { return fmt.Sprintf("$%d", i) }
+// KioskLookups implements Journal.
+func (j *PGJournal) KioskLookups(ctx context.Context, q IndicatorQuery) ([]KioskLookup, error) {
+	return foldQuery(ctx, j, q, kioskLookupSQL, scanKioskLookupRow, foldKioskLookups)
+}

@@ -494,38 +494,27 @@ func walkChain(next func() bool, scan func(...any) error, end func() error) (int
 	return n, 0, end()
 }
 
-// Indicators implements Journal.
-func (j *SQLiteJournal) Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error) {
-	if err := checkIndicatorQuery(q); err != nil {
-		return nil, err
-	}
-	query, args := indicatorSQL(`substr(last_error, 1, instr(last_error, ':') - 1)`, func(int) string { return "?" }, q)
+func (j *SQLiteJournal) placeholder(int) string { return "?" }
+
+func (j *SQLiteJournal) queryRows(ctx context.Context, query string, args ...any) (rowsReader, func(), error) {
 	rows, err := j.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer rows.Close()
-	out, err := readRows(rows, scanIndicatorRow)
-	if err != nil {
-		return nil, err
-	}
-	return foldIndicators(q, out), nil
+	return rows, func() { rows.Close() }, nil
+}
+
+// Indicators implements Journal.
+func (j *SQLiteJournal) Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error) {
+	return indicators(ctx, j, `substr(last_error, 1, instr(last_error, ':') - 1)`, q)
 }
 
 // INSiLookups implements Journal.
 func (j *SQLiteJournal) INSiLookups(ctx context.Context, q IndicatorQuery) ([]INSiLookup, error) {
-	if err := checkIndicatorQuery(q); err != nil {
-		return nil, err
-	}
-	query, args := insiLookupSQL(`substr(detail, 1, instr(detail, ' in ') - 1)`, func(int) string { return "?" }, q)
-	rows, err := j.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out, err := readRows(rows, scanINSiLookupRow)
-	if err != nil {
-		return nil, err
-	}
-	return foldINSiLookups(q, out), nil
+	return insiLookups(ctx, j, `substr(detail, 1, instr(detail, ' in ') - 1)`, q)
+}
+
+// KioskLookups implements Journal.
+func (j *SQLiteJournal) KioskLookups(ctx context.Context, q IndicatorQuery) ([]KioskLookup, error) {
+	return foldQuery(ctx, j, q, kioskLookupSQL, scanKioskLookupRow, foldKioskLookups)
 }

@@ -22,7 +22,8 @@ func percentile(d []time.Duration, p float64) time.Duration {
 // the cards inserted in pcscd's vpcd slots, the PIN and answers given as
 // soon as each screen shows, the event through mosquitto to `bridge run`,
 // TD0.2 (and TD0.3 the first time) with the DMP simulator at zero latency,
-// the result on the kiosk's screen. The floor is the two MQTT round trips
+// the result on the kiosk's screen, a passport checked and INSi's traits
+// found identical on the way (the INSi simulator at zero latency). The floor is the two MQTT round trips
 // of an event and its result through the same broker (kiosk → bridge →
 // kiosk, QoS 1), measured in the same run. Run with -benchtime 20x for
 // percentiles.
@@ -32,7 +33,7 @@ func BenchmarkInsertionToResult(b *testing.B) {
 	k := system.StartKiosk(b, bins, br, "kiosk-1", "current")
 	w := system.OpenWeb(b, k.Web)
 	w.Wait("Insérez")
-	var laps []time.Duration
+	var laps, lookups []time.Duration
 	for b.Loop() {
 		t0 := time.Now()
 		w.Tray(0, "vitale-seul")
@@ -40,7 +41,15 @@ func BenchmarkInsertionToResult(b *testing.B) {
 		w.Wait("Code de la carte")
 		w.Keys("1234#")
 		w.Wait("MARTIN")
-		w.Press("non")
+		w.Press("oui")
+		w.Wait("Quelle pièce")
+		// The INSi lookup: from the document chosen (the beneficiary is
+		// known) to INSi's traits on screen.
+		t1 := time.Now()
+		w.Press("valider")
+		w.Wait("Identique à la pièce")
+		lookups = append(lookups, time.Since(t1))
+		w.Press("oui")
 		w.Wait("informé")
 		w.Press("oui", "oui", "valider", "valider")
 		w.Wait("Autorisation enregistrée")
@@ -56,6 +65,10 @@ func BenchmarkInsertionToResult(b *testing.B) {
 	b.ReportMetric(float64(percentile(laps, 0.5).Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(percentile(laps, 0.99).Milliseconds()), "p99-ms")
 	b.ReportMetric(float64(percentile(floor, 0.5).Microseconds()), "floor-p50-µs")
+	// The lookup's floor is the same two round trips (request, answer) and
+	// the INSi simulator's latency, zero here.
+	b.ReportMetric(float64(percentile(lookups, 0.5).Milliseconds()), "insi-p50-ms")
+	b.ReportMetric(float64(percentile(lookups, 0.5))/float64(percentile(floor, 0.5)), "insi-p50/floor-p50")
 	var sum time.Duration
 	for _, f := range floor {
 		sum += f
