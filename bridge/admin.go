@@ -175,39 +175,12 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		render(w, "fleet", map[string]any{"Title": "Bornes", "Fleet": a.Fleet.list(), "M": metrics()})
 	})
-	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
-		data := map[string]any{"Title": "Événements"}
-		f, filter, err := parseEventFilters(r.URL.Query())
-		if err != nil {
-			data["Error"] = err.Error()
-		}
-		data["F"], data["States"] = f, options(byLabel(stateLabels), stateLabels, f.State)
-		recs, pager, err := a.page(r, filter, "page")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		data["Events"], data["Pager"] = masked(recs), pager
-		render(w, "events", data)
-	})
+	mux.HandleFunc("GET /events", a.eventList(render, "Événements", "", nil))
 	// The identities the bridge could not qualify (no DMP transaction was
 	// made): for the identity staff to check at the patient's next visit.
-	mux.HandleFunc("GET /identities", func(w http.ResponseWriter, r *http.Request) {
-		data := map[string]any{"Title": "Identités à vérifier", "Intro": "Demandes sans transaction DMP : l'identité n'a pas pu être qualifiée (pièce d'identité et traits INSi). À vérifier à la prochaine venue du patient, puis à ressaisir."}
-		f, filter, err := parseEventFilters(r.URL.Query())
-		if err != nil {
-			data["Error"] = err.Error()
-		}
-		filter.State, filter.Outcome = StateDone, event.OutcomeIdentity
-		data["F"] = f
-		recs, pager, err := a.page(r, filter, "page")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		data["Events"], data["Pager"] = masked(recs), pager
-		render(w, "events", data)
-	})
+	mux.HandleFunc("GET /identities", a.eventList(render, "Identités à vérifier",
+		"Demandes sans transaction DMP : l'identité n'a pas pu être qualifiée (pièce d'identité et traits INSi). À vérifier à la prochaine venue du patient, puis à ressaisir.",
+		func(f *EventFilter) { f.State, f.Outcome = StateDone, event.OutcomeIdentity }))
 	mux.HandleFunc("GET /dead", func(w http.ResponseWriter, r *http.Request) {
 		data := map[string]any{"Title": "Lettres mortes et refus"}
 		f, filter, err := parseEventFilters(r.URL.Query())
@@ -429,6 +402,31 @@ func (a *Admin) writeMetrics(ctx context.Context, w http.ResponseWriter) {
 	fmt.Fprintf(w, "dmpbridge_kiosks_online %d\n", online)
 	if _, dead, err := a.Journal.List(ctx, EventFilter{State: StateDead, Limit: 1}); err == nil {
 		fmt.Fprintf(w, "# HELP dmpbridge_dead_letters Events in the dead letters.\n# TYPE dmpbridge_dead_letters gauge\ndmpbridge_dead_letters %d\n", dead)
+	}
+}
+
+// eventList serves a page of events under the page's filters; fixed, when
+// set, fixes some of them (and the state is not offered).
+func (a *Admin) eventList(render func(http.ResponseWriter, string, map[string]any), title, intro string, fixed func(*EventFilter)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		data := map[string]any{"Title": title, "Intro": intro}
+		f, filter, err := parseEventFilters(r.URL.Query())
+		if err != nil {
+			data["Error"] = err.Error()
+		}
+		data["F"] = f
+		if fixed != nil {
+			fixed(&filter)
+		} else {
+			data["States"] = options(byLabel(stateLabels), stateLabels, f.State)
+		}
+		recs, pager, err := a.page(r, filter, "page")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		data["Events"], data["Pager"] = masked(recs), pager
+		render(w, "events", data)
 	}
 }
 

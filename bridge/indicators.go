@@ -225,23 +225,41 @@ type insiLookupRow struct {
 
 // foldINSiLookups turns the hourly groups into the query's periods.
 func foldINSiLookups(q IndicatorQuery, rows []insiLookupRow) []INSiLookup {
+	counts := foldCounts(q, len(rows), func(i int) (int64, [3]string, int) {
+		op, rest, _ := strings.Cut(rows[i].head, " ")
+		mode, outcome, _ := strings.Cut(rest, ": ")
+		return rows[i].hour, [3]string{op, mode, outcome}, rows[i].count
+	})
+	out := make([]INSiLookup, len(counts))
+	for i, c := range counts {
+		out[i] = INSiLookup{Period: c.key[0], Operation: c.key[1], Mode: c.key[2], Outcome: c.key[3], Count: c.n}
+	}
+	return out
+}
+
+// periodCount is a count of a period and three keys.
+type periodCount struct {
+	key [4]string
+	n   int
+}
+
+// foldCounts sums n hourly counts (at gives each one's hour, keys and
+// count) into the query's periods, in the order of period and keys.
+func foldCounts(q IndicatorQuery, n int, at func(i int) (hour int64, keys [3]string, count int)) []periodCount {
 	loc := q.Location
 	if loc == nil {
 		loc = paris
 	}
 	byKey := map[[4]string]int{}
-	for _, r := range rows {
-		op, rest, _ := strings.Cut(r.head, " ")
-		mode, outcome, _ := strings.Cut(rest, ": ")
-		byKey[[4]string{periodOf(q, time.UnixMilli(r.hour*3600000).In(loc), loc), op, mode, outcome}] += r.count
+	for i := range n {
+		hour, k, c := at(i)
+		byKey[[4]string{periodOf(q, time.UnixMilli(hour*3600000).In(loc), loc), k[0], k[1], k[2]}] += c
 	}
-	out := make([]INSiLookup, 0, len(byKey))
-	for k, n := range byKey {
-		out = append(out, INSiLookup{Period: k[0], Operation: k[1], Mode: k[2], Outcome: k[3], Count: n})
+	out := make([]periodCount, 0, len(byKey))
+	for k, c := range byKey {
+		out = append(out, periodCount{k, c})
 	}
-	slices.SortFunc(out, func(a, b INSiLookup) int {
-		return strings.Compare(a.Period+"\x00"+a.Operation+"\x00"+a.Mode+"\x00"+a.Outcome, b.Period+"\x00"+b.Operation+"\x00"+b.Mode+"\x00"+b.Outcome)
-	})
+	slices.SortFunc(out, func(a, b periodCount) int { return slices.Compare(a.key[:], b.key[:]) })
 	return out
 }
 
@@ -279,21 +297,13 @@ func scanKioskLookupRow(row rowScanner) (r kioskLookupRow, err error) {
 
 // foldKioskLookups turns the hourly groups into the query's periods.
 func foldKioskLookups(q IndicatorQuery, rows []kioskLookupRow) []KioskLookup {
-	loc := q.Location
-	if loc == nil {
-		loc = paris
-	}
-	byKey := map[[4]string]int{}
-	for _, r := range rows {
-		byKey[[4]string{periodOf(q, time.UnixMilli(r.hour*3600000).In(loc), loc), r.site, r.unit, r.outcome}] += r.count
-	}
-	out := make([]KioskLookup, 0, len(byKey))
-	for k, n := range byKey {
-		out = append(out, KioskLookup{Period: k[0], Site: k[1], Unit: k[2], Outcome: k[3], Count: n})
-	}
-	slices.SortFunc(out, func(a, b KioskLookup) int {
-		return strings.Compare(a.Period+"\x00"+a.Site+"\x00"+a.Unit+"\x00"+a.Outcome, b.Period+"\x00"+b.Site+"\x00"+b.Unit+"\x00"+b.Outcome)
+	counts := foldCounts(q, len(rows), func(i int) (int64, [3]string, int) {
+		return rows[i].hour, [3]string{rows[i].site, rows[i].unit, rows[i].outcome}, rows[i].count
 	})
+	out := make([]KioskLookup, len(counts))
+	for i, c := range counts {
+		out[i] = KioskLookup{Period: c.key[0], Site: c.key[1], Unit: c.key[2], Outcome: c.key[3], Count: c.n}
+	}
 	return out
 }
 

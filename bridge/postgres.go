@@ -166,7 +166,7 @@ func (j *PGJournal) KeepLookup(ctx context.Context, l LookupRecord) (stored Look
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			stored, dup = LookupRecord{}, true
+			dup = true
 			stored, err = scanLookup(tx.QueryRow(ctx, `SELECT `+lookupCols+` FROM lookups WHERE id = $1`, l.ID))
 			return err
 		}

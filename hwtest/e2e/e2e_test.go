@@ -122,6 +122,20 @@ func (s *scenario) press(b string) {
 	time.Sleep(150 * time.Millisecond) // a person's pace; each press is its own request
 }
 
+// consent: the patient informed, the establishment's access given, no
+// opposition (the current regime's questions).
+func (s *scenario) consent() {
+	s.t.Helper()
+	s.see("informé")
+	s.press("oui")
+	s.see("autorise")
+	s.press("oui")
+	s.see("bris de glace")
+	s.press("valider")
+	s.see("centre 15")
+	s.press("valider")
+}
+
 // identical: INSi's traits on screen, the professional finds them the
 // document's.
 func (s *scenario) identical() {
@@ -421,14 +435,7 @@ func TestINSiQualifiedChild(t *testing.T) {
 	s.see("Lieu de naissance : 75056")
 	s.screenshot(s.ctx, "kiosk-insi-traits")
 	s.identical()
-	s.see("informé")
-	s.press("oui")
-	s.see("autorise")
-	s.press("oui")
-	s.see("bris de glace")
-	s.press("valider")
-	s.see("centre 15")
-	s.press("valider")
+	s.consent()
 	s.see("Autorisation enregistrée")
 	id, st := s.onlyEvent()
 	if st != [2]string{"done", "authorized"} {
@@ -466,14 +473,7 @@ func TestINSiDownThenLookedUpByTheBridge(t *testing.T) {
 	s.see("identité reste provisoire")
 	s.screenshot(s.ctx, "kiosk-insi-down")
 	s.press("valider")
-	s.see("informé")
-	s.press("oui")
-	s.see("autorise")
-	s.press("oui")
-	s.see("bris de glace")
-	s.press("valider")
-	s.see("centre 15")
-	s.press("valider")
+	s.consent()
 	s.see("Identité à vérifier")
 	id, st := s.onlyEvent()
 	if st != [2]string{"done", "identity-check"} {
