@@ -48,7 +48,9 @@ func writeConfig(t testing.TB, site *hwtest.Site, brokerURL string) (path, dir s
 	// The device's own keys go before the bundle's [broker] table, as TOML
 	// top-level keys must.
 	body, _ := os.ReadFile(filepath.Join(bundle, "kiosk.toml"))
-	extra := "outbox = \"" + filepath.Join(dir, "outbox.db") + "\"\nweb_listen = \"127.0.0.1:0\"\nsession_timeout = \"1m\"\n"
+	extra := "outbox = \"" + filepath.Join(dir, "outbox.db") + "\"\nweb_listen = \"127.0.0.1:0\"\nsession_timeout = \"1m\"\n" +
+		// The stand-in bridge does not do INSi: the kiosk waits this long.
+		"insi_wait = \"1s\"\n"
 	path = filepath.Join(bundle, "kiosk.toml")
 	if err := os.WriteFile(path, append([]byte(extra), body...), 0o644); err != nil {
 		t.Fatal(err)
@@ -119,6 +121,9 @@ func TestKioskRun(t *testing.T) {
 	k.Keys("2468#")
 	k.Wait("LEFÈVRE-D'ORÇAY")
 	k.Press("non")
+	// No answer to the INSi lookup: the kiosk says so and goes on.
+	k.Wait("ne répond pas à temps")
+	k.Press("valider")
 	k.Wait("informé")
 	k.Press("oui")
 	k.Wait("autorise")
