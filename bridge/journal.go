@@ -190,6 +190,12 @@ type Journal interface {
 	// dup set. Lookup returns one (ErrUnknown when unknown).
 	KeepLookup(ctx context.Context, l LookupRecord) (stored LookupRecord, dup bool, err error)
 	Lookup(ctx context.Context, id string) (LookupRecord, error)
+	// The outbox to the hospital's information system (sih_outbox.go).
+	SIHEnqueue(ctx context.Context, m SIHMessage) (queued bool, err error)
+	SIHDue(ctx context.Context, receiver string, now time.Time, n int) ([]SIHMessage, error)
+	SIHSave(ctx context.Context, m SIHMessage, kind, detail string) error
+	SIHList(ctx context.Context, state string, limit int) ([]SIHMessage, error)
+	SIHGet(ctx context.Context, id string) (SIHMessage, error)
 	// Indicators counts what the infocentre shows (indicators.go).
 	Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error)
 	// INSiLookups counts the audited INSi calls (indicators.go); the

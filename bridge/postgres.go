@@ -62,6 +62,9 @@ func OpenPostgres(ctx context.Context, dsn, owner string) (*PGJournal, error) {
 		if _, err := tx.Exec(ctx, pgSchema); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf(sihSchema, "BYTEA")); err != nil {
+			return err
+		}
 		for _, c := range indicatorColumns {
 			if _, err := tx.Exec(ctx, `ALTER TABLE events ADD COLUMN IF NOT EXISTS `+c[0]+` `+c[1]); err != nil {
 				return err
@@ -322,4 +325,29 @@ func (j *PGJournal) INSiLookups(ctx context.Context, q IndicatorQuery) ([]INSiLo
 // KioskLookups implements Journal.
 func (j *PGJournal) KioskLookups(ctx context.Context, q IndicatorQuery) ([]KioskLookup, error) {
 	return foldQuery(ctx, j, q, kioskLookupSQL, scanKioskLookupRow, foldKioskLookups)
+}
+
+// SIHEnqueue implements Journal.
+func (j *PGJournal) SIHEnqueue(ctx context.Context, m SIHMessage) (bool, error) {
+	return sihEnqueue(ctx, j, m)
+}
+
+// SIHDue implements Journal.
+func (j *PGJournal) SIHDue(ctx context.Context, receiver string, now time.Time, n int) ([]SIHMessage, error) {
+	return sihDue(ctx, j, receiver, now, n)
+}
+
+// SIHSave implements Journal.
+func (j *PGJournal) SIHSave(ctx context.Context, m SIHMessage, kind, detail string) error {
+	return sihSave(ctx, j, m, kind, detail)
+}
+
+// SIHList implements Journal.
+func (j *PGJournal) SIHList(ctx context.Context, state string, limit int) ([]SIHMessage, error) {
+	return sihList(ctx, j, state, limit)
+}
+
+// SIHGet implements Journal.
+func (j *PGJournal) SIHGet(ctx context.Context, id string) (SIHMessage, error) {
+	return sihGet(ctx, j, id)
 }

@@ -75,6 +75,8 @@ type ServiceConfig struct {
 	KioskBurst int
 	// Identity: the INSi lookups and the identity status the DMP needs.
 	Identity IdentityConfig
+	// SIH: the hospital's information system told (nil: none).
+	SIH *SIHConfig
 }
 
 // Metrics are the service's counters.
@@ -117,6 +119,7 @@ type Service struct {
 	mu           sync.Mutex
 	limitAudited map[string]time.Time // per kiosk, the last rate-limit audit
 	lookups      chan struct{}        // the lookups under way
+	sihKick      map[string]chan struct{}
 }
 
 // NewService returns a service; Run starts it.
@@ -133,8 +136,14 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	kicks := map[string]chan struct{}{}
+	if cfg.SIH != nil {
+		for _, r := range cfg.SIH.Receivers {
+			kicks[r.Name] = make(chan struct{}, 1)
+		}
+	}
 	return &Service{cfg: cfg, kick: make(chan struct{}, 1), Metrics: &Metrics{RejectedBy: map[string]int64{}},
-		limits: newKioskLimits(cfg.KioskRate, cfg.KioskBurst), limitAudited: map[string]time.Time{}, lookups: make(chan struct{}, maxLookups)}
+		limits: newKioskLimits(cfg.KioskRate, cfg.KioskBurst), limitAudited: map[string]time.Time{}, lookups: make(chan struct{}, maxLookups), sihKick: kicks}
 }
 
 // wake makes the workers look at the journal now.
@@ -201,6 +210,12 @@ func (s *Service) Run(ctx context.Context) error {
 	for i := 0; i < s.cfg.Workers; i++ {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.worker(ctx) }()
+	}
+	if s.cfg.SIH != nil {
+		for _, r := range s.cfg.SIH.Receivers {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.sihSender(ctx, r) }()
+		}
 	}
 	<-ctx.Done()
 	wg.Wait()
@@ -442,6 +457,9 @@ func (s *Service) process(ctx context.Context, r Record) {
 			return
 		}
 	}
+	// Queued before the event is finished (once: by its id), so that a stop
+	// between the two loses nothing.
+	s.tellSIH(ctx, &e, out.Code)
 	if err := s.cfg.Journal.Finish(ctx, r.ID, out.Code, out.Message); err != nil {
 		s.cfg.Logger.Error("bridge: finishing an event", "event", r.ID, "error", err)
 		return

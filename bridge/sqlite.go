@@ -112,7 +112,7 @@ func OpenSQLite(path string) (*SQLiteJournal, error) {
 	// more than one connection also lets a statement be prepared while the
 	// writer's transaction holds its own.
 	db.SetMaxOpenConns(4)
-	if _, err := db.Exec(sqliteSchema); err != nil {
+	if _, err := db.Exec(sqliteSchema + ";\n" + fmt.Sprintf(sihSchema, "BLOB")); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
@@ -517,4 +517,29 @@ func (j *SQLiteJournal) INSiLookups(ctx context.Context, q IndicatorQuery) ([]IN
 // KioskLookups implements Journal.
 func (j *SQLiteJournal) KioskLookups(ctx context.Context, q IndicatorQuery) ([]KioskLookup, error) {
 	return foldQuery(ctx, j, q, kioskLookupSQL, scanKioskLookupRow, foldKioskLookups)
+}
+
+// SIHEnqueue implements Journal.
+func (j *SQLiteJournal) SIHEnqueue(ctx context.Context, m SIHMessage) (bool, error) {
+	return sihEnqueue(ctx, j, m)
+}
+
+// SIHDue implements Journal.
+func (j *SQLiteJournal) SIHDue(ctx context.Context, receiver string, now time.Time, n int) ([]SIHMessage, error) {
+	return sihDue(ctx, j, receiver, now, n)
+}
+
+// SIHSave implements Journal.
+func (j *SQLiteJournal) SIHSave(ctx context.Context, m SIHMessage, kind, detail string) error {
+	return sihSave(ctx, j, m, kind, detail)
+}
+
+// SIHList implements Journal.
+func (j *SQLiteJournal) SIHList(ctx context.Context, state string, limit int) ([]SIHMessage, error) {
+	return sihList(ctx, j, state, limit)
+}
+
+// SIHGet implements Journal.
+func (j *SQLiteJournal) SIHGet(ctx context.Context, id string) (SIHMessage, error) {
+	return sihGet(ctx, j, id)
 }

@@ -22,6 +22,8 @@ packages=(
   libpcsclite-dev:arm64 libpcsclite-dev:armhf qemu-user-static
   # headless browser for the web view and admin page tests
   chromium
+  # an independent HL7 v2 parser and MLLP peer for the messages to the hospital's systems
+  python3-hl7
 )
 
 missing=()

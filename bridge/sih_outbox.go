@@ -1,0 +1,133 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// The outbox of the messages to the hospital's information system
+// (bridge/sih): one entry per event and receiver, kept in the journal's
+// database, worked through in order per patient.
+
+// States of an outbox entry.
+const (
+	SIHQuery = "query" // the patient's IPP is to be found (PDQ)
+	SIHMatch = "match" // none or several patients found: "à rapprocher", by hand
+	SIHSend  = "send"  // the update is to be sent (again: the same message)
+	SIHDone  = "done"  // acknowledged AA
+	SIHDead  = "dead"  // refused (AE, AR) or given up: retried after a fix
+)
+
+// SIHMessage is one outbox entry.
+type SIHMessage struct {
+	ID       string // receiver/event
+	Receiver string
+	Event    string
+	Patient  string // the order key: updates of one patient go in order
+	State    string
+	IPP      string
+	Control  string // MSH-10 of the update, kept across resends
+	Message  []byte // the update as sent (resent as it is)
+	Payload  []byte // what the update says (sih.Patient, JSON)
+	Attempts int
+	Next     time.Time
+	Error    string // the receiver's error, for the admin web
+	Created  time.Time
+}
+
+const sihSchema = `CREATE TABLE IF NOT EXISTS sih_outbox (id TEXT PRIMARY KEY, receiver TEXT NOT NULL, event TEXT NOT NULL,
+	patient TEXT NOT NULL, state TEXT NOT NULL, ipp TEXT NOT NULL DEFAULT '', control TEXT NOT NULL DEFAULT '',
+	message %[1]s NOT NULL, payload %[1]s NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt BIGINT NOT NULL DEFAULT 0,
+	last_error TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL)`
+
+const sihCols = `id, receiver, event, patient, state, ipp, control, message, payload, attempts, next_attempt, last_error, created`
+
+func scanSIH(row rowScanner) (SIHMessage, error) {
+	var m SIHMessage
+	var next, created int64
+	err := row.Scan(&m.ID, &m.Receiver, &m.Event, &m.Patient, &m.State, &m.IPP, &m.Control, &m.Message, &m.Payload, &m.Attempts,
+		&next, &m.Error, &created)
+	m.Next, m.Created = time.UnixMilli(next), time.UnixMilli(created)
+	return m, err
+}
+
+// sqlJournal is what the outbox needs of a journal: its placeholders, its
+// reads and its audited writes.
+type sqlJournal interface {
+	rowsQueryer
+	update(ctx context.Context, audit [3]string, q string, args ...any) error
+}
+
+// bind writes a query's ? as the journal's placeholders.
+func bind(db sqlJournal, q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString(db.placeholder(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func sihEnqueue(ctx context.Context, db sqlJournal, m SIHMessage) (bool, error) {
+	if m.Message == nil {
+		m.Message = []byte{}
+	}
+	err := db.update(ctx, [3]string{"sih.queued", m.ID, "receiver=" + m.Receiver + " event=" + m.Event},
+		bind(db, `INSERT INTO sih_outbox (`+sihCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '', ?) ON CONFLICT (id) DO NOTHING`),
+		m.ID, m.Receiver, m.Event, m.Patient, m.State, m.IPP, m.Control, m.Message, m.Payload, m.Created.UnixMilli())
+	if errors.Is(err, ErrUnknown) {
+		return false, nil // queued before
+	}
+	return err == nil, err
+}
+
+// sihDue: the entries of a receiver due now, each the oldest of its
+// patient not yet done.
+func sihDue(ctx context.Context, db sqlJournal, receiver string, now time.Time, n int) ([]SIHMessage, error) {
+	return sihQuery(ctx, db, `SELECT `+sihCols+` FROM sih_outbox o WHERE receiver = ? AND state IN ('query', 'send') AND next_attempt <= ?
+		AND NOT EXISTS (SELECT 1 FROM sih_outbox p WHERE p.receiver = o.receiver AND p.patient = o.patient AND p.state <> 'done'
+			AND (p.created < o.created OR p.created = o.created AND p.id < o.id))
+		ORDER BY created, id LIMIT ?`, receiver, now.UnixMilli(), n)
+}
+
+func sihQuery(ctx context.Context, db sqlJournal, q string, args ...any) ([]SIHMessage, error) {
+	rows, done, err := db.queryRows(ctx, bind(db, q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return readRows(rows, scanSIH)
+}
+
+// sihSave writes an entry's new state, audited with kind and detail (ids
+// and codes, never traits).
+func sihSave(ctx context.Context, db sqlJournal, m SIHMessage, kind, detail string) error {
+	if m.Message == nil {
+		m.Message = []byte{}
+	}
+	return db.update(ctx, [3]string{kind, m.ID, detail},
+		bind(db, `UPDATE sih_outbox SET state = ?, ipp = ?, control = ?, message = ?, attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?`),
+		m.State, m.IPP, m.Control, m.Message, m.Attempts, m.Next.UnixMilli(), m.Error, m.ID)
+}
+
+func sihList(ctx context.Context, db sqlJournal, state string, limit int) ([]SIHMessage, error) {
+	return sihQuery(ctx, db, `SELECT `+sihCols+` FROM sih_outbox WHERE state = ? OR ? = '' ORDER BY created DESC, id LIMIT ?`, state, state, limit)
+}
+
+func sihGet(ctx context.Context, db sqlJournal, id string) (SIHMessage, error) {
+	l, err := sihQuery(ctx, db, `SELECT `+sihCols+` FROM sih_outbox WHERE id = ?`, id)
+	if err != nil {
+		return SIHMessage{}, err
+	}
+	if len(l) == 0 {
+		return SIHMessage{}, ErrUnknown
+	}
+	return l[0], nil
+}
