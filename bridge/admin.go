@@ -21,6 +21,7 @@ import (
 
 	"codeberg.org/go-fonts/liberation/liberationsansregular"
 
+	"dmpkiosk/bridge/sih"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
@@ -146,6 +147,12 @@ func maskPatient(payload []byte) string {
 	if json.Unmarshal(payload, &e) != nil {
 		return "?"
 	}
+	t := e.Patient.Traits
+	return maskTraits(t.BirthName, t.FirstName, t.BirthDate)
+}
+
+// maskTraits shows the first letter of each trait.
+func maskTraits(name, first, born string) string {
 	mask := func(s string) string {
 		r := []rune(s)
 		if len(r) == 0 {
@@ -153,8 +160,7 @@ func maskPatient(payload []byte) string {
 		}
 		return string(r[:1]) + strings.Repeat("•", 3)
 	}
-	t := e.Patient.Traits
-	return fmt.Sprintf("%s %s, %s", mask(t.BirthName), mask(t.FirstName), mask(t.BirthDate))
+	return fmt.Sprintf("%s %s, %s", mask(name), mask(first), mask(born))
 }
 
 // Handler serves the pages.
@@ -202,6 +208,57 @@ func (a *Admin) Handler() http.Handler {
 		}
 		data["Events"], data["Pager"], data["Refused"], data["RefusedPager"] = dead, pager, refused, rpager
 		render(w, "dead", data)
+	})
+	// The messages to the hospital's information system: identities to
+	// match by hand, refusals to retry.
+	mux.HandleFunc("GET /sih", func(w http.ResponseWriter, r *http.Request) {
+		data := map[string]any{"Title": "Système d'information (GAM)"}
+		for key, state := range map[string]string{"Match": SIHMatch, "Dead": SIHDead, "Pending": SIHSend, "Query": SIHQuery, "Done": SIHDone} {
+			l, err := a.Journal.SIHList(r.Context(), state, 200)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			data[key] = sihRows(l)
+		}
+		render(w, "sih", data)
+	})
+	mux.HandleFunc("POST /sih/match", func(w http.ResponseWriter, r *http.Request) {
+		m, err := a.Journal.SIHGet(r.Context(), r.FormValue("id"))
+		ipp := strings.TrimSpace(r.FormValue("ipp"))
+		if err != nil || m.State != SIHMatch || ipp == "" || len(ipp) > 20 {
+			http.Error(w, "pas une identité à rapprocher, ou IPP vide", http.StatusConflict)
+			return
+		}
+		m.State, m.IPP, m.Attempts, m.Next, m.Error = SIHSend, ipp, 0, time.Time{}, ""
+		if err := a.Journal.SIHSave(r.Context(), m, "sih.matched", "by "+adminWho(r)); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if a.Service != nil {
+			a.Service.kickSIH(m.Receiver)
+		}
+		http.Redirect(w, r, "/sih", http.StatusSeeOther)
+	})
+	mux.HandleFunc("POST /sih/retry", func(w http.ResponseWriter, r *http.Request) {
+		m, err := a.Journal.SIHGet(r.Context(), r.FormValue("id"))
+		if err != nil || m.State != SIHDead {
+			http.Error(w, "pas un message refusé", http.StatusConflict)
+			return
+		}
+		// Written again (a new control id) once the cause is fixed.
+		m.State, m.Attempts, m.Next, m.Error, m.Message, m.Control = SIHSend, 0, time.Time{}, "", nil, ""
+		if m.IPP == "" {
+			m.State = SIHQuery
+		}
+		if err := a.Journal.SIHSave(r.Context(), m, "sih.retry", "by "+adminWho(r)); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if a.Service != nil {
+			a.Service.kickSIH(m.Receiver)
+		}
+		http.Redirect(w, r, "/sih", http.StatusSeeOther)
 	})
 	mux.HandleFunc("POST /dead/retry", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.Journal.Retry(r.Context(), r.FormValue("id")); err != nil {
@@ -527,4 +584,20 @@ func options(values []string, labels map[string]string, selected string) []optio
 // byLabel lists the keys of labels in the order of their labels.
 func byLabel(labels map[string]string) []string {
 	return slices.SortedFunc(maps.Keys(labels), func(a, b string) int { return strings.Compare(labels[a], labels[b]) })
+}
+
+// sihRow is an outbox entry for the page: its patient masked.
+type sihRow struct {
+	SIHMessage
+	Patient string
+}
+
+func sihRows(l []SIHMessage) []sihRow {
+	out := make([]sihRow, len(l))
+	for i, m := range l {
+		var p sih.Patient
+		json.Unmarshal(m.Payload, &p)
+		out[i] = sihRow{m, maskTraits(p.Traits.BirthName, p.Traits.FirstName, p.Traits.BirthDate)}
+	}
+	return out
 }

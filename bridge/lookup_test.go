@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"fmt"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
@@ -27,8 +28,12 @@ func newINSi(t *testing.T) (*insisim.Sim, *insi.Client) {
 	t.Helper()
 	ca := hwtest.NewCA(t, "TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS")
 	sim := insisim.New(insisim.Options{Latency: func() time.Duration { return 0 }, Mode: insisim.Production,
-		People: []insisim.Person{{Traits: insi.Traits{BirthName: "MARTIN", FirstNames: []string{"PAUL"}, Sex: "M", BirthDate: "1975-06-12", BirthPlace: "75112"},
-			INS: insi.INS{Matricule: insi.Matricule{Number: "1750675112033", Key: "71"}, OID: ins.OIDNIR}}}})
+		People: []insisim.Person{
+			{Traits: insi.Traits{BirthName: "MARTIN", FirstNames: []string{"PAUL"}, Sex: "M", BirthDate: "1975-06-12", BirthPlace: "75112"},
+				INS: insi.INS{Matricule: insi.Matricule{Number: "1750675112033", Key: "71"}, OID: ins.OIDNIR}},
+			{Traits: insi.Traits{BirthName: "DUPONT", FirstNames: []string{"MARIE"}, Sex: "F", BirthDate: "1981-02-03", BirthPlace: "69123"},
+				INS: insi.INS{Matricule: insi.Matricule{Number: "2810269123456", Key: fmt.Sprintf("%02d", 97-2810269123456%97)}, OID: ins.OIDNIR}},
+		}})
 	srv := httptest.NewUnstartedServer(sim)
 	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool(), Certificates: []tls.Certificate{ca.Server(t, "insi").TLS()}}
 	srv.StartTLS()

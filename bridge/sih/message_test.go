@@ -1,10 +1,15 @@
 package sih
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +185,60 @@ print(a["MSH.F9.R1.C2"], a["MSH.F10"], a["MSH.F12.R1.C3"], a["PID.F3.R1.C5"], a[
 	want := "A31 CTRL0001 2.11 PI 279035121518989 1.2.250.1.213.1.4.10 INS PAT-TROIS DOMINIQUE L 19790328 F BDL 63220 VALI CV 20211201 CN ACTIF INO IC Q22 PAT-TROIS I"
 	if got := strings.TrimSpace(string(out)); got != want {
 		t.Errorf("python3-hl7 reads\n%s\nwant\n%s", got, want)
+	}
+}
+
+// Debian's python3-hl7 MLLP server, an independent peer, takes the
+// bridge's framing and its acknowledgement is read back.
+func TestExchangeWithPythonMLLP(t *testing.T) {
+	python := hwtest.LookPath(t, "/usr/bin/python3", "python3-hl7")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	script := `
+import asyncio, sys, hl7
+from hl7.mllp import start_hl7_server
+async def process(reader, writer):
+    try:
+        while not writer.is_closing():
+            msg = await reader.readmessage()
+            print("got", msg["MSH.F9.R1.C2"], msg["MSH.F10"], msg["PID.F3.R2.C1"], flush=True)
+            writer.writemessage(msg.create_ack())
+            await writer.drain()
+    except asyncio.IncompleteReadError:
+        pass
+    finally:
+        writer.close()
+async def main():
+    async with await start_hl7_server(process, host="127.0.0.1", port=int(sys.argv[1])) as server:
+        print("ready", flush=True)
+        await server.serve_forever()
+asyncio.run(main())
+`
+	cmd := exec.Command(python, "-c", script, strconv.Itoa(port))
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || lines.Text() != "ready" {
+		t.Fatalf("the python3-hl7 server did not start: %q", lines.Text())
+	}
+	msg, _ := A31(testSender, testReceiver, "CTRL0009", at, dominique())
+	answer, err := Exchange(context.Background(), fmt.Sprintf("127.0.0.1:%d", port), nil, msg, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := AckFrom(testReceiver, answer)
+	if err != nil || !ack.Accepted() || ack.Control != "CTRL0009" {
+		t.Fatalf("python3-hl7's ack %q: %+v %v", answer, ack, err)
+	}
+	if !lines.Scan() || lines.Text() != "got A31 CTRL0009 279035121518989" {
+		t.Errorf("python3-hl7 read %q", lines.Text())
 	}
 }

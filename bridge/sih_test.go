@@ -1,0 +1,163 @@
+package bridge
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"dmpkiosk/bridge/sih"
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/gam"
+	"dmpkiosk/ins"
+)
+
+var gamDomain = sih.Domain{Namespace: "CHU-TEST", UniversalID: "1.2.250.1.999.1", Type: "ISO"}
+
+// qualifiedEvent is an event the bridge's INSi lookup qualifies: a
+// passport checked, the five traits INSi has.
+func qualifiedEvent(id string, seq int64, t ins.Traits) *event.Event {
+	e := sampleEvent("kiosk-1")
+	e.ID, e.Seq = id, seq
+	e.Patient.INS, e.Patient.Document, e.Patient.Traits = nil, "passport", t
+	return e
+}
+
+var marieTraits = ins.Traits{BirthName: "DUPONT", FirstName: "MARIE", FirstNames: []string{"MARIE"}, Sex: "F", BirthDate: "19810203", BirthPlace: "69123"}
+
+// The hospital's GAM told: the IPP found by a PDQ query, the A31 with the
+// INS of the identity INSi qualified, PID-32 and the DMP answers, AA. A
+// patient the GAM does not find waits "à rapprocher" until the IPP is
+// given by hand; an AE goes to the dead letters with the GAM's error and
+// is sent again after a fix; a GAM that applies and does not answer gets
+// the same message again and applies it once.
+func TestSIHUpdatesTheGAM(t *testing.T) {
+	r := newServiceRig(t)
+	_, client := newINSi(t)
+	paul := paulTraits
+	paul.BirthPlace = "75112"
+	g := gam.Start(t, gamDomain,
+		gam.Patient{IPP: "000042", BirthName: "MARTIN", FirstName: "PAUL", BirthDate: "19750612", Sex: "M"},
+		gam.Patient{IPP: "000099", BirthName: "DUPONT", FirstName: "MARIE-CLAIRE", BirthDate: "19810203", Sex: "F"})
+	g.Delay = 0
+	recv := sih.Receiver{Name: "gam", Application: "GAM", Facility: "CHU-TEST", Address: g.Addr, ZFA: true, IPP: gamDomain}
+	r.tune = func(c *ServiceConfig) {
+		c.Identity = IdentityConfig{INSi: client, Require: true}
+		c.SIH = &SIHConfig{Sender: sih.Sender{Application: "DMPKIOSK", Facility: "750712184"}, Receivers: []sih.Receiver{recv},
+			Wait: 500 * time.Millisecond, Backoff: 100 * time.Millisecond, MaxAttempts: 5}
+	}
+	r.stop()
+	r.start(t)
+	ctx := context.Background()
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				all, _ := r.journal.SIHList(ctx, "", 50)
+				t.Fatalf("%s; outbox: %+v", what, all)
+			}
+		}
+	}
+
+	// Found by the PDQ query, updated, AA.
+	e1 := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f001", 1, paul)
+	r.send(t, r.f.seal(t, e1, "kiosk-1", "cps-medecin", nil))
+	if res := r.result(t, e1.ID); res.Outcome != event.OutcomeAuthorized {
+		t.Fatalf("event: %+v", res)
+	}
+	until("the GAM updated", func() bool { return g.Patient("000042").Updates == 1 })
+	p := g.Patient("000042")
+	if p.INS != "175067511203371" || p.INSOID != ins.OIDNIR || strings.Join(p.PID32, "~") != "VALI" || p.BirthPlace != "75112" ||
+		!strings.Contains(p.ZFA, "ACTIF") || !strings.Contains(p.ZFA, "|INO|") || !strings.Contains(p.ZFA, "|IC|") || !strings.Contains(p.ZFD, "|PA|") {
+		t.Fatalf("the GAM's patient: %+v", p)
+	}
+	if m, _ := r.journal.SIHGet(ctx, "gam/"+e1.ID); m.State != SIHDone || m.IPP != "000042" {
+		t.Fatalf("outbox: %+v", m)
+	}
+
+	// Not found (the GAM has MARIE-CLAIRE): à rapprocher, then by hand.
+	e2 := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f002", 2, marieTraits)
+	r.send(t, r.f.seal(t, e2, "kiosk-1", "cps-medecin", nil))
+	r.result(t, e2.ID)
+	until("à rapprocher", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e2.ID); return m.State == SIHMatch })
+	if g.Patient("000099").Updates != 0 {
+		t.Fatal("something was sent for a patient not found")
+	}
+	admin := &Admin{Journal: r.journal, Service: r.svc, Fleet: NewFleet(), Password: "pw"}
+	hs := httptest.NewServer(admin.Handler())
+	defer hs.Close()
+	page := hwtest.DumpDOM(t, strings.Replace(hs.URL, "http://", "http://admin:pw@", 1)+"/sih")
+	if !strings.Contains(page, e2.ID) || !strings.Contains(page, "aucun patient trouvé") || strings.Contains(page, "DUPONT") {
+		t.Fatalf("the GAM page:\n%s", page)
+	}
+	post := func(path string, v url.Values) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, hs.URL+path, strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("admin", "pw")
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil || resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: %v %v", path, resp, err)
+		}
+		resp.Body.Close()
+	}
+	post("/sih/match", url.Values{"id": {"gam/" + e2.ID}, "ipp": {"000099"}})
+	until("matched by hand", func() bool { return g.Patient("000099").Updates == 1 })
+
+	// AE: a dead letter with the GAM's error; retried once fixed.
+	g.Script(gam.Normal, gam.AE) // the query passes, the update is refused
+	e3 := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f003", 3, paul)
+	r.send(t, r.f.seal(t, e3, "kiosk-1", "cps-medecin", nil))
+	r.result(t, e3.ID)
+	until("the AE a dead letter", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e3.ID); return m.State == SIHDead })
+	if m, _ := r.journal.SIHGet(ctx, "gam/"+e3.ID); !strings.Contains(m.Error, "AE") || !strings.Contains(m.Error, "erreur scriptée") {
+		t.Errorf("the dead letter's error: %q", m.Error)
+	}
+	if g.Patient("000042").Updates != 1 {
+		t.Fatal("an AE was applied")
+	}
+	post("/sih/retry", url.Values{"id": {"gam/" + e3.ID}})
+	until("retried", func() bool { return g.Patient("000042").Updates == 2 })
+
+	// Silent: applied, no answer; the same message again, applied once.
+	g.Script(gam.Normal, gam.Silent)
+	e4 := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f004", 4, paul)
+	r.send(t, r.f.seal(t, e4, "kiosk-1", "cps-medecin", nil))
+	r.result(t, e4.ID)
+	until("acknowledged after the silence", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e4.ID); return m.State == SIHDone })
+	if n := g.Patient("000042").Updates; n != 3 {
+		t.Errorf("the silent GAM applied the update %d times in all, want 3", n)
+	}
+	var a31s []string
+	for _, m := range g.Received() {
+		if strings.Contains(string(m), "ADT^A31") && strings.Contains(string(m), "000042") {
+			a31s = append(a31s, string(m))
+		}
+	}
+	if len(a31s) != 5 || a31s[3] != a31s[4] { // e1, e3 refused, e3 again, e4 twice
+		t.Errorf("%d updates received for 000042; the resend must be the same message", len(a31s))
+	}
+
+	// Audited by ids and codes, never traits.
+	rows, err := r.journal.db.Query(`SELECT kind, detail FROM audit WHERE kind LIKE 'sih.%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	kinds := map[string]int{}
+	for rows.Next() {
+		var k, d string
+		rows.Scan(&k, &d)
+		kinds[k]++
+		if strings.Contains(d, "MARTIN") || strings.Contains(d, "DUPONT") || strings.Contains(d, "1750675") {
+			t.Errorf("audit %s %q holds patient data", k, d)
+		}
+	}
+	if kinds["sih.sent"] < 5 || kinds["sih.ack"] < 4 || kinds["sih.match"] != 1 || kinds["sih.noanswer"] < 1 {
+		t.Errorf("audited: %v", kinds)
+	}
+}
