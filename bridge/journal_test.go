@@ -136,6 +136,57 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 		}
 	})
 
+	t.Run("the information system's outbox, in order per patient", func(t *testing.T) {
+		j := open(t)
+		base := time.Now().Add(-time.Minute)
+		for i, e := range []struct{ id, patient string }{{"e1", "p1"}, {"e2", "p1"}, {"e3", "p2"}} {
+			queued, err := j.SIHEnqueue(ctx, SIHMessage{ID: "gam/" + e.id, Receiver: "gam", Event: e.id, Patient: e.patient, State: SIHQuery,
+				Payload: []byte(`{}`), Created: base.Add(time.Duration(i) * time.Second)})
+			if err != nil || !queued {
+				t.Fatal(queued, err)
+			}
+		}
+		if queued, err := j.SIHEnqueue(ctx, SIHMessage{ID: "gam/e1", Receiver: "gam", Event: "e1", Patient: "p1", State: SIHQuery, Payload: []byte(`{}`), Created: base}); err != nil || queued {
+			t.Fatalf("queued twice: %v %v", queued, err)
+		}
+		ids := func() string {
+			due, err := j.SIHDue(ctx, "gam", time.Now(), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, m := range due {
+				out = append(out, m.Event)
+			}
+			return strings.Join(out, ",")
+		}
+		if got := ids(); got != "e1,e3" { // e2 waits behind e1, its patient's
+			t.Fatalf("due: %s", got)
+		}
+		m, err := j.SIHGet(ctx, "gam/e1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.State, m.IPP, m.Control, m.Message = SIHSend, "000042", "C1", []byte("MSH|...")
+		if err := j.SIHSave(ctx, m, "sih.written", "control=C1"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := j.SIHGet(ctx, "gam/e1"); got.IPP != "000042" || string(got.Message) != "MSH|..." || got.State != SIHSend {
+			t.Fatalf("saved: %+v", got)
+		}
+		m.State = SIHDone
+		j.SIHSave(ctx, m, "sih.ack", "code=AA")
+		if got := ids(); got != "e2,e3" {
+			t.Fatalf("due after e1: %s", got)
+		}
+		if l, _ := j.SIHList(ctx, SIHDone, 10); len(l) != 1 || l[0].Event != "e1" {
+			t.Fatalf("done: %+v", l)
+		}
+		if _, err := j.SIHGet(ctx, "gam/nope"); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("unknown entry: %v", err)
+		}
+	})
+
 	t.Run("marks", func(t *testing.T) {
 		j := open(t)
 		if ok, err := j.Marked(ctx, "e1", "dmp.create.sent"); err != nil || ok {

@@ -142,6 +142,17 @@ func TestSIHUpdatesTheGAM(t *testing.T) {
 		t.Errorf("%d updates received for 000042; the resend must be the same message", len(a31s))
 	}
 
+	// Broken: applied, answered with bytes that are no MLLP frame; sent
+	// again, applied once.
+	g.Script(gam.Normal, gam.Broken)
+	e5 := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f005", 5, paul)
+	r.send(t, r.f.seal(t, e5, "kiosk-1", "cps-medecin", nil))
+	r.result(t, e5.ID)
+	until("acknowledged after a broken answer", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e5.ID); return m.State == SIHDone })
+	if n := g.Patient("000042").Updates; n != 4 {
+		t.Errorf("after a broken answer the GAM applied %d updates in all, want 4", n)
+	}
+
 	// Audited by ids and codes, never traits.
 	rows, err := r.journal.db.Query(`SELECT kind, detail FROM audit WHERE kind LIKE 'sih.%'`)
 	if err != nil {

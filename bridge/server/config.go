@@ -20,6 +20,7 @@ import (
 	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/insi"
+	"dmpkiosk/bridge/sih"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
@@ -64,8 +65,75 @@ type Config struct {
 	} `toml:"admin"`
 	DMP  DMPConfig  `toml:"dmp"`
 	INSi INSiConfig `toml:"insi"`
+	SIH  SIHConfig  `toml:"sih"`
 
 	dir string
+}
+
+// SIHConfig is whom the bridge tells in the hospital's information system
+// (bridge/sih): optional; one [[sih.receiver]] per GAM.
+type SIHConfig struct {
+	Application string `toml:"application"` // MSH-3 ("DMPKIOSK" when empty)
+	Facility    string `toml:"facility"`    // MSH-4: the establishment
+	Test        bool   `toml:"test"`        // MSH-11 T
+	// For receivers with tls = true: their authority, and the bridge's
+	// client certificate when they ask for one.
+	ServerCA    string         `toml:"server_ca"`
+	Cert        string         `toml:"cert"`
+	Key         string         `toml:"key"`
+	Wait        duration       `toml:"wait"`
+	Backoff     duration       `toml:"backoff"`
+	MaxAttempts int            `toml:"max_attempts"`
+	Receivers   []sih.Receiver `toml:"receiver"`
+}
+
+// check refuses receivers the bridge could not tell.
+func (s SIHConfig) check() error {
+	seen := map[string]bool{}
+	for i, r := range s.Receivers {
+		switch {
+		case r.Name == "" || r.Address == "" || r.Application == "":
+			return fmt.Errorf("sih.receiver %d: name, address and application are needed", i+1)
+		case seen[r.Name]:
+			return fmt.Errorf("sih.receiver %q twice", r.Name)
+		case r.IPP.Namespace == "" && r.IPP.UniversalID == "":
+			return fmt.Errorf("sih.receiver %q: its IPP domain (ipp.namespace, ipp.universal_id)", r.Name)
+		case r.Charset != "" && r.Charset != sih.UTF8 && r.Charset != sih.Latin1:
+			return fmt.Errorf("sih.receiver %q: charset %q (%q or %q)", r.Name, r.Charset, sih.UTF8, sih.Latin1)
+		case r.TLS && s.ServerCA == "":
+			return fmt.Errorf("sih.receiver %q takes TLS: sih.server_ca is needed", r.Name)
+		}
+		seen[r.Name] = true
+	}
+	return nil
+}
+
+// Bridge is the service's configuration of it (nil without receivers).
+func (s SIHConfig) bridge(c *Config) (*bridge.SIHConfig, error) {
+	if len(s.Receivers) == 0 {
+		return nil, nil
+	}
+	app := s.Application
+	if app == "" {
+		app = "DMPKIOSK"
+	}
+	out := &bridge.SIHConfig{Sender: sih.Sender{Application: app, Facility: s.Facility, Test: s.Test}, Receivers: s.Receivers,
+		Wait: s.Wait.Duration, Backoff: s.Backoff.Duration, MaxAttempts: s.MaxAttempts}
+	if s.ServerCA != "" {
+		roots, err := c.pool(s.ServerCA)
+		if err != nil {
+			return nil, err
+		}
+		out.TLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+		if s.Cert != "" {
+			cert, err := tls.LoadX509KeyPair(c.path(s.Cert), c.path(s.Key))
+			if err != nil {
+				return nil, fmt.Errorf("sih certificate: %w", err)
+			}
+			out.TLS.Certificates = []tls.Certificate{cert}
+		}
+	}
+	return out, nil
 }
 
 // DMPConfig is how the bridge reaches the DMP and with which keys.
@@ -169,6 +237,9 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if c.Journal.Driver != "sqlite" && c.Journal.Driver != "postgres" {
 		return nil, fmt.Errorf("%s: journal.driver %q (sqlite or postgres)", path, c.Journal.Driver)
+	}
+	if err := c.SIH.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if c.Admin.Listen != "" && (c.Admin.Cert == "" || c.Admin.Key == "" || (c.Admin.ClientCA == "" && c.Admin.PasswordFile == "")) {
 		return nil, fmt.Errorf("%s: the admin web needs cert, key and client_ca or password_file", path)

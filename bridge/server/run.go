@@ -75,6 +75,10 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 		icfg.Observe = func(call insi.Call) { svc.Metrics.INSi.Observer(j, log)(call) }
 		identity.INSi = insi.NewClient(icfg)
 	}
+	sihCfg, err := c.SIH.bridge(c)
+	if err != nil {
+		return err
+	}
 	fleet := bridge.NewFleet()
 	fleet.Regime = c.DMP.Regime
 	fleet.Trust = func(der []byte) (provisioning.Identity, error) {
@@ -84,7 +88,7 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 		}
 		return provisioning.VerifyClient([]*x509.Certificate{cert}, kioskCA, rev)
 	}
-	svc = bridge.NewService(bridge.ServiceConfig{Identity: identity, BrokerURL: c.Broker, TLS: tlsCfg, ClientID: c.ID,
+	svc = bridge.NewService(bridge.ServiceConfig{Identity: identity, SIH: sihCfg, BrokerURL: c.Broker, TLS: tlsCfg, ClientID: c.ID,
 		Verifier: &bridge.Verifier{EncKey: enc, KioskCA: kioskCA, Revocations: rev, CardCA: cardCA, MaxAge: c.MaxAge.Duration, Skew: c.ClockSkew.Duration,
 			Regime: c.DMP.Regime, MaxBytes: c.MaxEventBytes, Chains: event.NewChainCache()},
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,

@@ -16,6 +16,7 @@ import (
 	"dmpkiosk/firmware"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/gam"
 	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/hwtest/system"
 	"dmpkiosk/ins"
@@ -242,4 +243,48 @@ func TestJournalDiskFull(t *testing.T) {
 	if out, err := exec.Command(b.Bin(), "audit", "verify", "--config", b.ConfigPath()).CombinedOutput(); err != nil || !strings.Contains(string(out), "intact") {
 		t.Fatalf("audit: %v\n%s", err, out)
 	}
+}
+
+// The bridge killed after the update went to the GAM and before its
+// acknowledgement: started again, it sends the very same message (same
+// control id), which the GAM acknowledges without applying it twice;
+// nothing is lost or doubled.
+func TestGAMUpdateSurvivesAKilledBridge(t *testing.T) {
+	b := system.StartBridge(t, buildBridge(t), system.BridgeOptions{Regime: dmpsim.Current,
+		GAM: []gam.Patient{{IPP: "100002", BirthName: "MARTIN", FirstName: "PAUL", BirthDate: "19750612", Sex: "M"}}})
+	b.GAM.Delay = 3 * time.Second
+	b.GAM.Script(gam.Normal, gam.Slow) // the query answered, the update applied then acknowledged late
+	link, ob := startLink(t, b, time.Minute)
+	id := "0190f1c2-dddd-7000-8000-000000000001"
+	if err := ob.Put(context.Background(), id, 1, sealFor(t, b, id, 1, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	link.Kick()
+	a31s := func() (out []string) {
+		for _, m := range b.GAM.Received() {
+			if strings.Contains(string(m), "ADT^A31") {
+				out = append(out, string(m))
+			}
+		}
+		return out
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(a31s()) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no update reached the GAM\n%s", b.Log)
+		}
+	}
+	b.Kill()
+	b.Start(t)
+	var state string
+	for deadline := time.Now().Add(30 * time.Second); state != "done"; time.Sleep(50 * time.Millisecond) {
+		b.JournalRow(t, `SELECT state FROM sih_outbox WHERE event = '`+id+`'`, &state)
+		if time.Now().After(deadline) {
+			t.Fatalf("the update is %s after the restart\n%s", state, b.Log)
+		}
+	}
+	got := a31s()
+	if p := b.GAM.Patient("100002"); p.Updates != 1 || len(got) != 2 || got[0] != got[1] {
+		t.Fatalf("%d updates applied, %d received (the same: %v)", p.Updates, len(got), len(got) == 2 && got[0] == got[1])
+	}
+	b.CheckNoPII(t)
 }

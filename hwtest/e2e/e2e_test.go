@@ -7,6 +7,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -22,7 +23,9 @@ import (
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/bridge/insi/insisim"
+	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/gam"
 	"dmpkiosk/hwtest/system"
 	"dmpkiosk/ins"
 )
@@ -61,7 +64,7 @@ func start(t *testing.T, regime string) *scenario {
 	t.Helper()
 	hwtest.StartPCSCD(t)
 	s := &scenario{t: t, name: strings.TrimPrefix(t.Name(), "Test"), regime: regime}
-	s.b = system.StartBridge(t, bins["bridge"], system.BridgeOptions{Regime: regime})
+	s.b = system.StartBridge(t, bins["bridge"], system.BridgeOptions{Regime: regime, GAM: gamPatients})
 	s.k = system.StartKiosk(t, bins, s.b, "kiosk-1", regime)
 	// The admin web's certificate is from the test's own authority.
 	ctx := hwtest.Browser(t, 1100, 820, 3*time.Minute, chromedp.Flag("ignore-certificate-errors", true))
@@ -69,6 +72,14 @@ func start(t *testing.T, regime string) *scenario {
 	s.do(chromedp.Navigate(s.k.Web))
 	s.see("Insérez les cartes")
 	return s
+}
+
+// gamPatients are the test GAM's: some of the virtual cards' people, with
+// the traits INSi gives them.
+var gamPatients = []gam.Patient{
+	{IPP: "100001", BirthName: "DURAND", FirstName: "LEA", BirthDate: "20100504", Sex: "F"},
+	{IPP: "100002", BirthName: "MARTIN", FirstName: "PAUL", BirthDate: "19750612", Sex: "M"},
+	{IPP: "100003", BirthName: "DURAND", FirstName: "HELENE", BirthDate: "19820930", Sex: "F"},
 }
 
 func (s *scenario) do(actions ...chromedp.Action[chromedp.Void]) {
@@ -454,6 +465,24 @@ func TestINSiQualifiedChild(t *testing.T) {
 	if lookups != 1 {
 		t.Errorf("%d lookups kept", lookups)
 	}
+	// The GAM told: LÉA found by the PDQ query, her INS, a validated
+	// identity (PID-32), her DMP answers.
+	var payload []byte
+	s.b.JournalRow(t, `SELECT payload FROM events WHERE id = '`+id+`'`, &payload)
+	var e event.Event
+	if err := json.Unmarshal(payload, &e); err != nil || e.Patient.INS == nil {
+		t.Fatalf("the event: %v", err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); s.b.GAM.Patient("100001").Updates == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the GAM was not told\n%s", s.b.Log)
+		}
+	}
+	if p := s.b.GAM.Patient("100001"); p.INS != e.Patient.INS.Value || strings.Join(p.PID32, "~") != "VALI" || !strings.Contains(p.ZFA, "ACTIF") ||
+		!strings.Contains(p.ZFA, "|IC|") || p.BirthPlace != "75056" {
+		t.Fatalf("the GAM's LÉA: %+v", p)
+	}
+	s.admin("/sih", "admin-sih", "Messages acquittés (AA) : 1")
 	s.auditIntact()
 	s.b.CheckNoPII(t)
 }

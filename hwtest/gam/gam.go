@@ -176,7 +176,7 @@ func (g *GAM) handle(raw []byte, b Behaviour) []byte {
 	default:
 		answer = ack(control, "AR", "200", "Unsupported message type", typ)
 	}
-	if b == Normal || b == Silent || b == Slow {
+	if b != AE && b != AR { // applied (however it is answered), it is remembered
 		g.seen[control] = answer
 	}
 	if latin1 {

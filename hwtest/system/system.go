@@ -34,8 +34,10 @@ import (
 
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/bridge/insi/insisim"
+	"dmpkiosk/bridge/sih"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/cards"
+	"dmpkiosk/hwtest/gam"
 	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/hwtest/pii"
 	"dmpkiosk/provisioning"
@@ -74,6 +76,7 @@ type Bridge struct {
 	IGCDir    string
 	Sim       *dmpsim.Sim
 	INSi      *insisim.Sim
+	GAM       *gam.GAM
 	Dir       string // the bridge's files: bridge.toml, journal.db, traces/
 	Journal   string
 	AdminURL  string // https://127.0.0.1:port/
@@ -140,7 +143,13 @@ type BridgeOptions struct {
 	Peers    []string
 	// INSiLatency is the INSi simulator's answer time (0: at once).
 	INSiLatency time.Duration
+	// GAM, when set, starts the GAM peer with these patients and has the
+	// bridge tell it ([sih]).
+	GAM []gam.Patient
 }
+
+// GAMDomain is the test GAM's IPP domain.
+var GAMDomain = sih.Domain{Namespace: "CHU-TEST", UniversalID: "1.2.250.1.999.1", Type: "ISO"}
 
 // StartBridge provisions a site and starts mosquitto, the DMP simulator and
 // `bridge run` (bin) until the test ends.
@@ -299,6 +308,27 @@ code = "ACCUEIL"
 code_system = "2.25.142109932307565464957882138239304963770"
 display = "Personnel d'accueil (démonstration)"
 `, b.Mosquitto.URL(), filepath.Join(b.Site.CA.Dir, "ca.pem"), b.Site.CA.CRLPath(), o.Backoff.String(), o.MaxAttempts, journal, port, tk.Module, o.DMPTimeout.String(), o.Regime, insiSrv.URL)
+	if o.GAM != nil {
+		b.GAM = gam.Start(t, GAMDomain, o.GAM...)
+		conf += fmt.Sprintf(`
+[sih]
+facility = "750712184"
+backoff = "200ms"
+wait = "2s"
+
+[[sih.receiver]]
+name = "gam"
+application = "GAM"
+facility = "CHU-TEST"
+address = %q
+zfa = true
+
+[sih.receiver.ipp]
+namespace = %q
+universal_id = %q
+type = %q
+`, b.GAM.Addr, GAMDomain.Namespace, GAMDomain.UniversalID, GAMDomain.Type)
+	}
 	cfgPath := filepath.Join(dir, "bridge.toml")
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
