@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"dmpkiosk/bridge/sih"
 )
 
 // Event states in the journal.
@@ -196,6 +198,10 @@ type Journal interface {
 	SIHSave(ctx context.Context, m SIHMessage, kind, detail string) error
 	SIHList(ctx context.Context, state string, limit int) ([]SIHMessage, error)
 	SIHGet(ctx context.Context, id string) (SIHMessage, error)
+	// SIHKnow keeps a patient a GAM told of in its own messages; SIHFind
+	// finds the IPPs of a patient among them.
+	SIHKnow(ctx context.Context, receiver string, a sih.Admitted) error
+	SIHFind(ctx context.Context, receiver string, p sih.Patient) ([]string, error)
 	// Indicators counts what the infocentre shows (indicators.go).
 	Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error)
 	// INSiLookups counts the audited INSi calls (indicators.go); the

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"dmpkiosk/bridge/sih"
+	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
+	"dmpkiosk/ins"
 )
 
 // journalSuite is what every Journal must do; each implementation runs it.
@@ -184,6 +187,36 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 		}
 		if _, err := j.SIHGet(ctx, "gam/nope"); !errors.Is(err, ErrUnknown) {
 			t.Fatalf("unknown entry: %v", err)
+		}
+		// The patients a GAM told of: found by INS, else by traits; told
+		// again, updated, not doubled.
+		for _, a := range []sih.Admitted{
+			{IPP: "1", INS: "279035121518989", INSOID: ins.OIDNIR, BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", BirthDate: "19790328", Sex: "F"},
+			{IPP: "2", BirthName: "MARTIN", FirstName: "PAUL", BirthDate: "19750612", Sex: "M"},
+			{IPP: "3", BirthName: "MARTIN", FirstName: "PAUL", BirthDate: "19750612", Sex: "M"},
+			{IPP: "2", BirthName: "MARTIN", FirstName: "PAUL", BirthDate: "19750612", Sex: "M"},
+		} {
+			if err := j.SIHKnow(ctx, "gam", a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		find := func(p sih.Patient) string {
+			ipps, err := j.SIHFind(ctx, "gam", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Join(ipps, ",")
+		}
+		byINS := sih.Patient{INS: &event.INS{Value: "279035121518989", OID: ins.OIDNIR}, Traits: ins.Traits{BirthName: "AUTRE"}}
+		martin := sih.Patient{Traits: ins.Traits{BirthName: "MARTIN", FirstNames: []string{"PAUL"}, Sex: "M", BirthDate: "19750612"}}
+		if got := find(byINS); got != "1" {
+			t.Errorf("by INS: %s", got)
+		}
+		if got := find(martin); got != "2,3" {
+			t.Errorf("by traits: %s", got)
+		}
+		if got, _ := j.SIHFind(ctx, "other", martin); len(got) != 0 {
+			t.Errorf("another receiver's patients: %v", got)
 		}
 	})
 

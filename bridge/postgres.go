@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"dmpkiosk/bridge/sih"
 )
 
 // PGJournal is the journal for several bridges sharing one PostgreSQL
@@ -63,6 +65,9 @@ func OpenPostgres(ctx context.Context, dsn, owner string) (*PGJournal, error) {
 			return err
 		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf(sihSchema, "BYTEA")); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sihPatientsSchema); err != nil {
 			return err
 		}
 		for _, c := range indicatorColumns {
@@ -350,4 +355,14 @@ func (j *PGJournal) SIHList(ctx context.Context, state string, limit int) ([]SIH
 // SIHGet implements Journal.
 func (j *PGJournal) SIHGet(ctx context.Context, id string) (SIHMessage, error) {
 	return sihGet(ctx, j, id)
+}
+
+// SIHKnow implements Journal.
+func (j *PGJournal) SIHKnow(ctx context.Context, receiver string, a sih.Admitted) error {
+	return sihKnow(ctx, j, receiver, a)
+}
+
+// SIHFind implements Journal.
+func (j *PGJournal) SIHFind(ctx context.Context, receiver string, p sih.Patient) ([]string, error) {
+	return sihFind(ctx, j, receiver, p)
 }

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"dmpkiosk/bridge/sih"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
@@ -120,6 +122,8 @@ type Service struct {
 	limitAudited map[string]time.Time // per kiosk, the last rate-limit audit
 	lookups      chan struct{}        // the lookups under way
 	sihKick      map[string]chan struct{}
+	// SIHAddr is where the GAMs' messages are listened to, once Run listens.
+	SIHAddr string
 }
 
 // NewService returns a service; Run starts it.
@@ -204,6 +208,17 @@ func (s *Service) Run(ctx context.Context) error {
 			s.ready.Store(false)
 			s.cfg.Logger.Warn("bridge: broker connection lost", "error", err)
 		})
+	// The GAMs' messages are listened to before the bridge says it is
+	// ready.
+	var gamListener net.Listener
+	if s.cfg.SIH != nil && s.cfg.SIH.Listen != "" {
+		l, err := net.Listen("tcp", s.cfg.SIH.Listen)
+		if err != nil {
+			return fmt.Errorf("bridge: the GAMs' MLLP listener: %w", err)
+		}
+		s.cfg.Logger.Info("bridge: listening to the GAMs", "address", l.Addr().String())
+		s.SIHAddr, gamListener = l.Addr().String(), l
+	}
 	s.client = mqtt.NewClient(opts)
 	s.client.Connect()
 	var wg sync.WaitGroup
@@ -215,6 +230,10 @@ func (s *Service) Run(ctx context.Context) error {
 		for _, r := range s.cfg.SIH.Receivers {
 			wg.Add(1)
 			go func() { defer wg.Done(); s.sihSender(ctx, r) }()
+		}
+		if gamListener != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); sih.Serve(ctx, gamListener, s.onGAMMessage) }()
 		}
 	}
 	<-ctx.Done()

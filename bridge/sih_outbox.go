@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"dmpkiosk/bridge/sih"
 )
 
 // The outbox of the messages to the hospital's information system
@@ -41,6 +43,12 @@ const sihSchema = `CREATE TABLE IF NOT EXISTS sih_outbox (id TEXT PRIMARY KEY, r
 	patient TEXT NOT NULL, state TEXT NOT NULL, ipp TEXT NOT NULL DEFAULT '', control TEXT NOT NULL DEFAULT '',
 	message %[1]s NOT NULL, payload %[1]s NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt BIGINT NOT NULL DEFAULT 0,
 	last_error TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL)`
+
+// sihPatientsSchema keeps the patients a GAM told of in its own messages,
+// for a receiver matched from its admissions rather than queried.
+const sihPatientsSchema = `CREATE TABLE IF NOT EXISTS sih_patients (receiver TEXT NOT NULL, ipp TEXT NOT NULL, ins TEXT NOT NULL,
+	ins_oid TEXT NOT NULL, birth_name TEXT NOT NULL, first_name TEXT NOT NULL, birth_date TEXT NOT NULL, sex TEXT NOT NULL,
+	updated BIGINT NOT NULL, PRIMARY KEY (receiver, ipp))`
 
 const sihCols = `id, receiver, event, patient, state, ipp, control, message, payload, attempts, next_attempt, last_error, created`
 
@@ -130,4 +138,44 @@ func sihGet(ctx context.Context, db sqlJournal, id string) (SIHMessage, error) {
 		return SIHMessage{}, ErrUnknown
 	}
 	return l[0], nil
+}
+
+func sihKnow(ctx context.Context, db sqlJournal, receiver string, a sih.Admitted) error {
+	return db.update(ctx, [3]string{"sih.admitted", receiver, "ipp=" + a.IPP},
+		bind(db, `INSERT INTO sih_patients (receiver, ipp, ins, ins_oid, birth_name, first_name, birth_date, sex, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (receiver, ipp) DO UPDATE SET ins = excluded.ins, ins_oid = excluded.ins_oid,
+		birth_name = excluded.birth_name, first_name = excluded.first_name, birth_date = excluded.birth_date, sex = excluded.sex,
+		updated = excluded.updated`),
+		receiver, a.IPP, a.INS, a.INSOID, a.BirthName, a.FirstName, a.BirthDate, a.Sex, time.Now().UnixMilli())
+}
+
+// sihFind: the IPPs of the patients a GAM told of, by INS when the
+// patient has one it knows, else by birth name, first name, birth date
+// (and sex when known).
+func sihFind(ctx context.Context, db sqlJournal, receiver string, p sih.Patient) ([]string, error) {
+	one := func(q string, args ...any) ([]string, error) {
+		rows, done, err := db.queryRows(ctx, bind(db, q), args...)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		return readRows(rows, func(r rowScanner) (s string, err error) { err = r.Scan(&s); return s, err })
+	}
+	if p.INS != nil {
+		ipps, err := one(`SELECT ipp FROM sih_patients WHERE receiver = ? AND ins = ? AND ins_oid = ? ORDER BY ipp`, receiver, p.INS.Value, p.INS.OID)
+		if err != nil || len(ipps) > 0 {
+			return ipps, err
+		}
+	}
+	t := p.Traits
+	first := t.FirstName
+	if first == "" && len(t.FirstNames) > 0 {
+		first = t.FirstNames[0]
+	}
+	sex := t.Sex
+	if sex != "M" && sex != "F" {
+		sex = ""
+	}
+	return one(`SELECT ipp FROM sih_patients WHERE receiver = ? AND birth_name = ? AND first_name = ? AND birth_date = ? AND (sex = ? OR ? = '')
+		ORDER BY ipp`, receiver, t.BirthName, first, t.BirthDate, sex, sex)
 }

@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
+	"strings"
 	"time"
 
+	"dmpkiosk/bridge/hl7"
 	"dmpkiosk/bridge/sih"
 	"dmpkiosk/firmware/event"
 )
@@ -30,6 +32,9 @@ type SIHConfig struct {
 	Wait        time.Duration
 	Backoff     time.Duration
 	MaxAttempts int
+	// Listen is the bridge's MLLP listener for the GAMs' own messages
+	// (receivers matched from their admissions); "" for none.
+	Listen string
 }
 
 // tellSIH queues what a processed event tells each receiver: nothing for
@@ -113,6 +118,15 @@ func (s *Service) sihWork(ctx context.Context, r sih.Receiver, m SIHMessage) {
 	now := time.Now()
 	switch m.State {
 	case SIHQuery:
+		if r.Match == sih.MatchAdmissions {
+			if !s.sihFromAdmissions(ctx, r, &m, p) {
+				return
+			}
+			if err := s.sihSave(ctx, m, "sih.matched", "one patient among the GAM's admissions"); err != nil {
+				return
+			}
+			break
+		}
 		control := newControl()
 		msg, err := sih.QBP(c.Sender, r, control, "Q"+control[:8], now, p, r.PDQByINS)
 		if err != nil {
@@ -147,8 +161,8 @@ func (s *Service) sihWork(ctx context.Context, r sih.Receiver, m SIHMessage) {
 		if err := s.sihSave(ctx, m, "sih.matched", "one patient found"); err != nil {
 			return
 		}
-		fallthrough
-	case SIHSend:
+	}
+	if m.State == SIHSend {
 		if len(m.Message) == 0 {
 			p.IPP = m.IPP
 			m.Control = newControl()
@@ -183,6 +197,65 @@ func (s *Service) sihWork(ctx context.Context, r sih.Receiver, m SIHMessage) {
 		}
 		s.sihSave(ctx, m, "sih.ack", detail)
 	}
+}
+
+// sihFromAdmissions finds the IPP among the patients the GAM told of:
+// one → m is to be sent (true); several → à rapprocher; none yet → looked
+// for again later (the admission may come after the kiosk's session),
+// à rapprocher after MaxAttempts.
+func (s *Service) sihFromAdmissions(ctx context.Context, r sih.Receiver, m *SIHMessage, p sih.Patient) bool {
+	ipps, err := s.cfg.Journal.SIHFind(ctx, r.Name, p)
+	switch {
+	case err != nil:
+		s.cfg.Logger.Error("bridge: the GAM's patients", "receiver", r.Name, "error", err)
+		return false
+	case len(ipps) == 1:
+		m.IPP, m.State, m.Attempts, m.Error = ipps[0], SIHSend, 0, ""
+		return true
+	case len(ipps) > 1:
+		m.State, m.Error = SIHMatch, fmt.Sprintf("%d patients de la GAM ont ces traits", len(ipps))
+		s.sihSave(ctx, *m, "sih.match", fmt.Sprintf("%d found", len(ipps)))
+		return false
+	}
+	max := s.cfg.SIH.MaxAttempts
+	if max == 0 {
+		max = 20
+	}
+	if m.Attempts+1 >= max {
+		m.State, m.Error = SIHMatch, "aucune admission de ce patient reçue de la GAM"
+		s.sihSave(ctx, *m, "sih.match", "not among the admissions")
+		return false
+	}
+	s.sihRetry(ctx, *m, fmt.Errorf("aucune admission de ce patient reçue de la GAM pour l'instant"))
+	return false
+}
+
+// onGAMMessage keeps the patient of a GAM's own message (an admission, an
+// update) for the receivers matched from their admissions.
+func (s *Service) onGAMMessage(m *hl7.Message) (code, errCode, errText string) {
+	msh, _ := m.Seg("MSH", 0)
+	if !strings.HasPrefix(msh.Field(9), "ADT^") {
+		return "AR", "200", "type de message non pris en charge"
+	}
+	app, fac := msh.Get(3, 1), msh.Get(4, 1)
+	for _, r := range s.cfg.SIH.Receivers {
+		if r.Match != sih.MatchAdmissions || r.Application != app || r.Facility != "" && r.Facility != fac {
+			continue
+		}
+		a, ok := sih.AdmittedOf(r, m)
+		if !ok {
+			return "AE", "101", "pas d'IPP du domaine attendu en PID-3"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.cfg.Journal.SIHKnow(ctx, r.Name, a); err != nil {
+			s.cfg.Logger.Error("bridge: keeping a GAM's patient", "receiver", r.Name, "error", err)
+			return "AE", "207", "erreur interne de la passerelle"
+		}
+		s.kickSIH(r.Name)
+		return "AA", "", ""
+	}
+	return "AR", "207", "émetteur inconnu de la passerelle"
 }
 
 // sihRetry: no answer (or one that cannot be read): the same step again,

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +171,64 @@ func TestSIHUpdatesTheGAM(t *testing.T) {
 	}
 	if kinds["sih.sent"] < 5 || kinds["sih.ack"] < 4 || kinds["sih.match"] != 1 || kinds["sih.noanswer"] < 1 {
 		t.Errorf("audited: %v", kinds)
+	}
+}
+
+// A GAM matched from its own messages rather than queried: its admission
+// (ANS's example, PAT-TROIS DOMINIQUE) reaches the bridge's MLLP
+// listener and is acknowledged; the event of that patient, qualified,
+// finds her IPP among the admissions — by her traits, the admission's INS
+// being under the test OID — with no PDQ query, and the A31 goes to that
+// IPP with the INS INSi gave. A message that is not an ADT, or from a GAM
+// the bridge does not know, is refused.
+func TestSIHMatchedFromAdmissions(t *testing.T) {
+	r := newServiceRig(t)
+	_, client := newINSi(t)
+	domain := sih.Domain{Namespace: "CHU-X", UniversalID: "000897406", Type: "N"}
+	g := gam.Start(t, domain, gam.Patient{IPP: "000003", BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", BirthDate: "19790328", Sex: "F"})
+	recv := sih.Receiver{Name: "gam-x", Application: "GAM", Facility: "CHU-X", Address: g.Addr, ZFA: true, IPP: domain, Match: sih.MatchAdmissions}
+	r.tune = func(c *ServiceConfig) {
+		c.Identity = IdentityConfig{INSi: client, Require: true}
+		c.SIH = &SIHConfig{Sender: sih.Sender{Application: "DMPKIOSK"}, Receivers: []sih.Receiver{recv}, Listen: "127.0.0.1:0",
+			Wait: 500 * time.Millisecond, Backoff: 100 * time.Millisecond, MaxAttempts: 50}
+	}
+	r.stop()
+	r.start(t)
+	admission, err := os.ReadFile("testdata/sgl_admission.er7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := g.Tell(r.svc.SIHAddr, admission)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack, err := sih.ParseAck(answer); err != nil || !ack.Accepted() || ack.Control != "3975" {
+		t.Fatalf("the bridge's ack %q: %+v %v", answer, ack, err)
+	}
+	for _, bad := range []string{strings.Replace(string(admission), "ADT^A01^ADT_A01", "ORU^R01^ORU_R01", 1), strings.Replace(string(admission), "|GAM|CHU-X|", "|AUTRE|CHU-Y|", 1)} {
+		answer, err := g.Tell(r.svc.SIHAddr, []byte(bad))
+		if ack, _ := sih.ParseAck(answer); err != nil || ack.Code != "AR" {
+			t.Errorf("refused? %+v %v", ack, err)
+		}
+	}
+	e := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f101", 1, ins.Traits{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE",
+		FirstNames: []string{"DOMINIQUE"}, Sex: "F", BirthDate: "19790328", BirthPlace: "63220"})
+	r.send(t, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
+	if res := r.result(t, e.ID); res.Outcome != event.OutcomeAuthorized {
+		t.Fatalf("event: %+v", res)
+	}
+	for deadline := time.Now().Add(15 * time.Second); g.Patient("000003").Updates == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			m, _ := r.journal.SIHGet(context.Background(), "gam-x/"+e.ID)
+			t.Fatalf("the GAM was not told: %+v", m)
+		}
+	}
+	if p := g.Patient("000003"); p.INS != "279035121518989" || p.INSOID != ins.OIDNIR {
+		t.Errorf("the GAM's patient: %+v", p)
+	}
+	for _, m := range g.Received() {
+		if strings.Contains(string(m), "QBP^Q22") {
+			t.Error("the GAM was queried though its admissions are listened to")
+		}
 	}
 }

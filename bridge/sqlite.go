@@ -12,6 +12,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"dmpkiosk/bridge/sih"
 )
 
 // SQLiteJournal is the default journal: one SQLite file, WAL and
@@ -112,7 +114,7 @@ func OpenSQLite(path string) (*SQLiteJournal, error) {
 	// more than one connection also lets a statement be prepared while the
 	// writer's transaction holds its own.
 	db.SetMaxOpenConns(4)
-	if _, err := db.Exec(sqliteSchema + ";\n" + fmt.Sprintf(sihSchema, "BLOB")); err != nil {
+	if _, err := db.Exec(sqliteSchema + ";\n" + fmt.Sprintf(sihSchema, "BLOB") + ";\n" + sihPatientsSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
@@ -542,4 +544,14 @@ func (j *SQLiteJournal) SIHList(ctx context.Context, state string, limit int) ([
 // SIHGet implements Journal.
 func (j *SQLiteJournal) SIHGet(ctx context.Context, id string) (SIHMessage, error) {
 	return sihGet(ctx, j, id)
+}
+
+// SIHKnow implements Journal.
+func (j *SQLiteJournal) SIHKnow(ctx context.Context, receiver string, a sih.Admitted) error {
+	return sihKnow(ctx, j, receiver, a)
+}
+
+// SIHFind implements Journal.
+func (j *SQLiteJournal) SIHFind(ctx context.Context, receiver string, p sih.Patient) ([]string, error) {
+	return sihFind(ctx, j, receiver, p)
 }

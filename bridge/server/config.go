@@ -78,13 +78,16 @@ type SIHConfig struct {
 	Test        bool   `toml:"test"`        // MSH-11 T
 	// For receivers with tls = true: their authority, and the bridge's
 	// client certificate when they ask for one.
-	ServerCA    string         `toml:"server_ca"`
-	Cert        string         `toml:"cert"`
-	Key         string         `toml:"key"`
-	Wait        duration       `toml:"wait"`
-	Backoff     duration       `toml:"backoff"`
-	MaxAttempts int            `toml:"max_attempts"`
-	Receivers   []sih.Receiver `toml:"receiver"`
+	ServerCA    string   `toml:"server_ca"`
+	Cert        string   `toml:"cert"`
+	Key         string   `toml:"key"`
+	Wait        duration `toml:"wait"`
+	Backoff     duration `toml:"backoff"`
+	MaxAttempts int      `toml:"max_attempts"`
+	// Listen is the bridge's MLLP listener for the GAMs' own messages
+	// (receivers with match = "admissions").
+	Listen    string         `toml:"listen"`
+	Receivers []sih.Receiver `toml:"receiver"`
 }
 
 // check refuses receivers the bridge could not tell.
@@ -102,6 +105,10 @@ func (s SIHConfig) check() error {
 			return fmt.Errorf("sih.receiver %q: charset %q (%q or %q)", r.Name, r.Charset, sih.UTF8, sih.Latin1)
 		case r.TLS && s.ServerCA == "":
 			return fmt.Errorf("sih.receiver %q takes TLS: sih.server_ca is needed", r.Name)
+		case r.Match != "" && r.Match != sih.MatchPDQ && r.Match != sih.MatchAdmissions:
+			return fmt.Errorf("sih.receiver %q: match %q (%q or %q)", r.Name, r.Match, sih.MatchPDQ, sih.MatchAdmissions)
+		case r.Match == sih.MatchAdmissions && s.Listen == "":
+			return fmt.Errorf("sih.receiver %q is matched from its admissions: sih.listen is needed", r.Name)
 		}
 		seen[r.Name] = true
 	}
@@ -118,7 +125,7 @@ func (s SIHConfig) bridge(c *Config) (*bridge.SIHConfig, error) {
 		app = "DMPKIOSK"
 	}
 	out := &bridge.SIHConfig{Sender: sih.Sender{Application: app, Facility: s.Facility, Test: s.Test}, Receivers: s.Receivers,
-		Wait: s.Wait.Duration, Backoff: s.Backoff.Duration, MaxAttempts: s.MaxAttempts}
+		Wait: s.Wait.Duration, Backoff: s.Backoff.Duration, MaxAttempts: s.MaxAttempts, Listen: s.Listen}
 	if s.ServerCA != "" {
 		roots, err := c.pool(s.ServerCA)
 		if err != nil {

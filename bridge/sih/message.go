@@ -52,7 +52,17 @@ type Receiver struct {
 	IPP Domain `toml:"ipp"`
 	// PDQByINS: the GAM knows the INS domain and is queried by INS first.
 	PDQByINS bool `toml:"pdq_by_ins"`
+	// Match is how the patient's IPP is found: MatchPDQ (the default)
+	// queries the GAM; MatchAdmissions looks among the patients the GAM
+	// told of in its own messages to the bridge's MLLP listener.
+	Match string `toml:"match"`
 }
+
+// How a receiver's patients are matched.
+const (
+	MatchPDQ        = "pdq"
+	MatchAdmissions = "admissions"
+)
 
 // Sender names the bridge in the messages (MSH-3/4).
 type Sender struct {

@@ -9,6 +9,7 @@ package gam
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -273,4 +274,10 @@ func (g *GAM) update(control string, m *hl7.Message) []byte {
 	}
 	p.Updates++
 	return ack(control, "AA", "", "", "")
+}
+
+// Tell sends one of the GAM's own messages (an admission) to addr, as a
+// GAM does to the systems it feeds, and returns the answer.
+func (g *GAM) Tell(addr string, msg []byte) ([]byte, error) {
+	return sih.Exchange(context.Background(), addr, nil, msg, 5*time.Second)
 }
