@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -230,5 +231,45 @@ func TestSIHMatchedFromAdmissions(t *testing.T) {
 		if strings.Contains(string(m), "QBP^Q22") {
 			t.Error("the GAM was queried though its admissions are listened to")
 		}
+	}
+}
+
+// A receiver that takes TLS gets its messages over TLS, the GAM's
+// certificate checked against the configured authority; one whose
+// certificate is of another authority gets nothing (no answer, resent).
+func TestSIHOverTLS(t *testing.T) {
+	r := newServiceRig(t)
+	_, client := newINSi(t)
+	ca := hwtest.NewCA(t, "EAI CA")
+	g := gam.StartTLS(t, gamDomain, &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "127.0.0.1").TLS()}},
+		gam.Patient{IPP: "000042", BirthName: "MARTIN", FirstName: "PAUL", BirthDate: "19750612", Sex: "M"})
+	other := hwtest.NewCA(t, "another CA")
+	bad := gam.StartTLS(t, gamDomain, &tls.Config{Certificates: []tls.Certificate{other.Server(t, "127.0.0.1").TLS()}},
+		gam.Patient{IPP: "000042", BirthName: "MARTIN", FirstName: "PAUL", BirthDate: "19750612", Sex: "M"})
+	recv := sih.Receiver{Name: "gam-tls", Application: "GAM", Address: g.Addr, TLS: true, IPP: gamDomain}
+	recvBad := sih.Receiver{Name: "gam-bad", Application: "GAM", Address: bad.Addr, TLS: true, IPP: gamDomain}
+	r.tune = func(c *ServiceConfig) {
+		c.Identity = IdentityConfig{INSi: client, Require: true}
+		c.SIH = &SIHConfig{Sender: sih.Sender{Application: "DMPKIOSK"}, Receivers: []sih.Receiver{recv, recvBad},
+			TLS: &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}, Wait: 500 * time.Millisecond, Backoff: 100 * time.Millisecond}
+	}
+	r.stop()
+	r.start(t)
+	paul := paulTraits
+	paul.BirthPlace = "75112"
+	e := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f201", 1, paul)
+	r.send(t, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
+	r.result(t, e.ID)
+	for deadline := time.Now().Add(15 * time.Second); g.Patient("000042").Updates == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not told over TLS")
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if len(bad.Received()) != 0 || bad.Patient("000042").Updates != 0 {
+		t.Error("a GAM with a certificate of another authority was told")
+	}
+	if m, _ := r.journal.SIHGet(context.Background(), "gam-bad/"+e.ID); m.State != SIHQuery || m.Attempts == 0 || !strings.Contains(m.Error, "pas de réponse") {
+		t.Errorf("the untrusted GAM's entry: %+v", m)
 	}
 }

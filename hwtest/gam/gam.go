@@ -10,6 +10,7 @@ package gam
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -64,10 +65,18 @@ type GAM struct {
 
 // Start listens on a loopback port until the test ends.
 func Start(t testing.TB, domain sih.Domain, people ...Patient) *GAM {
+	return StartTLS(t, domain, nil, people...)
+}
+
+// StartTLS is Start over TLS when tc is set (a GAM whose EAI asks for it).
+func StartTLS(t testing.TB, domain sih.Domain, tc *tls.Config, people ...Patient) *GAM {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tc != nil {
+		l = tls.NewListener(l, tc)
 	}
 	g := &GAM{Domain: domain, Addr: l.Addr().String(), Delay: 3 * time.Second, people: map[string]*Patient{}, seen: map[string][]byte{}, l: l}
 	for _, p := range people {

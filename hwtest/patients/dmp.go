@@ -74,6 +74,9 @@ func DMP() ([]dmpsim.Person, error) {
 			}
 		}
 	}
+	a := ANSExample()
+	out = append(out, dmpsim.Person{IDs: []dmp.PatientID{{Root: ins.OIDNIR, Extension: a.INS.Number + a.INS.Key}},
+		Demographics: dmp.Demographics{BirthName: a.Traits.BirthName, FirstName: a.Traits.FirstNames[0], Sex: a.Traits.Sex, BirthDate: "19790328"}})
 	return out, nil
 }
 

@@ -58,5 +58,16 @@ func INSi() ([]insisim.Person, error) {
 				Insured: insured, Rank: v.Rank})
 		}
 	}
+	// ANS's HL7 PAM France examples' test patient (bridge/sih's fixtures);
+	// INSi gives her NIR under the NIR's OID.
+	out = append(out, ANSExample())
 	return out, nil
+}
+
+// ANSExample is the test patient of ANS's HL7 PAM France examples
+// (shared/testdata/hl7-pamfr-examples): PAT-TROIS DOMINIQUE, INS
+// 279035121518989, born 28 March 1979 in 63220.
+func ANSExample() insisim.Person {
+	return insisim.Person{Traits: insi.Traits{BirthName: "PAT-TROIS", FirstNames: []string{"DOMINIQUE"}, Sex: "F", BirthDate: "1979-03-28", BirthPlace: "63220"},
+		INS: insi.INS{Matricule: insi.Matricule{Number: "2790351215189", Key: "89"}, OID: ins.OIDNIR}}
 }
