@@ -18,7 +18,6 @@ import (
 	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
-	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/ins"
 	"dmpkiosk/provisioning"
 )
@@ -32,8 +31,10 @@ func newINSi(t *testing.T) (*insisim.Sim, *insi.Client) {
 		People: []insisim.Person{
 			{Traits: insi.Traits{BirthName: "MARTIN", FirstNames: []string{"PAUL"}, Sex: "M", BirthDate: "1975-06-12", BirthPlace: "75112"},
 				INS: insi.INS{Matricule: insi.Matricule{Number: "1750675112033", Key: "71"}, OID: ins.OIDNIR}},
-			// ANS's HL7 examples' test patient.
-			patients.ANSExample(),
+			// ANS's HL7 examples' test patient (hwtest/patients.ANSExample,
+			// which this package's tests cannot import).
+			{Traits: insi.Traits{BirthName: "PAT-TROIS", FirstNames: []string{"DOMINIQUE"}, Sex: "F", BirthDate: "1979-03-28", BirthPlace: "63220"},
+				INS: insi.INS{Matricule: insi.Matricule{Number: "2790351215189", Key: "89"}, OID: ins.OIDNIR}},
 			{Traits: insi.Traits{BirthName: "DUPONT", FirstNames: []string{"MARIE"}, Sex: "F", BirthDate: "1981-02-03", BirthPlace: "69123"},
 				INS: insi.INS{Matricule: insi.Matricule{Number: "2810269123456", Key: fmt.Sprintf("%02d", 97-2810269123456%97)}, OID: ins.OIDNIR}},
 		}})
