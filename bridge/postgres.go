@@ -9,8 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"dmpkiosk/bridge/sih"
 )
 
 // PGJournal is the journal for several bridges sharing one PostgreSQL
@@ -19,6 +17,7 @@ import (
 // ends; the audit chain is appended under an advisory lock. Use a DSN with
 // sslmode=verify-full between hosts: the journal holds health data.
 type PGJournal struct {
+	sharedSQL
 	pool  *pgxpool.Pool
 	owner string        // this bridge, for Recover
 	lease time.Duration // how long a claim is held
@@ -57,6 +56,7 @@ func OpenPostgres(ctx context.Context, dsn, owner string) (*PGJournal, error) {
 		return nil, err
 	}
 	j := &PGJournal{pool: pool, owner: owner, lease: 5 * time.Minute}
+	j.sharedSQL = sharedSQL{j}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockSchema); err != nil {
 			return err
@@ -325,44 +325,4 @@ func (j *PGJournal) Indicators(ctx context.Context, q IndicatorQuery) ([]Indicat
 // INSiLookups implements Journal.
 func (j *PGJournal) INSiLookups(ctx context.Context, q IndicatorQuery) ([]INSiLookup, error) {
 	return insiLookups(ctx, j, `split_part(detail, ' in ', 1)`, q)
-}
-
-// KioskLookups implements Journal.
-func (j *PGJournal) KioskLookups(ctx context.Context, q IndicatorQuery) ([]KioskLookup, error) {
-	return foldQuery(ctx, j, q, kioskLookupSQL, scanKioskLookupRow, foldKioskLookups)
-}
-
-// SIHEnqueue implements Journal.
-func (j *PGJournal) SIHEnqueue(ctx context.Context, m SIHMessage) (bool, error) {
-	return sihEnqueue(ctx, j, m)
-}
-
-// SIHDue implements Journal.
-func (j *PGJournal) SIHDue(ctx context.Context, receiver string, now time.Time, n int) ([]SIHMessage, error) {
-	return sihDue(ctx, j, receiver, now, n)
-}
-
-// SIHSave implements Journal.
-func (j *PGJournal) SIHSave(ctx context.Context, m SIHMessage, kind, detail string) error {
-	return sihSave(ctx, j, m, kind, detail)
-}
-
-// SIHList implements Journal.
-func (j *PGJournal) SIHList(ctx context.Context, state string, limit int) ([]SIHMessage, error) {
-	return sihList(ctx, j, state, limit)
-}
-
-// SIHGet implements Journal.
-func (j *PGJournal) SIHGet(ctx context.Context, id string) (SIHMessage, error) {
-	return sihGet(ctx, j, id)
-}
-
-// SIHKnow implements Journal.
-func (j *PGJournal) SIHKnow(ctx context.Context, receiver string, a sih.Admitted) error {
-	return sihKnow(ctx, j, receiver, a)
-}
-
-// SIHFind implements Journal.
-func (j *PGJournal) SIHFind(ctx context.Context, receiver string, p sih.Patient) ([]string, error) {
-	return sihFind(ctx, j, receiver, p)
 }

@@ -179,3 +179,47 @@ func sihFind(ctx context.Context, db sqlJournal, receiver string, p sih.Patient)
 	return one(`SELECT ipp FROM sih_patients WHERE receiver = ? AND birth_name = ? AND first_name = ? AND birth_date = ? AND (sex = ? OR ? = '')
 		ORDER BY ipp`, receiver, t.BirthName, first, t.BirthDate, sex, sex)
 }
+
+// sharedSQL gives both journals the methods whose SQL they share (the
+// outbox to the information system, the kiosks' lookups counted).
+type sharedSQL struct{ db sqlJournal }
+
+// SIHEnqueue implements Journal.
+func (s sharedSQL) SIHEnqueue(ctx context.Context, m SIHMessage) (bool, error) {
+	return sihEnqueue(ctx, s.db, m)
+}
+
+// SIHDue implements Journal.
+func (s sharedSQL) SIHDue(ctx context.Context, receiver string, now time.Time, n int) ([]SIHMessage, error) {
+	return sihDue(ctx, s.db, receiver, now, n)
+}
+
+// SIHSave implements Journal.
+func (s sharedSQL) SIHSave(ctx context.Context, m SIHMessage, kind, detail string) error {
+	return sihSave(ctx, s.db, m, kind, detail)
+}
+
+// SIHList implements Journal.
+func (s sharedSQL) SIHList(ctx context.Context, state string, limit int) ([]SIHMessage, error) {
+	return sihList(ctx, s.db, state, limit)
+}
+
+// SIHGet implements Journal.
+func (s sharedSQL) SIHGet(ctx context.Context, id string) (SIHMessage, error) {
+	return sihGet(ctx, s.db, id)
+}
+
+// SIHKnow implements Journal.
+func (s sharedSQL) SIHKnow(ctx context.Context, receiver string, a sih.Admitted) error {
+	return sihKnow(ctx, s.db, receiver, a)
+}
+
+// SIHFind implements Journal.
+func (s sharedSQL) SIHFind(ctx context.Context, receiver string, p sih.Patient) ([]string, error) {
+	return sihFind(ctx, s.db, receiver, p)
+}
+
+// KioskLookups implements Journal.
+func (s sharedSQL) KioskLookups(ctx context.Context, q IndicatorQuery) ([]KioskLookup, error) {
+	return foldQuery(ctx, s.db, q, kioskLookupSQL, scanKioskLookupRow, foldKioskLookups)
+}

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
-
-	"dmpkiosk/bridge/sih"
 )
 
 // SQLiteJournal is the default journal: one SQLite file, WAL and
@@ -22,6 +20,7 @@ import (
 // transaction (group commit), so durability is paid once per batch; each
 // write has its own savepoint, so one that fails leaves the others whole.
 type SQLiteJournal struct {
+	sharedSQL
 	db     *sql.DB
 	writes chan writeOp
 	done   chan struct{}
@@ -123,6 +122,7 @@ func OpenSQLite(path string) (*SQLiteJournal, error) {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
 	j := &SQLiteJournal{db: db, writes: make(chan writeOp, 256), done: make(chan struct{})}
+	j.sharedSQL = sharedSQL{j}
 	go j.writer()
 	return j, nil
 }
@@ -514,44 +514,4 @@ func (j *SQLiteJournal) Indicators(ctx context.Context, q IndicatorQuery) ([]Ind
 // INSiLookups implements Journal.
 func (j *SQLiteJournal) INSiLookups(ctx context.Context, q IndicatorQuery) ([]INSiLookup, error) {
 	return insiLookups(ctx, j, `substr(detail, 1, instr(detail, ' in ') - 1)`, q)
-}
-
-// KioskLookups implements Journal.
-func (j *SQLiteJournal) KioskLookups(ctx context.Context, q IndicatorQuery) ([]KioskLookup, error) {
-	return foldQuery(ctx, j, q, kioskLookupSQL, scanKioskLookupRow, foldKioskLookups)
-}
-
-// SIHEnqueue implements Journal.
-func (j *SQLiteJournal) SIHEnqueue(ctx context.Context, m SIHMessage) (bool, error) {
-	return sihEnqueue(ctx, j, m)
-}
-
-// SIHDue implements Journal.
-func (j *SQLiteJournal) SIHDue(ctx context.Context, receiver string, now time.Time, n int) ([]SIHMessage, error) {
-	return sihDue(ctx, j, receiver, now, n)
-}
-
-// SIHSave implements Journal.
-func (j *SQLiteJournal) SIHSave(ctx context.Context, m SIHMessage, kind, detail string) error {
-	return sihSave(ctx, j, m, kind, detail)
-}
-
-// SIHList implements Journal.
-func (j *SQLiteJournal) SIHList(ctx context.Context, state string, limit int) ([]SIHMessage, error) {
-	return sihList(ctx, j, state, limit)
-}
-
-// SIHGet implements Journal.
-func (j *SQLiteJournal) SIHGet(ctx context.Context, id string) (SIHMessage, error) {
-	return sihGet(ctx, j, id)
-}
-
-// SIHKnow implements Journal.
-func (j *SQLiteJournal) SIHKnow(ctx context.Context, receiver string, a sih.Admitted) error {
-	return sihKnow(ctx, j, receiver, a)
-}
-
-// SIHFind implements Journal.
-func (j *SQLiteJournal) SIHFind(ctx context.Context, receiver string, p sih.Patient) ([]string, error) {
-	return sihFind(ctx, j, receiver, p)
 }
