@@ -223,43 +223,20 @@ func (a *Admin) Handler() http.Handler {
 		}
 		render(w, "sih", data)
 	})
-	mux.HandleFunc("POST /sih/match", func(w http.ResponseWriter, r *http.Request) {
-		m, err := a.Journal.SIHGet(r.Context(), r.FormValue("id"))
-		ipp := strings.TrimSpace(r.FormValue("ipp"))
-		if err != nil || m.State != SIHMatch || ipp == "" || len(ipp) > 20 {
-			http.Error(w, "pas une identité à rapprocher, ou IPP vide", http.StatusConflict)
-			return
-		}
-		m.State, m.IPP, m.Attempts, m.Next, m.Error = SIHSend, ipp, 0, time.Time{}, ""
-		if err := a.Journal.SIHSave(r.Context(), m, "sih.matched", "by "+adminWho(r)); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		if a.Service != nil {
-			a.Service.kickSIH(m.Receiver)
-		}
-		http.Redirect(w, r, "/sih", http.StatusSeeOther)
-	})
-	mux.HandleFunc("POST /sih/retry", func(w http.ResponseWriter, r *http.Request) {
-		m, err := a.Journal.SIHGet(r.Context(), r.FormValue("id"))
-		if err != nil || m.State != SIHDead {
-			http.Error(w, "pas un message refusé", http.StatusConflict)
-			return
-		}
+	mux.HandleFunc("POST /sih/match", a.sihAction(SIHMatch, "pas une identité à rapprocher, ou IPP vide", "sih.matched",
+		func(m *SIHMessage, r *http.Request) bool {
+			ipp := strings.TrimSpace(r.FormValue("ipp"))
+			m.State, m.IPP = SIHSend, ipp
+			return ipp != "" && len(ipp) <= 20
+		}))
+	mux.HandleFunc("POST /sih/retry", a.sihAction(SIHDead, "pas un message refusé", "sih.retry", func(m *SIHMessage, _ *http.Request) bool {
 		// Written again (a new control id) once the cause is fixed.
-		m.State, m.Attempts, m.Next, m.Error, m.Message, m.Control = SIHSend, 0, time.Time{}, "", nil, ""
+		m.State, m.Message, m.Control = SIHSend, nil, ""
 		if m.IPP == "" {
 			m.State = SIHQuery
 		}
-		if err := a.Journal.SIHSave(r.Context(), m, "sih.retry", "by "+adminWho(r)); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		if a.Service != nil {
-			a.Service.kickSIH(m.Receiver)
-		}
-		http.Redirect(w, r, "/sih", http.StatusSeeOther)
-	})
+		return true
+	}))
 	mux.HandleFunc("POST /dead/retry", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.Journal.Retry(r.Context(), r.FormValue("id")); err != nil {
 			http.Error(w, err.Error(), http.StatusConflict)
@@ -584,6 +561,28 @@ func options(values []string, labels map[string]string, selected string) []optio
 // byLabel lists the keys of labels in the order of their labels.
 func byLabel(labels map[string]string) []string {
 	return slices.SortedFunc(maps.Keys(labels), func(a, b string) int { return strings.Compare(labels[a], labels[b]) })
+}
+
+// sihAction is a form's action on an outbox entry in state from: change
+// sets it up for its next step (false: the form is refused); audited as
+// kind with who did it.
+func (a *Admin) sihAction(from, refusal, kind string, change func(*SIHMessage, *http.Request) bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m, err := a.Journal.SIHGet(r.Context(), r.FormValue("id"))
+		if err != nil || m.State != from || !change(&m, r) {
+			http.Error(w, refusal, http.StatusConflict)
+			return
+		}
+		m.Attempts, m.Next, m.Error = 0, time.Time{}, ""
+		if err := a.Journal.SIHSave(r.Context(), m, kind, "by "+adminWho(r)); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if a.Service != nil {
+			a.Service.kickSIH(m.Receiver)
+		}
+		http.Redirect(w, r, "/sih", http.StatusSeeOther)
+	}
 }
 
 // sihRow is an outbox entry for the page: its patient masked.
