@@ -78,7 +78,10 @@ func TestSIHUpdatesTheGAM(t *testing.T) {
 		t.Fatalf("the GAM's patient: %+v", p)
 	}
 	// (The GAM applies before it answers: the entry is done a moment later.)
-	until("acknowledged", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e1.ID); return m.State == SIHDone && m.IPP == "000042" })
+	until("acknowledged", func() bool {
+		m, _ := r.journal.SIHGet(ctx, "gam/"+e1.ID)
+		return m.State == SIHDone && m.IPP == "000042"
+	})
 
 	// Not found (the GAM has MARIE-CLAIRE): à rapprocher, then by hand.
 	e2 := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f002", 2, marieTraits)
