@@ -61,6 +61,18 @@ func OpenPostgres(ctx context.Context, dsn, owner string) (*PGJournal, error) {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockSchema); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, schemaVersionTable); err != nil {
+			return err
+		}
+		v := 0
+		switch err := tx.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v); {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return err
+		}
+		if v > JournalSchema {
+			return schemaNewer(v)
+		}
 		if _, err := tx.Exec(ctx, pgSchema); err != nil {
 			return err
 		}
@@ -75,7 +87,11 @@ func OpenPostgres(ctx context.Context, dsn, owner string) (*PGJournal, error) {
 				return err
 			}
 		}
-		return nil
+		if _, err := tx.Exec(ctx, `DELETE FROM schema_version`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, JournalSchema)
+		return err
 	})
 	if err != nil {
 		pool.Close()

@@ -113,11 +113,7 @@ func OpenSQLite(path string) (*SQLiteJournal, error) {
 	// more than one connection also lets a statement be prepared while the
 	// writer's transaction holds its own.
 	db.SetMaxOpenConns(4)
-	if _, err := db.Exec(sqliteSchema + ";\n" + fmt.Sprintf(sihSchema, "BLOB") + ";\n" + sihPatientsSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("journal %s: %w", path, err)
-	}
-	if err := sqliteMigrate(db); err != nil {
+	if err := sqliteSchemaUp(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
@@ -127,11 +123,33 @@ func OpenSQLite(path string) (*SQLiteJournal, error) {
 	return j, nil
 }
 
-// sqliteMigrate adds the columns a journal of an earlier version lacks
-// (SQLite has no ADD COLUMN IF NOT EXISTS).
-func sqliteMigrate(db *sql.DB) error {
+// sqliteSchemaUp brings the journal to JournalSchema in one transaction,
+// or refuses a newer one untouched.
+func sqliteSchemaUp(db *sql.DB) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(schemaVersionTable); err != nil {
+		return err
+	}
+	v := 0
+	switch err := tx.QueryRow(`SELECT version FROM schema_version`).Scan(&v); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	}
+	if v > JournalSchema {
+		return schemaNewer(v)
+	}
+	if _, err := tx.Exec(sqliteSchema + ";\n" + fmt.Sprintf(sihSchema, "BLOB") + ";\n" + sihPatientsSchema); err != nil {
+		return err
+	}
+	// The columns an earlier journal lacks (SQLite has no ADD COLUMN IF
+	// NOT EXISTS).
 	have := map[string]bool{}
-	rows, err := db.Query(`SELECT name FROM pragma_table_info('events')`)
+	rows, err := tx.Query(`SELECT name FROM pragma_table_info('events')`)
 	if err != nil {
 		return err
 	}
@@ -146,12 +164,18 @@ func sqliteMigrate(db *sql.DB) error {
 	rows.Close()
 	for _, c := range indicatorColumns {
 		if !have[c[0]] {
-			if _, err := db.Exec(`ALTER TABLE events ADD COLUMN ` + c[0] + ` ` + c[1]); err != nil {
+			if _, err := tx.Exec(`ALTER TABLE events ADD COLUMN ` + c[0] + ` ` + c[1]); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	if _, err := tx.Exec(`DELETE FROM schema_version`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`INSERT INTO schema_version (version) VALUES (?)`, JournalSchema); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Close stops the writer and closes the database.
