@@ -36,6 +36,12 @@ type Outbox struct {
 	capacity int
 }
 
+// OutboxSchema is the version of the outbox's schema this kiosk writes.
+const OutboxSchema = 1
+
+// ErrOutboxNewer is an outbox written by a newer kiosk.
+var ErrOutboxNewer = errors.New("outbox: written by a newer kiosk")
+
 // OpenOutbox opens (or creates) the outbox at path.
 func OpenOutbox(path string, capacity int) (*Outbox, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_txlock=immediate")
@@ -54,6 +60,21 @@ func OpenOutbox(path string, capacity int) (*Outbox, error) {
 			db.Close()
 			return nil, fmt.Errorf("outbox %s: %w", path, err)
 		}
+	}
+	// The schema's version (an outbox of before versions is v1): a newer
+	// one is refused, so that a downgraded kiosk never corrupts its queue.
+	var v int64
+	if err := db.QueryRow(`SELECT v FROM meta WHERE k = 'schema'`).Scan(&v); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		db.Close()
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	if v > OutboxSchema {
+		db.Close()
+		return nil, fmt.Errorf("outbox %s: %w: schema v%d, this kiosk knows v%d at most — install the newer kiosk again; nothing was changed", path, ErrOutboxNewer, v, OutboxSchema)
+	}
+	if _, err := db.Exec(`INSERT INTO meta (k, v) VALUES ('schema', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, OutboxSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
 	return &Outbox{db: db, capacity: capacity}, nil
 }

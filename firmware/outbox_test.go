@@ -2,9 +2,11 @@ package firmware
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,5 +71,33 @@ func TestOutbox(t *testing.T) {
 	pending, quarantined, err := o.Depth(ctx)
 	if err != nil || pending != 1 || quarantined != 1 {
 		t.Fatalf("depth %d quarantined %d %v", pending, quarantined, err)
+	}
+}
+
+// An outbox of a newer kiosk's schema is refused and left as it is, its
+// events kept for that kiosk; one of this schema opens again.
+func TestOutboxNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	ob, err := OpenOutbox(path, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Put(context.Background(), "e1", 1, "sealed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ob.db.Exec(`UPDATE meta SET v = 7 WHERE k = 'schema'`); err != nil {
+		t.Fatal(err)
+	}
+	ob.Close()
+	if _, err := OpenOutbox(path, 10); !errors.Is(err, ErrOutboxNewer) || !strings.Contains(err.Error(), "v7") {
+		t.Fatalf("a newer outbox: %v", err)
+	}
+	db, _ := sql.Open("sqlite", "file:"+path)
+	defer db.Close()
+	var v, n int
+	db.QueryRow(`SELECT v FROM meta WHERE k = 'schema'`).Scan(&v)
+	db.QueryRow(`SELECT count(*) FROM outbox`).Scan(&n)
+	if v != 7 || n != 1 {
+		t.Fatalf("the newer outbox was changed: v%d, %d events", v, n)
 	}
 }
