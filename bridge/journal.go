@@ -202,6 +202,9 @@ type Journal interface {
 	// finds the IPPs of a patient among them.
 	SIHKnow(ctx context.Context, receiver string, a sih.Admitted) error
 	SIHFind(ctx context.Context, receiver string, p sih.Patient) ([]string, error)
+	// Purge replaces the patients' identities kept for events done before
+	// (retention.go); the audit trail and the counts stay.
+	Purge(ctx context.Context, before time.Time) error
 	// Indicators counts what the infocentre shows (indicators.go).
 	Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error)
 	// INSiLookups counts the audited INSi calls (indicators.go); the

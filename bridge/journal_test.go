@@ -220,6 +220,69 @@ func journalSuite(t *testing.T, open func(t *testing.T) Journal) {
 		}
 	})
 
+	t.Run("identities purged after the retention, counts and audit kept", func(t *testing.T) {
+		j := open(t)
+		old := time.Now().Add(-100 * 24 * time.Hour)
+		mk := func(id string, seq int64, at time.Time) Record {
+			r := rec(id, "kiosk-1", seq)
+			r.Received, r.Payload = at, []byte(`{"patient":{"traits":{"birth_name":"MARTIN"}}}`)
+			return r
+		}
+		for i, r := range []Record{mk("old-done", 1, old), mk("old-dead", 2, old), mk("new-done", 3, time.Now())} {
+			if _, _, err := j.Accept(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			claimed, err := j.Claim(ctx, time.Now(), 1)
+			if err != nil || len(claimed) != 1 {
+				t.Fatal(claimed, err)
+			}
+			if i == 1 {
+				err = j.Fail(ctx, r.ID, "DMP down", time.Time{}, true)
+			} else {
+				err = j.Finish(ctx, r.ID, "authorized", "ok")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		refused := mk("old-refused", 4, old)
+		refused.State, refused.LastError = StateRefused, "site: x"
+		if _, _, err := j.Accept(ctx, refused); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := j.KeepLookup(ctx, LookupRecord{ID: "old-lookup", Device: "kiosk-1", Received: old, Outcome: "found", INS: "175067511203371", OID: ins.OIDNIR, Answer: []byte(`{"traits":{}}`)}); err != nil {
+			t.Fatal(err)
+		}
+		q := IndicatorQuery{From: old.Add(-time.Hour), To: time.Now().Add(time.Hour), By: "range"}
+		before, _ := j.Indicators(ctx, q)
+		if err := j.Purge(ctx, time.Now().Add(-DefaultRetention)); err != nil {
+			t.Fatal(err)
+		}
+		for id, purged := range map[string]bool{"old-done": true, "old-refused": true, "old-dead": false, "new-done": false} {
+			r, err := j.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(r.Payload) == string(PurgedPayload); got != purged {
+				t.Errorf("%s: purged %v, want %v", id, got, purged)
+			}
+		}
+		if l, _ := j.Lookup(ctx, "old-lookup"); l.INS != "" || string(l.Answer) != string(PurgedPayload) || l.Outcome != "found" {
+			t.Errorf("the old lookup: %+v", l)
+		}
+		after, _ := j.Indicators(ctx, q)
+		if fmt.Sprint(before) != fmt.Sprint(after) {
+			t.Errorf("the counts changed:\n%v\n%v", before, after)
+		}
+		if n, broken, err := j.VerifyAudit(ctx); err != nil || broken != 0 || n == 0 {
+			t.Fatalf("audit after the purge: %d %d %v", n, broken, err)
+		}
+		// Purged again: nothing more, no error.
+		if err := j.Purge(ctx, time.Now().Add(-DefaultRetention)); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("marks", func(t *testing.T) {
 		j := open(t)
 		if ok, err := j.Marked(ctx, "e1", "dmp.create.sent"); err != nil || ok {

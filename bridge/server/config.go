@@ -55,6 +55,9 @@ type Config struct {
 		Driver string `toml:"driver"` // sqlite (default) or postgres
 		Path   string `toml:"path"`
 		DSN    string `toml:"dsn"`
+		// Retention is how long the patients' identities are kept after an
+		// event is done (bridge.DefaultRetention, 90 days, when zero).
+		Retention duration `toml:"retention"`
 	} `toml:"journal"`
 	Admin struct {
 		Listen       string `toml:"listen"`
@@ -268,6 +271,17 @@ func (c *Config) OpenJournal(ctx context.Context) (bridge.Journal, func(), error
 		return nil, nil, err
 	}
 	return sq, func() { sq.Close() }, nil
+}
+
+// JournalPath is the SQLite journal's file.
+func (c *Config) JournalPath() string { return c.path(c.Journal.Path) }
+
+// Retention is how long identities are kept after an event is done.
+func (c *Config) Retention() time.Duration {
+	if c.Journal.Retention.Duration > 0 {
+		return c.Journal.Retention.Duration
+	}
+	return bridge.DefaultRetention
 }
 
 func (c *Config) path(p string) string {

@@ -115,6 +115,22 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 			}
 		}()
 	}
+	// The identities older than the retention are purged at start and
+	// every day.
+	go func() {
+		tick := time.NewTicker(24 * time.Hour)
+		defer tick.Stop()
+		for {
+			if err := j.Purge(ctx, time.Now().Add(-c.Retention())); err != nil {
+				log.Error("bridge: purging the identities past their retention", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	fmt.Fprintf(stdout, "bridge %s: consuming %s\n", c.ID, c.Broker)
 	if err := ReloadCRL(ctx, errc, log, "bridge", func() error { _, err := rev.Reload(); return err }); err != nil {
 		return err
