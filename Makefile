@@ -10,7 +10,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # go test -v prints every RUN/PASS line; keep logs, failures and summaries.
 TESTFILTER  := grep -v -E '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)|^PASS$$' || true
 
-.PHONY: all deps build cross test vet lint run bench chaos clean
+.PHONY: all deps build cross test vet lint run bench chaos package clean
 
 all: build
 
@@ -69,5 +69,10 @@ chaos: deps
 	  | grep -v -E '^=== RUN'
 	@if [ -f bench/raw.txt ]; then go run ./cmd/benchreport -raw bench/raw.txt -out bench/REPORT.md; fi
 
+# Debian packages (nfpm) for the kiosk, the bridge and the test tools, in
+# dist/; lintian must find no error.
+package: deps
+	@bash provisioning/packaging/build.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

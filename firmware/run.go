@@ -14,6 +14,7 @@ import (
 	"dmpkiosk/display/input"
 	"dmpkiosk/display/web"
 	"dmpkiosk/firmware/event"
+	"dmpkiosk/provisioning"
 )
 
 // RunOptions are what kiosk run needs beyond the configuration.
@@ -89,8 +90,8 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 
 	s := &Session{Config: cfg, Creds: creds, Display: display.New(rend, panels...), Inputs: inputs, Cards: cards,
 		Link: link, Outbox: ob, Buzzer: devs.Buzzer, Logger: log, ping: make(chan chan struct{})}
-	_ = Notify("READY=1")
-	go Watchdog(ctx, s.Alive)
+	_ = provisioning.Notify("READY=1")
+	go provisioning.Watchdog(ctx, s.Alive)
 	err = s.Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -24,6 +24,10 @@ packages=(
   chromium
   # an independent HL7 v2 parser and MLLP peer for the messages to the hospital's systems
   python3-hl7
+  # packages: the CCID driver the kiosk package depends on, lintian to judge them
+  libccid lintian
+  # the system bus and polkit, which a pcscd built with polkit asks who may use the readers
+  dbus-daemon polkitd procps
 )
 
 missing=()

@@ -132,6 +132,15 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 		}
 	}()
 	fmt.Fprintf(stdout, "bridge %s: consuming %s\n", c.ID, c.Broker)
+	// Under systemd (Type=notify): ready once the journal is open and the
+	// service started; the watchdog is fed while the journal answers.
+	_ = provisioning.Notify("READY=1")
+	go provisioning.Watchdog(ctx, func() bool {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := j.Get(ctx, "watchdog")
+		return errors.Is(err, bridge.ErrUnknown)
+	})
 	if err := ReloadCRL(ctx, errc, log, "bridge", func() error { _, err := rev.Reload(); return err }); err != nil {
 		return err
 	}

@@ -172,5 +172,7 @@ func runBroker(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	}
 	defer b.Close()
 	fmt.Fprintf(stdout, "broker: %s\n", b.URL())
+	_ = provisioning.Notify("READY=1") // under systemd, Type=notify
+	go provisioning.Watchdog(ctx, func() bool { return true })
 	return server.ReloadCRL(ctx, nil, log, "broker", b.Reload)
 }

@@ -1,0 +1,190 @@
+// Package packages installs the Debian packages `make package` builds on
+// this machine and checks them as a hospital's IT team would run them.
+package packages
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"dmpkiosk/hwtest"
+)
+
+// run runs a command and returns its output, failing the test if it fails.
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// The packages as an IT team installs them: the service users and
+// directories made, the units verified and their exposure scored, the
+// kiosk's user — and only it — let use the readers of the system pcscd by
+// the packaged polkit rule, the installed binaries run as their users with
+// the packaged layout, and purging leaves nothing behind.
+func TestPackagesInstallRunPurge(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("installing the packages needs root (make test runs as root in CI)")
+	}
+	root, _ := filepath.Abs("../..")
+	build := exec.Command("bash", "provisioning/packaging/build.sh")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("make package: %v\n%s", err, out)
+	} else if !strings.Contains(string(out), "lintian reports no error") {
+		t.Fatalf("make package:\n%s", out)
+	}
+	debs := map[string]string{}
+	for _, p := range []string{"kiosk", "bridge", "testtools"} {
+		m, _ := filepath.Glob(filepath.Join(root, "dist", "dmpkiosk-"+p+"_*_amd64.deb"))
+		if len(m) != 1 {
+			t.Fatalf("dist: %v for %s", m, p)
+		}
+		debs[p] = m[0]
+	}
+	for _, arch := range []string{"arm64", "armhf"} {
+		if m, _ := filepath.Glob(filepath.Join(root, "dist", "dmpkiosk-kiosk_*_"+arch+".deb")); len(m) != 1 {
+			t.Errorf("no kiosk package for %s", arch)
+		}
+	}
+	purge := func() {
+		exec.Command("dpkg", "--purge", "dmpkiosk-kiosk", "dmpkiosk-bridge", "dmpkiosk-testtools").Run()
+	}
+	purge()
+	t.Cleanup(purge)
+	run(t, "dpkg", "-i", debs["kiosk"], debs["bridge"], debs["testtools"])
+
+	// Users, directories, files.
+	for _, u := range []string{"dmpkiosk", "dmpbridge"} {
+		run(t, "getent", "passwd", u)
+	}
+	for path, want := range map[string]string{
+		"/etc/dmpkiosk/kiosk": "750 root dmpkiosk", "/var/lib/dmpkiosk/kiosk": "750 dmpkiosk dmpkiosk",
+		"/etc/dmpkiosk/bridge": "750 root dmpbridge", "/var/lib/dmpkiosk/bridge": "750 dmpbridge dmpbridge",
+		"/etc/dmpkiosk/broker": "750 root dmpbridge",
+	} {
+		if got := strings.TrimSpace(run(t, "stat", "-c", "%a %U %G", path)); got != want {
+			t.Errorf("%s: %s, want %s", path, got, want)
+		}
+	}
+	for _, f := range []string{"/usr/bin/dmpkiosk-kiosk", "/usr/bin/dmpkiosk-bridge", "/usr/bin/dmpkiosk-provision", "/usr/bin/dmpkiosk-dmpsim",
+		"/usr/share/polkit-1/rules.d/50-dmpkiosk-pcscd.rules", "/usr/share/doc/dmpkiosk-kiosk/copyright"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// The units: verified, and their exposure (systemd's own score, 0 safe
+	// to 10 unsafe) kept low.
+	units := []string{"dmpkiosk-kiosk.service", "dmpkiosk-bridge.service", "dmpkiosk-broker.service"}
+	for _, u := range units {
+		if out, err := exec.Command("systemd-analyze", "verify", "/lib/systemd/system/"+u).CombinedOutput(); err != nil {
+			t.Errorf("systemd-analyze verify %s: %v\n%s", u, err, out)
+		}
+	}
+	score := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`)
+	var report []string
+	for _, u := range units {
+		out, _ := exec.Command("systemd-analyze", "security", "--offline=true", "/lib/systemd/system/"+u).CombinedOutput()
+		m := score.FindStringSubmatch(string(out))
+		if m == nil {
+			t.Fatalf("systemd-analyze security %s:\n%s", u, out)
+		}
+		report = append(report, u+": "+m[1])
+		if v, _ := strconv.ParseFloat(m[1], 64); v > 3.0 {
+			t.Errorf("%s: exposure %s, above 3.0\n%s", u, m[1], out)
+		}
+	}
+	t.Logf("systemd-analyze security: %s", strings.Join(report, ", "))
+	os.MkdirAll(filepath.Join(root, "artifacts"), 0o755)
+	os.WriteFile(filepath.Join(root, "artifacts", "units-exposure.txt"), []byte(strings.Join(report, "\n")+"\n"), 0o644)
+
+	// PC/SC as the kiosk's user, against the system's pcscd. A pcscd built
+	// with polkit (Debian 13) asks it, and the packaged rule lets dmpkiosk,
+	// and not another user, use the readers; Debian 12's is built without
+	// (pcscd --version lists its features) and lets every local user in.
+	version, _ := exec.Command(hwtest.LookPath(t, "pcscd", "pcscd"), "--version").CombinedOutput()
+	withPolkit := strings.Contains(string(version), "polkit")
+	if withPolkit {
+		hwtest.StartPolkit(t)
+	}
+	hwtest.StartPCSCD(t)
+	readers := func(user string) (string, error) {
+		out, err := exec.Command("runuser", "-u", user, "--", "/usr/bin/dmpkiosk-kiosk", "readers").CombinedOutput()
+		return string(out), err
+	}
+	if out, err := readers("dmpkiosk"); err != nil || !strings.Contains(out, hwtest.Reader(0)) || !strings.Contains(out, hwtest.Reader(1)) {
+		t.Errorf("kiosk readers as dmpkiosk: %v\n%s", err, out)
+	}
+	if out, err := readers("nobody"); withPolkit && err == nil && strings.Contains(out, hwtest.Reader(0)) {
+		t.Errorf("another user was let use the readers:\n%s", out)
+	} else if !withPolkit {
+		t.Log("this pcscd does not check polkit: every local user may use its readers; the packaged rule applies where it does")
+	}
+	if out, _ := exec.Command("runuser", "-u", "dmpkiosk", "--", "/usr/bin/dmpkiosk-kiosk", "selftest").CombinedOutput(); !regexp.MustCompile(`OK\s+lecteurs de cartes`).Match(out) {
+		t.Errorf("kiosk selftest as dmpkiosk:\n%s", out)
+	}
+
+	// The bridge's broker from the packaged layout, as dmpbridge.
+	broker := "/etc/dmpkiosk/broker"
+	run(t, "/usr/bin/dmpkiosk-provision", "init", "--ca", broker+"/ca", "--name", "CHU TEST kiosk CA")
+	run(t, "/usr/bin/dmpkiosk-provision", "server", "--ca", broker+"/ca", "--name", "localhost", "--out", broker)
+	run(t, "chgrp", "-R", "dmpbridge", broker)
+	run(t, "chmod", "-R", "g+rX,o-rwx", broker)
+	cmd := exec.Command("runuser", "-u", "dmpbridge", "--", "/usr/bin/dmpkiosk-bridge", "broker", "--ca", broker+"/ca",
+		"--cert", broker+"/server.pem", "--key", broker+"/server.key", "--listen", "127.0.0.1:0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		s.Scan()
+		line <- s.Text()
+	}()
+	select {
+	case l := <-line:
+		if !strings.HasPrefix(l, "broker: ") {
+			t.Errorf("the broker as dmpbridge: %q", l)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("the broker as dmpbridge did not start")
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	cmd.Wait()
+	// The bridge writes its state directory (a journal made there), the
+	// kiosk's user cannot read it.
+	run(t, "runuser", "-u", "dmpbridge", "--", "touch", "/var/lib/dmpkiosk/bridge/probe.db")
+	if out := run(t, "runuser", "-u", "dmpbridge", "--", "/usr/bin/dmpkiosk-bridge", "audit", "verify", "--journal", "/var/lib/dmpkiosk/bridge/probe.db"); !strings.Contains(out, "intact") {
+		t.Errorf("a journal in the state directory: %s", out)
+	}
+	if out, err := exec.Command("runuser", "-u", "dmpkiosk", "--", "/usr/bin/dmpkiosk-bridge", "audit", "verify", "--journal", "/var/lib/dmpkiosk/bridge/probe.db").CombinedOutput(); err == nil {
+		t.Errorf("the kiosk's user read the bridge's journal:\n%s", out)
+	}
+
+	// Purged: nothing the packages made is left.
+	run(t, "dpkg", "--purge", "dmpkiosk-kiosk", "dmpkiosk-bridge", "dmpkiosk-testtools")
+	for _, u := range []string{"dmpkiosk", "dmpbridge"} {
+		if exec.Command("getent", "passwd", u).Run() == nil {
+			t.Errorf("user %s left after purge", u)
+		}
+	}
+	for _, p := range []string{"/etc/dmpkiosk", "/var/lib/dmpkiosk", "/usr/bin/dmpkiosk-kiosk", "/lib/systemd/system/dmpkiosk-bridge.service"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s left after purge", p)
+		}
+	}
+}
