@@ -4,6 +4,13 @@ package packages
 
 import (
 	"bufio"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +22,7 @@ import (
 	"time"
 
 	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
 )
 
 // run runs a command and returns its output, failing the test if it fails.
@@ -154,17 +162,175 @@ func TestPackagesInstallRunPurge(t *testing.T) {
 		s := bufio.NewScanner(stdout)
 		s.Scan()
 		line <- s.Text()
+		for s.Scan() {
+		}
 	}()
+	portOf := make(chan string, 1)
 	select {
 	case l := <-line:
 		if !strings.HasPrefix(l, "broker: ") {
-			t.Errorf("the broker as dmpbridge: %q", l)
+			t.Fatalf("the broker as dmpbridge: %q", l)
 		}
+		portOf <- l[strings.LastIndex(l, ":")+1:]
 	case <-time.After(20 * time.Second):
-		t.Error("the broker as dmpbridge did not start")
+		t.Fatal("the broker as dmpbridge did not start")
+	}
+	brokerPort := <-portOf
+
+	// The bridge itself, as dmpbridge, on the packaged layout: its keys made
+	// with the packaged tools, the establishment's DMP keys in files, the
+	// journal in its state directory; it comes up and answers /readyz.
+	conf := "/etc/dmpkiosk/bridge"
+	run(t, "/usr/bin/dmpkiosk-bridge", "enroll", "--id", "bridge-1", "--dir", conf)
+	run(t, "/usr/bin/dmpkiosk-provision", "sign", "--ca", broker+"/ca", "--id", "bridge-1", "--role", "bridge", "--csr", conf+"/bridge.csr")
+	run(t, "/usr/bin/dmpkiosk-provision", "enc-key", "--out", conf)
+	run(t, "/usr/bin/dmpkiosk-provision", "server", "--ca", broker+"/ca", "--name", "localhost", "--out", conf+"/admin")
+	igc, err := cards.NewIGCSante()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct{ name, usage string }{{"org-sign", cards.OrgSign}, {"org-auth", cards.OrgAuthCli}} {
+		key, _ := rsa.GenerateKey(rand.Reader, 2048)
+		cert, err := igc.OrgCertificate(key, k.usage, "750712001", "CHU TEST")
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, _ := x509.MarshalPKCS8PrivateKey(key)
+		os.WriteFile(conf+"/"+k.name+".pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o640)
+		os.WriteFile(conf+"/"+k.name+".key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o640)
+	}
+	os.WriteFile(conf+"/igc.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: igc.Cert.Raw}), 0o644)
+	os.WriteFile(conf+"/admin.password", []byte("correct horse battery staple\n"), 0o640)
+	bridgeToml := fmt.Sprintf(`id = "bridge-1"
+broker = "ssl://localhost:%s"
+kiosk_ca = "%s/ca/ca.pem"
+crl = "%s/ca/crl.pem"
+cert = "bridge.pem"
+key = "bridge.key"
+enc_key = "bridge-enc.key"
+card_ca = ["igc.pem"]
+
+[journal]
+path = "/var/lib/dmpkiosk/bridge/journal.db"
+
+[admin]
+listen = "127.0.0.1:0"
+cert = "admin/server.pem"
+key = "admin/server.key"
+password_file = "admin.password"
+
+[dmp]
+url = "https://localhost:9/si-dmp-server/v2/services/"
+sign_cert = "org-sign.pem"
+auth_cert = "org-auth.pem"
+sign_key = "org-sign.key"
+auth_key = "org-auth.key"
+
+[dmp.lps]
+id = "dmpkiosk"
+name = "dmpkiosk"
+version = "test"
+homologation = "TEST"
+`, brokerPort, broker, broker)
+	os.WriteFile(conf+"/bridge.toml", []byte(bridgeToml), 0o640)
+	// The configuration readable by the service's group, its secrets by
+	// the service's user only (the bridge refuses a key others can read).
+	run(t, "chgrp", "-R", "dmpbridge", conf)
+	run(t, "chmod", "-R", "g+rX,o-rwx", conf)
+	run(t, "find", conf, "-name", "*.key", "-exec", "chown", "dmpbridge", "{}", "+", "-exec", "chmod", "600", "{}", "+")
+	bcmd := exec.Command("runuser", "-u", "dmpbridge", "--", "/usr/bin/dmpkiosk-bridge", "run", "--config", conf+"/bridge.toml")
+	bcmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	bout, _ := bcmd.StdoutPipe()
+	var blog strings.Builder
+	bcmd.Stderr = &blog
+	if err := bcmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	admin := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(bout)
+		for s.Scan() {
+			if l := s.Text(); strings.HasPrefix(l, "admin: ") {
+				admin <- strings.TrimPrefix(l, "admin: ")
+			}
+		}
+	}()
+	var adminURL string
+	select {
+	case adminURL = <-admin:
+	case <-time.After(30 * time.Second):
+		syscall.Kill(-bcmd.Process.Pid, syscall.SIGTERM)
+		err := bcmd.Wait()
+		t.Fatalf("bridge run as dmpbridge did not start: %v\n%s", err, blog.String())
+	}
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	ready := false
+	for deadline := time.Now().Add(20 * time.Second); !ready && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if resp, err := insecure.Get(adminURL + "readyz"); err == nil {
+			ready = resp.StatusCode == http.StatusOK
+			resp.Body.Close()
+		}
+	}
+	if !ready {
+		t.Errorf("bridge run as dmpbridge never ready (connected to the packaged broker)\n%s", blog.String())
+	}
+	if owner := strings.TrimSpace(run(t, "stat", "-c", "%U", "/var/lib/dmpkiosk/bridge/journal.db")); owner != "dmpbridge" {
+		t.Errorf("the journal is %s's", owner)
+	}
+	syscall.Kill(-bcmd.Process.Pid, syscall.SIGTERM)
+	bcmd.Wait()
+
+	// The kiosk, as dmpkiosk, on its packaged layout: enrolled for its site,
+	// its bundle in /etc/dmpkiosk/kiosk, its outbox in its state directory;
+	// selftest with its configuration reaches the packaged broker, and
+	// kiosk run comes up.
+	kconf := "/etc/dmpkiosk/kiosk"
+	run(t, "/usr/bin/dmpkiosk-kiosk", "enroll", "--id", "kiosk-1", "--dir", kconf)
+	run(t, "/usr/bin/dmpkiosk-provision", "sign", "--ca", broker+"/ca", "--id", "kiosk-1", "--site", "750712184", "--unit", "ACCUEIL", "--csr", kconf+"/device.csr")
+	run(t, "/usr/bin/dmpkiosk-provision", "bundle", "--ca", broker+"/ca", "--cert", kconf+"/device.pem", "--bridge-key", conf+"/bridge-enc.pub.pem",
+		"--key-path", kconf+"/device.key", "--broker", "ssl://localhost:"+brokerPort, "--context", "admission", "--regime", "current", "--out", kconf)
+	body, err := os.ReadFile(kconf + "/kiosk.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(kconf+"/kiosk.toml", append([]byte("outbox = \"/var/lib/dmpkiosk/kiosk/outbox.db\"\nweb_listen = \"127.0.0.1:0\"\n"), body...), 0o640)
+	run(t, "chgrp", "-R", "dmpkiosk", kconf)
+	run(t, "chmod", "-R", "g+rX,o-rwx", kconf)
+	run(t, "find", kconf, "-name", "*.key", "-exec", "chown", "dmpkiosk", "{}", "+", "-exec", "chmod", "600", "{}", "+")
+	if out, _ := exec.Command("runuser", "-u", "dmpkiosk", "--", "/usr/bin/dmpkiosk-kiosk", "selftest", "--config", kconf+"/kiosk.toml").CombinedOutput(); !regexp.MustCompile(`OK\s+lecteurs de cartes`).Match(out) ||
+		!regexp.MustCompile(`(?m)^OK\s+.*(courtier|broker|MQTT)`).Match(out) {
+		t.Errorf("kiosk selftest --config as dmpkiosk:\n%s", out)
+	}
+	kcmd := exec.Command("runuser", "-u", "dmpkiosk", "--", "/usr/bin/dmpkiosk-kiosk", "run", "--config", kconf+"/kiosk.toml")
+	kcmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	kerr, _ := kcmd.StderrPipe()
+	if err := kcmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	web := make(chan bool, 1)
+	var klog strings.Builder
+	go func() {
+		s := bufio.NewScanner(kerr)
+		for s.Scan() {
+			klog.WriteString(s.Text() + "\n")
+			if strings.Contains(s.Text(), "web view") {
+				web <- true
+			}
+		}
+	}()
+	select {
+	case <-web:
+	case <-time.After(30 * time.Second):
+		t.Errorf("kiosk run as dmpkiosk did not come up")
+	}
+	syscall.Kill(-kcmd.Process.Pid, syscall.SIGTERM)
+	kcmd.Wait()
+	if owner := strings.TrimSpace(run(t, "stat", "-c", "%U", "/var/lib/dmpkiosk/kiosk/outbox.db")); owner != "dmpkiosk" {
+		t.Errorf("the outbox is %s's", owner)
 	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	cmd.Wait()
+
 	// The bridge writes its state directory (a journal made there), the
 	// kiosk's user cannot read it.
 	run(t, "runuser", "-u", "dmpbridge", "--", "touch", "/var/lib/dmpkiosk/bridge/probe.db")
