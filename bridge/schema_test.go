@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -217,5 +218,49 @@ func TestSQLiteBackupRestore(t *testing.T) {
 	db.Close()
 	if _, err := RestoreSQLite(ctx, backup, filepath.Join(dir, "other.db")); err == nil || !strings.Contains(err.Error(), "audit chain") {
 		t.Fatalf("an altered backup restored: %v", err)
+	}
+}
+
+// A PostgreSQL journal backed up with PostgreSQL's own tools, as the
+// README says (pg_dump -Fc while the bridge runs, pg_restore into a new
+// database): the restored journal opens, its audit chain holds and its
+// events are there.
+func TestPostgresBackupRestoreWithItsTools(t *testing.T) {
+	pg := hwtest.StartPostgres(t)
+	ctx := context.Background()
+	j, err := OpenPostgres(ctx, pg.DSN, "bridge-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for i := range 20 {
+		if _, _, err := j.Accept(ctx, Record{ID: fmt.Sprintf("e%02d", i), Device: "kiosk-1", Seq: int64(i + 1), Type: "dmp.consent", Received: time.Now(), Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump")
+	if len(bins) == 0 {
+		t.Fatal("pg_dump (package postgresql) is missing")
+	}
+	dir := filepath.Dir(bins[len(bins)-1])
+	dump := filepath.Join(t.TempDir(), "journal.dump")
+	if out, err := exec.Command(filepath.Join(dir, "pg_dump"), "-Fc", "-f", dump, "-d", pg.DSN).CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v\n%s", err, out)
+	}
+	if _, err := j.pool.Exec(ctx, "CREATE DATABASE restored"); err != nil {
+		t.Fatal(err)
+	}
+	target := strings.Replace(pg.DSN, "/postgres?", "/restored?", 1)
+	if out, err := exec.Command(filepath.Join(dir, "pg_restore"), "--no-owner", "-d", target, dump).CombinedOutput(); err != nil {
+		t.Fatalf("pg_restore: %v\n%s", err, out)
+	}
+	r, err := OpenPostgres(ctx, target, "bridge-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	n, broken, err := r.VerifyAudit(ctx)
+	if _, total, _ := r.List(ctx, EventFilter{}); err != nil || broken != 0 || n != 20 || total != 20 {
+		t.Fatalf("restored: %d links, broken %d, %d events, %v", n, broken, total, err)
 	}
 }
