@@ -26,6 +26,8 @@ packages=(
   python3-hl7
   # packages: the CCID driver the kiosk package depends on, lintian to judge them
   libccid lintian
+  # the units checked by systemd's own analyser; the service users made by adduser
+  systemd adduser
   # the system bus and polkit, which a pcscd built with polkit asks who may use the readers
   dbus-daemon polkitd procps
 )
