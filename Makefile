@@ -5,7 +5,7 @@ SHELL := /bin/bash
 
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X dmpkiosk/cmd/internal/cli.Version=$(VERSION)
-CMDS        := kiosk bridge cardsim provision dmpsim insisim
+CMDS        := kiosk bridge cardsim provision dmpsim insisim gamsim
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # go test -v prints every RUN/PASS line; keep logs, failures and summaries.
 TESTFILTER  := grep -v -E '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)|^PASS$$' || true

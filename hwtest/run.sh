@@ -20,7 +20,7 @@ softhsm_module=/usr/lib/softhsm/libsofthsm2.so
 
 # A demo site provisioned by an older layout (a kiosk certificate without
 # its site, say) is made again.
-layout=3
+layout=4
 if [ "$(cat "$demo/.layout" 2>/dev/null)" != "$layout" ]; then
   rm -f "$demo/bridge/bridge.toml"
 fi
@@ -97,6 +97,21 @@ auto_cert = "../insi/insi-auto.pem"
 auto_key = "../insi/insi-auto.key"
 idam = "DEMO"
 
+[sih]
+# The hospital's GAM (here gamsim, started by make run): told of each
+# patient's INS, identity status and DMP answers (ADT^A31 over MLLP).
+facility = "750712184"
+[[sih.receiver]]
+name = "gam"
+application = "GAM"
+facility = "CHU-DEMO"
+address = "127.0.0.1:9447"
+zfa = true
+[sih.receiver.ipp]
+namespace = "CHU-DEMO"
+universal_id = "1.2.250.1.999.1"
+type = "ISO"
+
 [dmp.lps]
 id = "dmpkiosk"
 name = "dmpkiosk"
@@ -123,6 +138,7 @@ bin/dmpsim serve --dir "$demo/dmp" --org-ca "$demo/igc-sante/igc-sante.pem" --li
 [ -f "$demo/insi/server.pem" ] || bin/insisim init --dir "$demo/insi" --igc "$demo/igc-sante" >/dev/null
 bin/insisim serve --cert "$demo/insi/server.pem" --key "$demo/insi/server.key" --client-ca "$demo/igc-sante/igc-sante.pem" \
   --listen 127.0.0.1:9445 --control 127.0.0.1:9446 > "$demo/insisim.log" 2>&1 & pids+=($!)
+bin/gamsim serve --listen 127.0.0.1:9447 > "$demo/gamsim.log" 2>&1 & pids+=($!)
 bin/bridge run --config "$demo/bridge/bridge.toml" > "$demo/bridge.log" 2>&1 & pids+=($!)
 bin/cardsim pcscd > "$demo/pcscd.log" 2>&1 & pids+=($!)
 for i in $(seq 50); do bin/kiosk readers 2>/dev/null | grep -q 'Kiosk VPCD 00 01' && break; sleep 0.1; done
@@ -150,7 +166,8 @@ Running: embedded MQTT broker ssl://localhost:8883, DMP simulator https://localh
 regime; control API http://127.0.0.1:9444), INSi simulator https://localhost:9445/lps (try
 bin/bridge insi-request --endpoint https://localhost:9445/lps --server-ca $demo/igc-sante/igc-sante.pem \
 --cert $demo/insi/insi-manu.pem --key $demo/insi/insi-manu.key --birth-name ADRUN --first-names ZOE --sex F \
---birth-date 1975-12-31), bridge (journal $demo/bridge/journal.db, DMP traces
+--birth-date 1975-12-31), the test GAM (gamsim, MLLP on 127.0.0.1:9447: the admin web's GAM page
+shows what it was told), bridge (journal $demo/bridge/journal.db, DMP traces
 in $demo/bridge/traces), pcscd, kiosk. Logs: $demo/*.log. Ctrl-C stops everything.
 TXT
 wait

@@ -71,9 +71,19 @@ func Start(t testing.TB, domain sih.Domain, people ...Patient) *GAM {
 // StartTLS is Start over TLS when tc is set (a GAM whose EAI asks for it).
 func StartTLS(t testing.TB, domain sih.Domain, tc *tls.Config, people ...Patient) *GAM {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	g, err := Listen("127.0.0.1:0", domain, tc, people...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	return g
+}
+
+// Listen serves a GAM on addr (over TLS when tc is set) until Close.
+func Listen(addr string, domain sih.Domain, tc *tls.Config, people ...Patient) (*GAM, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
 	}
 	if tc != nil {
 		l = tls.NewListener(l, tc)
@@ -83,9 +93,11 @@ func StartTLS(t testing.TB, domain sih.Domain, tc *tls.Config, people ...Patient
 		g.people[p.IPP] = &p
 	}
 	go g.serve()
-	t.Cleanup(func() { l.Close() })
-	return g
+	return g, nil
 }
+
+// Close stops listening.
+func (g *GAM) Close() { g.l.Close() }
 
 // Script sets what the next messages meet, in order.
 func (g *GAM) Script(b ...Behaviour) {

@@ -7,6 +7,7 @@ import (
 	"dmpkiosk/bridge/insi"
 	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/hwtest/cards"
+	"dmpkiosk/hwtest/gam"
 	"dmpkiosk/ins"
 )
 
@@ -70,4 +71,23 @@ func INSi() ([]insisim.Person, error) {
 func ANSExample() insisim.Person {
 	return insisim.Person{Traits: insi.Traits{BirthName: "PAT-TROIS", FirstNames: []string{"DOMINIQUE"}, Sex: "F", BirthDate: "1979-03-28", BirthPlace: "63220"},
 		INS: insi.INS{Matricule: insi.Matricule{Number: "2790351215189", Key: "89"}, OID: ins.OIDNIR}}
+}
+
+// GAM are the virtual cards' patients as the test GAM knows them (its IPPs
+// from 100001 on), with the traits INSi gives them, and ANS's test patient.
+func GAM() ([]gam.Patient, error) {
+	known, err := INSi()
+	if err != nil {
+		return nil, err
+	}
+	var out []gam.Patient
+	for i, k := range known {
+		first := ""
+		if len(k.Traits.FirstNames) > 0 {
+			first = strings.Fields(k.Traits.FirstNames[0])[0]
+		}
+		out = append(out, gam.Patient{IPP: fmt.Sprintf("%06d", 100001+i), BirthName: k.Traits.BirthName, FirstName: first,
+			BirthDate: strings.ReplaceAll(k.Traits.BirthDate, "-", ""), Sex: k.Traits.Sex})
+	}
+	return out, nil
 }

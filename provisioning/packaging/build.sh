@@ -23,7 +23,7 @@ build() {
       go build -trimpath -buildmode=pie -ldflags "$ldflags" -o "dist/build/$arch/$cmd" "./cmd/$cmd"
   done
 }
-build amd64 amd64 gcc /usr/lib/x86_64-linux-gnu/pkgconfig:/usr/share/pkgconfig "" kiosk bridge provision dmpsim insisim cardsim
+build amd64 amd64 gcc /usr/lib/x86_64-linux-gnu/pkgconfig:/usr/share/pkgconfig "" kiosk bridge provision dmpsim insisim cardsim gamsim
 build arm64 arm64 aarch64-linux-gnu-gcc /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig "" kiosk bridge provision
 build armhf arm arm-linux-gnueabihf-gcc /usr/lib/arm-linux-gnueabihf/pkgconfig:/usr/share/pkgconfig 7 kiosk
 
