@@ -49,6 +49,9 @@ type Status struct {
 	Online bool
 	Queue  int       // events waiting in the outbox
 	Slots  [2]string // what each slot holds: "", "Vitale", "CPS"...
+	// SignedIn names the professional signed in (their card stays in, its
+	// PIN verified), "" when nobody is.
+	SignedIn string
 }
 
 // compact is the status line of the smallest panels.
@@ -67,7 +70,11 @@ func (st Status) compact() string {
 	if st.Queue > 0 {
 		q = fmt.Sprintf(" · %d att.", st.Queue)
 	}
-	return fmt.Sprintf("%s%s · %s %s", net, q, slot(st.Slots[0]), slot(st.Slots[1]))
+	who := ""
+	if st.SignedIn != "" {
+		who = " · " + st.SignedIn
+	}
+	return fmt.Sprintf("%s%s · %s %s%s", net, q, slot(st.Slots[0]), slot(st.Slots[1]), who)
 }
 
 func (st Status) text() string {
@@ -84,6 +91,9 @@ func (st Status) text() string {
 			s = "vide"
 		}
 		parts = append(parts, fmt.Sprintf("L%d %s", i+1, s))
+	}
+	if st.SignedIn != "" {
+		parts = append(parts, "connecté : "+st.SignedIn)
 	}
 	return strings.Join(parts, " · ")
 }

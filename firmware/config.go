@@ -38,6 +38,14 @@ type Config struct {
 	// it up itself).
 	INSiLookup bool     `toml:"insi_lookup"`
 	INSiWait   duration `toml:"insi_wait"`
+	// StaySignedIn: the professional's card stays in and its PIN is
+	// verified once for the patients who follow (true when the file does
+	// not say); the kiosk locks — the PIN again — when the card is
+	// removed, after LockIdle without use (15 min) and at LockAt ("HH:MM",
+	// optional) each day.
+	StaySignedIn bool     `toml:"stay_signed_in"`
+	LockIdle     duration `toml:"lock_idle"`
+	LockAt       string   `toml:"lock_at"`
 
 	dir string
 }
@@ -47,7 +55,7 @@ type duration = provisioning.Duration
 // LoadConfig reads and checks a configuration file.
 func LoadConfig(path string) (*Config, error) {
 	c := &Config{OutboxCapacity: 1000, SessionTimeout: duration{Duration: 2 * time.Minute}, ResultWait: duration{Duration: 20 * time.Second},
-		INSiLookup: true, INSiWait: duration{Duration: 12 * time.Second}}
+		INSiLookup: true, INSiWait: duration{Duration: 12 * time.Second}, StaySignedIn: true, LockIdle: duration{Duration: 15 * time.Minute}}
 	c.Display.Display = "web"
 	md, err := toml.DecodeFile(path, c)
 	if err != nil {
@@ -68,6 +76,11 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if c.Display.Display == "web" && c.WebListen == "" {
 		c.WebListen = "127.0.0.1:8080"
+	}
+	if c.LockAt != "" {
+		if _, err := time.Parse("15:04", c.LockAt); err != nil {
+			return nil, fmt.Errorf("configuration %s: lock_at %q, want HH:MM", path, c.LockAt)
+		}
 	}
 	if c.SessionTimeout.Duration < 10*time.Second || c.OutboxCapacity < 1 {
 		return nil, fmt.Errorf("configuration %s: session_timeout at least 10s, outbox_capacity at least 1", path)

@@ -51,6 +51,11 @@ type Session struct {
 	lookup  lookupState
 	waiting string // event id whose result the screen waits for
 
+	// The professional signed in once (session_signin.go).
+	signedIn          bool
+	signedAt, lastUse time.Time
+	locked            string // why the PIN is asked again, for its screen
+
 	reads   chan slotRead
 	idle    *time.Timer
 	ping    chan chan struct{}
@@ -153,7 +158,7 @@ func (s *Session) Alive() bool {
 }
 
 func (s *Session) status() display.Status {
-	st := display.Status{Online: s.Link != nil && s.Link.Online()}
+	st := display.Status{Online: s.Link != nil && s.Link.Online(), SignedIn: s.signedInName()}
 	if s.Outbox != nil {
 		st.Queue, _, _ = s.Outbox.Depth(context.Background())
 	}
@@ -249,17 +254,21 @@ func (s *Session) onTimeout() state {
 	return s.end(display.CardProblem(s.status(), txtTimeoutTitle, txtTimeoutBody))
 }
 
-func (s *Session) touch() { s.idle.Reset(s.Config.SessionTimeout.Duration) }
+func (s *Session) touch() {
+	s.idle.Reset(s.Config.SessionTimeout.Duration)
+	s.lastUse = s.now()
+}
 
 // forget wipes everything the session knew — the PIN, the identities, the
 // answers — and closes the card connections. Each slot keeps only that a
-// card of some kind sits in it.
+// card of some kind sits in it; a professional signed in keeps theirs
+// (its connection and verified PIN) for the next patient.
 func (s *Session) forget() {
 	s.pin.wipe()
 	s.lookup.wipe()
 	s.pick, s.form, s.waiting = choice{}, consentForm{}, ""
 	for i, sl := range s.slots {
-		if sl == nil {
+		if sl == nil || s.signedIn && sl == s.professional() {
 			continue
 		}
 		if sl.card != nil {
@@ -271,6 +280,7 @@ func (s *Session) forget() {
 
 // reset forgets the session and the cards.
 func (s *Session) reset() {
+	s.signOut()
 	s.forget()
 	s.slots = [2]*slotState{}
 }

@@ -26,6 +26,10 @@ func (s *Session) onCard(ctx context.Context, ev pcsc.Event) state {
 		if mid {
 			s.Logger.Info("session: a card was removed mid-session; session data wiped")
 		}
+		proLeft := s.signedIn && s.slots[ev.Slot] == s.professional()
+		if proLeft {
+			s.signOut()
+		}
 		waiting := s.waiting
 		s.forget()
 		s.waiting = waiting // a queued event's result may still come
@@ -39,9 +43,24 @@ func (s *Session) onCard(ctx context.Context, ev pcsc.Event) state {
 		case mid:
 			sc.Body = append([]string{txtCardPulled}, sc.Body...)
 		}
+		switch {
+		case proLeft:
+			sc.Body = append([]string{txtSignedOut}, sc.Body...)
+		case s.signedIn:
+			sc.Title = txtNextPatient
+		}
 		s.show(sc)
 		return stIdle
 	case pcsc.CardInserted:
+		if why := s.lockDue(); why != "" {
+			// Locked (idle, or the hour): the PIN again for this patient.
+			s.Logger.Info("session: locked; the PIN is asked again")
+			s.signOut()
+			s.locked = why
+			if pro := s.professional(); pro != nil {
+				pro.done, pro.reading = true, false
+			}
+		}
 		s.slots[ev.Slot] = &slotState{reader: ev.Reader, kind: Classify(ev.ATR)}
 		s.touch()
 		s.show(display.Reading(s.status()))
@@ -128,6 +147,10 @@ func (s *Session) onRead(ctx context.Context, r slotRead) state {
 	case pro.info.CardType == "CDE":
 		return s.end(display.Error(s.status(), txtDirectorTitle, txtDirectorBody))
 	}
+	if s.signedIn {
+		// Signed in: the PIN verified for an earlier patient serves.
+		return s.afterPIN()
+	}
 	if _, err := pro.cps.TriesLeft(ctx); errors.Is(err, cps.ErrBlocked) {
 		return s.end(display.CardProblem(s.status(), txtBlockedTitle, txtBlockedBody))
 	}
@@ -137,6 +160,12 @@ func (s *Session) onRead(ctx context.Context, r slotRead) state {
 	go func(c *cps.Card) { _, _ = c.Certificate(ctx, true) }(pro.cps)
 	s.pin.wipe()
 	s.askPIN(ctx, pro)
+	if s.locked != "" {
+		sc := s.Display.Last()
+		sc.Body = append([]string{s.locked}, sc.Body...)
+		s.show(sc)
+		s.locked = ""
+	}
 	return stPIN
 }
 

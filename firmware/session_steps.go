@@ -68,6 +68,7 @@ func (s *Session) afterVerify(err error) state {
 	var ae *apdu.AuthError
 	switch {
 	case err == nil:
+		s.signIn()
 		return s.afterPIN()
 	case errors.Is(err, cps.ErrBlocked):
 		s.beep(input.BeepError)

@@ -50,6 +50,10 @@ const (
 	txtNoAccess           = "Pas d'accès au DMP"
 	txtProcessingError    = "Erreur de traitement"
 	txtIdentityToCheck    = "Identité à vérifier"
+	txtNextPatient        = "Patient suivant : insérez sa carte Vitale"
+	txtSignedOut          = "Carte professionnelle retirée : déconnecté. Le code sera demandé à la prochaine carte."
+	txtLockedIdle         = "Borne verrouillée après une période sans activité : saisissez à nouveau le code de la carte professionnelle."
+	txtLockedHour         = "Borne verrouillée (heure de fin de vacation) : saisissez à nouveau le code de la carte professionnelle."
 	txtMarkDoubtful       = "Identité douteuse (pas de recherche INSi)"
 	txtMarkFictitious     = "Identité fictive (pas de recherche INSi)"
 
