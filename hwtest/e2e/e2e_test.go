@@ -60,12 +60,12 @@ type scenario struct {
 	regime string
 }
 
-func start(t *testing.T, regime string) *scenario {
+func start(t *testing.T, regime string, kioskConf ...string) *scenario {
 	t.Helper()
 	hwtest.StartPCSCD(t)
 	s := &scenario{t: t, name: strings.TrimPrefix(t.Name(), "Test"), regime: regime}
 	s.b = system.StartBridge(t, bins["bridge"], system.BridgeOptions{Regime: regime, GAM: gamPatients})
-	s.k = system.StartKiosk(t, bins, s.b, "kiosk-1", regime)
+	s.k = system.StartKiosk(t, bins, s.b, "kiosk-1", regime, kioskConf...)
 	// The admin web's certificate is from the test's own authority.
 	ctx := hwtest.Browser(t, 1100, 820, 3*time.Minute, chromedp.Flag("ignore-certificate-errors", true))
 	s.ctx = ctx
@@ -512,5 +512,53 @@ func TestINSiDownThenLookedUpByTheBridge(t *testing.T) {
 		t.Fatalf("a DMP transaction for an unqualified identity: %q", got)
 	}
 	s.admin("/identities", "admin-identities", id, "identité à vérifier")
+	s.auditIntact()
+}
+
+// A working day at the desk: the doctor signs in once; three patients
+// follow, one of them interrupting their session by pulling their card,
+// with no PIN between them; the screen says who is signed in; after the
+// idle time the kiosk locks and the next patient asks the PIN again.
+func TestSignedInOncePatientsFollow(t *testing.T) {
+	s := start(t, dmpsim.Current, `lock_idle = "6s"`)
+	s.cards("vitale-seul", "cps-medecin", "1234#", "MARTIN")
+	patient := func() {
+		s.t.Helper()
+		s.press("oui")
+		s.see("Quelle pièce")
+		s.press("valider")
+		s.identical()
+		s.consent()
+		s.see("Autorisation enregistrée")
+	}
+	patient()
+	for i := range 3 {
+		s.tray(0, "remove", "")
+		s.see("Patient suivant")
+		s.see("connecté : SOPHIE LEROY")
+		s.tray(0, "insert", "vitale-seul")
+		s.see("MARTIN")
+		if i == 1 {
+			s.tray(0, "remove", "")
+			s.see("Carte retirée")
+			s.see("connecté : SOPHIE LEROY")
+			s.tray(0, "insert", "vitale-seul")
+			s.see("MARTIN")
+		}
+		if i == 0 {
+			s.screenshot(s.ctx, "kiosk-next-patient-signed-in")
+		}
+		patient()
+	}
+	if j := s.journal(); len(j) != 4 {
+		t.Fatalf("journal: %d events for four patients", len(j))
+	}
+	s.tray(0, "remove", "")
+	s.see("Patient suivant")
+	time.Sleep(7 * time.Second)
+	s.tray(0, "insert", "vitale-seul")
+	s.see("verrouillée")
+	s.pin("1234#")
+	s.see("MARTIN")
 	s.auditIntact()
 }

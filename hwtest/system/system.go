@@ -535,8 +535,9 @@ type Kiosk struct {
 
 // StartKiosk writes kiosk id's configuration as provisioning bundles it
 // (regime, site ACCUEIL of 750712184) and starts `kiosk run` with the card
-// tray over the test IGC-Santé authority of b.
-func StartKiosk(t testing.TB, bins map[string]string, b *Bridge, id, regime string) *Kiosk {
+// tray over the test IGC-Santé authority of b; extra are top-level lines
+// added to its kiosk.toml.
+func StartKiosk(t testing.TB, bins map[string]string, b *Bridge, id, regime string, extra ...string) *Kiosk {
 	t.Helper()
 	dir := t.TempDir()
 	pub, err := os.ReadFile(filepath.Join(b.Site.Dir, "bridge-enc.pub.pem"))
@@ -551,9 +552,12 @@ func StartKiosk(t testing.TB, bins map[string]string, b *Bridge, id, regime stri
 	}
 	k := &Kiosk{Outbox: filepath.Join(dir, "outbox.db"), Log: &Log{}}
 	body, _ := os.ReadFile(filepath.Join(bundle, "kiosk.toml"))
-	extra := "outbox = \"" + k.Outbox + "\"\nweb_listen = \"127.0.0.1:0\"\nsession_timeout = \"2m\"\nresult_wait = \"5s\"\n"
+	top := "outbox = \"" + k.Outbox + "\"\nweb_listen = \"127.0.0.1:0\"\nsession_timeout = \"2m\"\nresult_wait = \"5s\"\n"
+	for _, l := range extra {
+		top += l + "\n"
+	}
 	path := filepath.Join(bundle, "kiosk.toml")
-	if err := os.WriteFile(path, append([]byte(extra), body...), 0o644); err != nil {
+	if err := os.WriteFile(path, append([]byte(top), body...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	k.cmd = exec.Command(bins["kiosk"], "run", "--config", path, "--tray-cardsim", bins["cardsim"], "--tray-pki", b.IGCDir)
