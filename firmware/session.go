@@ -55,6 +55,7 @@ type Session struct {
 	signedIn          bool
 	signedAt, lastUse time.Time
 	locked            string // why the PIN is asked again, for its screen
+	resign            bool   // the PIN asked again to sign the event being sent
 
 	reads   chan slotRead
 	idle    *time.Timer
@@ -266,7 +267,7 @@ func (s *Session) touch() {
 func (s *Session) forget() {
 	s.pin.wipe()
 	s.lookup.wipe()
-	s.pick, s.form, s.waiting = choice{}, consentForm{}, ""
+	s.pick, s.form, s.waiting, s.resign = choice{}, consentForm{}, "", false
 	for i, sl := range s.slots {
 		if sl == nil || s.signedIn && sl == s.professional() {
 			continue

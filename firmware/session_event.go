@@ -46,6 +46,18 @@ func (s *Session) send(ctx context.Context) state {
 		return s.end(display.CardProblem(s.status(), txtNoSignatureTitle, Message(err)))
 	}
 	jwe, err := event.Seal(e, s.Creds.Device, event.Signer{Key: signer, Chain: []*x509.Certificate{cert}}, s.Creds.BridgeKey)
+	if errors.Is(err, cps.ErrNeedPIN) {
+		// A card that asks its PIN for each signature: asked, said why,
+		// and the event made again once it is typed (nothing was stored).
+		s.Logger.Info("session: the card asks its PIN again to sign")
+		s.resign = true
+		s.pin.wipe()
+		s.askPIN(ctx, pro)
+		sc := s.Display.Last()
+		sc.Body = append([]string{txtPINEachSignature}, sc.Body...)
+		s.show(sc)
+		return stPIN
+	}
 	if err != nil {
 		s.Logger.Error("session: sealing the event", "event", e.ID, "error", err)
 		return s.end(display.Error(s.status(), txtNoSignatureTitle, txtNotSignedBody))

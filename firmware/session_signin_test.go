@@ -93,3 +93,41 @@ func TestSessionIdleLock(t *testing.T) {
 	r.press(keys("1234#")...)
 	r.onePatient()
 }
+
+// A card that asks its PIN for each signature: signed in all the same, for
+// the next patient the kiosk asks the PIN again when the event is signed,
+// saying why; the event is then stored, signed by the card.
+func TestSessionCardAsksPINEachSignature(t *testing.T) {
+	r := newMemRig(t, "current", time.Minute, staySignedIn(time.Hour))
+	r.virtual["cps-pin-each"] = func() (cards.Card, error) {
+		p := cards.CPSProfiles[0]
+		p.Name, p.PINEachSignature = "cps-pin-each", true
+		return r.igc.CPSCard(p)
+	}
+	r.link.online.Store(false)
+	r.insert(0, "vitale-famille")
+	r.insert(1, "cps-pin-each")
+	r.wait(display.KindEnterPIN, "Code")
+	r.press(keys("1234#")...)
+	for i := range 2 {
+		r.wait(display.KindChooseBeneficiary, "DURAND")
+		r.press(oui)
+		r.wait(display.KindIdentity, "JEAN-PIERRE")
+		r.press(non)
+		r.wait(display.KindConsent, "informé")
+		r.press(oui, oui, valider, valider)
+		if i > 0 { // the first signature follows the PIN typed for this patient
+			r.wait(display.KindEnterPIN, "chaque signature")
+			r.press(keys("1234#")...)
+		}
+		r.wait(display.KindQueued, "")
+		if i == 0 {
+			r.remove(0)
+			r.wait(display.KindIdle, "Patient suivant")
+			r.insert(0, "vitale-famille")
+		}
+	}
+	if evs := r.stored(); len(evs) != 2 || evs[1].Professional.Surname != "LEROY" {
+		t.Fatalf("events: %d", len(evs))
+	}
+}

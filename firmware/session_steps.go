@@ -69,6 +69,10 @@ func (s *Session) afterVerify(err error) state {
 	switch {
 	case err == nil:
 		s.signIn()
+		if s.resign {
+			s.resign = false
+			return s.send(s.ctx)
+		}
 		return s.afterPIN()
 	case errors.Is(err, cps.ErrBlocked):
 		s.beep(input.BeepError)

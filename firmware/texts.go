@@ -51,6 +51,7 @@ const (
 	txtProcessingError    = "Erreur de traitement"
 	txtIdentityToCheck    = "Identité à vérifier"
 	txtNextPatient        = "Patient suivant : insérez sa carte Vitale"
+	txtPINEachSignature   = "Cette carte demande son code pour chaque signature : saisissez-le pour signer la demande."
 	txtSignedOut          = "Carte professionnelle retirée : déconnecté. Le code sera demandé à la prochaine carte."
 	txtLockedIdle         = "Borne verrouillée après une période sans activité : saisissez à nouveau le code de la carte professionnelle."
 	txtLockedHour         = "Borne verrouillée (heure de fin de vacation) : saisissez à nouveau le code de la carte professionnelle."

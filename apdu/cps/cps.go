@@ -301,6 +301,13 @@ func (c *Card) VerifyOnPad(ctx context.Context, pad PINPad) error {
 	return c.verifyAnswer(resp)
 }
 
+// unverify forgets that the PIN was verified (the card no longer holds it).
+func (c *Card) unverify() {
+	c.mu.Lock()
+	c.verified = false
+	c.mu.Unlock()
+}
+
 // Verified reports whether the PIN was verified on this card.
 func (c *Card) Verified() bool {
 	c.mu.Lock()
@@ -373,6 +380,12 @@ func (s *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 		return nil, fmt.Errorf("cps: selecting the signature key: %w", err)
 	}
 	sig, err := apdu.Do(ctx, s.c.t, apdu.Command{Ins: apdu.InsPSO, P1: 0x9E, P2: 0x9A, Data: digest, Ne: apdu.MaxShortNe})
+	if errors.Is(err, apdu.ErrSecurityStatus) {
+		// The PIN verified earlier no longer serves: a card whose signature
+		// key asks it for each signature.
+		s.c.unverify()
+		return nil, fmt.Errorf("%w (la carte le demande à chaque signature)", ErrNeedPIN)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cps: computing the signature: %w", err)
 	}

@@ -127,6 +127,9 @@ type CPSProfile struct {
 	// SignKeyRef is CPS_PRIV_SIG's key reference; zero: 0x81, a real
 	// CPS3's.
 	SignKeyRef byte
+	// PINEachSignature: the signature key's security condition is spent by
+	// each signature (a card that asks its PIN again for every one).
+	PINEachSignature bool
 }
 
 // CPS3ATR is the CPS3 contact ATR (T=0, WI=42).
@@ -367,7 +370,7 @@ func (ca *IGCSante) CPSCard(p CPSProfile) (*ISOCard, error) {
 		PIN: pinBlock, PINRef: cpsPINRef, MaxTries: 3, Blocked: p.Blocked,
 		FCIWith61: true, WrongLe6C: true,
 	}
-	card.Extra = cpsInstructions(k, p.signKeyRef())
+	card.Extra = cpsInstructions(k, p.signKeyRef(), p.PINEachSignature)
 	return card, nil
 }
 
@@ -409,7 +412,7 @@ func cpsKeySDO(c *ISOCard, list []byte, sigRef byte) ([]byte, bool) {
 // DATA on the PIN's security data object (its tries, as IAS-ECC
 // middleware asks), MSE SET, PSO COMPUTE DIGITAL SIGNATURE carrying the
 // hash, and INTERNAL AUTHENTICATE.
-func cpsInstructions(k cpsKeys, sigRef byte) func(c *ISOCard, cmd apdu.Command) ([]byte, bool) {
+func cpsInstructions(k cpsKeys, sigRef byte, pinEachSignature bool) func(c *ISOCard, cmd apdu.Command) ([]byte, bool) {
 	var env byte // B6 (signature) or A4 (authentication) once set
 	var keyRef, alg byte
 	return func(c *ISOCard, cmd apdu.Command) ([]byte, bool) {
@@ -474,6 +477,9 @@ func cpsInstructions(k cpsKeys, sigRef byte) func(c *ISOCard, cmd apdu.Command) 
 			sig, err := rsa.SignPKCS1v15(nil, k.sign, h, cmd.Data)
 			if err != nil {
 				return sw(apdu.SWNoPreciseDiagnosis), true
+			}
+			if pinEachSignature {
+				c.verified = false
 			}
 			return c.Respond(sig), true
 		case cmd.Ins == apdu.InsInternalAuth && cmd.P1 == 0x00 && cmd.P2 == 0x00:
