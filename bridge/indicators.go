@@ -46,20 +46,30 @@ type Indicator struct {
 	// kiosk and the bridge, and their longest and total wait.
 	Offline                  int
 	OfflineMax, OfflineTotal time.Duration
-	// Identities: of the sessions completed, how many sent an identity
-	// status (events older than the column did not), how many of those
-	// were qualifiée, and the count of each status.
-	IdentityKnown, Qualified int
-	ByStatus                 map[string]int
+	// ByStatus counts the sessions completed by the identity status they
+	// sent (events older than the column sent none and are not counted).
+	ByStatus map[string]int
 }
+
+// IdentityKnown is how many completed sessions sent an identity status.
+func (i Indicator) IdentityKnown() int {
+	n := 0
+	for _, c := range i.ByStatus {
+		n += c
+	}
+	return n
+}
+
+// Qualified is how many completed sessions sent a qualified identity.
+func (i Indicator) Qualified() int { return i.ByStatus[ins.Qualifiee.String()] }
 
 // QualifiedShare is the share of qualified identities among the
 // completed sessions whose status is known (0 when none is).
 func (i Indicator) QualifiedShare() float64 {
-	if i.IdentityKnown == 0 {
+	if i.IdentityKnown() == 0 {
 		return 0
 	}
-	return float64(i.Qualified) / float64(i.IdentityKnown)
+	return float64(i.Qualified()) / float64(i.IdentityKnown())
 }
 
 // OfflineMean is the mean wait of the events queued offline.
@@ -138,11 +148,7 @@ func foldIndicators(q IndicatorQuery, rows []indicatorRow) []Indicator {
 				in.Authorized += r.count
 			}
 			if r.identity != "" {
-				in.IdentityKnown += r.count
 				in.ByStatus[r.identity] += r.count
-				if r.identity == ins.Qualifiee.String() {
-					in.Qualified += r.count
-				}
 			}
 		case StateRefused:
 			in.Refused += r.count

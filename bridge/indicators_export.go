@@ -43,7 +43,7 @@ func WriteIndicatorsCSV(w io.Writer, lines []Indicator) error {
 			fmt.Sprint(in.Created), fmt.Sprint(in.Existing), fmt.Sprint(in.Authorized), fmt.Sprint(in.Withdrawn),
 			fmt.Sprint(in.Oppositions), fmt.Sprint(in.Refused), strings.Join(reasons, ", "), fmt.Sprint(in.Dead),
 			fmt.Sprint(in.Offline), minutes(in.OfflineMean()), minutes(in.OfflineMax),
-			fmt.Sprint(in.IdentityKnown), fmt.Sprint(in.Qualified), decimal(100 * in.QualifiedShare()),
+			fmt.Sprint(in.IdentityKnown()), fmt.Sprint(in.Qualified()), decimal(100 * in.QualifiedShare()),
 			fmt.Sprint(in.ByStatus[ins.Recuperee.String()]), fmt.Sprint(in.ByStatus[ins.Validee.String()]), fmt.Sprint(in.ByStatus[ins.Provisoire.String()])}); err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func WriteIndicatorsJSON(w io.Writer, ins []Indicator) error {
 			Created: in.Created, Existing: in.Existing, Authorized: in.Authorized, Withdrawn: in.Withdrawn, Oppositions: in.Oppositions,
 			Refused: in.Refused, RefusedBy: in.RefusedBy, Dead: in.Dead, Offline: in.Offline,
 			OfflineMeanSeconds: in.OfflineMean().Seconds(), OfflineMaxSeconds: in.OfflineMax.Seconds(),
-			IdentityKnown: in.IdentityKnown, Qualified: in.Qualified, ByStatus: in.ByStatus})
+			IdentityKnown: in.IdentityKnown(), Qualified: in.Qualified(), ByStatus: in.ByStatus})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -120,11 +120,7 @@ func expected(evs []genEvent, q IndicatorQuery) map[[4]string]Indicator {
 				in.Existing++
 			}
 			if r.Identity != "" {
-				in.IdentityKnown++
 				in.ByStatus[r.Identity]++
-			}
-			if r.Identity == "qualifiée" {
-				in.Qualified++
 			}
 			if !r.Authorize {
 				in.Withdrawn++
@@ -173,6 +169,9 @@ func indicatorSuite(t *testing.T, open func(t *testing.T) Journal) {
 			w := want[[4]string{in.Period, in.Site, in.Unit, in.Context}]
 			if fmt.Sprint(in) != fmt.Sprint(w) {
 				t.Errorf("%s:\n got %+v\nwant %+v", name, in, w)
+			}
+			if in.Qualified() != w.ByStatus["qualifiée"] || in.IdentityKnown() != w.ByStatus["provisoire"]+w.ByStatus["récupérée"]+w.ByStatus["qualifiée"] {
+				t.Errorf("%s: %d qualified of %d known, want %v", name, in.Qualified(), in.IdentityKnown(), w.ByStatus)
 			}
 		}
 	}

@@ -129,8 +129,6 @@ func (i *Indicator) add(in Indicator) {
 	i.Offline += in.Offline
 	i.OfflineMax = max(i.OfflineMax, in.OfflineMax)
 	i.OfflineTotal += in.OfflineTotal
-	i.IdentityKnown += in.IdentityKnown
-	i.Qualified += in.Qualified
 }
 
 // breakdown is a bar chart of counts by category, the largest first.

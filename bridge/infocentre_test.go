@@ -144,7 +144,7 @@ func TestInfocentreInChromium(t *testing.T) {
 	perWeek := map[string][4]int{}
 	for i, in := range want {
 		line := fmt.Sprintf("%s|%s|%s|Admission|%d|%d|%d|%d|%d|%d|%d|%d|%d|%d / %d", in.Period, in.Site, in.Unit, in.Completed, in.Created,
-			in.Existing, in.Authorized, in.Withdrawn, in.Oppositions, in.Refused, in.Dead, in.Offline, in.Qualified, in.IdentityKnown)
+			in.Existing, in.Authorized, in.Withdrawn, in.Oppositions, in.Refused, in.Dead, in.Offline, in.Qualified(), in.IdentityKnown())
 		if detail[i] != line {
 			t.Errorf("detail line %d: %q, journal %q", i, detail[i], line)
 		}
@@ -190,7 +190,7 @@ func TestInfocentreInChromium(t *testing.T) {
 	for i, in := range want {
 		l := lines[i+1]
 		if l[0] != in.Period || l[1] != in.Site || l[2] != in.Unit || l[4] != fmt.Sprint(in.Completed) || l[5] != fmt.Sprint(in.Created) ||
-			l[7] != fmt.Sprint(in.Authorized) || l[10] != fmt.Sprint(in.Refused) || l[17] != fmt.Sprint(in.Qualified) {
+			l[7] != fmt.Sprint(in.Authorized) || l[10] != fmt.Sprint(in.Refused) || l[17] != fmt.Sprint(in.Qualified()) {
 			t.Errorf("CSV line %d: %q, journal %+v", i+1, l, in)
 		}
 	}

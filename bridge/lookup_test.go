@@ -24,10 +24,20 @@ import (
 
 // newINSi serves the INSi simulator over mutual TLS and returns a client
 // with INSI-MANU and INSI-AUTO certificates.
-func newINSi(t *testing.T) (*insisim.Sim, *insi.Client) {
+func newINSi(t *testing.T) (sim *insisim.Sim, client *insi.Client) {
 	t.Helper()
 	ca := hwtest.NewCA(t, "TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS")
-	sim := insisim.New(insisim.Options{Latency: func() time.Duration { return 0 }, Mode: insisim.Production,
+	// The requests and answers checked against INSi's official schemas.
+	schemas, err := insisim.OpenValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, e := range sim.AnswerErrors() {
+			t.Errorf("the INSi simulator wrote an answer the official schemas refuse: %s", e)
+		}
+	})
+	sim = insisim.New(insisim.Options{Latency: func() time.Duration { return 0 }, Mode: insisim.Production, Check: schemas.Validate,
 		People: []insisim.Person{
 			{Traits: insi.Traits{BirthName: "MARTIN", FirstNames: []string{"PAUL"}, Sex: "M", BirthDate: "1975-06-12", BirthPlace: "75112"},
 				INS: insi.INS{Matricule: insi.Matricule{Number: "1750675112033", Key: "71"}, OID: ins.OIDNIR}},

@@ -478,7 +478,12 @@ func (s *Service) process(ctx context.Context, r Record) {
 	}
 	// Queued before the event is finished (once: by its id), so that a stop
 	// between the two loses nothing.
-	s.tellSIH(ctx, &e, out.Code)
+	if err := s.tellSIH(ctx, &e, out.Code); err != nil {
+		// Left in processing, as when finishing fails: processed again on
+		// the bridge's recovery, nothing lost.
+		s.cfg.Logger.Error("bridge: queuing for the information system", "event", r.ID, "error", err)
+		return
+	}
 	if err := s.cfg.Journal.Finish(ctx, r.ID, out.Code, out.Message); err != nil {
 		s.cfg.Logger.Error("bridge: finishing an event", "event", r.ID, "error", err)
 		return

@@ -38,11 +38,13 @@ type SIHConfig struct {
 }
 
 // tellSIH queues what a processed event tells each receiver: nothing for
-// an event without a DMP answer or whose identity is to be checked.
-func (s *Service) tellSIH(ctx context.Context, e *event.Event, outcome string) {
+// an event without a DMP answer or whose identity is to be checked. An
+// entry that cannot be queued is an error: the event is then not finished,
+// and is processed again (the entries already queued are not doubled).
+func (s *Service) tellSIH(ctx context.Context, e *event.Event, outcome string) error {
 	c := s.cfg.SIH
 	if c == nil || outcome == event.OutcomeIdentity || outcome == event.OutcomeError {
-		return
+		return nil
 	}
 	p := sih.PatientOf(e, outcome)
 	payload, _ := json.Marshal(p)
@@ -51,11 +53,11 @@ func (s *Service) tellSIH(ctx context.Context, e *event.Event, outcome string) {
 		m := SIHMessage{ID: r.Name + "/" + e.ID, Receiver: r.Name, Event: e.ID, Patient: hex.EncodeToString(key[:16]), State: SIHQuery,
 			Payload: payload, Created: time.Now()}
 		if _, err := s.cfg.Journal.SIHEnqueue(ctx, m); err != nil {
-			s.cfg.Logger.Error("bridge: queuing for the information system", "event", e.ID, "receiver", r.Name, "error", err)
-			continue
+			return fmt.Errorf("queuing for %s: %w", r.Name, err)
 		}
 		s.kickSIH(r.Name)
 	}
+	return nil
 }
 
 func (s *Service) kickSIH(receiver string) {

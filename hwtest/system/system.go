@@ -230,7 +230,19 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.INSi = insisim.New(insisim.Options{People: insiPeople, Mode: insisim.Production, Latency: func() time.Duration { return o.INSiLatency }})
+	// Every request the bridge sends and every answer the simulator writes
+	// are checked against INSi's official schemas (xmllint).
+	insiSchemas, err := insisim.OpenValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.INSi = insisim.New(insisim.Options{People: insiPeople, Mode: insisim.Production, Latency: func() time.Duration { return o.INSiLatency },
+		Check: insiSchemas.Validate})
+	t.Cleanup(func() {
+		for _, e := range b.INSi.AnswerErrors() {
+			t.Errorf("the INSi simulator wrote an answer the official schemas refuse: %s", e)
+		}
+	})
 	insiSrv := httptest.NewUnstartedServer(b.INSi)
 	insiSrv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: insiCA.Pool(), Certificates: []tls.Certificate{insiCA.Server(t, "localhost").TLS()}}
 	insiSrv.StartTLS()
