@@ -378,7 +378,10 @@ func (s *Sim) write(w http.ResponseWriter, r *http.Request, doc *etree.Document,
 		return
 	}
 	if s.opts.Check != nil {
-		if err := s.opts.Check(r.Context(), data); err != nil {
+		// The answer is judged whether or not its client is still there (a
+		// bridge killed mid-call must not cancel the check and pass for a
+		// refusal).
+		if err := s.opts.Check(context.WithoutCancel(r.Context()), data); err != nil {
 			s.mu.Lock()
 			s.answerErr = append(s.answerErr, err)
 			s.mu.Unlock()
