@@ -60,6 +60,10 @@ type Renderer struct {
 
 	mu    sync.Mutex
 	faces map[faceKey]font.Face
+
+	shapeOnce sync.Once
+	shaper    *shaper
+	shapeErr  error
 }
 
 type faceKey struct {
@@ -129,6 +133,67 @@ func (c *canvas) text(f font.Face, x, baseline int, s string, col color.RGBA) {
 
 func lineHeight(f font.Face) int { return f.Metrics().Height.Ceil() }
 
+// pen writes the text of one style: the Go fonts for left-to-right
+// screens, shaped DejaVu Sans (shape.go) for right-to-left ones.
+type pen struct {
+	f            font.Face
+	sh           *shaper // nil: left to right, in f
+	bold         bool
+	px           float64
+	h, asc, desc int
+}
+
+// tline is one line a pen wrapped.
+type tline struct {
+	s      string
+	shaped shapedLine
+}
+
+func (r *Renderer) pen(s Screen, bold bool, px float64) pen {
+	p := pen{f: r.face(bold, px), bold: bold, px: px}
+	p.h, p.asc, p.desc = lineHeight(p.f), p.f.Metrics().Ascent.Ceil(), p.f.Metrics().Descent.Ceil()
+	if s.RTL {
+		r.shapeOnce.Do(func() { r.shaper, r.shapeErr = newShaper() })
+		if r.shapeErr != nil {
+			panic(r.shapeErr) // the embedded fonts always parse
+		}
+		if r.large {
+			p.px *= 1.25
+		}
+		p.sh = r.shaper
+		ext, _ := p.sh.faces[0].FontHExtents()
+		scale := p.px / float64(p.sh.faces[0].Upem())
+		p.asc = int(float64(ext.Ascender)*scale + 0.999)
+		p.desc = int(float64(-ext.Descender)*scale + 0.999)
+		p.h = p.asc + p.desc + int(float64(ext.LineGap)*scale+0.999)
+	}
+	return p
+}
+
+func (p pen) wrap(s string, w int) []tline {
+	var out []tline
+	if p.sh == nil {
+		for _, l := range wrap(p.f, s, w) {
+			out = append(out, tline{s: l})
+		}
+		return out
+	}
+	for _, l := range p.sh.lines(s, p.bold, p.px, w, true) {
+		out = append(out, tline{shaped: l})
+	}
+	return out
+}
+
+// put draws a line in the box [left, left+width]: from its left edge, or
+// against its right edge when right to left.
+func (p pen) put(c *canvas, l tline, left, width, baseline int, col color.RGBA) {
+	if p.sh == nil {
+		c.text(p.f, left, baseline, l.s, col)
+		return
+	}
+	p.sh.draw(c.img, l.shaped, left+width-l.shaped.width, baseline, col)
+}
+
 // wrap breaks a paragraph into lines no wider than w; a word longer than a
 // line is cut between characters rather than left to overflow.
 func wrap(f font.Face, s string, w int) []string {
@@ -165,7 +230,7 @@ func wrap(f font.Face, s string, w int) []string {
 }
 
 type row struct {
-	text     string
+	text     tline
 	selected bool
 }
 
@@ -209,13 +274,13 @@ func (r *Renderer) statusLine(c *canvas, s Screen, sz Size) int {
 // attention, and returns where the body starts.
 func (r *Renderer) title(c *canvas, s Screen, sz Size, y int) int {
 	pad, width := sz.pad, sz.W-2*sz.pad
-	ft := r.face(true, sz.title)
+	ft := r.pen(s, true, sz.title)
 	title := s.Title
 	if sz.small && s.ShortTitle != "" {
 		title = s.ShortTitle
 	}
-	titleLines := wrap(ft, title, width)
-	th := lineHeight(ft)
+	titleLines := ft.wrap(title, width)
+	th := ft.h
 	band, toned := toneBands[s.Tone]
 	bandH := len(titleLines)*th + 2*pad
 	titleCol := c.fg
@@ -229,7 +294,7 @@ func (r *Renderer) title(c *canvas, s Screen, sz Size, y int) int {
 		}
 	}
 	for i, l := range titleLines {
-		c.text(ft, pad, y+pad+i*th+ft.Metrics().Ascent.Ceil(), l, titleCol)
+		ft.put(c, l, pad, width, y+pad+i*th+ft.asc, titleCol)
 	}
 	return y + bandH
 }
@@ -238,18 +303,21 @@ func (r *Renderer) title(c *canvas, s Screen, sz Size, y int) int {
 // first, and returns the bottom of the body's room.
 func (r *Renderer) bottom(c *canvas, s Screen, sz Size) int {
 	pad, width := sz.pad, sz.W-2*sz.pad
-	fs := r.face(sz.small, sz.status)
 	fb := r.face(sz.small, sz.body)
 	bh := lineHeight(fb)
 	bottom := sz.H - pad
 	// The smallest panel sits above labelled buttons: no hint line there.
 	if s.Hint != "" && !sz.small {
-		hl := wrap(fs, s.Hint, width)
+		hp := r.pen(s, sz.small, sz.status)
+		hl := hp.wrap(s.Hint, width)
 		for i := len(hl) - 1; i >= 0; i-- {
-			c.text(fs, pad, bottom-fs.Metrics().Descent.Ceil(), hl[i], c.fg)
-			bottom -= lineHeight(fs)
+			hp.put(c, hl[i], pad, width, bottom-hp.desc, c.fg)
+			bottom -= hp.h
 		}
 		bottom -= pad
+	}
+	if s.Progress != nil {
+		bottom = r.progress(c, s.Progress, sz, bottom)
 	}
 	if s.PINMax > 0 {
 		box := bh + 2*pad
@@ -271,21 +339,43 @@ func (r *Renderer) bottom(c *canvas, s Screen, sz Size) int {
 	return bottom
 }
 
+// progress draws a wait's bar and what it waits for above bottom, and
+// returns the new bottom. The bar fills towards the usual time; past it,
+// the text says it is taking long.
+func (r *Renderer) progress(c *canvas, p *Progress, sz Size, bottom int) int {
+	pad, width := sz.pad, sz.W-2*sz.pad
+	fb := r.face(sz.small, sz.body)
+	barH := max(3, lineHeight(fb)/3)
+	top := bottom - barH
+	c.fill(image.Rect(pad, top, pad+width, bottom), c.fg)
+	inner := image.Rect(pad+1, top+1, pad+width-1, bottom-1)
+	c.fill(inner, c.bg)
+	fill := selColour
+	if sz.Mono {
+		fill = c.fg
+	}
+	c.fill(image.Rect(inner.Min.X, inner.Min.Y, inner.Min.X+int(float64(inner.Dx())*p.Fraction()), inner.Max.Y), fill)
+	bottom = top - max(1, pad/2)
+	c.text(fb, pad, bottom-fb.Metrics().Descent.Ceil(), fitLine(fb, p.text(), width), c.fg)
+	return bottom - lineHeight(fb) - pad
+}
+
 // body draws the body and items between y and bottom, the window
 // following the cursor, and marks what does not fit.
 func (r *Renderer) body(c *canvas, s Screen, sz Size, y, bottom int) Layout {
 	pad, width := sz.pad, sz.W-2*sz.pad
 	fb := r.face(sz.small, sz.body)
-	bh := lineHeight(fb)
+	bp := r.pen(s, sz.small, sz.body)
+	bh := bp.h
 	var rows []row
 	for _, p := range s.Body {
-		for _, l := range wrap(fb, p, width) {
+		for _, l := range bp.wrap(p, width) {
 			rows = append(rows, row{text: l})
 		}
 	}
 	itemStart := len(rows)
 	for i, it := range s.Items {
-		for j, l := range wrap(fb, it, width-bh) {
+		for j, l := range bp.wrap(it, width-bh) {
 			rows = append(rows, row{text: l, selected: i == s.Cursor && j >= 0})
 		}
 	}
@@ -324,7 +414,7 @@ func (r *Renderer) body(c *canvas, s Screen, sz Size, y, bottom int) Layout {
 				col = paper
 			}
 		}
-		c.text(fb, pad, top+fb.Metrics().Ascent.Ceil(), rw.text, col)
+		bp.put(c, rw.text, pad, width, top+bp.asc, col)
 	}
 	// Text that does not fit is marked, never cut silently.
 	mark := func(s string, top int) {

@@ -7,9 +7,55 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"dmpkiosk/display/lang"
 )
+
+func withProgress(s Screen, what string, elapsed, expected time.Duration) Screen {
+	s.Progress = &Progress{What: what, Elapsed: elapsed, Expected: expected}
+	return s
+}
+
+// The information pages and the language choice in each built-in
+// language, on every panel, in both text sizes: golden files, and every
+// language's text reaches the screen reader's text.
+func TestGoldenInformation(t *testing.T) {
+	set := lang.Builtin()
+	for _, large := range []bool{false, true} {
+		r, err := NewRenderer(large)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, tag := range set.Tags() {
+			pages := set.Pages(tag)
+			screens := map[string]Screen{"language": LanguageChoice(st, set, i), "info-1": InfoPage(st, set, tag, 0),
+				"info-" + strconv.Itoa(len(pages)): InfoPage(st, set, tag, len(pages)-1)}
+			for name, s := range screens {
+				if !strings.Contains(s.Text(), s.Title) || s.Lang != tag.String() {
+					t.Errorf("%s %s: screen text or language wrong: %q", tag, name, s.Lang)
+				}
+				for _, sz := range Sizes {
+					if large && sz.Name == "oled" {
+						continue
+					}
+					n := "info/" + name + "-" + tag.String() + "-" + sz.Name
+					if large {
+						n += "-large"
+					}
+					img, lay := r.Render(s, sz)
+					if lay.Lines == 0 {
+						t.Errorf("%s: nothing drawn", n)
+					}
+					goldenCompare(t, n, img)
+				}
+			}
+		}
+	}
+}
 
 var update = flag.Bool("update", false, "rewrite the golden PNG files")
 
@@ -33,6 +79,8 @@ func sampleScreens() map[string]Screen {
 		"consent":           Consent(st, "Le patient a-t-il reçu la brochure d'information sur le DMP ?", []string{"Oui", "Non"}, 0),
 		"consent-emergency": Consent(st, "Accès en urgence (bris de glace) : le patient s'y oppose-t-il ?", []string{"Non, accès autorisé", "Oui, il s'y oppose"}, 0),
 		"sending":           Sending(st),
+		"insi-waiting":      withProgress(INSiSearching(st), "INSi", 3*time.Second, 12*time.Second),
+		"sending-long":      withProgress(Sending(st), "Réponse de l'établissement", 9*time.Second, 5*time.Second),
 		"queued":            Queued(off),
 		"result-created":    Result(st, Success, "DMP créé", "Remettez au patient le document d'accès à son DMP."),
 		"result-authorized": Result(st, Success, "Autorisation enregistrée", "L'établissement peut alimenter le DMP du patient."),

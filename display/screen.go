@@ -3,6 +3,11 @@ package display
 import (
 	"fmt"
 	"strings"
+	"time"
+
+	"golang.org/x/text/language"
+
+	"dmpkiosk/display/lang"
 )
 
 // Kind is which screen of the kiosk session is shown.
@@ -26,10 +31,12 @@ const (
 	KindINSiTraits // INSi's traits, to compare with the document
 	KindBirthPlace // the birth place typed for a new search
 	KindINSiNotice // what INSi's answer means for the identity, and what to do
+	KindLanguage   // the patient chooses the information's language
+	KindInfo       // a page of the DMP information, in the patient's language
 )
 
 var kindNames = [...]string{"idle", "reading", "choose", "pin", "card-problem", "identity", "consent",
-	"sending", "queued", "result", "error", "selftest", "insi", "insi-traits", "birth-place", "insi-notice"}
+	"sending", "queued", "result", "error", "selftest", "insi", "insi-traits", "birth-place", "insi-notice", "language", "info"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -113,6 +120,14 @@ type Screen struct {
 	Hint       string // what the buttons do
 	Status     Status
 	Scroll     int // first line of the body shown, for text that does not fit
+	// Lang is the language of the title, body, items and hint (BCP 47;
+	// "" is French); RTL lays them out right to left. The status line,
+	// for the staff, stays in French.
+	Lang string
+	RTL  bool
+	// Progress, when set, is a wait under way: what it waits for and how
+	// long it has lasted, drawn as a bar.
+	Progress *Progress
 }
 
 // Text is the screen as plain text, in reading order: for screen readers,
@@ -134,10 +149,36 @@ func (s Screen) Text() string {
 	if s.PINMax > 0 {
 		b.WriteString("Code : " + strings.Repeat("●", s.PINDigits) + strings.Repeat("_", s.PINMax-s.PINDigits) + "\n")
 	}
+	if s.Progress != nil {
+		b.WriteString(s.Progress.text() + "\n")
+	}
 	if s.Hint != "" {
 		b.WriteString(s.Hint + "\n")
 	}
 	return b.String()
+}
+
+// LanguageChoice lets the patient choose the information's language:
+// each named in itself, the title and hint in the language under the
+// cursor.
+func LanguageChoice(st Status, set *lang.Set, cursor int) Screen {
+	tags := set.Tags()
+	var names []string
+	for _, t := range tags {
+		names = append(names, set.Name(t))
+	}
+	t := tags[cursor]
+	p := set.Printer(t)
+	return Screen{Kind: KindLanguage, Title: p.Sprintf("language.choose"), Items: names, Cursor: cursor,
+		Hint: p.Sprintf("language.hint"), Status: st, Lang: t.String(), RTL: lang.RightToLeft(t)}
+}
+
+// InfoPage is page i (from 0) of the DMP information in language t.
+func InfoPage(st Status, set *lang.Set, t language.Tag, i int) Screen {
+	pages := set.Pages(t)
+	p := set.Printer(t)
+	return Screen{Kind: KindInfo, Title: pages[i].Title, Body: []string{pages[i].Body, p.Sprintf("info.page", i+1, len(pages))},
+		Hint: p.Sprintf("info.hint"), Status: st, Lang: t.String(), RTL: lang.RightToLeft(t)}
 }
 
 // Idle invites the staff to insert the cards.
@@ -242,4 +283,31 @@ func Error(st Status, message, advice string) Screen {
 func SelfTest(st Status) Screen {
 	return Screen{Kind: KindSelfTest, Title: "Auto-test de l'écran", ShortTitle: "Auto-test", Status: st,
 		Body: []string{"Les quatre coins, les couleurs et les accents doivent être visibles : é è à ç ù ô Œ."}}
+}
+
+// Progress is a wait under way.
+type Progress struct {
+	// What is waited for, said on screen ("Lecture des cartes", "INSi",
+	// "Réponse de l'établissement").
+	What string
+	// Elapsed is how long it has lasted; Expected how long it usually
+	// lasts at most (the bar fills up to it, then says it is taking long).
+	Elapsed, Expected time.Duration
+}
+
+// text is the progress as words, for the screen reader and the panels.
+func (p *Progress) text() string {
+	s := int(p.Elapsed.Round(time.Second) / time.Second)
+	if p.Elapsed > p.Expected && p.Expected > 0 {
+		return fmt.Sprintf("%s : plus long que d'habitude (%d s)…", p.What, s)
+	}
+	return fmt.Sprintf("%s : %d s…", p.What, s)
+}
+
+// Fraction is how far the bar is filled, 0 to 1.
+func (p *Progress) Fraction() float64 {
+	if p.Expected <= 0 {
+		return 0
+	}
+	return min(1, float64(p.Elapsed)/float64(p.Expected))
 }

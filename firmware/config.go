@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"dmpkiosk/display"
+	"dmpkiosk/display/lang"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
@@ -46,8 +47,25 @@ type Config struct {
 	StaySignedIn bool     `toml:"stay_signed_in"`
 	LockIdle     duration `toml:"lock_idle"`
 	LockAt       string   `toml:"lock_at"`
+	// InfoPages: before the consent questions the patient reads the DMP
+	// information in pages, in the language they choose (true when the
+	// file does not say). InfoCatalogs is a directory of the
+	// establishment's message catalogs (gotext's JSON): another language,
+	// or its own page (establishment.title, establishment.body).
+	InfoPages    bool   `toml:"info_pages"`
+	InfoCatalogs string `toml:"info_catalogs"`
 
-	dir string
+	dir   string
+	langs *lang.Set
+}
+
+// Languages are the patient's languages: the built-in ones and the
+// establishment's catalogs.
+func (c *Config) Languages() *lang.Set {
+	if c.langs == nil {
+		c.langs = lang.Builtin()
+	}
+	return c.langs
 }
 
 type duration = provisioning.Duration
@@ -55,7 +73,8 @@ type duration = provisioning.Duration
 // LoadConfig reads and checks a configuration file.
 func LoadConfig(path string) (*Config, error) {
 	c := &Config{OutboxCapacity: 1000, SessionTimeout: duration{Duration: 2 * time.Minute}, ResultWait: duration{Duration: 20 * time.Second},
-		INSiLookup: true, INSiWait: duration{Duration: 12 * time.Second}, StaySignedIn: true, LockIdle: duration{Duration: 15 * time.Minute}}
+		INSiLookup: true, INSiWait: duration{Duration: 12 * time.Second}, StaySignedIn: true, LockIdle: duration{Duration: 15 * time.Minute},
+		InfoPages: true}
 	c.Display.Display = "web"
 	md, err := toml.DecodeFile(path, c)
 	if err != nil {
@@ -80,6 +99,11 @@ func LoadConfig(path string) (*Config, error) {
 	if c.LockAt != "" {
 		if _, err := time.Parse("15:04", c.LockAt); err != nil {
 			return nil, fmt.Errorf("configuration %s: lock_at %q, want HH:MM", path, c.LockAt)
+		}
+	}
+	if c.InfoCatalogs != "" {
+		if err := c.Languages().Load(c.Path(c.InfoCatalogs)); err != nil {
+			return nil, fmt.Errorf("configuration %s: info_catalogs: %w", path, err)
 		}
 	}
 	if c.SessionTimeout.Duration < 10*time.Second || c.OutboxCapacity < 1 {

@@ -77,6 +77,8 @@ const (
 	stINSiTraits // INSi's identity, compared with the document
 	stBirthPlace // the birth place typed for a new search
 	stINSiNotice // what the lookup came to
+	stLanguage   // the patient chooses the information's language
+	stInfo       // the patient reads the information's pages
 	stConsent
 	stSending
 	stDone // a final screen; waits for the cards to leave
@@ -109,6 +111,10 @@ type consentForm struct {
 	doubtful, fictitious bool
 	qs                   []question
 	answers              []bool
+	// The information the patient read: the language under the cursor or
+	// chosen, the page shown, how many pages were shown.
+	lang, page, pagesRead int
+	informedIn            string // the language chosen, "" when no pages were shown
 }
 
 // answer is the patient's answer to question id (false when not asked).

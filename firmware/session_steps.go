@@ -19,6 +19,8 @@ var inputHandlers = map[state]func(s *Session, ctx context.Context, in input.Eve
 	stIdentity: (*Session).inputIdentity,
 	stDocument: (*Session).inputDocument,
 	stConsent:  (*Session).inputConsent,
+	stLanguage: (*Session).inputLanguage,
+	stInfo:     (*Session).inputInfo,
 	// session_insi.go
 	stINSiTraits: (*Session).inputINSiTraits,
 	stBirthPlace: (*Session).inputBirthPlace,
@@ -192,9 +194,69 @@ func (s *Session) inputDocument(_ context.Context, in input.Event) state {
 	return stDocument
 }
 
-// startConsent asks the questions of the site's regime, in order.
+// startConsent shows the patient the DMP information (the language to
+// choose first), then asks the questions of the site's regime.
 func (s *Session) startConsent() state {
-	s.form.qs = questionsFor(s.Config.Regime)
+	if s.Config.InfoPages {
+		s.form.lang = 0
+		s.show(display.LanguageChoice(s.status(), s.Config.Languages(), 0))
+		return stLanguage
+	}
+	return s.askQuestions()
+}
+
+// inputLanguage: Non moves to the next language, Oui or Valider chooses
+// it, a digit chooses that language at once.
+func (s *Session) inputLanguage(_ context.Context, in input.Event) state {
+	tags := s.Config.Languages().Tags()
+	switch {
+	case in.Button == input.Non:
+		s.form.lang = (s.form.lang + 1) % len(tags)
+	case in.Key >= '1' && in.Key <= '9' && int(in.Key-'1') < len(tags):
+		s.form.lang = int(in.Key - '1')
+		fallthrough
+	case in.Button == input.Oui || in.Button == input.Valider || in.Key == '#':
+		s.form.page = 0
+		s.form.informedIn = tags[s.form.lang].String()
+		return s.showInfo()
+	default:
+		return stLanguage
+	}
+	s.show(display.LanguageChoice(s.status(), s.Config.Languages(), s.form.lang))
+	return stLanguage
+}
+
+func (s *Session) showInfo() state {
+	set := s.Config.Languages()
+	s.form.pagesRead = max(s.form.pagesRead, s.form.page+1)
+	s.show(display.InfoPage(s.status(), set, set.Tags()[s.form.lang], s.form.page))
+	return stInfo
+}
+
+// inputInfo: Valider or Oui turns the page (after the last, the
+// questions), Non goes back, 0 chooses the language again.
+func (s *Session) inputInfo(_ context.Context, in input.Event) state {
+	set := s.Config.Languages()
+	switch {
+	case in.Button == input.Oui || in.Button == input.Valider || in.Key == '#':
+		if s.form.page+1 >= len(set.Pages(set.Tags()[s.form.lang])) {
+			return s.askQuestions()
+		}
+		s.form.page++
+		return s.showInfo()
+	case in.Button == input.Non && s.form.page > 0:
+		s.form.page--
+		return s.showInfo()
+	case in.Button == input.Non || in.Key == '0':
+		s.show(display.LanguageChoice(s.status(), set, s.form.lang))
+		return stLanguage
+	}
+	return stInfo
+}
+
+// askQuestions asks the questions of the site's regime, in order.
+func (s *Session) askQuestions() state {
+	s.form.qs = questionsFor(s.Config.Regime, s.form.informedIn != "")
 	s.form.answers = nil
 	s.showQuestion()
 	return stConsent

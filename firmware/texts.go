@@ -103,8 +103,13 @@ type question struct {
 }
 
 // questionsFor are the questions of a regime, in the order asked.
-func questionsFor(regime string) []question {
-	qs := []question{{id: qInformed, text: "Le patient a-t-il été informé sur le DMP (brochure remise) ?", answers: []string{"Oui", "Non"}}}
+// pagesShown: the patient read the information pages on the kiosk.
+func questionsFor(regime string, pagesShown bool) []question {
+	informed := "Le patient a-t-il été informé sur le DMP (brochure remise) ?"
+	if pagesShown {
+		informed = "Le patient a-t-il été informé sur le DMP (pages d'information lues) ?"
+	}
+	qs := []question{{id: qInformed, text: informed, answers: []string{"Oui", "Non"}}}
 	if regime == event.RegimeLegacy {
 		qs = append(qs, question{id: qCreation, text: "Le patient consent-il à la création de son DMP ?", answers: []string{"Oui", "Non"}})
 	}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 
 	"dmpkiosk/display"
@@ -39,6 +40,8 @@ type Server struct {
 	mu      sync.Mutex
 	png     []byte
 	text    string
+	lang    string // the language of the screen's text, "fr" when French
+	rtl     bool
 	version int64
 	subs    map[chan struct{}]struct{}
 }
@@ -58,7 +61,10 @@ func (s *Server) Show(sc display.Screen, img image.Image) error {
 		return err
 	}
 	s.mu.Lock()
-	s.png, s.text = buf.Bytes(), sc.Text()
+	s.png, s.text, s.lang, s.rtl = buf.Bytes(), sc.Text(), sc.Lang, sc.RTL
+	if s.lang == "" {
+		s.lang = "fr"
+	}
 	s.version++
 	for ch := range s.subs {
 		select {
@@ -139,10 +145,21 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	for {
 		s.mu.Lock()
+		// The first line is the status line, for the staff, in French;
+		// the rest is in the screen's language, so that a screen reader
+		// reads it in that language's voice.
+		status, rest, _ := strings.Cut(s.text, "\n")
+		dir := "ltr"
+		if s.rtl {
+			dir = "rtl"
+		}
 		msg, _ := json.Marshal(struct {
-			V    int64  `json:"v"`
-			Text string `json:"text"`
-		}{s.version, s.text})
+			V      int64  `json:"v"`
+			Status string `json:"status"`
+			Text   string `json:"text"`
+			Lang   string `json:"lang"`
+			Dir    string `json:"dir"`
+		}{s.version, status, rest, s.lang, dir})
 		s.mu.Unlock()
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", msg); err != nil {
 			return
