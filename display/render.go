@@ -149,10 +149,12 @@ type tline struct {
 	shaped shapedLine
 }
 
-func (r *Renderer) pen(s Screen, bold bool, px float64) pen {
+func (r *Renderer) pen(s Screen, bold bool, px float64) pen { return r.penDir(s.RTL, bold, px) }
+
+func (r *Renderer) penDir(rtl, bold bool, px float64) pen {
 	p := pen{f: r.face(bold, px), bold: bold, px: px}
 	p.h, p.asc, p.desc = lineHeight(p.f), p.f.Metrics().Ascent.Ceil(), p.f.Metrics().Descent.Ceil()
-	if s.RTL {
+	if rtl {
 		r.shapeOnce.Do(func() { r.shaper, r.shapeErr = newShaper() })
 		if r.shapeErr != nil {
 			panic(r.shapeErr) // the embedded fonts always parse
@@ -182,6 +184,14 @@ func (p pen) wrap(s string, w int) []tline {
 		out = append(out, tline{shaped: l})
 	}
 	return out
+}
+
+// width is a wrapped line's width in pixels.
+func (p pen) width(l tline) int {
+	if p.sh == nil {
+		return font.MeasureString(p.f, l.s).Ceil()
+	}
+	return l.shaped.width
 }
 
 // put draws a line in the box [left, left+width]: from its left edge, or

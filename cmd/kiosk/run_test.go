@@ -124,7 +124,7 @@ func TestKioskRun(t *testing.T) {
 	// No answer to the INSi lookup: the kiosk says so and goes on.
 	k.Wait("ne répond pas à temps")
 	k.Press("valider")
-	k.Wait("informé")
+	k.Web.Inform()
 	k.Press("oui")
 	k.Wait("autorise")
 	k.Press("oui")

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -137,7 +138,7 @@ func (s *scenario) press(b string) {
 // opposition (the current regime's questions).
 func (s *scenario) consent() {
 	s.t.Helper()
-	s.see("informé")
+	s.inform()
 	s.press("oui")
 	s.see("autorise")
 	s.press("oui")
@@ -145,6 +146,19 @@ func (s *scenario) consent() {
 	s.press("valider")
 	s.see("centre 15")
 	s.press("valider")
+}
+
+// inform: the patient reads the DMP information's pages in French, up to
+// the first question.
+func (s *scenario) inform() {
+	s.t.Helper()
+	s.see("Choisissez votre langue")
+	s.press("valider")
+	for i := 1; i <= 5; i++ {
+		s.see(fmt.Sprintf("Page %d sur 5", i))
+		s.press("valider")
+	}
+	s.inform()
 }
 
 // identical: INSi's traits on screen, the professional finds them the
@@ -290,7 +304,7 @@ func TestLegacyCreation(t *testing.T) {
 	s.press("non") // no identity document this time
 	s.see("Aucune pièce vérifiée")
 	s.press("oui") // INSi's identity retained, récupérée: the INS-C stays the DMP's identifier
-	s.see("informé")
+	s.inform()
 	s.press("oui")
 	s.see("création")
 	s.screenshot(s.ctx, "kiosk-consent")
@@ -331,7 +345,7 @@ func TestCurrentRegime(t *testing.T) {
 	s.see("Quelle pièce")
 	s.press("valider")
 	s.identical()
-	s.see("informé")
+	s.inform()
 	s.press("oui")
 	s.see("autorise")
 	s.press("oui")
@@ -398,7 +412,7 @@ func TestBrokerRestart(t *testing.T) {
 	s.see("Quelle pièce")
 	s.press("valider")
 	s.identical()
-	s.see("informé")
+	s.inform()
 	s.press("oui")
 	s.see("autorise")
 	s.press("oui")

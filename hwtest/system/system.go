@@ -663,6 +663,19 @@ func (w *Web) Tray(slot int, profile string) {
 	w.Post("/tray", url.Values{"slot": {fmt.Sprint(slot)}, "action": {"insert"}, "profile": {profile}})
 }
 
+// Inform goes through the DMP information's pages in French, up to the
+// first consent question.
+func (w *Web) Inform() {
+	w.t.Helper()
+	w.Wait("Choisissez votre langue")
+	w.Press("valider")
+	for i := 1; i <= 5; i++ {
+		w.Wait(fmt.Sprintf("Page %d sur 5", i))
+		w.Press("valider")
+	}
+	w.Wait("informé")
+}
+
 // Wait reads the pushed screens until one's text says want.
 func (w *Web) Wait(want string) {
 	w.t.Helper()
@@ -674,9 +687,9 @@ func (w *Web) Wait(want string) {
 				done <- ""
 				return
 			}
-			var ev struct{ Text string }
-			if data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && strings.Contains(ev.Text, want) {
-				done <- ev.Text
+			var ev struct{ Status, Text string }
+			if data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok && json.Unmarshal([]byte(data), &ev) == nil && strings.Contains(ev.Status+"\n"+ev.Text, want) {
+				done <- ev.Status + "\n" + ev.Text
 				return
 			}
 		}
