@@ -16,6 +16,7 @@ import (
 
 	"dmpkiosk/display"
 	"dmpkiosk/display/lang"
+	"dmpkiosk/display/receipt"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
@@ -54,6 +55,8 @@ type Config struct {
 	// or its own page (establishment.title, establishment.body).
 	InfoPages    bool   `toml:"info_pages"`
 	InfoCatalogs string `toml:"info_catalogs"`
+	// Receipt: the patient's receipt (session_receipt.go).
+	Receipt ReceiptConfig `toml:"receipt"`
 
 	dir   string
 	langs *lang.Set
@@ -74,7 +77,7 @@ type duration = provisioning.Duration
 func LoadConfig(path string) (*Config, error) {
 	c := &Config{OutboxCapacity: 1000, SessionTimeout: duration{Duration: 2 * time.Minute}, ResultWait: duration{Duration: 20 * time.Second},
 		INSiLookup: true, INSiWait: duration{Duration: 12 * time.Second}, StaySignedIn: true, LockIdle: duration{Duration: 15 * time.Minute},
-		InfoPages: true}
+		InfoPages: true, Receipt: ReceiptConfig{Paper: 80}}
 	c.Display.Display = "web"
 	md, err := toml.DecodeFile(path, c)
 	if err != nil {
@@ -99,6 +102,14 @@ func LoadConfig(path string) (*Config, error) {
 	if c.LockAt != "" {
 		if _, err := time.Parse("15:04", c.LockAt); err != nil {
 			return nil, fmt.Errorf("configuration %s: lock_at %q, want HH:MM", path, c.LockAt)
+		}
+	}
+	if c.Receipt.Printer != "" && c.Receipt.Printer != "page" {
+		if _, err := receipt.Open(c.Receipt.Printer); err != nil {
+			return nil, fmt.Errorf("configuration %s: receipt.printer: %w", path, err)
+		}
+		if _, err := receipt.PaperOf(c.Receipt.Paper); err != nil {
+			return nil, fmt.Errorf("configuration %s: receipt.paper: %w", path, err)
 		}
 	}
 	if c.InfoCatalogs != "" {

@@ -56,9 +56,10 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	}
 	inputs := make(chan input.Event, 16)
 	panels := devs.Panels
+	var page ReceiptOut
 	if cfg.WebListen != "" {
 		view := web.New(inputs, opts.Tray)
-		panels = append(panels, view)
+		panels, page = append(panels, view), view
 		ln, err := net.Listen("tcp", cfg.WebListen)
 		if err != nil {
 			return fmt.Errorf("web view on %s: %w", cfg.WebListen, err)
@@ -85,11 +86,15 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 			}
 		}()
 	}
+	receipts, err := OpenReceipts(cfg.Receipt, rend, page)
+	if err != nil {
+		return fmt.Errorf("receipt: %w", err)
+	}
 	cards := make(chan pcsc.Event, 16)
 	go pcsc.NewMonitor(pcsc.MonitorOptions{Readers: cfg.Readers, Logger: log}).Run(ctx, cards)
 
 	s := &Session{Config: cfg, Creds: creds, Display: display.New(rend, panels...), Inputs: inputs, Cards: cards,
-		Link: link, Outbox: ob, Buzzer: devs.Buzzer, Logger: log, ping: make(chan chan struct{})}
+		Link: link, Outbox: ob, Buzzer: devs.Buzzer, Logger: log, Receipts: receipts, ping: make(chan chan struct{})}
 	_ = provisioning.Notify("READY=1")
 	go provisioning.Watchdog(ctx, s.Alive)
 	err = s.Run(ctx)

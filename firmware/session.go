@@ -11,6 +11,7 @@ import (
 	"dmpkiosk/apdu/vitale"
 	"dmpkiosk/display"
 	"dmpkiosk/display/input"
+	"dmpkiosk/display/receipt"
 	"dmpkiosk/firmware/event"
 )
 
@@ -41,6 +42,8 @@ type Session struct {
 	// PINPadFor returns the PIN pad of the professional card's reader, or
 	// nil to use the kiosk's keypad; nil asks the card's reader.
 	PINPadFor func(c Card) cps.PINPad
+	// Receipts takes each patient's receipt (none when nil).
+	Receipts ReceiptOut
 
 	st    state
 	slots [2]*slotState
@@ -56,6 +59,9 @@ type Session struct {
 	signedAt, lastUse time.Time
 	locked            string // why the PIN is asked again, for its screen
 	resign            bool   // the PIN asked again to sign the event being sent
+
+	receipt *receipt.Receipt // the stored event's receipt, until its outcome
+	printed chan error
 
 	reads   chan slotRead
 	idle    *time.Timer
@@ -206,6 +212,7 @@ func (s *Session) Run(ctx context.Context) error {
 	s.ctx = ctx
 	s.reads = make(chan slotRead, 2)
 	s.padDone = make(chan error, 1)
+	s.printed = make(chan error, 1)
 	if s.ping == nil {
 		s.ping = make(chan chan struct{})
 	}
@@ -240,6 +247,8 @@ func (s *Session) Run(ctx context.Context) error {
 			if s.st == stPIN {
 				s.st = s.afterVerify(err)
 			}
+		case err := <-s.printed:
+			s.onPrinted(err)
 		case <-s.idle.C:
 			s.st = s.onTimeout()
 		}
@@ -252,6 +261,7 @@ func (s *Session) onTimeout() state {
 	switch s.st {
 	case stSending:
 		s.show(display.Queued(s.status()))
+		s.printReceipt(receipt.Pending)
 		return stDone
 	case stINSi:
 		return s.inINSiTimeout()

@@ -52,6 +52,11 @@ func (s *Session) onCard(ctx context.Context, ev pcsc.Event) state {
 		s.show(sc)
 		return stIdle
 	case pcsc.CardInserted:
+		// A new session: the last patient's receipt is not kept.
+		s.receipt = nil
+		if s.Receipts != nil {
+			s.Receipts.ClearReceipt()
+		}
 		if why := s.lockDue(); why != "" {
 			// Locked (idle, or the hour): the PIN again for this patient.
 			s.Logger.Info("session: locked; the PIN is asked again")

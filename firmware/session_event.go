@@ -13,6 +13,7 @@ import (
 	"dmpkiosk/apdu/vitale"
 	"dmpkiosk/display"
 	"dmpkiosk/display/input"
+	"dmpkiosk/display/receipt"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/ins"
 )
@@ -71,8 +72,11 @@ func (s *Session) send(ctx context.Context) state {
 		return s.end(display.Error(s.status(), txtNotStoredTitle, msg))
 	}
 	s.Logger.Info("session: event stored", "event", e.ID, "seq", e.Seq, "type", e.Type)
-	// The event is safe in the outbox: the session's data can go.
+	// The event is safe in the outbox: the session's data can go, all but
+	// what its receipt prints.
+	draft := s.draftReceipt(e)
 	s.forget()
+	s.receipt = draft
 	s.waiting = e.ID
 	s.Link.Kick()
 	if s.Link.Online() {
@@ -83,6 +87,7 @@ func (s *Session) send(ctx context.Context) state {
 		return stSending
 	}
 	s.show(display.Queued(s.status()))
+	s.printReceipt(receipt.Pending)
 	return stDone
 }
 
@@ -208,6 +213,11 @@ func (s *Session) onResult(r event.Result) state {
 	}
 	s.beep(input.BeepSuccess)
 	s.show(display.Result(s.status(), tone, title, r.Message))
+	if o, ok := receiptOutcome(r.Outcome); ok {
+		s.printReceipt(o)
+	} else {
+		s.receipt = nil
+	}
 	return stDone
 }
 

@@ -132,8 +132,12 @@ func newMemRig(t testing.TB, regime string, timeout time.Duration, opts ...func(
 	}
 	t.Cleanup(func() { r.ob.Close() })
 	rend, _ := display.NewRenderer(false)
+	receipts, err := OpenReceipts(cfg.Receipt, rend, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &Session{Config: cfg, Creds: creds, Display: display.New(rend, r.screens), Inputs: r.inputs, Cards: r.cards,
-		Readers: r.readers, Link: r.link, Outbox: r.ob}
+		Readers: r.readers, Link: r.link, Outbox: r.ob, Receipts: receipts}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = s.Run(ctx); close(done) }()

@@ -55,6 +55,7 @@ const (
 	txtSignedOut          = "Carte professionnelle retirée : déconnecté. Le code sera demandé à la prochaine carte."
 	txtLockedIdle         = "Borne verrouillée après une période sans activité : saisissez à nouveau le code de la carte professionnelle."
 	txtLockedHour         = "Borne verrouillée (heure de fin de vacation) : saisissez à nouveau le code de la carte professionnelle."
+	txtReceiptFailed      = "Reçu non imprimé (%v). L'enregistrement est fait : le patient peut retrouver ces informations dans Mon espace santé."
 	txtMarkDoubtful       = "Identité douteuse (pas de recherche INSi)"
 	txtMarkFictitious     = "Identité fictive (pas de recherche INSi)"
 

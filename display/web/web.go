@@ -7,6 +7,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,8 @@ import (
 
 	"dmpkiosk/display"
 	"dmpkiosk/display/input"
+	"dmpkiosk/display/lang"
+	"dmpkiosk/display/receipt"
 )
 
 //go:embed index.html
@@ -44,6 +47,44 @@ type Server struct {
 	rtl     bool
 	version int64
 	subs    map[chan struct{}]struct{}
+	// the last patient's receipt, for the tablet to print (nil when none)
+	receipt []receipt.Line
+	recLang string
+	recRTL  bool
+}
+
+// PrintReceipt keeps the receipt as the page the tablet prints
+// (firmware.ReceiptOut) and tells the open pages.
+func (s *Server) PrintReceipt(_ context.Context, r receipt.Receipt, set *lang.Set) error {
+	s.mu.Lock()
+	s.receipt, s.recLang, s.recRTL = r.Lines(set), r.Lang.String(), lang.RightToLeft(r.Lang)
+	s.mu.Unlock()
+	s.changed()
+	return nil
+}
+
+// ClearReceipt forgets the receipt: the next patient has come.
+func (s *Server) ClearReceipt() {
+	s.mu.Lock()
+	had := s.receipt != nil
+	s.receipt = nil
+	s.mu.Unlock()
+	if had {
+		s.changed()
+	}
+}
+
+// changed tells every page to fetch the state again.
+func (s *Server) changed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version++
+	for ch := range s.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // New returns a web view that sends presses to inputs.
@@ -65,14 +106,8 @@ func (s *Server) Show(sc display.Screen, img image.Image) error {
 	if s.lang == "" {
 		s.lang = "fr"
 	}
-	s.version++
-	for ch := range s.subs {
-		select {
-		case ch <- struct{}{}:
-		default: // a change is already pending for that page
-		}
-	}
 	s.mu.Unlock()
+	s.changed()
 	return nil
 }
 
@@ -97,6 +132,7 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write(b)
 	})
 	mux.HandleFunc("GET /events", s.events)
+	mux.HandleFunc("GET /receipt", s.receiptPage)
 	mux.HandleFunc("POST /input", s.sameOrigin(s.input))
 	mux.HandleFunc("GET /tray", func(w http.ResponseWriter, r *http.Request) {
 		out := struct {
@@ -130,6 +166,28 @@ func (s *Server) sameOrigin(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// receiptPage is the last patient's receipt as a page to print.
+func (s *Server) receiptPage(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	lines, lng, rtl := s.receipt, s.recLang, s.recRTL
+	s.mu.Unlock()
+	if lines == nil {
+		http.Error(w, "pas de reçu : il s'affiche à la fin de la saisie d'un patient, jusqu'au patient suivant", http.StatusNotFound)
+		return
+	}
+	dir := "ltr"
+	if rtl {
+		dir = "rtl"
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
+	_ = receiptTmpl.Execute(w, struct {
+		Lang, Dir string
+		Lines     []receipt.Line
+	}{lng, dir, lines})
+}
+
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -154,12 +212,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			dir = "rtl"
 		}
 		msg, _ := json.Marshal(struct {
-			V      int64  `json:"v"`
-			Status string `json:"status"`
-			Text   string `json:"text"`
-			Lang   string `json:"lang"`
-			Dir    string `json:"dir"`
-		}{s.version, status, rest, s.lang, dir})
+			V       int64  `json:"v"`
+			Status  string `json:"status"`
+			Text    string `json:"text"`
+			Lang    string `json:"lang"`
+			Dir     string `json:"dir"`
+			Receipt bool   `json:"receipt"`
+		}{s.version, status, rest, s.lang, dir, s.receipt != nil})
 		s.mu.Unlock()
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", msg); err != nil {
 			return

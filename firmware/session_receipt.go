@@ -1,0 +1,184 @@
+package firmware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/text/language"
+
+	"dmpkiosk/display"
+	"dmpkiosk/display/lang"
+	"dmpkiosk/display/receipt"
+	"dmpkiosk/firmware/event"
+)
+
+// ReceiptConfig is the [receipt] section: where the patient's receipt
+// goes at the end of their session.
+type ReceiptConfig struct {
+	// Printer: "" (none), "page" (a page the tablet prints, on the web
+	// view), "usb:/dev/usb/lp0" or "tcp:host:9100" (an ESC/POS printer).
+	Printer string `toml:"printer"`
+	// Paper is the roll's width in millimetres: 58 or 80 (80 when unsaid).
+	Paper int `toml:"paper"`
+	// Establishment is the name at the top of the receipt.
+	Establishment string `toml:"establishment"`
+	// Identity prints the patient's birth date and INS too (off: the
+	// receipt names the patient only).
+	Identity bool `toml:"identity"`
+}
+
+// ReceiptOut takes a finished receipt.
+type ReceiptOut interface {
+	PrintReceipt(ctx context.Context, r receipt.Receipt, set *lang.Set) error
+	// ClearReceipt forgets the last receipt (the next patient has come).
+	ClearReceipt()
+}
+
+// PrinterOut prints receipts on an ESC/POS printer: as text in code page
+// 1252 when it holds every letter, else as the rendered image.
+type PrinterOut struct {
+	Printer  receipt.Printer
+	Paper    receipt.Paper
+	Renderer *display.Renderer
+}
+
+// PrintReceipt implements ReceiptOut.
+func (p PrinterOut) PrintReceipt(ctx context.Context, r receipt.Receipt, set *lang.Set) error {
+	lines := r.Lines(set)
+	b, err := receipt.EncodeText(lines, p.Paper)
+	if errors.Is(err, receipt.ErrNotInCodePage) {
+		b, err = receipt.EncodeRaster(p.Renderer.RenderReceipt(lines, p.Paper, lang.RightToLeft(r.Lang))), nil
+	}
+	if err != nil {
+		return err
+	}
+	return p.Printer.Print(ctx, b)
+}
+
+// ClearReceipt implements ReceiptOut: paper keeps nothing.
+func (PrinterOut) ClearReceipt() {}
+
+// OpenReceipts is where a configuration sends receipts: nil when none;
+// page is the web view's page (nil without one).
+func OpenReceipts(c ReceiptConfig, rend *display.Renderer, page ReceiptOut) (ReceiptOut, error) {
+	switch c.Printer {
+	case "":
+		return nil, nil
+	case "page":
+		if page == nil {
+			return nil, errors.New("receipt.printer = \"page\" needs the web view (web_listen)")
+		}
+		return page, nil
+	}
+	p, err := receipt.Open(c.Printer)
+	if err != nil {
+		return nil, err
+	}
+	paper, err := receipt.PaperOf(c.Paper)
+	if err != nil {
+		return nil, err
+	}
+	return PrinterOut{Printer: p, Paper: paper, Renderer: rend}, nil
+}
+
+// draftReceipt is the receipt of the event just stored, before its
+// outcome: made before the session's data are forgotten, and holding
+// only what the receipt prints.
+func (s *Session) draftReceipt(e *event.Event) *receipt.Receipt {
+	if s.Receipts == nil {
+		return nil
+	}
+	tag := lang.Default
+	if s.form.informedIn != "" {
+		tag = language.Make(s.form.informedIn)
+	}
+	r := &receipt.Receipt{Establishment: s.Config.Receipt.Establishment, Lang: tag,
+		Patient: e.Patient.Traits.BirthName + " " + e.Patient.Traits.FirstName, Authorized: e.Consent.Authorization,
+		BrisDeGlaceOpposed: e.Consent.BrisDeGlaceOpposition, SAMUOpposed: e.Consent.EmergencyOpposition}
+	if s.form.informedIn != "" {
+		r.PagesRead = s.form.pagesRead
+	}
+	if s.Config.Receipt.Identity {
+		r.BirthDate = dateFR(e.Patient.Traits.BirthDate)
+		if e.Patient.INS != nil {
+			r.INS = grouped(e.Patient.INS.Value)
+		}
+	}
+	return r
+}
+
+// printReceipt sends the receipt of the event finished with outcome, on
+// its own goroutine; a failure comes back on s.printed and is said on the
+// final screen.
+func (s *Session) printReceipt(outcome string) {
+	r := s.receipt
+	s.receipt = nil
+	if r == nil {
+		return
+	}
+	r.Outcome = outcome
+	r.At = s.now().In(paris)
+	out, set := s.Receipts, s.Config.Languages()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		err := out.PrintReceipt(ctx, *r, set)
+		select {
+		case s.printed <- err:
+		default: // the session has stopped, or another receipt's answer waits
+			if err != nil {
+				s.Logger.Error("session: receipt not printed", "error", err)
+			}
+		}
+	}()
+}
+
+// onPrinted: a receipt that could not be printed is said on the final
+// screen, with what to do; the outcome stands.
+func (s *Session) onPrinted(err error) {
+	if err == nil {
+		return
+	}
+	s.Logger.Error("session: receipt not printed", "error", err)
+	if s.st != stDone && s.st != stIdle {
+		return
+	}
+	sc := s.Display.Last()
+	sc.Body = append(sc.Body, fmt.Sprintf(txtReceiptFailed, err))
+	s.show(sc)
+}
+
+// receiptOutcome is what a receipt says of the bridge's outcome; ok is
+// false when nothing was recorded (a processing error).
+func receiptOutcome(o string) (string, bool) {
+	switch o {
+	case event.OutcomeCreated:
+		return receipt.Created, true
+	case event.OutcomeExists:
+		return receipt.Exists, true
+	case event.OutcomeIdentity:
+		return receipt.Identity, true
+	case event.OutcomeAuthorized, event.OutcomeRefused:
+		return "", true
+	}
+	return "", false
+}
+
+var paris = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		return time.Local
+	}
+	return l
+}()
+
+// grouped writes a 15-digit INS as it is read aloud and printed on the
+// Vitale card: sex, year, month, department, commune, order, key.
+func grouped(v string) string {
+	if len(v) != 15 {
+		return v
+	}
+	return v[0:1] + " " + v[1:3] + " " + v[3:5] + " " + v[5:7] + " " + v[7:10] + " " + v[10:13] + " " + v[13:15]
+}
