@@ -53,6 +53,7 @@ type Session struct {
 	form    consentForm
 	lookup  lookupState
 	waiting string // event id whose result the screen waits for
+	wait    waitState
 
 	// The professional signed in once (session_signin.go).
 	signedIn          bool
@@ -219,6 +220,8 @@ func (s *Session) Run(ctx context.Context) error {
 	s.pin.wipe()
 	s.idle = time.NewTimer(time.Hour)
 	defer s.idle.Stop()
+	tick := time.NewTicker(progressEvery)
+	defer tick.Stop()
 	defer s.reset()
 	s.show(display.Idle(s.status()))
 	var results <-chan event.Result
@@ -249,6 +252,8 @@ func (s *Session) Run(ctx context.Context) error {
 			}
 		case err := <-s.printed:
 			s.onPrinted(err)
+		case <-tick.C:
+			s.onTick()
 		case <-s.idle.C:
 			s.st = s.onTimeout()
 		}

@@ -68,7 +68,7 @@ func (s *Session) onCard(ctx context.Context, ev pcsc.Event) state {
 		}
 		s.slots[ev.Slot] = &slotState{reader: ev.Reader, kind: Classify(ev.ATR)}
 		s.touch()
-		s.show(display.Reading(s.status()))
+		s.showWaiting(display.Reading(s.status()), txtWaitCards, 3*time.Second)
 		// Read the new card, and the other one again if its data were
 		// wiped when a previous session ended.
 		for i, sl := range s.slots {

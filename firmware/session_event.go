@@ -80,7 +80,7 @@ func (s *Session) send(ctx context.Context) state {
 	s.waiting = e.ID
 	s.Link.Kick()
 	if s.Link.Online() {
-		s.show(display.Sending(s.status()))
+		s.showWaiting(display.Sending(s.status()), txtWaitBridge, s.Config.ResultWait.Duration)
 		// Without an answer within ResultWait the screen says the event is
 		// kept and will be sent: the staff need not wait.
 		s.idle.Reset(s.Config.ResultWait.Duration)

@@ -78,7 +78,7 @@ func (s *Session) askINSi() state {
 		wait = 12 * time.Second
 	}
 	s.idle.Reset(wait)
-	s.show(display.INSiSearching(s.status()))
+	s.showWaiting(display.INSiSearching(s.status()), txtWaitINSi, s.Config.INSiWait.Duration)
 	return stINSi
 }
 
