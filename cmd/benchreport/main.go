@@ -122,6 +122,24 @@ func render(rs []result) string {
 		b.WriteString("## Ratios to the floor\n\n| package | benchmark | stack | floor | ratio |\n|---|---|---|---|---|\n")
 		b.WriteString(strings.Join(ratios, "\n") + "\n\n")
 	}
+	// Phases: a benchmark reporting X-p50-ms and X-floor-ms.
+	var phases []string
+	for _, r := range rs {
+		for _, u := range r.order {
+			name, ok := strings.CutSuffix(u, "-p50-ms")
+			fl, has := r.metrics[name+"-floor-ms"]
+			if !ok || !has || fl <= 0 {
+				continue
+			}
+			phases = append(phases, fmt.Sprintf("| %s | %s | %s | %s | %s | **%.2f** |", short(r.pkg), r.name, name,
+				ns(r.metrics[u]*1e6), ns(fl*1e6), r.metrics[u]/fl))
+		}
+	}
+	if len(phases) > 0 {
+		b.WriteString("## Phases against their floors\n\nEach phase's median against its own floor, measured in the same run (the benchmark's comment says what each floor is).\n\n")
+		b.WriteString("| package | benchmark | phase | p50 | floor | ratio |\n|---|---|---|---|---|---|\n")
+		b.WriteString(strings.Join(phases, "\n") + "\n\n")
+	}
 	b.WriteString("## All benchmarks\n\n| package | benchmark | figures |\n|---|---|---|\n")
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].pkg < rs[j].pkg })
 	for _, r := range rs {

@@ -10,6 +10,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -41,7 +42,8 @@ type Server struct {
 	tray   Tray
 
 	mu      sync.Mutex
-	png     []byte
+	img     image.Image // the screen shown; encoded when a page asks for it
+	png     []byte      // img encoded, nil until asked
 	text    string
 	lang    string // the language of the screen's text, "fr" when French
 	rtl     bool
@@ -96,19 +98,45 @@ func New(inputs chan<- input.Event, tray Tray) *Server {
 func (s *Server) Size() display.Size { return display.Tablet }
 
 // Show implements display.Panel and pushes the new screen to every page.
+// The image is encoded when a page fetches it, not here: the session goes
+// on at once (a PNG of the tablet's screen takes milliseconds, tens on a
+// Raspberry Pi), and a screen no page fetched is never encoded.
 func (s *Server) Show(sc display.Screen, img image.Image) error {
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return err
-	}
 	s.mu.Lock()
-	s.png, s.text, s.lang, s.rtl = buf.Bytes(), sc.Text(), sc.Lang, sc.RTL
+	s.img, s.png, s.text, s.lang, s.rtl = img, nil, sc.Text(), sc.Lang, sc.RTL
 	if s.lang == "" {
 		s.lang = "fr"
 	}
 	s.mu.Unlock()
 	s.changed()
 	return nil
+}
+
+var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed}
+
+// screenPNG is the screen shown, encoded once for every page that asks.
+// It is encoded outside the lock: Show, on the session's path, never
+// waits for an encoding.
+func (s *Server) screenPNG() ([]byte, error) {
+	s.mu.Lock()
+	img, b, v := s.img, s.png, s.version
+	s.mu.Unlock()
+	if img == nil {
+		return nil, errors.New("pas encore d'écran")
+	}
+	if b != nil {
+		return b, nil
+	}
+	var buf bytes.Buffer
+	if err := pngEncoder.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.version == v {
+		s.png = buf.Bytes()
+	}
+	s.mu.Unlock()
+	return buf.Bytes(), nil
 }
 
 // Handler serves the view.
@@ -120,11 +148,9 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write(page)
 	})
 	mux.HandleFunc("GET /screen.png", func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		b := s.png
-		s.mu.Unlock()
-		if b == nil {
-			http.Error(w, "pas encore d'écran", http.StatusServiceUnavailable)
+		b, err := s.screenPNG()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "image/png")

@@ -66,8 +66,9 @@ type Sim struct {
 	badMu   sync.Mutex
 	bad     []string // answers the official schemas refused (CheckAnswers)
 	mu      sync.Mutex
-	next    []string // injected one-shot faults: a subcode, "timeout" or "truncate"
-	closed  bool     // under mu: no request starts once set
+	next    []string      // injected one-shot faults: a subcode, "timeout" or "truncate"
+	closed  bool          // under mu: no request starts once set
+	busy    time.Duration // under mu: the time spent answering, in all
 	reqs    sync.WaitGroup
 	close   chan struct{}
 }
@@ -97,6 +98,7 @@ func New(opts Options) (*Sim, error) {
 
 // AnswerErrors are the answers this simulator wrote that the official
 // schemas refuse (with Options.CheckAnswers).
+
 func (s *Sim) AnswerErrors() []string {
 	s.badMu.Lock()
 	defer s.badMu.Unlock()
@@ -171,6 +173,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.reqs.Add(1)
 	s.mu.Unlock()
 	defer s.reqs.Done()
+	t0 := time.Now()
+	defer func() { s.mu.Lock(); s.busy += time.Since(t0); s.mu.Unlock() }()
 	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, Path) {
 		http.Error(w, "not a DMP service", http.StatusNotFound)
 		return
@@ -651,4 +655,13 @@ func parseCX(s string) (dmp.PatientID, error) {
 		return dmp.PatientID{}, fmt.Errorf("dmpsim: %w", err)
 	}
 	return dmp.PatientID{Root: oid, Extension: id}, nil
+}
+
+// Busy is the time the simulator has spent answering requests, in all
+// (reading, checking against the schemas, answering): the benchmarks
+// count it as the service's time, not the bridge's.
+func (s *Sim) Busy() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.busy
 }

@@ -77,6 +77,7 @@ type Sim struct {
 	next      []string // injected faults, in order
 	calls     int
 	answerErr []error
+	busy      time.Duration // the time spent answering, latency included
 }
 
 // New returns a simulator.
@@ -116,6 +117,15 @@ func (s *Sim) Calls() int {
 	return s.calls
 }
 
+// Busy is the time the simulator has spent answering, in all (its
+// latency, reading and checking the request, answering): the benchmarks
+// count it as the service's time, not the bridge's.
+func (s *Sim) Busy() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.busy
+}
+
 // AnswerErrors are the simulator's own answers that failed the check.
 func (s *Sim) AnswerErrors() []error {
 	s.mu.Lock()
@@ -125,6 +135,8 @@ func (s *Sim) AnswerErrors() []error {
 
 // ServeHTTP answers one INSi call.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t0 := time.Now()
+	defer func() { s.mu.Lock(); s.busy += time.Since(t0); s.mu.Unlock() }()
 	s.mu.Lock()
 	s.calls++
 	var injected string
