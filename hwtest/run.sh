@@ -20,7 +20,7 @@ softhsm_module=/usr/lib/softhsm/libsofthsm2.so
 
 # A demo site provisioned by an older layout (a kiosk certificate without
 # its site, say) is made again.
-layout=4
+layout=5
 if [ "$(cat "$demo/.layout" 2>/dev/null)" != "$layout" ]; then
   rm -f "$demo/bridge/bridge.toml"
 fi
@@ -38,7 +38,9 @@ if [ ! -f "$demo/bridge/bridge.toml" ]; then
     --key-path "$PWD/$demo/kiosk/device.key" --broker ssl://localhost:8883 \
     --context admission --regime current --out "$demo/kiosk/bundle" >/dev/null
   # The device's own keys: outbox and web view (top-level TOML keys first).
-  { printf 'outbox = "%s"\nweb_listen = "127.0.0.1:8080"\n' "$PWD/$demo/kiosk/outbox.db"; cat "$demo/kiosk/bundle/kiosk.toml"; } \
+  # The receipt: a page the tablet prints (a printer: receipt.printer =
+  # "usb:/dev/usb/lp0" or "tcp:host:9100").
+  { printf 'outbox = "%s"\nweb_listen = "127.0.0.1:8080"\nreceipt = { printer = "page", establishment = "CHU DEMO" }\n' "$PWD/$demo/kiosk/outbox.db"; cat "$demo/kiosk/bundle/kiosk.toml"; } \
     > "$demo/kiosk/bundle/kiosk.toml.new" && mv "$demo/kiosk/bundle/kiosk.toml.new" "$demo/kiosk/bundle/kiosk.toml"
   bin/provision policy --ca "$demo/pki" --bridges bridge-1 --bind 127.0.0.1 --cert "$demo/broker/server.pem" \
     --key "$demo/broker/server.key" --out "$demo/mosquitto" >/dev/null
