@@ -213,7 +213,7 @@ func (s *Session) onResult(r event.Result) state {
 	}
 	s.beep(input.BeepSuccess)
 	s.show(display.Result(s.status(), tone, title, r.Message))
-	if o, ok := receiptOutcome(r.Outcome); ok {
+	if o, ok := receiptOutcome(r.Outcome, s.receipt); ok {
 		s.printReceipt(o)
 	} else {
 		s.receipt = nil

@@ -151,8 +151,13 @@ func (s *Session) onPrinted(err error) {
 }
 
 // receiptOutcome is what a receipt says of the bridge's outcome; ok is
-// false when nothing was recorded (a processing error).
-func receiptOutcome(o string) (string, bool) {
+// false when there is nothing to print: no receipt pending, nothing
+// recorded (a processing error), or no DMP to give access to (refused
+// although the patient agreed: the screen tells the staff what to do).
+func receiptOutcome(o string, r *receipt.Receipt) (string, bool) {
+	if r == nil || o == event.OutcomeRefused && r.Authorized {
+		return "", false
+	}
 	switch o {
 	case event.OutcomeCreated:
 		return receipt.Created, true

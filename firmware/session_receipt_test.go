@@ -11,6 +11,7 @@ import (
 	"dmpkiosk/display"
 	"dmpkiosk/display/input"
 	"dmpkiosk/display/lang"
+	"dmpkiosk/display/receipt"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest/printer"
 )
@@ -139,5 +140,30 @@ func TestSessionReceiptOfflineArabicAndPrinterGone(t *testing.T) {
 	r.wait(display.KindQueued, "Reçu non imprimé")
 	if n, _, _ := r.ob.Depth(context.Background()); n != 3 {
 		t.Fatalf("%d events kept", n)
+	}
+}
+
+// What the receipt says of each outcome, and when there is none to print.
+func TestReceiptOutcome(t *testing.T) {
+	agreed, refusedByPatient := &receipt.Receipt{Authorized: true}, &receipt.Receipt{}
+	for _, c := range []struct {
+		outcome string
+		r       *receipt.Receipt
+		want    string
+		ok      bool
+	}{
+		{event.OutcomeCreated, agreed, receipt.Created, true},
+		{event.OutcomeExists, agreed, receipt.Exists, true},
+		{event.OutcomeIdentity, agreed, receipt.Identity, true},
+		{event.OutcomeAuthorized, agreed, "", true},
+		{event.OutcomeRefused, refusedByPatient, "", true}, // the patient's refusal, recorded
+		{event.OutcomeRefused, agreed, "", false},          // no DMP to give access to
+		{event.OutcomeError, agreed, "", false},
+		{event.OutcomeCreated, nil, "", false},
+	} {
+		got, ok := receiptOutcome(c.outcome, c.r)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s (authorized %v): %q %v", c.outcome, c.r != nil && c.r.Authorized, got, ok)
+		}
 	}
 }

@@ -158,7 +158,7 @@ func (s *scenario) inform() {
 		s.see(fmt.Sprintf("Page %d sur 5", i))
 		s.press("valider")
 	}
-	s.inform()
+	s.see("informé")
 }
 
 // identical: INSi's traits on screen, the professional finds them the
