@@ -27,6 +27,19 @@ func usbPrinter(t *testing.T, paper int, identity bool) (string, func(*Config)) 
 	}
 }
 
+// toLanguage runs a session of vitale-seul up to the information's
+// language, no document checked.
+func (r *memRig) toLanguage() {
+	r.t.Helper()
+	r.insert(0, "vitale-seul")
+	r.insert(1, "cps-medecin")
+	r.wait(display.KindEnterPIN, "Code")
+	r.press(keys("1234#")...)
+	r.wait(display.KindIdentity, "MARTIN")
+	r.press(non)
+	r.wait(display.KindLanguage, "")
+}
+
 // printedOn waits for a job on the device file and decodes it.
 func printedOn(t *testing.T, dev string) printer.Printed {
 	t.Helper()
@@ -51,13 +64,7 @@ func printedOn(t *testing.T, dev string) printer.Printed {
 func TestSessionReceiptPrinted(t *testing.T) {
 	dev, cfg := usbPrinter(t, 58, false)
 	r := newMemRig(t, "legacy", time.Minute, cfg, infoPages(lang.Builtin()))
-	r.insert(0, "vitale-seul")
-	r.insert(1, "cps-medecin")
-	r.wait(display.KindEnterPIN, "Code")
-	r.press(keys("1234#")...)
-	r.wait(display.KindIdentity, "MARTIN")
-	r.press(non)
-	r.wait(display.KindLanguage, "")
+	r.toLanguage()
 	r.press(input.Event{Key: '3'})
 	for range 5 {
 		r.press(valider)
@@ -98,13 +105,7 @@ func TestSessionReceiptOfflineArabicAndPrinterGone(t *testing.T) {
 	dev, cfg := usbPrinter(t, 80, true)
 	r := newMemRig(t, "current", time.Minute, cfg, infoPages(lang.Builtin()), staySignedIn(time.Hour))
 	r.link.online.Store(false)
-	r.insert(0, "vitale-seul")
-	r.insert(1, "cps-medecin")
-	r.wait(display.KindEnterPIN, "Code")
-	r.press(keys("1234#")...)
-	r.wait(display.KindIdentity, "MARTIN")
-	r.press(non)
-	r.wait(display.KindLanguage, "")
+	r.toLanguage()
 	r.press(input.Event{Key: '4'})
 	for range 5 {
 		r.press(valider)

@@ -139,6 +139,13 @@ func (s *scenario) press(b string) {
 func (s *scenario) consent() {
 	s.t.Helper()
 	s.inform()
+	s.answers()
+}
+
+// answers: at the first question, the patient informed, the
+// establishment's access given, no opposition.
+func (s *scenario) answers() {
+	s.t.Helper()
 	s.press("oui")
 	s.see("autorise")
 	s.press("oui")

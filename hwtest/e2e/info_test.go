@@ -34,18 +34,10 @@ func (s *scenario) toInformation() {
 	s.see("Choisissez votre langue")
 }
 
-// answers: informed, access given, no opposition; the result on screen.
-func (s *scenario) answers() {
+// bodyLang is how the page marks the screen reader's text: "lang dir".
+func (s *scenario) bodyLang() string {
 	s.t.Helper()
-	s.see("informé")
-	s.press("oui")
-	s.see("autorise")
-	s.press("oui")
-	s.see("bris de glace")
-	s.press("valider")
-	s.see("centre 15")
-	s.press("valider")
-	s.see("Autorisation enregistrée")
+	return s.evalString(`document.getElementById("body").lang + " " + document.getElementById("body").dir`)
 }
 
 // The patient switches the information to English, then to Arabic: the
@@ -63,7 +55,7 @@ func TestInformationLanguagesAndReceipt(t *testing.T) {
 	s.see("Choose your language")
 	s.press("valider")
 	s.see("The shared medical record (DMP)")
-	if got := s.evalString(`document.getElementById("body").lang + " " + document.getElementById("body").dir`); got != "en ltr" {
+	if got := s.bodyLang(); got != "en ltr" {
 		t.Fatalf("screen reader's text in English marked %q", got)
 	}
 	s.screenshot(s.ctx, "kiosk-information-english")
@@ -74,7 +66,7 @@ func TestInformationLanguagesAndReceipt(t *testing.T) {
 	s.see("اختر لغتك")
 	s.press("valider")
 	s.see("الملف الطبي المشترك")
-	if got := s.evalString(`document.getElementById("body").lang + " " + document.getElementById("body").dir`); got != "ar rtl" {
+	if got := s.bodyLang(); got != "ar rtl" {
 		t.Fatalf("screen reader's text in Arabic marked %q", got)
 	}
 	s.screenshot(s.ctx, "kiosk-information-arabic")
@@ -82,7 +74,9 @@ func TestInformationLanguagesAndReceipt(t *testing.T) {
 		s.see("الصفحة " + arabicDigit(i))
 		s.press("valider")
 	}
+	s.see("informé")
 	s.answers()
+	s.see("Autorisation enregistrée")
 	ar := vp.Next(t, 20*time.Second)
 	if len(ar.Images) != 1 || ar.Images[0].Bounds().Dx() != 576 || !ar.Cut {
 		t.Fatalf("Arabic receipt: %d images, cut %v", len(ar.Images), ar.Cut)
@@ -98,7 +92,9 @@ func TestInformationLanguagesAndReceipt(t *testing.T) {
 		s.see("Page " + strconv.Itoa(i) + " of 5")
 		s.press("valider")
 	}
+	s.see("informé")
 	s.answers()
+	s.see("Autorisation enregistrée")
 	en := vp.Next(t, 20*time.Second)
 	text := en.Text()
 	for _, want := range []string{"CHU de Sainte-Anne", "Patient: MARTIN PAUL", "Hospital access to your DMP: authorized.",
@@ -133,7 +129,9 @@ func TestReceiptPageOnTheTablet(t *testing.T) {
 		s.see("Page " + strconv.Itoa(i) + " sur 5")
 		s.press("valider")
 	}
+	s.see("informé")
 	s.answers()
+	s.see("Autorisation enregistrée")
 	s.do(chromedp.WaitVisible("#receipt"))
 	s.do(chromedp.Navigate(s.k.Web + "/receipt"))
 	got := s.evalString(`document.documentElement.lang + "|" + document.getElementById("receipt").innerText`)
