@@ -87,23 +87,32 @@ func (sh *shaper) lines(text string, bold bool, px float64, width int, rtl bool)
 
 // draw paints a shaped line with its left end at x on baseline.
 func (sh *shaper) draw(dst *image.RGBA, l shapedLine, x, baseline int, col color.RGBA) {
+	if len(l.runs) == 0 {
+		return
+	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	b := dst.Bounds()
-	sh.raster.Reset(b.Dx(), b.Dy())
-	pen := float32(x)
+	// Only the line's box is rasterized and composited, not the screen.
+	px := float64(l.runs[0].Size) / 64
+	box := image.Rect(x-int(px/2), baseline-int(px*1.3), x+l.width+int(px/2), baseline+int(px*0.6)).Intersect(dst.Bounds())
+	if box.Empty() {
+		return
+	}
+	sh.raster.Reset(box.Dx(), box.Dy())
+	pen := float32(x - box.Min.X)
+	base := float32(baseline - box.Min.Y)
 	for _, run := range l.runs {
 		scale := float32(run.Size) / 64 / float32(run.Face.Upem())
 		for _, g := range run.Glyphs {
 			gx := pen + float32(g.XOffset)/64
-			gy := float32(baseline) - float32(g.YOffset)/64
+			gy := base - float32(g.YOffset)/64
 			if o, ok := run.Face.GlyphData(g.GlyphID).(gtfont.GlyphOutline); ok {
 				sh.path(o, gx, gy, scale)
 			}
 			pen += float32(g.Advance) / 64
 		}
 	}
-	sh.raster.Draw(dst, b, &image.Uniform{col}, image.Point{})
+	sh.raster.Draw(dst, box, &image.Uniform{col}, image.Point{})
 }
 
 // path adds a glyph's outline (font units, y up) at (x, y) to the raster.

@@ -128,7 +128,7 @@ func Message(err error) string {
 	case errors.Is(err, pcsc.ErrCardReset):
 		return "la carte a été réinitialisée : réinsérez-la"
 	case errors.Is(err, pcsc.ErrNoReader):
-		return "lecteur de cartes débranché"
+		return "lecteur de cartes débranché : rebranchez son câble USB ; sinon, prévenez le service informatique"
 	case errors.Is(err, pcsc.ErrServiceStopped):
 		return "service des lecteurs de cartes arrêté : redémarrez la borne"
 	case errors.Is(err, apdu.ErrWrongPIN):
@@ -140,7 +140,7 @@ func Message(err error) string {
 	case errors.Is(err, apdu.ErrResponse), errors.Is(err, apdu.ErrTLV):
 		return "la carte a répondu de façon illisible : réinsérez-la"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return "lecture interrompue"
+		return "lecture interrompue : retirez la carte et réinsérez-la"
 	}
 	return "lecture de la carte impossible : réinsérez-la ou changez de lecteur"
 }
