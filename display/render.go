@@ -427,8 +427,14 @@ func (r *Renderer) body(c *canvas, s Screen, sz Size, y, bottom int) Layout {
 		bp.put(c, rw.text, pad, width, top+bp.asc, col)
 	}
 	// Text that does not fit is marked, never cut silently.
+	// At the lines' end: the right, or the left when right to left.
 	mark := func(s string, top int) {
 		w := font.MeasureString(fb, s).Ceil()
+		if bp.sh != nil {
+			c.fill(image.Rect(0, top, w+2*pad, top+bh), c.bg)
+			c.text(fb, pad, top+fb.Metrics().Ascent.Ceil(), s, c.fg)
+			return
+		}
 		c.fill(image.Rect(sz.W-w-2*pad, top, sz.W, top+bh), c.bg)
 		c.text(fb, sz.W-w-pad, top+fb.Metrics().Ascent.Ceil(), s, c.fg)
 	}
