@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -75,6 +76,10 @@ func TestPackagesInstallRunPurge(t *testing.T) {
 	// Users, directories, files.
 	for _, u := range []string{"dmpkiosk", "dmpbridge"} {
 		run(t, "getent", "passwd", u)
+	}
+	// The kiosk's user reaches the board's buses and a USB receipt printer.
+	if groups := strings.Fields(run(t, "id", "-nG", "dmpkiosk")); !hasAll(groups, "gpio", "spi", "i2c", "lp") {
+		t.Errorf("dmpkiosk's groups: %v", groups)
 	}
 	for path, want := range map[string]string{
 		"/etc/dmpkiosk/kiosk": "750 root dmpkiosk", "/var/lib/dmpkiosk/kiosk": "750 dmpkiosk dmpkiosk",
@@ -353,4 +358,13 @@ homologation = "TEST"
 			t.Errorf("%s left after purge", p)
 		}
 	}
+}
+
+func hasAll(set []string, want ...string) bool {
+	for _, w := range want {
+		if !slices.Contains(set, w) {
+			return false
+		}
+	}
+	return true
 }
