@@ -96,7 +96,8 @@ func (s *Session) draftReceipt(e *event.Event) *receipt.Receipt {
 	}
 	r := &receipt.Receipt{Establishment: s.Config.Receipt.Establishment, Lang: tag,
 		Patient: e.Patient.Traits.BirthName + " " + e.Patient.Traits.FirstName, Authorized: e.Consent.Authorization,
-		BrisDeGlaceOpposed: e.Consent.BrisDeGlaceOpposition, SAMUOpposed: e.Consent.EmergencyOpposition}
+		BrisDeGlaceOpposed: e.Consent.BrisDeGlaceOpposition, SAMUOpposed: e.Consent.EmergencyOpposition,
+		CreationRefused: e.Consent.Creation != nil && !*e.Consent.Creation}
 	if s.form.informedIn != "" {
 		r.PagesRead = s.form.pagesRead
 	}

@@ -86,6 +86,9 @@ func TestSessionReceiptPrinted(t *testing.T) {
 			t.Errorf("receipt lacks %q:\n%s", want, text)
 		}
 	}
+	if strings.Contains(text, "rechazado") {
+		t.Errorf("creation given, said refused:\n%s", text)
+	}
 	if strings.Contains(text, "1975") || strings.Contains(text, "INS") || strings.Contains(text, "17506") {
 		t.Errorf("identity on the receipt:\n%s", text)
 	}

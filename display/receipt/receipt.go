@@ -33,7 +33,10 @@ type Receipt struct {
 	// them (receipt.identity).
 	BirthDate, INS string
 	Outcome        string
-	Authorized     bool
+	// CreationRefused: the patient refused the DMP's creation (the
+	// regime before 2021, where it was asked).
+	CreationRefused bool
+	Authorized      bool
 	// The oppositions recorded.
 	BrisDeGlaceOpposed, SAMUOpposed bool
 	// PagesRead: the information pages the patient read on the kiosk (0:
@@ -77,6 +80,9 @@ func (r Receipt) Lines(set *lang.Set) []Line {
 		out = append(out, Line{Text: p.Sprintf("receipt.pending")})
 	case Identity:
 		out = append(out, Line{Text: p.Sprintf("receipt.identity")})
+	}
+	if r.CreationRefused {
+		out = append(out, Line{Text: p.Sprintf("receipt.creation.refused")})
 	}
 	pick := func(yes bool, a, b string) string {
 		if yes {
