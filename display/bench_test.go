@@ -48,7 +48,7 @@ func BenchmarkReceipt(b *testing.B) {
 	b.Run("floor", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := receipt.EncodeText(fr, receipt.Paper80); err != nil {
+			if _, err := receipt.EncodeText(fr, receipt.Paper80, receipt.DefaultCodePage); err != nil {
 				b.Fatal(err)
 			}
 		}

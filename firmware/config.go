@@ -16,7 +16,6 @@ import (
 
 	"dmpkiosk/display"
 	"dmpkiosk/display/lang"
-	"dmpkiosk/display/receipt"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
@@ -105,11 +104,8 @@ func LoadConfig(path string) (*Config, error) {
 		}
 	}
 	if c.Receipt.Printer != "" && c.Receipt.Printer != "page" {
-		if _, err := receipt.Open(c.Receipt.Printer); err != nil {
-			return nil, fmt.Errorf("configuration %s: receipt.printer: %w", path, err)
-		}
-		if _, err := receipt.PaperOf(c.Receipt.Paper); err != nil {
-			return nil, fmt.Errorf("configuration %s: receipt.paper: %w", path, err)
+		if _, err := OpenReceipts(c.Receipt, nil, nil); err != nil {
+			return nil, fmt.Errorf("configuration %s: %w", path, err)
 		}
 	}
 	if c.InfoCatalogs != "" {

@@ -27,6 +27,9 @@ type ReceiptConfig struct {
 	// Identity prints the patient's birth date and INS too (off: the
 	// receipt names the patient only).
 	Identity bool `toml:"identity"`
+	// CodePage is the printer's code page for text, by ESC t's number:
+	// 16 (WPC1252, when unsaid), 2 (PC850) or 19 (PC858).
+	CodePage int `toml:"code_page"`
 }
 
 // ReceiptOut takes a finished receipt.
@@ -41,13 +44,14 @@ type ReceiptOut interface {
 type PrinterOut struct {
 	Printer  receipt.Printer
 	Paper    receipt.Paper
+	CodePage int
 	Renderer *display.Renderer
 }
 
 // PrintReceipt implements ReceiptOut.
 func (p PrinterOut) PrintReceipt(ctx context.Context, r receipt.Receipt, set *lang.Set) error {
 	lines := r.Lines(set)
-	b, err := receipt.EncodeText(lines, p.Paper)
+	b, err := receipt.EncodeText(lines, p.Paper, p.CodePage)
 	if errors.Is(err, receipt.ErrNotInCodePage) {
 		b, err = receipt.EncodeRaster(p.Renderer.RenderReceipt(lines, p.Paper, lang.RightToLeft(r.Lang))), nil
 	}
@@ -80,7 +84,14 @@ func OpenReceipts(c ReceiptConfig, rend *display.Renderer, page ReceiptOut) (Rec
 	if err != nil {
 		return nil, err
 	}
-	return PrinterOut{Printer: p, Paper: paper, Renderer: rend}, nil
+	cp := c.CodePage
+	if cp == 0 {
+		cp = receipt.DefaultCodePage
+	}
+	if _, ok := receipt.CodePages[cp]; !ok {
+		return nil, fmt.Errorf("receipt.code_page %d : 2 (PC850), 16 (WPC1252) ou 19 (PC858)", cp)
+	}
+	return PrinterOut{Printer: p, Paper: paper, CodePage: cp, Renderer: rend}, nil
 }
 
 // draftReceipt is the receipt of the event just stored, before its

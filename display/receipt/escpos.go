@@ -16,10 +16,16 @@ const (
 	esc = 0x1B
 	gs  = 0x1D
 	lf  = 0x0A
-	// CodePage1252 is ESC t's number for Windows-1252 (WPC1252) on
-	// Epson's printers: the French, English and Spanish letters.
-	CodePage1252 = 16
 )
+
+// CodePages are the printer code pages a receipt is written in, by ESC
+// t's number on Epson's printers and the compatible ones: each holds the
+// French, English and Spanish letters. 16 (WPC1252) by default; 2
+// (PC850) and 19 (PC858, with €) for printers without it.
+var CodePages = map[int]*charmap.Charmap{2: charmap.CodePage850, 16: charmap.Windows1252, 19: charmap.CodePage858}
+
+// DefaultCodePage is WPC1252.
+const DefaultCodePage = 16
 
 // Paper is a roll width: its dots across and characters per line in the
 // printer's font A (12×24 dots).
@@ -50,12 +56,16 @@ func PaperOf(mm int) (Paper, error) {
 // page cannot print (Arabic): print it as an image (EncodeRaster).
 var ErrNotInCodePage = errors.New("receipt: text outside the printer's code page")
 
-// EncodeText is the receipt as ESC/POS text in code page 1252, wrapped
-// to the paper's columns, ended by a feed and a cut.
-func EncodeText(lines []Line, paper Paper) ([]byte, error) {
-	enc := charmap.Windows1252.NewEncoder()
+// EncodeText is the receipt as ESC/POS text in a code page (CodePages),
+// wrapped to the paper's columns, ended by a feed and a cut.
+func EncodeText(lines []Line, paper Paper, codePage int) ([]byte, error) {
+	cm, ok := CodePages[codePage]
+	if !ok {
+		return nil, fmt.Errorf("code page %d : 2 (PC850), 16 (WPC1252) ou 19 (PC858)", codePage)
+	}
+	enc := cm.NewEncoder()
 	var b bytes.Buffer
-	b.Write([]byte{esc, '@', esc, 't', CodePage1252})
+	b.Write([]byte{esc, '@', esc, 't', byte(codePage)})
 	for _, l := range lines {
 		if l.Rule {
 			b.WriteString(strings.Repeat("-", paper.Cols))

@@ -31,6 +31,9 @@ type Printed struct {
 // Text is the printed lines joined.
 func (p Printed) Text() string { return strings.Join(p.Lines, "\n") }
 
+// codePages are the printer's, by ESC t's number (Epson's table).
+var codePages = map[int]*charmap.Charmap{0: charmap.CodePage437, 2: charmap.CodePage850, 16: charmap.Windows1252, 19: charmap.CodePage858}
+
 // Decode reads one print job.
 func Decode(b []byte) (Printed, error) {
 	var out Printed
@@ -38,23 +41,15 @@ func Decode(b []byte) (Printed, error) {
 	codePage := 0 // PC437, the power-on default
 	bold := false
 	flush := func() error {
-		var t string
-		switch codePage {
-		case 16:
-			s, err := charmap.Windows1252.NewDecoder().Bytes(line.Bytes())
-			if err != nil {
-				return err
-			}
-			t = string(s)
-		case 0:
-			s, err := charmap.CodePage437.NewDecoder().Bytes(line.Bytes())
-			if err != nil {
-				return err
-			}
-			t = string(s)
-		default:
+		cm, ok := codePages[codePage]
+		if !ok {
 			return fmt.Errorf("code page %d not loaded in this printer", codePage)
 		}
+		s, err := cm.NewDecoder().Bytes(line.Bytes())
+		if err != nil {
+			return err
+		}
+		t := string(s)
 		out.Lines = append(out.Lines, t)
 		out.Bold = append(out.Bold, bold)
 		line.Reset()

@@ -30,8 +30,9 @@ func TestReceiptsAsPrinted(t *testing.T) {
 	}
 	for i, tag := range set.Tags() {
 		lines := sample(set, i)
-		for _, paper := range []receipt.Paper{receipt.Paper58, receipt.Paper80} {
-			b, err := receipt.EncodeText(lines, paper)
+		for k, paper := range []receipt.Paper{receipt.Paper58, receipt.Paper80} {
+			cp := []int{19, receipt.DefaultCodePage}[k] // PC858 on the small printer, WPC1252 on the other
+			b, err := receipt.EncodeText(lines, paper, cp)
 			if tag.String() == "ar" {
 				if !errors.Is(err, receipt.ErrNotInCodePage) {
 					t.Fatalf("Arabic as text: %v", err)
@@ -94,6 +95,13 @@ func sameImage(a, b *image.Gray) bool {
 	return true
 }
 
+// A code page the kiosk does not know is refused at once.
+func TestUnknownCodePage(t *testing.T) {
+	if _, err := receipt.EncodeText(sample(lang.Builtin(), 0), receipt.Paper80, 7); err == nil {
+		t.Fatal("code page 7 accepted")
+	}
+}
+
 // What a printer cannot print is an error, never taken for a receipt.
 func TestDecodeRefuses(t *testing.T) {
 	for name, b := range map[string][]byte{
@@ -119,7 +127,7 @@ func TestNetworkPrinter(t *testing.T) {
 		t.Fatal(err)
 	}
 	set := lang.Builtin()
-	b, _ := receipt.EncodeText(sample(set, 0), receipt.Paper80)
+	b, _ := receipt.EncodeText(sample(set, 0), receipt.Paper80, receipt.DefaultCodePage)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := p.Print(ctx, b); err != nil {
