@@ -7,6 +7,7 @@ import (
 	"image/draw"
 	"strings"
 	"sync"
+	"unicode"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/gobold"
@@ -137,34 +138,32 @@ func lineHeight(f font.Face) int { return f.Metrics().Height.Ceil() }
 // screens, shaped DejaVu Sans (shape.go) for right-to-left ones.
 type pen struct {
 	f            font.Face
-	sh           *shaper // nil: left to right, in f
+	r            *Renderer
+	rtl          bool // the screen is right to left: shaped, lines aligned right
 	bold         bool
-	px           float64
+	px           float64 // the shaper's size (the Go face's, large text included)
 	h, asc, desc int
 }
 
-// tline is one line a pen wrapped.
+// tline is one line a pen wrapped: text in the Go face, or shaped.
 type tline struct {
-	s      string
-	shaped shapedLine
+	s        string
+	shaped   shapedLine
+	isShaped bool
 }
 
 func (r *Renderer) pen(s Screen, bold bool, px float64) pen { return r.penDir(s.RTL, bold, px) }
 
 func (r *Renderer) penDir(rtl, bold bool, px float64) pen {
-	p := pen{f: r.face(bold, px), bold: bold, px: px}
+	p := pen{f: r.face(bold, px), r: r, rtl: rtl, bold: bold, px: px}
+	if r.large {
+		p.px *= 1.25
+	}
 	p.h, p.asc, p.desc = lineHeight(p.f), p.f.Metrics().Ascent.Ceil(), p.f.Metrics().Descent.Ceil()
 	if rtl {
-		r.shapeOnce.Do(func() { r.shaper, r.shapeErr = newShaper() })
-		if r.shapeErr != nil {
-			panic(r.shapeErr) // the embedded fonts always parse
-		}
-		if r.large {
-			p.px *= 1.25
-		}
-		p.sh = r.shaper
-		ext, _ := p.sh.faces[0].FontHExtents()
-		scale := p.px / float64(p.sh.faces[0].Upem())
+		sh := r.shape()
+		ext, _ := sh.faces[0].FontHExtents()
+		scale := p.px / float64(sh.faces[0].Upem())
 		p.asc = int(float64(ext.Ascender)*scale + 0.999)
 		p.desc = int(float64(-ext.Descender)*scale + 0.999)
 		p.h = p.asc + p.desc + int(float64(ext.LineGap)*scale+0.999)
@@ -172,36 +171,80 @@ func (r *Renderer) penDir(rtl, bold bool, px float64) pen {
 	return p
 }
 
+// shape is the renderer's shaper, made when first needed.
+func (r *Renderer) shape() *shaper {
+	r.shapeOnce.Do(func() { r.shaper, r.shapeErr = newShaper() })
+	if r.shapeErr != nil {
+		panic(r.shapeErr) // the embedded fonts always parse
+	}
+	return r.shaper
+}
+
+// needsShaping reports whether a left-to-right screen's text must be
+// shaped all the same: it holds a right-to-left letter, or one the Go
+// fonts lack (a language's own name in the language choice, say).
+func (p pen) needsShaping(s string) bool {
+	for _, c := range s {
+		if unicode.In(c, unicode.Arabic, unicode.Hebrew, unicode.Syriac, unicode.Thaana, unicode.Nko) {
+			return true
+		}
+		if _, ok := p.f.GlyphAdvance(c); !ok && unicode.IsGraphic(c) && !unicode.IsSpace(c) {
+			return true
+		}
+	}
+	return false
+}
+
 func (p pen) wrap(s string, w int) []tline {
 	var out []tline
-	if p.sh == nil {
+	if !p.rtl && !p.needsShaping(s) {
 		for _, l := range wrap(p.f, s, w) {
 			out = append(out, tline{s: l})
 		}
 		return out
 	}
-	for _, l := range p.sh.lines(s, p.bold, p.px, w, true) {
-		out = append(out, tline{shaped: l})
+	// A paragraph of its own direction: the screen's when right to left,
+	// else its first strong letter's.
+	rtl := p.rtl || firstStrongRTL(s)
+	for _, l := range p.r.shape().lines(s, p.bold, p.px, w, rtl) {
+		out = append(out, tline{shaped: l, isShaped: true})
 	}
 	return out
 }
 
+// firstStrongRTL reports whether a paragraph's first strong letter is
+// right to left.
+func firstStrongRTL(s string) bool {
+	for _, c := range s {
+		if unicode.In(c, unicode.Arabic, unicode.Hebrew, unicode.Syriac, unicode.Thaana, unicode.Nko) {
+			return true
+		}
+		if unicode.IsLetter(c) {
+			return false
+		}
+	}
+	return false
+}
+
 // width is a wrapped line's width in pixels.
 func (p pen) width(l tline) int {
-	if p.sh == nil {
+	if !l.isShaped {
 		return font.MeasureString(p.f, l.s).Ceil()
 	}
 	return l.shaped.width
 }
 
 // put draws a line in the box [left, left+width]: from its left edge, or
-// against its right edge when right to left.
+// against its right edge when the screen is right to left.
 func (p pen) put(c *canvas, l tline, left, width, baseline int, col color.RGBA) {
-	if p.sh == nil {
+	switch {
+	case !l.isShaped:
 		c.text(p.f, left, baseline, l.s, col)
-		return
+	case p.rtl:
+		p.r.shape().draw(c.img, l.shaped, left+width-l.shaped.width, baseline, col)
+	default:
+		p.r.shape().draw(c.img, l.shaped, left, baseline, col)
 	}
-	p.sh.draw(c.img, l.shaped, left+width-l.shaped.width, baseline, col)
 }
 
 // wrap breaks a paragraph into lines no wider than w; a word longer than a
@@ -430,7 +473,7 @@ func (r *Renderer) body(c *canvas, s Screen, sz Size, y, bottom int) Layout {
 	// At the lines' end: the right, or the left when right to left.
 	mark := func(s string, top int) {
 		w := font.MeasureString(fb, s).Ceil()
-		if bp.sh != nil {
+		if bp.rtl {
 			c.fill(image.Rect(0, top, w+2*pad, top+bh), c.bg)
 			c.text(fb, pad, top+fb.Metrics().Ascent.Ceil(), s, c.fg)
 			return

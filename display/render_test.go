@@ -200,3 +200,21 @@ func TestScreenText(t *testing.T) {
 		t.Error("a PIN leaked into the screen text")
 	}
 }
+
+// A left-to-right screen shapes the text the Go fonts cannot draw (a
+// language's own name in the language choice) and leaves the rest to them.
+func TestNeedsShaping(t *testing.T) {
+	r, err := NewRenderer(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.penDir(false, false, 16)
+	for s, want := range map[string]bool{"Français": false, "Español · ñ œ €": false, "العربية": true, "עברית": true, "Ελληνικά": false} {
+		if got := p.needsShaping(s); got != want {
+			t.Errorf("%q: %v", s, got)
+		}
+	}
+	if firstStrongRTL("(DMP) الملف") || !firstStrongRTL("« الملف » DMP") {
+		t.Error("a paragraph's direction is its first strong letter's")
+	}
+}
