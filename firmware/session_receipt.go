@@ -199,3 +199,27 @@ func grouped(v string) string {
 	}
 	return v[0:1] + " " + v[1:3] + " " + v[3:5] + " " + v[5:7] + " " + v[7:10] + " " + v[10:13] + " " + v[13:15]
 }
+
+// PrintTest prints a test ticket on the configured printer: the IT team
+// checks the paper, the cut and the accents (kiosk selftest). ok is false
+// when no printer is configured ("page" or none).
+func PrintTest(ctx context.Context, c ReceiptConfig, deviceID string, at time.Time) (ok bool, err error) {
+	if c.Printer == "" || c.Printer == "page" {
+		return false, nil
+	}
+	out, err := OpenReceipts(c, nil, nil)
+	if err != nil {
+		return true, err
+	}
+	p := out.(PrinterOut)
+	lines := []receipt.Line{{Text: c.Establishment, Bold: true, Big: true, Center: true},
+		{Text: "Test de l'imprimante de la borne " + deviceID, Bold: true, Center: true},
+		{Text: at.In(paris).Format("02/01/2006 15:04"), Center: true}, {Rule: true},
+		{Text: "Accents : é è ê à ç ù ô î À Ç"},
+		{Text: "Ce texte lisible, le papier coupé : l'imprimante est prête pour les reçus des patients."}}
+	b, err := receipt.EncodeText(lines, p.Paper, p.CodePage)
+	if err != nil {
+		return true, err
+	}
+	return true, p.Printer.Print(ctx, b)
+}

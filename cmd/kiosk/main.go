@@ -271,6 +271,15 @@ func selftestConfig(path string, now time.Time, check func(bool, string, string)
 	} else {
 		check(true, "serveur MQTT", cfg.Broker.URL+" accepte la borne")
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if has, err := firmware.PrintTest(ctx, cfg.Receipt, cfg.DeviceID, now); has {
+		if err != nil {
+			check(false, "imprimante des reçus", err.Error())
+		} else {
+			check(true, "imprimante des reçus", "ticket de test imprimé sur "+cfg.Receipt.Printer+" : vérifiez les accents et la coupe")
+		}
+	}
 	if cfg.Display.Display == "web" {
 		check(true, "écran", "vue web sur "+cfg.WebListen)
 		return

@@ -16,6 +16,7 @@ import (
 
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/cards"
+	"dmpkiosk/hwtest/printer"
 	"dmpkiosk/hwtest/standin"
 	"dmpkiosk/hwtest/system"
 	"dmpkiosk/provisioning"
@@ -167,6 +168,35 @@ func TestSelftestWithConfig(t *testing.T) {
 	out, _, code = run(t, "", "selftest", "--config", config)
 	if code != 1 || !strings.Contains(out, "ÉCHEC serveur MQTT") {
 		t.Fatalf("selftest with the broker down: exit %d\n%s", code, out)
+	}
+}
+
+// With a receipt printer configured, selftest prints a test ticket the IT
+// team reads (accents in the code page, the cut); a printer that does not
+// answer is a failure said in words.
+func TestSelftestPrintsATestTicket(t *testing.T) {
+	hwtest.StartPCSCD(t)
+	site := hwtest.NewSite(t, "kiosk-1")
+	m := site.StartMosquitto(t)
+	vp := printer.Start(t)
+	config, _ := writeConfig(t, site, m.URL())
+	body, _ := os.ReadFile(config)
+	withPrinter := func(spec string) {
+		os.WriteFile(config, append([]byte(`receipt = { printer = "`+spec+`", paper = 58, code_page = 2, establishment = "CHU TEST" }`+"\n"), body...), 0o644)
+	}
+	withPrinter("tcp:" + vp.Addr)
+	out, _, code := run(t, "", "selftest", "--config", config)
+	if code != 0 || !strings.Contains(out, "OK    imprimante des reçus") {
+		t.Fatalf("selftest with a printer: exit %d\n%s", code, out)
+	}
+	got := vp.Next(t, 10*time.Second)
+	if !strings.Contains(got.Text(), "Accents : é è ê à ç ù ô î À Ç") || !strings.Contains(got.Text(), "kiosk-1") || !got.Cut {
+		t.Fatalf("test ticket:\n%s", got.Text())
+	}
+	withPrinter("tcp:127.0.0.1:1")
+	out, _, code = run(t, "", "selftest", "--config", config)
+	if code != 1 || !strings.Contains(out, "ÉCHEC imprimante des reçus") || !strings.Contains(out, "injoignable") {
+		t.Fatalf("selftest with the printer off: exit %d\n%s", code, out)
 	}
 }
 
