@@ -84,4 +84,17 @@ func TestLanguageScreenAndReceiptPage(t *testing.T) {
 	if code, _ := get(t, srv.URL+"/receipt"); code != http.StatusNotFound {
 		t.Fatalf("the receipt kept after the next patient: %d", code)
 	}
+	// No patient follows: the page, which names the patient, goes after
+	// ReceiptKeep all the same.
+	keep := ReceiptKeep
+	ReceiptKeep = 100 * time.Millisecond
+	defer func() { ReceiptKeep = keep }()
+	s.PrintReceipt(context.Background(), r, set)
+	if code, _ := get(t, srv.URL+"/receipt"); code != 200 {
+		t.Fatalf("receipt page: %d", code)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if code, _ := get(t, srv.URL+"/receipt"); code != http.StatusNotFound {
+		t.Fatalf("the receipt kept past ReceiptKeep: %d", code)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"dmpkiosk/display"
 	"dmpkiosk/display/input"
@@ -53,15 +54,33 @@ type Server struct {
 	receipt []receipt.Line
 	recLang string
 	recRTL  bool
+	recGen  int // which receipt the expiry timer is for
 }
+
+// ReceiptKeep is how long the receipt page stays when no patient follows:
+// it names the patient.
+var ReceiptKeep = 5 * time.Minute
 
 // PrintReceipt keeps the receipt as the page the tablet prints
 // (firmware.ReceiptOut) and tells the open pages.
 func (s *Server) PrintReceipt(_ context.Context, r receipt.Receipt, set *lang.Set) error {
 	s.mu.Lock()
 	s.receipt, s.recLang, s.recRTL = r.Lines(set), r.Lang.String(), lang.RightToLeft(r.Lang)
+	s.recGen++
+	gen := s.recGen
 	s.mu.Unlock()
 	s.changed()
+	time.AfterFunc(ReceiptKeep, func() {
+		s.mu.Lock()
+		expired := s.recGen == gen && s.receipt != nil
+		if expired {
+			s.receipt = nil
+		}
+		s.mu.Unlock()
+		if expired {
+			s.changed()
+		}
+	})
 	return nil
 }
 
