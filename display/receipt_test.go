@@ -48,13 +48,13 @@ func TestGoldenReceipts(t *testing.T) {
 	rc := sampleReceipt(set, 0)
 	rc.Outcome, rc.CreationRefused, rc.Authorized = "", true, false
 	if text := receipt.Text(rc.Lines(set)); !strings.Contains(text, "Vous avez refusé la création de votre DMP.") ||
-		!strings.Contains(text, "votre DMP : refusé.") || strings.Contains(text, "créé.") {
+		!strings.Contains(text, "votre DMP\u00a0: refusé.") || strings.Contains(text, "créé.") {
 		t.Errorf("creation refused:\n%s", text)
 	}
 	rc = sampleReceipt(set, 0)
 	rc.BirthDate, rc.INS = "12/06/1975", "1 75 06 75 112 042 54"
 	text := receipt.Text(rc.Lines(set))
-	if !strings.Contains(text, "Né(e) le 12/06/1975") || !strings.Contains(text, "INS : 1 75 06") {
+	if !strings.Contains(text, "Né(e) le 12/06/1975") || !strings.Contains(text, "INS\u00a0: 1 75 06") {
 		t.Errorf("identity configured, not printed:\n%s", text)
 	}
 	goldenCompare(t, "receipt/fr-80-identity", r.RenderReceipt(rc.Lines(set), receipt.Paper80, false))

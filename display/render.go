@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
-	"strings"
 	"sync"
 	"unicode"
 
@@ -14,6 +13,8 @@ import (
 	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
+
+	"dmpkiosk/display/lang"
 )
 
 // Size is a panel the screens are laid out for.
@@ -253,7 +254,7 @@ func wrap(f font.Face, s string, w int) []string {
 	var lines []string
 	line := ""
 	fits := func(t string) bool { return font.MeasureString(f, t).Ceil() <= w }
-	for _, word := range strings.Fields(s) {
+	for _, word := range lang.Words(s) {
 		cand := word
 		if line != "" {
 			cand = line + " " + word

@@ -134,8 +134,8 @@ func TestSessionReceiptOfflineArabicAndPrinterGone(t *testing.T) {
 	os.WriteFile(dev, nil, 0o600)
 	next()
 	r.wait(display.KindQueued, "")
-	if text := printedOn(t, dev).Text(); !strings.Contains(text, "Né(e) le 12/06/1975") || !strings.Contains(text, "INS : 1 75 06 75 112 033 71") ||
-		!strings.Contains(text, "enregistrée ; elle sera") {
+	if text := printedOn(t, dev).Text(); !strings.Contains(text, "Né(e) le 12/06/1975") || !strings.Contains(text, "INS\u00a0: 1 75 06 75 112 033 71") ||
+		!strings.Contains(text, "enregistrée\u00a0; elle sera") {
 		t.Errorf("receipt with the identity configured:\n%s", text)
 	}
 	// The next patient; the printer unplugged meanwhile.

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -195,4 +196,10 @@ func (s *Set) Pages(t language.Tag) []Page {
 		}
 	}
 	return out
+}
+
+// Words splits text at its spaces, but not at a no-break space: French
+// puts one before : ; ? and !, which must not begin a line.
+func Words(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool { return r != '\u00a0' && r != '\u202f' && unicode.IsSpace(r) })
 }

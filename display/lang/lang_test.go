@@ -63,3 +63,16 @@ func TestEstablishmentAddsALanguage(t *testing.T) {
 		t.Fatalf("added language: %v %q", last, s.Name(last))
 	}
 }
+
+// French puts a no-break space before : ; ? and !: a line never begins
+// with one; ordinary spaces still separate words.
+func TestWordsKeepNoBreakSpaces(t *testing.T) {
+	got := Words("Accès de l'établissement\u00a0: autorisé.\tFin")
+	if len(got) != 5 || got[2] != "l'établissement\u00a0:" {
+		t.Fatalf("%q", got)
+	}
+	fr := Builtin().Printer(language.French).Sprintf("receipt.authorized")
+	if !strings.Contains(fr, "DMP\u00a0:") {
+		t.Fatalf("French catalog without its no-break space: %q", fr)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/text/encoding/charmap"
+
+	"dmpkiosk/display/lang"
 )
 
 // ESC/POS, as Epson's TM series and the compatible printers take it.
@@ -129,7 +131,7 @@ func finish(b *bytes.Buffer) []byte {
 func WrapRunes(text string, cols int) []string {
 	var out []string
 	line := []rune{}
-	for _, w := range strings.Fields(text) {
+	for _, w := range lang.Words(text) {
 		word := []rune(w)
 		switch {
 		case len(line) == 0:

@@ -135,7 +135,7 @@ func TestReceiptPageOnTheTablet(t *testing.T) {
 	s.do(chromedp.WaitVisible("#receipt"))
 	s.do(chromedp.Navigate(s.k.Web + "/receipt"))
 	got := s.evalString(`document.documentElement.lang + "|" + document.getElementById("receipt").innerText`)
-	for _, want := range []string{"fr|", "CHU de Sainte-Anne", "Accès de l'établissement à votre DMP : autorisé.", "lue en français (5 pages)", "monespacesante.fr"} {
+	for _, want := range []string{"fr|", "CHU de Sainte-Anne", "Accès de l'établissement à votre DMP\u00a0: autorisé.", "lue en français (5 pages)", "monespacesante.fr"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("receipt page lacks %q:\n%s", want, got)
 		}
