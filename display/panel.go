@@ -24,8 +24,9 @@ type Display struct {
 	r      *Renderer
 	panels []Panel
 
-	mu   sync.Mutex
-	last Screen
+	mu      sync.Mutex
+	last    Screen
+	layouts []Layout // what each panel showed of last
 }
 
 // New returns a display over the given panels.
@@ -39,14 +40,45 @@ func (d *Display) Show(s Screen) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.last = s
+	d.layouts = d.layouts[:0]
 	var errs []error
 	for _, p := range d.panels {
-		img, _ := d.r.Render(s, p.Size())
+		img, lay := d.r.Render(s, p.Size())
+		d.layouts = append(d.layouts, lay)
 		if err := p.Show(s, img); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// More is the Scroll that shows the next lines of the last screen where a
+// panel has not shown its end (the panel showing fewest lines decides);
+// ok is false when every panel has shown all of it. The panels where it
+// all fits are not moved by a Scroll.
+func (d *Display) More() (scroll int, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fewest := -1
+	for _, l := range d.layouts {
+		if l.First+l.Shown < l.Lines && l.Shown > 0 && (fewest < 0 || l.Shown < fewest) {
+			fewest, scroll, ok = l.Shown, l.First+l.Shown, true
+		}
+	}
+	return scroll, ok
+}
+
+// Less is the Scroll a screenful back; ok is false at the top.
+func (d *Display) Less() (scroll int, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fewest := -1
+	for _, l := range d.layouts {
+		if l.First > 0 && (fewest < 0 || l.Shown < fewest) {
+			fewest, scroll, ok = l.Shown, max(0, l.First-max(1, l.Shown)), true
+		}
+	}
+	return scroll, ok
 }
 
 // Last is the screen shown last.

@@ -218,3 +218,57 @@ func TestNeedsShaping(t *testing.T) {
 		t.Error("a paragraph's direction is its first strong letter's")
 	}
 }
+
+type sizedPanel struct{ sz Size }
+
+func (p sizedPanel) Size() Size                     { return p.sz }
+func (p sizedPanel) Show(Screen, image.Image) error { return nil }
+
+// A long page on the OLED beside the tablet: More scrolls by what the
+// OLED shows until its end, the tablet (which shows it all) unmoved; Less
+// comes back up.
+func TestDisplayMoreAndLess(t *testing.T) {
+	r, err := NewRenderer(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(r, sizedPanel{Tablet}, sizedPanel{OLED})
+	sc := InfoPage(st, lang.Builtin(), lang.Default, 0)
+	d.Show(sc)
+	var scrolls []int
+	for {
+		next, ok := d.More()
+		if !ok {
+			break
+		}
+		if len(scrolls) > 0 && next <= scrolls[len(scrolls)-1] || len(scrolls) > 50 {
+			t.Fatalf("scrolls %v then %d", scrolls, next)
+		}
+		scrolls = append(scrolls, next)
+		sc.Scroll = next
+		d.Show(sc)
+		if _, lay := r.Render(sc, Tablet); lay.First != 0 {
+			t.Fatalf("the tablet moved: %+v", lay)
+		}
+	}
+	_, lay := r.Render(sc, OLED)
+	if len(scrolls) < 2 || lay.First+lay.Shown != lay.Lines {
+		t.Fatalf("the OLED's end not reached: scrolls %v, %+v", scrolls, lay)
+	}
+	for range scrolls {
+		back, ok := d.Less()
+		if !ok {
+			t.Fatal("no way back up")
+		}
+		sc.Scroll = back
+		d.Show(sc)
+	}
+	if _, ok := d.Less(); ok || sc.Scroll != 0 {
+		t.Fatalf("not back at the top: scroll %d", sc.Scroll)
+	}
+	// A screen every panel shows whole has nothing more.
+	d.Show(Error(st, "Erreur", "Réessayez."))
+	if _, ok := d.More(); ok {
+		t.Fatal("more of a screen that fits")
+	}
+}

@@ -121,6 +121,7 @@ type consentForm struct {
 	// The information the patient read: the language under the cursor or
 	// chosen, the page shown, how many pages were shown.
 	lang, page, pagesRead int
+	scroll                int    // the first line of the page shown (small panels)
 	informedIn            string // the language chosen, "" when no pages were shown
 }
 

@@ -12,6 +12,47 @@ import (
 	"dmpkiosk/display/lang"
 )
 
+// next is the next screen shown.
+func (r *memRig) next() display.Screen {
+	r.t.Helper()
+	select {
+	case sc := <-r.screens.ch:
+		r.last = sc
+		return sc
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("no screen")
+	}
+	return display.Screen{}
+}
+
+// nextPage presses Valider until another information page shows, the
+// small panel's scrolling on the way, and returns it.
+func (r *memRig) nextPage() display.Screen {
+	r.t.Helper()
+	title := r.last.Title
+	for range 50 {
+		r.press(valider)
+		if sc := r.next(); sc.Kind != display.KindInfo || sc.Title != title {
+			return sc
+		}
+	}
+	r.t.Fatal("the information's pages never turn")
+	return display.Screen{}
+}
+
+// readInformation presses Valider through the information up to the
+// first question.
+func (r *memRig) readInformation() {
+	r.t.Helper()
+	for range 200 {
+		r.press(valider)
+		if sc := r.next(); sc.Kind == display.KindConsent {
+			return
+		}
+	}
+	r.t.Fatal("the information never ends")
+}
+
 func infoPages(set *lang.Set) func(*Config) {
 	return func(c *Config) { c.InfoPages, c.langs = true, set }
 }
@@ -45,11 +86,23 @@ func TestSessionInformationPages(t *testing.T) {
 	r.press(non)
 	r.wait(display.KindLanguage, "Choose your language")
 	r.press(valider)
-	if sc := r.wait(display.KindInfo, "shared medical record"); sc.Lang != "en" || sc.RTL {
-		t.Fatalf("English page: lang %q rtl %v", sc.Lang, sc.RTL)
+	first := r.wait(display.KindInfo, "shared medical record")
+	if first.Lang != "en" || first.RTL || first.Scroll != 0 {
+		t.Fatalf("English page: lang %q rtl %v scroll %d", first.Lang, first.RTL, first.Scroll)
 	}
+	// The OLED shows a few lines: Valider shows the rest of the page
+	// first, Non goes back up.
 	r.press(valider)
-	r.wait(display.KindInfo, "Who can read it?")
+	if sc := r.next(); sc.Title != first.Title || sc.Scroll == 0 {
+		t.Fatalf("Valider on a page the panel cannot show whole: %q scroll %d", sc.Title, sc.Scroll)
+	}
+	r.press(non)
+	if sc := r.next(); sc.Title != first.Title || sc.Scroll != 0 {
+		t.Fatalf("Non back up: %q scroll %d", sc.Title, sc.Scroll)
+	}
+	if sc := r.nextPage(); sc.Title != "Who can read it?" {
+		t.Fatalf("the second page: %q", sc.Title)
+	}
 	r.press(non)
 	r.wait(display.KindInfo, "Page 1 of 6")
 	r.press(input.Event{Key: '0'})
@@ -59,13 +112,17 @@ func TestSessionInformationPages(t *testing.T) {
 	if sc.Lang != "ar" || !sc.RTL {
 		t.Fatalf("Arabic page: lang %q rtl %v", sc.Lang, sc.RTL)
 	}
-	for range 5 {
-		r.press(valider)
+	for range 4 {
+		r.nextPage()
 	}
 	// The establishment gave its page in French only: French it is.
-	r.wait(display.KindInfo, "hall A")
-	r.press(valider)
-	r.wait(display.KindConsent, "pages d'information lues")
+	if sc := r.nextPage(); !strings.Contains(sc.Text(), "hall A") {
+		t.Fatalf("the establishment's page: %q", sc.Text())
+	}
+	r.readInformation()
+	if sc := r.last; !strings.Contains(sc.Text(), "pages d'information lues") {
+		t.Fatalf("the first question: %q", sc.Text())
+	}
 	r.press(oui, oui, valider, valider)
 	r.wait(display.KindQueued, "")
 	if evs := r.stored(); len(evs) != 1 || !evs[0].Consent.Informed {

@@ -100,6 +100,7 @@ type memRig struct {
 	link    *memLink
 	ob      *Outbox
 	virtual map[string]func() (cards.Card, error)
+	last    display.Screen // the last screen waited for or read
 }
 
 var (
@@ -174,7 +175,8 @@ func (r *memRig) remove(slot int) {
 
 func (r *memRig) wait(kind display.Kind, want string) display.Screen {
 	r.t.Helper()
-	return waitScreen(r.t, r.screens.ch, kind, want, 10*time.Second)
+	r.last = waitScreen(r.t, r.screens.ch, kind, want, 10*time.Second)
+	return r.last
 }
 
 func (r *memRig) press(evs ...input.Event) {

@@ -66,10 +66,7 @@ func TestSessionReceiptPrinted(t *testing.T) {
 	r := newMemRig(t, "legacy", time.Minute, cfg, infoPages(lang.Builtin()))
 	r.toLanguage()
 	r.press(input.Event{Key: '3'})
-	for range 5 {
-		r.press(valider)
-	}
-	r.wait(display.KindConsent, "informé")
+	r.readInformation()
 	r.press(oui, oui, oui, valider, oui) // informed, creation, access, no bris de glace opposition, SAMU opposed
 	r.wait(display.KindSending, "")
 	p, _, err := r.ob.Head(context.Background())
@@ -110,9 +107,7 @@ func TestSessionReceiptOfflineArabicAndPrinterGone(t *testing.T) {
 	r.link.online.Store(false)
 	r.toLanguage()
 	r.press(input.Event{Key: '4'})
-	for range 5 {
-		r.press(valider)
-	}
+	r.readInformation()
 	r.press(oui, oui, valider, valider)
 	r.wait(display.KindQueued, "")
 	got := printedOn(t, dev)
@@ -126,9 +121,7 @@ func TestSessionReceiptOfflineArabicAndPrinterGone(t *testing.T) {
 		r.press(non)
 		r.wait(display.KindLanguage, "")
 		r.press(valider)
-		for range 5 {
-			r.press(valider)
-		}
+		r.readInformation()
 		r.press(oui, oui, valider, valider)
 	}
 	os.WriteFile(dev, nil, 0o600)

@@ -216,7 +216,7 @@ func (s *Session) inputLanguage(_ context.Context, in input.Event) state {
 		s.form.lang = int(in.Key - '1')
 		fallthrough
 	case in.Button == input.Oui || in.Button == input.Valider || in.Key == '#':
-		s.form.page = 0
+		s.form.page, s.form.scroll = 0, 0
 		s.form.informedIn = tags[s.form.lang].String()
 		return s.showInfo()
 	default:
@@ -229,23 +229,33 @@ func (s *Session) inputLanguage(_ context.Context, in input.Event) state {
 func (s *Session) showInfo() state {
 	set := s.Config.Languages()
 	s.form.pagesRead = max(s.form.pagesRead, s.form.page+1)
-	s.show(display.InfoPage(s.status(), set, set.Tags()[s.form.lang], s.form.page))
+	sc := display.InfoPage(s.status(), set, set.Tags()[s.form.lang], s.form.page)
+	sc.Scroll = s.form.scroll
+	s.show(sc)
 	return stInfo
 }
 
-// inputInfo: Valider or Oui turns the page (after the last, the
-// questions), Non goes back, 0 chooses the language again.
+// inputInfo: Valider or Oui shows the rest of the page where a small
+// panel has not shown it all, else turns the page (after the last, the
+// questions); Non goes back the same way; 0 chooses the language again.
 func (s *Session) inputInfo(_ context.Context, in input.Event) state {
 	set := s.Config.Languages()
 	switch {
 	case in.Button == input.Oui || in.Button == input.Valider || in.Key == '#':
+		if next, ok := s.Display.More(); ok {
+			s.form.scroll = next
+			return s.showInfo()
+		}
 		if s.form.page+1 >= len(set.Pages(set.Tags()[s.form.lang])) {
 			return s.askQuestions()
 		}
-		s.form.page++
+		s.form.page, s.form.scroll = s.form.page+1, 0
+		return s.showInfo()
+	case in.Button == input.Non && s.form.scroll > 0:
+		s.form.scroll, _ = s.Display.Less()
 		return s.showInfo()
 	case in.Button == input.Non && s.form.page > 0:
-		s.form.page--
+		s.form.page, s.form.scroll = s.form.page-1, 0
 		return s.showInfo()
 	case in.Button == input.Non || in.Key == '0':
 		s.show(display.LanguageChoice(s.status(), set, s.form.lang))
