@@ -63,9 +63,18 @@ type scenario struct {
 
 func start(t *testing.T, regime string, kioskConf ...string) *scenario {
 	t.Helper()
+	return startWith(t, system.BridgeOptions{Regime: regime}, kioskConf...)
+}
+
+// startWith starts the system with a bridge of those options (the test
+// GAM's patients added).
+func startWith(t *testing.T, o system.BridgeOptions, kioskConf ...string) *scenario {
+	t.Helper()
 	hwtest.StartPCSCD(t)
+	regime := o.Regime
 	s := &scenario{t: t, name: strings.TrimPrefix(t.Name(), "Test"), regime: regime}
-	s.b = system.StartBridge(t, bins["bridge"], system.BridgeOptions{Regime: regime, GAM: gamPatients})
+	o.GAM = gamPatients
+	s.b = system.StartBridge(t, bins["bridge"], o)
 	s.k = system.StartKiosk(t, bins, s.b, "kiosk-1", regime, kioskConf...)
 	// The admin web's certificate is from the test's own authority.
 	ctx := hwtest.Browser(t, 1100, 820, 3*time.Minute, chromedp.Flag("ignore-certificate-errors", true))

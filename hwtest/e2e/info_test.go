@@ -10,6 +10,7 @@ import (
 
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/hwtest/printer"
+	"dmpkiosk/hwtest/system"
 )
 
 // evalString runs js in the kiosk's tab.
@@ -154,4 +155,19 @@ func TestReceiptPageOnTheTablet(t *testing.T) {
 	if body := s.evalString(`document.body.innerText`); !strings.Contains(body, "pas de reçu") {
 		t.Fatalf("the last patient's receipt still served: %q", body)
 	}
+}
+
+// INSi slow to answer: the screen says what it waits for and counts the
+// seconds, a bar filling, until INSi's traits come.
+func TestProgressWhileINSiIsSlow(t *testing.T) {
+	s := startWith(t, system.BridgeOptions{Regime: dmpsim.Current, INSiLatency: 3 * time.Second})
+	s.cards("vitale-seul", "cps-medecin", "1234#", "MARTIN")
+	s.press("oui")
+	s.see("Quelle pièce")
+	s.press("valider")
+	s.see("Réponse du téléservice INSi : 1 s")
+	s.see("Réponse du téléservice INSi : 2 s")
+	s.screenshot(s.ctx, "kiosk-insi-waiting")
+	s.identical()
+	s.see("Choisissez votre langue")
 }
