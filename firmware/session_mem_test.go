@@ -311,7 +311,10 @@ func TestSessionResultArrivesLate(t *testing.T) {
 	r.insert(1, "cps-medecin")
 	consentSingle(r)
 	r.wait(display.KindQueued, "sera transmis")
+	// Each card's removal handled before the result comes (the loop takes
+	// whichever is ready first).
 	r.remove(1)
+	r.wait(display.KindIdle, "")
 	r.remove(0)
 	r.wait(display.KindIdle, "")
 	p, ok, err := r.ob.Head(context.Background())
