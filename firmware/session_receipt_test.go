@@ -44,17 +44,18 @@ func (r *memRig) toLanguage() {
 func printedOn(t *testing.T, dev string) printer.Printed {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	var err error
 	for time.Now().Before(deadline) {
-		if b, _ := os.ReadFile(dev); len(b) > 0 && b[len(b)-1] == 0 { // the cut ends a job
-			got, err := printer.Decode(b)
-			if err != nil {
-				t.Fatal(err)
+		// A job read while it is being written does not decode yet.
+		if b, _ := os.ReadFile(dev); len(b) > 0 {
+			var got printer.Printed
+			if got, err = printer.Decode(b); err == nil && got.Cut {
+				return got
 			}
-			return got
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("nothing printed")
+	t.Fatalf("nothing printed whole: %v", err)
 	return printer.Printed{}
 }
 
