@@ -14,8 +14,8 @@ import (
 	"dmpkiosk/firmware/event"
 )
 
-// ReceiptConfig is the [receipt] section: where the patient's receipt
-// goes at the end of their session.
+// ReceiptConfig is the receipt table of kiosk.toml: where the patient's
+// receipt goes at the end of their session.
 type ReceiptConfig struct {
 	// Printer: "" (none), "page" (a page the tablet prints, on the web
 	// view), "usb:/dev/usb/lp0" or "tcp:host:9100" (an ESC/POS printer).
@@ -39,8 +39,8 @@ type ReceiptOut interface {
 	ClearReceipt()
 }
 
-// PrinterOut prints receipts on an ESC/POS printer: as text in code page
-// 1252 when it holds every letter, else as the rendered image.
+// PrinterOut prints receipts on an ESC/POS printer: as text in its code
+// page when that holds every letter, else as the rendered image.
 type PrinterOut struct {
 	Printer  receipt.Printer
 	Paper    receipt.Paper
