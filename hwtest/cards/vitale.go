@@ -22,6 +22,9 @@ type VitalePerson struct {
 	// Sex is the profile's truth for a person without a NIR (the card
 	// does not say; INSi's answer does).
 	Sex string
+	// UnknownToINSi: INSi does not know this NIR (the Vitale search finds
+	// nobody), and the traits search decides.
+	UnknownToINSi bool
 }
 
 // VitaleProfile is a virtual Vitale 2 card as data, laid out by VitaleCard
@@ -190,6 +193,12 @@ var VitaleProfiles = []VitaleProfile{
 	}},
 	{Name: "vitale-cle-invalide", Serial: "0123456706", ValidFrom: "20220101", People: []VitalePerson{
 		{Surname: "PETIT", FirstName: "LOUIS", BirthDate: "19900307", Rank: 1, Quality: "00", NIR: "1900375056123", BadKey: true},
+	}},
+	// The name and birth date of INSi's public homonyms (the two DE VINCI
+	// LEONARDO of the CNDA cases) under a NIR INSi does not know: the
+	// traits search answers 02 until the birth place is given.
+	{Name: "vitale-homonyme", Serial: "0123456708", ValidFrom: "20240301", People: []VitalePerson{
+		{Surname: "DE VINCI", FirstName: "LEONARDO", BirthDate: "20140201", Rank: 1, Quality: "00", NIR: "1140263220999", UnknownToINSi: true},
 	}},
 	{Name: "vitale-expiree", Serial: "0123456707", ValidFrom: "20080101", Until: "20180101", People: []VitalePerson{
 		{Surname: "ROUX", FirstName: "CLAIRE", BirthDate: "19550720", Rank: 1, Quality: "00", NIR: "2550713055321"},

@@ -592,3 +592,46 @@ func TestSignedInOncePatientsFollow(t *testing.T) {
 	s.see("MARTIN")
 	s.auditIntact()
 }
+
+// Homonyms at INSi (CR 02): the card's NIR unknown to INSi, its traits
+// those of two people; the kiosk asks the birth place, the professional
+// types it, INSi finds one, whose traits are confirmed against the
+// passport: the identity is qualified under INSi's INS, not the card's,
+// and the access to the DMP recorded under it.
+func TestINSiHomonymsNeedTheBirthPlace(t *testing.T) {
+	s := start(t, dmpsim.Current)
+	s.cards("vitale-homonyme", "cps-medecin", "1234#", "DE VINCI")
+	s.press("oui")
+	s.see("Quelle pièce")
+	s.press("valider") // passport
+	s.see("Plusieurs identités possibles")
+	s.pin("63220")
+	s.see("Code : 63220")
+	s.screenshot(s.ctx, "kiosk-birth-place")
+	s.press("valider")
+	s.see("Identité INSi")
+	s.see("Lieu de naissance : 63220")
+	s.see("LEONARDO PIERO")
+	s.identical()
+	s.consent()
+	s.see("Autorisation enregistrée") // her DMP, under INSi's INS
+	id, st := s.onlyEvent()
+	if st != [2]string{"done", "authorized"} {
+		t.Fatalf("journal %s: %v", id, st)
+	}
+	var identity string
+	var payload []byte
+	s.b.JournalRow(t, `SELECT identity FROM events WHERE id = '`+id+`'`, &identity)
+	s.b.JournalRow(t, `SELECT payload FROM events WHERE id = '`+id+`'`, &payload)
+	var e event.Event
+	if err := json.Unmarshal(payload, &e); err != nil || e.Patient.INS == nil {
+		t.Fatalf("the event: %v", err)
+	}
+	if identity != "qualifiée" || !strings.HasPrefix(e.Patient.INS.Value, "1140263220833") || len(e.Patient.INS.Value) != 15 {
+		t.Fatalf("identity %q, INS %+v", identity, e.Patient.INS)
+	}
+	if calls := s.b.INSi.Calls(); calls < 3 {
+		t.Errorf("%d INSi calls: the Vitale search, the traits (02), the traits with the birth place", calls)
+	}
+	s.auditIntact()
+}

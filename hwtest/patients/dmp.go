@@ -9,6 +9,7 @@ import (
 
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/hwtest/cards"
 	"dmpkiosk/ins"
 )
@@ -71,6 +72,22 @@ func DMP() ([]dmpsim.Person, error) {
 			}
 			if len(ids) > 0 {
 				out = append(out, dmpsim.Person{IDs: ids, Demographics: d})
+			}
+		}
+	}
+	// A card's person INSi does not know by their card has homonyms among
+	// INSi's public identities: each has a DMP under the INS INSi gives.
+	for _, p := range cards.VitaleProfiles {
+		for _, v := range p.People {
+			if !v.UnknownToINSi {
+				continue
+			}
+			name, _ := ins.NormalizeName(v.Surname)
+			for _, h := range insisim.Public() {
+				if h.Traits.BirthName == name && strings.ReplaceAll(h.Traits.BirthDate, "-", "") == v.BirthDate {
+					out = append(out, dmpsim.Person{IDs: []dmp.PatientID{{Root: ins.OIDNIR, Extension: h.INS.Matricule.Number + h.INS.Matricule.Key}},
+						Demographics: dmp.Demographics{BirthName: h.Traits.BirthName, FirstName: h.Traits.FirstNames[0], Sex: h.Traits.Sex, BirthDate: v.BirthDate}})
+				}
 			}
 		}
 	}

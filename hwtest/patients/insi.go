@@ -14,15 +14,15 @@ import (
 // INSi are the virtual Vitale cards' patients as INSi knows them,
 // for the INSi simulator: those with a NIR under it, the others (children)
 // with an INS of their own, a fictitious NIR born in Paris (75056) made
-// from their sex and birth date. Cards with a wrong key on purpose are
-// left out.
+// from their sex and birth date. Cards with a wrong key on purpose, and
+// the people INSi is not to know by their card, are left out.
 func INSi() ([]insisim.Person, error) {
 	var out []insisim.Person
 	order := 900
 	for _, p := range cards.VitaleProfiles {
 		insured := p.People[0].NIR // the profiles list the insured person first
 		for _, v := range p.People {
-			if v.BadKey {
+			if v.BadKey || v.UnknownToINSi {
 				continue
 			}
 			name, err := ins.NormalizeName(v.Surname)
