@@ -200,6 +200,10 @@ var VitaleProfiles = []VitaleProfile{
 	{Name: "vitale-homonyme", Serial: "0123456708", ValidFrom: "20240301", People: []VitalePerson{
 		{Surname: "DE VINCI", FirstName: "LEONARDO", BirthDate: "20140201", Rank: 1, Quality: "00", NIR: "1140263220999", UnknownToINSi: true},
 	}},
+	// Someone INSi knows neither by their card nor by their traits (CR 01).
+	{Name: "vitale-inconnue", Serial: "0123456709", ValidFrom: "20250105", People: []VitalePerson{
+		{Surname: "QUINTAL", FirstName: "ARMELLE", BirthDate: "19910714", Rank: 1, Quality: "00", NIR: "2910775056123", UnknownToINSi: true},
+	}},
 	{Name: "vitale-expiree", Serial: "0123456707", ValidFrom: "20080101", Until: "20180101", People: []VitalePerson{
 		{Surname: "ROUX", FirstName: "CLAIRE", BirthDate: "19550720", Rank: 1, Quality: "00", NIR: "2550713055321"},
 	}},

@@ -635,3 +635,33 @@ func TestINSiHomonymsNeedTheBirthPlace(t *testing.T) {
 	}
 	s.auditIntact()
 }
+
+// Someone INSi does not know (CR 01): the kiosk says so, and what to
+// check; the identity stays provisional; the bridge's own lookup finds
+// nobody either: "Identité à vérifier", no DMP transaction.
+func TestINSiDoesNotKnowThePatient(t *testing.T) {
+	s := start(t, dmpsim.Current)
+	s.cards("vitale-inconnue", "cps-medecin", "1234#", "QUINTAL")
+	s.press("oui")
+	s.see("Quelle pièce")
+	s.press("valider")
+	s.see("Identité non trouvée par l'INSi")
+	s.see("Vérifiez l'orthographe des noms")
+	s.screenshot(s.ctx, "kiosk-insi-not-found")
+	s.press("valider")
+	s.consent()
+	s.see("Identité à vérifier")
+	id, st := s.onlyEvent()
+	if st != [2]string{"done", "identity-check"} {
+		t.Fatalf("journal %s: %v", id, st)
+	}
+	if got := s.dmpTrace(); got != "" {
+		t.Fatalf("a DMP transaction for an identity INSi does not know: %q", got)
+	}
+	var lookups int
+	s.b.JournalRow(t, `SELECT count(*) FROM lookups WHERE device = 'kiosk-1' AND outcome = 'not-found'`, &lookups)
+	if lookups != 1 {
+		t.Errorf("%d not-found lookups kept", lookups)
+	}
+	s.auditIntact()
+}

@@ -104,12 +104,13 @@ type WithINS struct {
 	Traits ins.Traits
 }
 
-// AllWithINS lists the virtual cards' people who have an INS of their own.
+// AllWithINS lists the virtual cards' people who have an INS of their own
+// (INSi knows them by it).
 func AllWithINS() []WithINS {
 	var out []WithINS
 	for _, p := range cards.VitaleProfiles {
 		for _, v := range p.People {
-			if v.NIR == "" || v.BadKey {
+			if v.NIR == "" || v.BadKey || v.UnknownToINSi {
 				continue
 			}
 			n, err := ins.ParseNIR13(v.NIR)
