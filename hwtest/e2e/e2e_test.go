@@ -300,6 +300,21 @@ func (s *scenario) onlyEvent() (string, [2]string) {
 	return "", [2]string{}
 }
 
+// kept is an event as the journal keeps it: its identity status and its
+// payload, which must name an INS.
+func (s *scenario) kept(id string) (string, event.Event) {
+	s.t.Helper()
+	var identity string
+	var payload []byte
+	s.b.JournalRow(s.t, `SELECT identity FROM events WHERE id = '`+id+`'`, &identity)
+	s.b.JournalRow(s.t, `SELECT payload FROM events WHERE id = '`+id+`'`, &payload)
+	var e event.Event
+	if err := json.Unmarshal(payload, &e); err != nil || e.Patient.INS == nil {
+		s.t.Fatalf("the event %s: %v", id, err)
+	}
+	return identity, e
+}
+
 func insOf(nir13 string) dmp.PatientID {
 	n, _ := ins.ParseNIR13(nir13)
 	return dmp.PatientID{Root: ins.OIDNIR, Extension: n.String()}
@@ -482,8 +497,7 @@ func TestINSiQualifiedChild(t *testing.T) {
 	if st != [2]string{"done", "authorized"} {
 		t.Fatalf("journal %s: %v", id, st)
 	}
-	var identity string
-	s.b.JournalRow(t, `SELECT identity FROM events WHERE id = '`+id+`'`, &identity)
+	identity, e := s.kept(id)
 	if identity != "qualifiée" {
 		t.Fatalf("the event's identity: %q", identity)
 	}
@@ -497,12 +511,6 @@ func TestINSiQualifiedChild(t *testing.T) {
 	}
 	// The GAM told: LÉA found by the PDQ query, her INS, a validated
 	// identity (PID-32), her DMP answers.
-	var payload []byte
-	s.b.JournalRow(t, `SELECT payload FROM events WHERE id = '`+id+`'`, &payload)
-	var e event.Event
-	if err := json.Unmarshal(payload, &e); err != nil || e.Patient.INS == nil {
-		t.Fatalf("the event: %v", err)
-	}
 	for deadline := time.Now().Add(20 * time.Second); s.b.GAM.Patient("100001").Updates == 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the GAM was not told\n%s", s.b.Log)
@@ -619,14 +627,7 @@ func TestINSiHomonymsNeedTheBirthPlace(t *testing.T) {
 	if st != [2]string{"done", "authorized"} {
 		t.Fatalf("journal %s: %v", id, st)
 	}
-	var identity string
-	var payload []byte
-	s.b.JournalRow(t, `SELECT identity FROM events WHERE id = '`+id+`'`, &identity)
-	s.b.JournalRow(t, `SELECT payload FROM events WHERE id = '`+id+`'`, &payload)
-	var e event.Event
-	if err := json.Unmarshal(payload, &e); err != nil || e.Patient.INS == nil {
-		t.Fatalf("the event: %v", err)
-	}
+	identity, e := s.kept(id)
 	if identity != "qualifiée" || !strings.HasPrefix(e.Patient.INS.Value, "1140263220833") || len(e.Patient.INS.Value) != 15 {
 		t.Fatalf("identity %q, INS %+v", identity, e.Patient.INS)
 	}
