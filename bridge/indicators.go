@@ -9,6 +9,7 @@ import (
 
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/ins"
+	"dmpkiosk/provisioning"
 )
 
 // IndicatorQuery chooses what the infocentre counts: events received in
@@ -184,13 +185,8 @@ func periodOf(q IndicatorQuery, at time.Time, loc *time.Location) string {
 	return at.Format("2006-01-02")
 }
 
-var paris = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Paris")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()
+// paris is where the days begin.
+var paris = provisioning.Paris
 
 // checkIndicatorQuery refuses a query that cannot be answered.
 func checkIndicatorQuery(q IndicatorQuery) error {

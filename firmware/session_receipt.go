@@ -12,6 +12,7 @@ import (
 	"dmpkiosk/display/lang"
 	"dmpkiosk/display/receipt"
 	"dmpkiosk/firmware/event"
+	"dmpkiosk/provisioning"
 )
 
 // ReceiptConfig is the receipt table of kiosk.toml: where the patient's
@@ -131,7 +132,7 @@ func (s *Session) printReceipt(outcome string) {
 		return
 	}
 	r.Outcome = outcome
-	r.At = s.now().In(paris)
+	r.At = s.now().In(provisioning.Paris)
 	out, set := s.Receipts, s.Config.Languages()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
@@ -183,14 +184,6 @@ func receiptOutcome(o string, r *receipt.Receipt) (string, bool) {
 	return "", false
 }
 
-var paris = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Paris")
-	if err != nil {
-		return time.Local
-	}
-	return l
-}()
-
 // grouped writes a 15-digit INS as it is read aloud and printed on the
 // Vitale card: sex, year, month, department, commune, order, key.
 func grouped(v string) string {
@@ -214,7 +207,7 @@ func PrintTest(ctx context.Context, c ReceiptConfig, deviceID string, at time.Ti
 	p := out.(PrinterOut)
 	lines := []receipt.Line{{Text: c.Establishment, Bold: true, Big: true, Center: true},
 		{Text: "Test de l'imprimante de la borne " + deviceID, Bold: true, Center: true},
-		{Text: at.In(paris).Format("02/01/2006 15:04"), Center: true}, {Rule: true},
+		{Text: at.In(provisioning.Paris).Format("02/01/2006 15:04"), Center: true}, {Rule: true},
 		{Text: "Accents : é è ê à ç ù ô î À Ç"},
 		{Text: "Ce texte lisible, le papier coupé : l'imprimante est prête pour les reçus des patients."}}
 	b, err := receipt.EncodeText(lines, p.Paper, p.CodePage)

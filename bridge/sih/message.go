@@ -17,6 +17,7 @@ import (
 	"dmpkiosk/bridge/hl7"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/ins"
+	"dmpkiosk/provisioning"
 )
 
 // Domain is an assigning authority (CX-4): namespace, universal id, its type.
@@ -118,15 +119,7 @@ func insNamespace(oid string) string {
 	return "ASIP-SANTE-INS-NIR"
 }
 
-func ts(t time.Time) string { return t.In(paris).Format("20060102150405") }
-
-var paris = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Paris")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()
+func ts(t time.Time) string { return t.In(provisioning.Paris).Format("20060102150405") }
 
 func (r Receiver) charset() string {
 	if r.Charset == Latin1 {
@@ -156,7 +149,7 @@ func A31(s Sender, r Receiver, control string, at time.Time, p Patient) ([]byte,
 	if p.INS != nil {
 		d := ""
 		if !p.INSiDate.IsZero() {
-			d = p.INSiDate.In(paris).Format("20060102")
+			d = p.INSiDate.In(provisioning.Paris).Format("20060102")
 		}
 		oid := p.INS.OID
 		pid3 = append(pid3, hl7.Join(hl7.CompSep, hl7.Esc(p.INS.Value), "", "", hl7.Join(hl7.SubSep, insNamespace(oid), hl7.Esc(oid), "ISO"), "INS", "", d))
@@ -193,7 +186,7 @@ func A31(s Sender, r Receiver, control string, at time.Time, p Patient) ([]byte,
 	zfd := make([]string, 9)
 	zfd[0], zfd[4] = "ZFD", "N"
 	if !p.INSiDate.IsZero() {
-		zfd[5], zfd[6] = "CV", p.INSiDate.In(paris).Format("20060102")
+		zfd[5], zfd[6] = "CV", p.INSiDate.In(provisioning.Paris).Format("20060102")
 	}
 	zfd[7] = map[string]string{"passport": "PA", "id-card": "CN", "residence-permit": "CS"}[p.Document]
 	segs = append(segs, strings.Join(zfd, "|"))

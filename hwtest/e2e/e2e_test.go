@@ -177,6 +177,15 @@ func (s *scenario) inform() {
 	s.see("informé")
 }
 
+// passport: the identity on screen, the professional says a document was
+// checked and chooses the first offered (the passport).
+func (s *scenario) passport() {
+	s.t.Helper()
+	s.press("oui")
+	s.see("Quelle pièce")
+	s.press("valider")
+}
+
 // identical: INSi's traits on screen, the professional finds them the
 // document's.
 func (s *scenario) identical() {
@@ -372,9 +381,7 @@ func TestLegacyCreation(t *testing.T) {
 func TestCurrentRegime(t *testing.T) {
 	s := start(t, dmpsim.Current)
 	s.cards("vitale-seul", "cpe-accueil", "4321#", "MARTIN")
-	s.press("oui") // an identity document was checked
-	s.see("Quelle pièce")
-	s.press("valider")
+	s.passport() // an identity document was checked
 	s.identical()
 	s.inform()
 	s.press("oui")
@@ -439,9 +446,7 @@ func TestBrokerRestart(t *testing.T) {
 	s.press("non")
 	s.press("oui") // HÉLÈNE, who has an INS of her own
 	s.see("HÉLÈNE")
-	s.press("oui")
-	s.see("Quelle pièce")
-	s.press("valider")
+	s.passport()
 	s.identical()
 	s.inform()
 	s.press("oui")
@@ -484,9 +489,7 @@ func TestINSiQualifiedChild(t *testing.T) {
 	s.press("non")
 	s.press("oui") // LÉA
 	s.see("LÉA")
-	s.press("oui")
-	s.see("Quelle pièce")
-	s.press("valider") // passport
+	s.passport()
 	s.see("Identité INSi")
 	s.see("Lieu de naissance : 75056")
 	s.screenshot(s.ctx, "kiosk-insi-traits")
@@ -534,9 +537,7 @@ func TestINSiDownThenLookedUpByTheBridge(t *testing.T) {
 	s := start(t, dmpsim.Current)
 	s.b.INSi.Inject(insisim.FaultUnavail, insisim.FaultUnavail, insisim.FaultUnavail)
 	s.cards("vitale-seul", "cps-medecin", "1234#", "MARTIN")
-	s.press("oui")
-	s.see("Quelle pièce")
-	s.press("valider")
+	s.passport()
 	s.see("identité reste provisoire")
 	s.screenshot(s.ctx, "kiosk-insi-down")
 	s.press("valider")
@@ -562,9 +563,7 @@ func TestSignedInOncePatientsFollow(t *testing.T) {
 	s.cards("vitale-seul", "cps-medecin", "1234#", "MARTIN")
 	patient := func() {
 		s.t.Helper()
-		s.press("oui")
-		s.see("Quelle pièce")
-		s.press("valider")
+		s.passport()
 		s.identical()
 		s.consent()
 		s.see("Autorisation enregistrée")
@@ -609,9 +608,7 @@ func TestSignedInOncePatientsFollow(t *testing.T) {
 func TestINSiHomonymsNeedTheBirthPlace(t *testing.T) {
 	s := start(t, dmpsim.Current)
 	s.cards("vitale-homonyme", "cps-medecin", "1234#", "DE VINCI")
-	s.press("oui")
-	s.see("Quelle pièce")
-	s.press("valider") // passport
+	s.passport()
 	s.see("Plusieurs identités possibles")
 	s.pin("63220")
 	s.see("Code : 63220")
@@ -643,9 +640,7 @@ func TestINSiHomonymsNeedTheBirthPlace(t *testing.T) {
 func TestINSiDoesNotKnowThePatient(t *testing.T) {
 	s := start(t, dmpsim.Current)
 	s.cards("vitale-inconnue", "cps-medecin", "1234#", "QUINTAL")
-	s.press("oui")
-	s.see("Quelle pièce")
-	s.press("valider")
+	s.passport()
 	s.see("Identité non trouvée par l'INSi")
 	s.see("Vérifiez l'orthographe des noms")
 	s.screenshot(s.ctx, "kiosk-insi-not-found")

@@ -28,9 +28,7 @@ func (s *scenario) evalString(js string) string {
 func (s *scenario) toInformation() {
 	s.t.Helper()
 	s.see("MARTIN")
-	s.press("oui")
-	s.see("Quelle pièce")
-	s.press("valider")
+	s.passport()
 	s.identical()
 	s.see("Choisissez votre langue")
 }
@@ -162,9 +160,7 @@ func TestReceiptPageOnTheTablet(t *testing.T) {
 func TestProgressWhileINSiIsSlow(t *testing.T) {
 	s := startWith(t, system.BridgeOptions{Regime: dmpsim.Current, INSiLatency: 3 * time.Second})
 	s.cards("vitale-seul", "cps-medecin", "1234#", "MARTIN")
-	s.press("oui")
-	s.see("Quelle pièce")
-	s.press("valider")
+	s.passport()
 	s.see("Réponse du téléservice INSi : 1 s")
 	s.see("Réponse du téléservice INSi : 2 s")
 	s.screenshot(s.ctx, "kiosk-insi-waiting")
