@@ -68,7 +68,7 @@ func EncodeText(lines []Line, paper Paper, codePage int) ([]byte, error) {
 	enc := cm.NewEncoder()
 	var b bytes.Buffer
 	b.Write([]byte{esc, '@', esc, 't', byte(codePage)})
-	for _, l := range lines {
+	for i, l := range lines {
 		if l.Rule {
 			b.WriteString(strings.Repeat("-", paper.Cols))
 			b.WriteByte(lf)
@@ -89,7 +89,8 @@ func EncodeText(lines []Line, paper Paper, codePage int) ([]byte, error) {
 		for _, w := range WrapRunes(l.Text, cols) {
 			t, err := enc.String(w)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %q", ErrNotInCodePage, w)
+				// The line is not quoted: it may name the patient.
+				return nil, fmt.Errorf("%w (code page %d, line %d)", ErrNotInCodePage, codePage, i+1)
 			}
 			b.WriteString(t)
 			b.WriteByte(lf)
