@@ -1,6 +1,9 @@
 package bridge
 
 import (
+	"dmpkiosk/bridge/admin"
+	"dmpkiosk/bridge/events/eventstest"
+
 	"context"
 	"encoding/json"
 	"io"
@@ -18,30 +21,31 @@ import (
 
 func TestAdminPages(t *testing.T) {
 	r := newServiceRig(t)
-	fleet := NewFleet()
+	fleet := admin.NewFleet()
 	r.svc.cfg.Fleet = fleet
 	// A heartbeat, as the kiosk's link publishes it (retained).
 	hb, _ := json.Marshal(map[string]any{"device": "kiosk-1", "online": true, "version": "v1", "outbox": 2, "clock": time.Now()})
 	r.kiosk.Publish(provisioning.StatusTopic("kiosk-1"), 1, true, hb).Wait()
 	fleet.Heartbeat(provisioning.StatusTopic("kiosk-1"), hb)
 
-	done := sampleEvent("kiosk-1")
-	r.send(t, r.f.seal(t, done, "kiosk-1", "cps-medecin", nil))
+	done := eventstest.SampleEvent("kiosk-1")
+	r.send(t, r.f.Seal(t, done, "kiosk-1", "cps-medecin", nil))
 	r.result(t, done.ID)
 	r.dmp.mu.Lock()
 	r.dmp.permanent = true
 	r.dmp.mu.Unlock()
-	dead := sampleEvent("kiosk-1")
+	dead := eventstest.SampleEvent("kiosk-1")
 	dead.ID, dead.Seq = "0190f1c2-0000-7000-8000-0000000000dd", 2
-	r.send(t, r.f.seal(t, dead, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, dead, "kiosk-1", "cps-medecin", nil))
 	r.result(t, dead.ID)
 
-	refused := sampleEvent("kiosk-1")
+	refused := eventstest.SampleEvent("kiosk-1")
 	refused.ID, refused.Seq, refused.Site.Unit = "0190f1c2-0000-7000-8000-0000000000ee", 3, "URGENCES"
-	r.send(t, r.f.seal(t, refused, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, refused, "kiosk-1", "cps-medecin", nil))
 	r.result(t, refused.ID)
 
-	admin := &Admin{Journal: r.journal, Service: r.svc, Fleet: fleet, Password: "s3cret", Ready: r.svc.Ready}
+	admin := r.svc.Admin()
+	admin.Password = "s3cret"
 	hs := httptest.NewServer(admin.Handler())
 	defer hs.Close()
 	u, _ := url.Parse(hs.URL)

@@ -1,6 +1,12 @@
 package bridge
 
 import (
+	"dmpkiosk/bridge/events"
+
+	"dmpkiosk/bridge/events/eventstest"
+	"dmpkiosk/bridge/internal/work"
+	"dmpkiosk/bridge/journal"
+
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -24,8 +30,8 @@ import (
 
 type instant struct{}
 
-func (instant) Process(context.Context, *event.Event) (Outcome, error) {
-	return Outcome{Code: event.OutcomeAuthorized, Message: "ok"}, nil
+func (instant) Process(context.Context, *event.Event) (work.Outcome, error) {
+	return work.Outcome{Code: event.OutcomeAuthorized, Message: "ok"}, nil
 }
 
 // benchKiosks is how many kiosks the throughput benchmark runs: each has
@@ -73,13 +79,13 @@ func (r *benchRig) startBridge(b *testing.B) *Service { return r.startBridgeRate
 
 // startBridgeRate is startBridge with a per-kiosk rate (0: the default).
 func (r *benchRig) startBridgeRate(b *testing.B, rate float64) *Service {
-	j, err := OpenSQLite(filepath.Join(b.TempDir(), "journal.db"))
+	j, err := journal.OpenSQLite(filepath.Join(b.TempDir(), "journal.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	rev, _ := provisioning.LoadRevocations(r.site.CA.CRLPath(), r.site.CA.Cert)
 	svc := NewService(ServiceConfig{BrokerURL: r.m.URL(), TLS: r.site.TLS(r.site.Creds["bridge-1"]), ClientID: "bridge-1",
-		Verifier: &Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()},
+		Verifier: &events.Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()},
 		Journal:  j, Processor: instant{}, KioskRate: rate})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -99,7 +105,7 @@ func (r *benchRig) sealed(b *testing.B, n int, seq0 int64) [][][]byte {
 		cred := r.site.Creds[id]
 		dev := event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}}
 		for i := 0; i < n; i++ {
-			e := sampleEvent(id)
+			e := eventstest.SampleEvent(id)
 			e.ID = fmt.Sprintf("%s-%d", id, seq0+int64(i))
 			e.Seq = seq0 + int64(i)
 			jwe, err := event.Seal(e, dev, r.card, &r.site.EncKey.PublicKey)
@@ -227,7 +233,7 @@ func BenchmarkLatencyUnderFlood(b *testing.B) {
 			var flooded atomic.Int64
 			if flood {
 				burst := r.sealed(b, 100, 1)[0]
-				huge := make([]byte, DefaultMaxEventBytes+1024)
+				huge := make([]byte, events.DefaultMaxEventBytes+1024)
 				go func() {
 					for i := 0; ; i++ {
 						select {
@@ -316,7 +322,7 @@ func BenchmarkVerify(b *testing.B) {
 	r := newBridgeBenchRig(b)
 	ev := r.sealed(b, 1, 1)[0][0]
 	rev, _ := provisioning.LoadRevocations(r.site.CA.CRLPath(), r.site.CA.Cert)
-	v := &Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()}
+	v := &events.Verifier{EncKey: r.site.EncKey, KioskCA: r.site.CA.Pool(), Revocations: rev, CardCA: r.igc.Pool(), Chains: event.NewChainCache()}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := v.Verify("kiosk/kiosk-0/events", ev); err != nil {

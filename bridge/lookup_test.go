@@ -1,6 +1,9 @@
 package bridge
 
 import (
+	"dmpkiosk/bridge/events/eventstest"
+	"dmpkiosk/bridge/journal"
+
 	"context"
 	"crypto"
 	"crypto/tls"
@@ -60,10 +63,10 @@ func newINSi(t *testing.T) (sim *insisim.Sim, client *insi.Client) {
 // ask sends a lookup as kiosk-1 and opens the bridge's answer.
 func (r *serviceRig) ask(t *testing.T, id string, traits ins.Traits) *event.LookupAnswer {
 	t.Helper()
-	cred := r.f.site.Creds["kiosk-1"]
+	cred := r.f.Site.Creds["kiosk-1"]
 	reply, _ := event.NewReplyKey()
 	req := &event.LookupRequest{ID: id, Device: "kiosk-1", Time: time.Now().UTC(), Traits: traits}
-	wire, err := event.SealLookup(req, reply, event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}}, &r.f.site.EncKey.PublicKey)
+	wire, err := event.SealLookup(req, reply, event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}}, &r.f.Site.EncKey.PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +81,7 @@ func (r *serviceRig) ask(t *testing.T, id string, traits ins.Traits) *event.Look
 		}
 		return a
 	case <-time.After(15 * time.Second):
-		rows, _ := r.journal.db.Query(`SELECT kind, ref, detail FROM audit ORDER BY seq`)
+		rows, _ := r.db(t).Query(`SELECT kind, ref, detail FROM audit ORDER BY seq`)
 		var trail []string
 		for rows.Next() {
 			var k, ref, d string
@@ -111,7 +114,7 @@ func TestINSiLookupAndIdentityGate(t *testing.T) {
 	// A peer with a bridge's rights reads everything that passes.
 	var mu sync.Mutex
 	var wire []string
-	spy := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(r.m.URL()).SetClientID("bridge-2").SetTLSConfig(r.f.site.TLS(r.f.site.Creds["bridge-2"])))
+	spy := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(r.m.URL()).SetClientID("bridge-2").SetTLSConfig(r.f.Site.TLS(r.f.Site.Creds["bridge-2"])))
 	if tok := spy.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
@@ -147,7 +150,7 @@ func TestINSiLookupAndIdentityGate(t *testing.T) {
 	}
 
 	qualified := func(id string, seq int64, insValue string) *event.Event {
-		e := sampleEvent("kiosk-1")
+		e := eventstest.SampleEvent("kiosk-1")
 		e.ID, e.Seq = id, seq
 		e.Patient.INS = &event.INS{Value: insValue, OID: ins.OIDNIR}
 		e.Patient.INSi = &event.INSiRef{Request: a.Request, LookedUp: a.LookedUp}
@@ -157,23 +160,23 @@ func TestINSiLookupAndIdentityGate(t *testing.T) {
 	}
 	// The event with INSi's INS: processed.
 	ok := qualified("0190f1c2-0000-7000-8000-00000000e001", 1, "175067511203371")
-	r.send(t, r.f.seal(t, ok, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, ok, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, ok.ID); res.Outcome != event.OutcomeAuthorized || r.dmp.count(ok.ID) != 1 {
 		t.Fatalf("qualified event: %+v", res)
 	}
 	// Its INS altered after the lookup: refused, audited.
 	forged := qualified("0190f1c2-0000-7000-8000-00000000e002", 2, "175067511203372")
-	r.send(t, r.f.seal(t, forged, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, forged, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, forged.ID); res.Outcome != event.OutcomeRefused || !strings.Contains(res.Message, "pas celui que l'INSi a donné") || r.dmp.count(forged.ID) != 0 {
 		t.Fatalf("forged INS: %+v", res)
 	}
-	if rec, _ := r.journal.Get(context.Background(), forged.ID); rec.State != StateRefused || !strings.HasPrefix(rec.LastError, RejectINS) {
+	if rec, _ := r.journal.Get(context.Background(), forged.ID); rec.State != journal.StateRefused || !strings.HasPrefix(rec.LastError, journal.RejectINS) {
 		t.Errorf("forged INS journaled as %+v", rec)
 	}
 	// Qualifiée without any lookup: refused.
 	claimed := qualified("0190f1c2-0000-7000-8000-00000000e003", 3, "175067511203371")
 	claimed.Patient.INSi = nil
-	r.send(t, r.f.seal(t, claimed, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, claimed, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, claimed.ID); res.Outcome != event.OutcomeRefused {
 		t.Fatalf("status without lookup: %+v", res)
 	}
@@ -181,30 +184,30 @@ func TestINSiLookupAndIdentityGate(t *testing.T) {
 	// Offline at the desk: provisional, the document checked, but the
 	// birth place never compared: INSI-AUTO finds the INS, the identity is
 	// only récupérée, no DMP transaction, to be checked at the next visit.
-	prov := sampleEvent("kiosk-1")
+	prov := eventstest.SampleEvent("kiosk-1")
 	prov.ID, prov.Seq = "0190f1c2-0000-7000-8000-00000000e004", 4
 	prov.Patient.Document = "id-card"
 	prov.Patient.Identity = ins.Identity{Status: ins.Validee}
-	r.send(t, r.f.seal(t, prov, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, prov, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, prov.ID); res.Outcome != event.OutcomeIdentity || !strings.Contains(res.Message, "prochaine venue") || r.dmp.count(prov.ID) != 0 {
 		t.Fatalf("provisional, no birth place: %+v", res)
 	}
 	// The birth place validated at the desk too: INSI-AUTO qualifies, the
 	// DMP transaction runs.
-	placed := sampleEvent("kiosk-1")
+	placed := eventstest.SampleEvent("kiosk-1")
 	placed.ID, placed.Seq = "0190f1c2-0000-7000-8000-00000000e005", 5
 	placed.Patient.Document = "passport"
 	placed.Patient.Traits.BirthPlace = "75112"
-	r.send(t, r.f.seal(t, placed, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, placed, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, placed.ID); res.Outcome != event.OutcomeAuthorized || r.dmp.count(placed.ID) != 1 {
 		t.Fatalf("provisional, all five traits: %+v", res)
 	}
 	// INSi down when the bridge processes: tried again, not lost.
 	sim.Inject(insisim.FaultUnavail)
-	later := sampleEvent("kiosk-1")
+	later := eventstest.SampleEvent("kiosk-1")
 	later.ID, later.Seq = "0190f1c2-0000-7000-8000-00000000e006", 6
 	later.Patient.Document, later.Patient.Traits.BirthPlace = "passport", "75112"
-	r.send(t, r.f.seal(t, later, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, later, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, later.ID); res.Outcome != event.OutcomeAuthorized {
 		t.Fatalf("after INSi came back: %+v", res)
 	}
@@ -213,7 +216,7 @@ func TestINSiLookupAndIdentityGate(t *testing.T) {
 	}
 
 	var n int
-	if err := r.journal.db.QueryRow(`SELECT count(*) FROM audit WHERE kind = 'insi.auto' AND ref IN (?, ?)`, prov.ID, placed.ID).Scan(&n); err != nil || n != 2 {
+	if err := r.db(t).QueryRow(`SELECT count(*) FROM audit WHERE kind = 'insi.auto' AND ref IN (?, ?)`, prov.ID, placed.ID).Scan(&n); err != nil || n != 2 {
 		t.Errorf("INSI-AUTO audited %d times, %v", n, err)
 	}
 	if _, broken, err := r.journal.VerifyAudit(context.Background()); broken != 0 || err != nil {

@@ -1,6 +1,10 @@
 package bridge
 
 import (
+	"dmpkiosk/bridge/events/eventstest"
+	"dmpkiosk/bridge/internal/work"
+	"dmpkiosk/bridge/journal"
+
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -32,21 +36,21 @@ type scriptedDMP struct {
 	limited   bool // an answer that cannot be read, every time
 }
 
-func (p *scriptedDMP) Process(_ context.Context, e *event.Event) (Outcome, error) {
+func (p *scriptedDMP) Process(_ context.Context, e *event.Event) (work.Outcome, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls[e.ID]++
 	if p.permanent {
-		return Outcome{}, &PermanentError{Err: errors.New("DMPIdentityCertificationFailure"), Message: "Identité non certifiée par le DMP."}
+		return work.Outcome{}, &work.PermanentError{Err: errors.New("DMPIdentityCertificationFailure"), Message: "Identité non certifiée par le DMP."}
 	}
 	if p.limited {
-		return Outcome{}, &LimitedError{Err: errors.New("malformed answer"), Attempts: 2, Message: "Réponse du DMP illisible."}
+		return work.Outcome{}, &work.LimitedError{Err: errors.New("malformed answer"), Attempts: 2, Message: "Réponse du DMP illisible."}
 	}
 	if p.transient > 0 {
 		p.transient--
-		return Outcome{}, errors.New("DMP unreachable")
+		return work.Outcome{}, errors.New("DMP unreachable")
 	}
-	return Outcome{Code: event.OutcomeAuthorized, Message: "Autorisation enregistrée"}, nil
+	return work.Outcome{Code: event.OutcomeAuthorized, Message: "Autorisation enregistrée"}, nil
 }
 
 func (p *scriptedDMP) count(id string) int {
@@ -57,9 +61,9 @@ func (p *scriptedDMP) count(id string) int {
 
 type serviceRig struct {
 	journalPath string
-	f           *verifyFixture
+	f           *eventstest.Fixture
 	m           *hwtest.Mosquitto
-	journal     *SQLiteJournal
+	journal     *journal.SQLiteJournal
 	dmp         *scriptedDMP
 	svc         *Service
 	stop        context.CancelFunc
@@ -72,20 +76,20 @@ type serviceRig struct {
 // newServiceRig starts mosquitto for the site (with the extra bridges
 // enrolled) and the service as bridge-1.
 func newServiceRig(t *testing.T, bridges ...string) *serviceRig {
-	f := newVerifyFixture(t)
+	f := eventstest.NewFixture(t)
 	for _, b := range bridges {
-		f.site.Creds[b] = f.site.Enroll(t, b, provisioning.RoleBridge)
+		f.Site.Creds[b] = f.Site.Enroll(t, b, provisioning.RoleBridge)
 	}
-	m := f.site.StartMosquitto(t)
+	m := f.Site.StartMosquitto(t)
 	path := filepath.Join(t.TempDir(), "journal.db")
-	j, err := OpenSQLite(path)
+	j, err := journal.OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { j.Close() })
 	r := &serviceRig{journalPath: path, f: f, m: m, journal: j, dmp: &scriptedDMP{calls: map[string]int{}}, results: make(chan event.Result, 16), sealed: make(chan event.Sealed, 16)}
 	r.start(t)
-	opts := mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("kiosk-1").SetTLSConfig(f.site.TLS(f.site.Creds["kiosk-1"]))
+	opts := mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("kiosk-1").SetTLSConfig(f.Site.TLS(f.Site.Creds["kiosk-1"]))
 	r.kiosk = mqtt.NewClient(opts)
 	if tok := r.kiosk.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
@@ -107,10 +111,10 @@ func newServiceRig(t *testing.T, bridges ...string) *serviceRig {
 
 func (r *serviceRig) start(t *testing.T) { r.startWith(t, r.journal) }
 
-func (r *serviceRig) startWith(t *testing.T, j Journal) {
+func (r *serviceRig) startWith(t *testing.T, j journal.Store) {
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg := ServiceConfig{BrokerURL: r.m.URL(), TLS: r.f.site.TLS(r.f.site.Creds["bridge-1"]), ClientID: "bridge-1",
-		Verifier: r.f.v, Journal: j, Processor: r.dmp, Backoff: 50 * time.Millisecond, MaxAttempts: 4}
+	cfg := ServiceConfig{BrokerURL: r.m.URL(), TLS: r.f.Site.TLS(r.f.Site.Creds["bridge-1"]), ClientID: "bridge-1",
+		Verifier: r.f.V, Journal: j, Processor: r.dmp, Backoff: 50 * time.Millisecond, MaxAttempts: 4}
 	if r.tune != nil {
 		r.tune(&cfg)
 	}
@@ -157,8 +161,8 @@ func (r *serviceRig) noResult(t *testing.T, within time.Duration) {
 
 func TestServiceProcessesOnce(t *testing.T) {
 	r := newServiceRig(t)
-	e := sampleEvent("kiosk-1")
-	payload := r.f.seal(t, e, "kiosk-1", "cps-medecin", nil)
+	e := eventstest.SampleEvent("kiosk-1")
+	payload := r.f.Seal(t, e, "kiosk-1", "cps-medecin", nil)
 	r.send(t, payload)
 	if res := r.result(t, e.ID); res.Outcome != event.OutcomeAuthorized {
 		t.Fatalf("result %+v", res)
@@ -183,18 +187,18 @@ func TestServiceRejects(t *testing.T) {
 	// Encrypted to another bridge: refused, audited, never answered.
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	forged := *r.f
-	site := *r.f.site
+	site := *r.f.Site
 	site.EncKey = other
-	forged.site = &site
-	r.send(t, forged.seal(t, sampleEvent("kiosk-1"), "kiosk-1", "cps-medecin", nil))
+	forged.Site = &site
+	r.send(t, forged.Seal(t, eventstest.SampleEvent("kiosk-1"), "kiosk-1", "cps-medecin", nil))
 	r.noResult(t, 500*time.Millisecond)
 	// A replayed sequence from the kiosk itself: refused and told.
-	first := sampleEvent("kiosk-1")
-	r.send(t, r.f.seal(t, first, "kiosk-1", "cps-medecin", nil))
+	first := eventstest.SampleEvent("kiosk-1")
+	r.send(t, r.f.Seal(t, first, "kiosk-1", "cps-medecin", nil))
 	r.result(t, first.ID)
-	again := sampleEvent("kiosk-1")
+	again := eventstest.SampleEvent("kiosk-1")
 	again.ID = "0190f1c2-0000-7000-8000-00000000beef" // new id, same sequence
-	r.send(t, r.f.seal(t, again, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, again, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, again.ID); res.Outcome != event.OutcomeRefused {
 		t.Fatalf("replay answered %+v", res)
 	}
@@ -204,9 +208,9 @@ func TestServiceRejects(t *testing.T) {
 	// The same id with another content (the patient's refusal, a new
 	// sequence): not the event the journal answered; refused and told,
 	// never given the old answer, nothing processed.
-	reused := sampleEvent("kiosk-1")
+	reused := eventstest.SampleEvent("kiosk-1")
 	reused.ID, reused.Seq, reused.Consent.Authorization = first.ID, 9, false
-	r.send(t, r.f.seal(t, reused, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, reused, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, first.ID); res.Outcome != event.OutcomeRefused {
 		t.Fatalf("a reused id answered %+v", res)
 	}
@@ -214,7 +218,7 @@ func TestServiceRejects(t *testing.T) {
 		t.Fatalf("a reused id was processed: %d calls", r.dmp.count(first.ID))
 	}
 	by := r.svc.Metrics.Rejections()
-	if by[RejectUndecrypt] != 1 || by[RejectReplay] != 1 || by[RejectReused] != 1 {
+	if by[journal.RejectUndecrypt] != 1 || by[journal.RejectReplay] != 1 || by[journal.RejectReused] != 1 {
 		t.Fatalf("rejections %v", by)
 	}
 	n, broken, err := r.journal.VerifyAudit(ctx)
@@ -230,9 +234,9 @@ func TestServiceRejects(t *testing.T) {
 func TestServiceTellsRefusals(t *testing.T) {
 	r := newServiceRig(t)
 	ctx := context.Background()
-	late := sampleEvent("kiosk-1")
+	late := eventstest.SampleEvent("kiosk-1")
 	late.ID, late.Time = "0190f1c2-0000-7000-8000-0000000002a1", time.Now().Add(-3*time.Hour)
-	r.send(t, r.f.seal(t, late, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, late, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, late.ID); res.Outcome != event.OutcomeAuthorized {
 		t.Fatalf("an event 3 hours old: %+v", res)
 	}
@@ -242,24 +246,24 @@ func TestServiceTellsRefusals(t *testing.T) {
 		reason  string
 		message string
 	}{
-		{"eight days old", func(e *event.Event) { e.Time = time.Now().Add(-8 * 24 * time.Hour) }, RejectTooOld, "trop ancienne"},
-		{"another unit", func(e *event.Event) { e.Site.Unit = "URGENCES" }, RejectSite, "pas inscrite pour ce site"},
+		{"eight days old", func(e *event.Event) { e.Time = time.Now().Add(-8 * 24 * time.Hour) }, journal.RejectTooOld, "trop ancienne"},
+		{"another unit", func(e *event.Event) { e.Site.Unit = "URGENCES" }, journal.RejectSite, "pas inscrite pour ce site"},
 	} {
-		e := sampleEvent("kiosk-1")
+		e := eventstest.SampleEvent("kiosk-1")
 		e.ID, e.Seq = fmt.Sprintf("0190f1c2-0000-7000-8000-0000000002b%d", i), int64(10+i)
 		c.change(e)
-		sealed := r.f.seal(t, e, "kiosk-1", "cps-medecin", nil)
+		sealed := r.f.Seal(t, e, "kiosk-1", "cps-medecin", nil)
 		r.send(t, sealed)
 		res := r.result(t, e.ID)
 		if res.Outcome != event.OutcomeRefused || !strings.Contains(res.Message, c.message) {
 			t.Fatalf("%s: %+v", c.name, res)
 		}
 		rec, err := r.journal.Get(ctx, e.ID)
-		if err != nil || rec.State != StateRefused || !strings.HasPrefix(rec.LastError, c.reason+":") || rec.Message != res.Message {
+		if err != nil || rec.State != journal.StateRefused || !strings.HasPrefix(rec.LastError, c.reason+":") || rec.Message != res.Message {
 			t.Fatalf("%s: journal %+v, %v", c.name, rec, err)
 		}
 		if err := r.journal.Retry(ctx, e.ID); err == nil {
-			if rec, _ := r.journal.Get(ctx, e.ID); rec.State != StateRefused {
+			if rec, _ := r.journal.Get(ctx, e.ID); rec.State != journal.StateRefused {
 				t.Fatalf("%s: a refused event was put back in the queue", c.name)
 			}
 		}
@@ -273,13 +277,13 @@ func TestServiceTellsRefusals(t *testing.T) {
 			t.Fatalf("%s: processed", c.name)
 		}
 	}
-	next := sampleEvent("kiosk-1")
+	next := eventstest.SampleEvent("kiosk-1")
 	next.ID, next.Seq = "0190f1c2-0000-7000-8000-0000000002c1", 20
-	r.send(t, r.f.seal(t, next, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, next, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, next.ID); res.Outcome != event.OutcomeAuthorized {
 		t.Fatalf("the next event: %+v", res)
 	}
-	if refused, _, err := r.journal.List(ctx, EventFilter{State: StateRefused, Limit: 10}); err != nil || len(refused) != 2 {
+	if refused, _, err := r.journal.List(ctx, journal.EventFilter{State: journal.StateRefused, Limit: 10}); err != nil || len(refused) != 2 {
 		t.Fatalf("refused list: %d, %v", len(refused), err)
 	}
 	if n, broken, err := r.journal.VerifyAudit(ctx); err != nil || broken != 0 || n == 0 {
@@ -298,9 +302,9 @@ func TestServiceRateLimit(t *testing.T) {
 	var evs []*event.Event
 	var sealed [][]byte
 	for i := range 4 {
-		e := sampleEvent("kiosk-1")
+		e := eventstest.SampleEvent("kiosk-1")
 		e.ID, e.Seq = fmt.Sprintf("0190f1c2-0000-7000-8000-0000000001%02d", i), int64(i+1)
-		evs, sealed = append(evs, e), append(sealed, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
+		evs, sealed = append(evs, e), append(sealed, r.f.Seal(t, e, "kiosk-1", "cps-medecin", nil))
 	}
 	// One at a time, as the kiosk's outbox sends: two within the burst,
 	// then two over it.
@@ -311,11 +315,11 @@ func TestServiceRateLimit(t *testing.T) {
 	r.send(t, sealed[2])
 	r.send(t, sealed[3])
 	r.noResult(t, 300*time.Millisecond)
-	if by := r.svc.Metrics.Rejections(); by[RejectRateLimited] != 2 {
+	if by := r.svc.Metrics.Rejections(); by[journal.RejectRateLimited] != 2 {
 		t.Fatalf("rejections %v", by)
 	}
 	for _, e := range evs[2:] {
-		if _, err := r.journal.Get(context.Background(), e.ID); !errors.Is(err, ErrUnknown) {
+		if _, err := r.journal.Get(context.Background(), e.ID); !errors.Is(err, journal.ErrUnknown) {
 			t.Fatalf("%s journaled over the limit: %v", e.ID, err)
 		}
 	}
@@ -344,22 +348,22 @@ func TestServiceRateLimit(t *testing.T) {
 func TestServiceRetriesThenDeadLetters(t *testing.T) {
 	r := newServiceRig(t)
 	r.dmp.transient = 2
-	e := sampleEvent("kiosk-1")
-	r.send(t, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
+	e := eventstest.SampleEvent("kiosk-1")
+	r.send(t, r.f.Seal(t, e, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, e.ID); res.Outcome != event.OutcomeAuthorized || r.dmp.count(e.ID) != 3 {
 		t.Fatalf("after two transient failures: %+v, %d calls", res, r.dmp.count(e.ID))
 	}
 	r.dmp.mu.Lock()
 	r.dmp.permanent = true
 	r.dmp.mu.Unlock()
-	e2 := sampleEvent("kiosk-1")
+	e2 := eventstest.SampleEvent("kiosk-1")
 	e2.ID, e2.Seq = "0190f1c2-0000-7000-8000-000000000002", 2
-	r.send(t, r.f.seal(t, e2, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, e2, "kiosk-1", "cps-medecin", nil))
 	res := r.result(t, e2.ID)
 	if res.Outcome != event.OutcomeError || res.Message != "Identité non certifiée par le DMP." {
 		t.Fatalf("permanent failure: %+v", res)
 	}
-	dead, _, _ := r.journal.List(context.Background(), EventFilter{State: StateDead, Limit: 10})
+	dead, _, _ := r.journal.List(context.Background(), journal.EventFilter{State: journal.StateDead, Limit: 10})
 	if len(dead) != 1 || dead[0].ID != e2.ID {
 		t.Fatalf("dead letters %+v", dead)
 	}
@@ -368,9 +372,9 @@ func TestServiceRetriesThenDeadLetters(t *testing.T) {
 	r.dmp.mu.Lock()
 	r.dmp.permanent, r.dmp.limited = false, true
 	r.dmp.mu.Unlock()
-	e3 := sampleEvent("kiosk-1")
+	e3 := eventstest.SampleEvent("kiosk-1")
 	e3.ID, e3.Seq = "0190f1c2-0000-7000-8000-000000000003", 3
-	r.send(t, r.f.seal(t, e3, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, e3, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, e3.ID); res.Outcome != event.OutcomeError || res.Message != "Réponse du DMP illisible." || r.dmp.count(e3.ID) != 2 {
 		t.Fatalf("unreadable answers: %+v after %d calls", res, r.dmp.count(e3.ID))
 	}
@@ -381,8 +385,8 @@ func TestServiceRetriesThenDeadLetters(t *testing.T) {
 func TestServiceRestart(t *testing.T) {
 	r := newServiceRig(t)
 	r.dmp.transient = 1000 // nothing succeeds while the first run lives
-	e := sampleEvent("kiosk-1")
-	payload := r.f.seal(t, e, "kiosk-1", "cps-medecin", nil)
+	e := eventstest.SampleEvent("kiosk-1")
+	payload := r.f.Seal(t, e, "kiosk-1", "cps-medecin", nil)
 	r.send(t, payload)
 	deadline := time.Now().Add(10 * time.Second)
 	for r.dmp.count(e.ID) == 0 && time.Now().Before(deadline) {
@@ -397,27 +401,27 @@ func TestServiceRestart(t *testing.T) {
 		t.Fatalf("after restart %+v", res)
 	}
 	rec, _ := r.journal.Get(context.Background(), e.ID)
-	if rec.State != StateDone {
+	if rec.State != journal.StateDone {
 		t.Fatalf("state %s", rec.State)
 	}
 }
 
 // failingJournal refuses the first accepts, as a full disk would.
 type failingJournal struct {
-	Journal
+	journal.Store
 	mu    sync.Mutex
 	fails int
 }
 
-func (f *failingJournal) Accept(ctx context.Context, r Record) (Record, bool, error) {
+func (f *failingJournal) Accept(ctx context.Context, r journal.Record) (journal.Record, bool, error) {
 	f.mu.Lock()
 	if f.fails > 0 {
 		f.fails--
 		f.mu.Unlock()
-		return Record{}, false, errors.New("disk I/O error: no space left on device")
+		return journal.Record{}, false, errors.New("disk I/O error: no space left on device")
 	}
 	f.mu.Unlock()
-	return f.Journal.Accept(ctx, r)
+	return f.Store.Accept(ctx, r)
 }
 
 // A journal locked by another writer delays an event; one that fails
@@ -437,8 +441,8 @@ func TestServiceJournalLockedOrFull(t *testing.T) {
 	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	e := sampleEvent("kiosk-1")
-	r.send(t, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
+	e := eventstest.SampleEvent("kiosk-1")
+	r.send(t, r.f.Seal(t, e, "kiosk-1", "cps-medecin", nil))
 	time.Sleep(700 * time.Millisecond)
 	if _, err := conn.ExecContext(context.Background(), "COMMIT"); err != nil {
 		t.Fatal(err)
@@ -450,16 +454,28 @@ func TestServiceJournalLockedOrFull(t *testing.T) {
 
 	// Full: the accept fails, no result; the kiosk's resend goes through.
 	r.stop()
-	fj := &failingJournal{Journal: r.journal, fails: 1}
+	fj := &failingJournal{Store: r.journal, fails: 1}
 	r.svc = nil
 	r.startWith(t, fj)
-	e2 := sampleEvent("kiosk-1")
+	e2 := eventstest.SampleEvent("kiosk-1")
 	e2.ID, e2.Seq = "0190f1c2-0000-7000-8000-0000000000f2", 2
-	payload := r.f.seal(t, e2, "kiosk-1", "cps-medecin", nil)
+	payload := r.f.Seal(t, e2, "kiosk-1", "cps-medecin", nil)
 	r.send(t, payload)
 	r.noResult(t, 500*time.Millisecond)
 	r.send(t, payload) // the kiosk's outbox, after its result wait
 	if res := r.result(t, e2.ID); res.Outcome != event.OutcomeAuthorized || r.dmp.count(e2.ID) != 1 {
 		t.Fatalf("after the resend: %+v, %d calls", res, r.dmp.count(e2.ID))
 	}
+}
+
+// db reads the rig's journal file beside the bridge (SQLite's WAL lets a
+// reader in), for what the journal's interface does not list.
+func (r *serviceRig) db(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+r.journalPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

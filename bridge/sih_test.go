@@ -1,6 +1,10 @@
 package bridge
 
 import (
+	"dmpkiosk/bridge/admin"
+	"dmpkiosk/bridge/events/eventstest"
+	"dmpkiosk/bridge/journal"
+
 	"context"
 	"crypto/tls"
 	"net/http"
@@ -23,7 +27,7 @@ var gamDomain = sih.Domain{Namespace: "CHU-TEST", UniversalID: "1.2.250.1.999.1"
 // qualifiedEvent is an event the bridge's INSi lookup qualifies: a
 // passport checked, the five traits INSi has.
 func qualifiedEvent(id string, seq int64, t ins.Traits) *event.Event {
-	e := sampleEvent("kiosk-1")
+	e := eventstest.SampleEvent("kiosk-1")
 	e.ID, e.Seq = id, seq
 	e.Patient.INS, e.Patient.Document, e.Patient.Traits = nil, "passport", t
 	return e
@@ -49,7 +53,7 @@ func TestSIHUpdatesTheGAM(t *testing.T) {
 	recv := sih.Receiver{Name: "gam", Application: "GAM", Facility: "CHU-TEST", Address: g.Addr, ZFA: true, IPP: gamDomain}
 	r.tune = func(c *ServiceConfig) {
 		c.Identity = IdentityConfig{INSi: client, Require: true}
-		c.SIH = &SIHConfig{Sender: sih.Sender{Application: "DMPKIOSK", Facility: "750712184"}, Receivers: []sih.Receiver{recv},
+		c.SIH = &sih.DeliveryConfig{Sender: sih.Sender{Application: "DMPKIOSK", Facility: "750712184"}, Receivers: []sih.Receiver{recv},
 			Wait: 500 * time.Millisecond, Backoff: 100 * time.Millisecond, MaxAttempts: 5}
 	}
 	r.stop()
@@ -67,7 +71,7 @@ func TestSIHUpdatesTheGAM(t *testing.T) {
 
 	// Found by the PDQ query, updated, AA.
 	e1 := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f001", 1, paul)
-	r.send(t, r.f.seal(t, e1, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, e1, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, e1.ID); res.Outcome != event.OutcomeAuthorized {
 		t.Fatalf("event: %+v", res)
 	}
@@ -80,18 +84,20 @@ func TestSIHUpdatesTheGAM(t *testing.T) {
 	// (The GAM applies before it answers: the entry is done a moment later.)
 	until("acknowledged", func() bool {
 		m, _ := r.journal.SIHGet(ctx, "gam/"+e1.ID)
-		return m.State == SIHDone && m.IPP == "000042"
+		return m.State == journal.SIHDone && m.IPP == "000042"
 	})
 
 	// Not found (the GAM has MARIE-CLAIRE): à rapprocher, then by hand.
 	e2 := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f002", 2, marieTraits)
-	r.send(t, r.f.seal(t, e2, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, e2, "kiosk-1", "cps-medecin", nil))
 	r.result(t, e2.ID)
-	until("à rapprocher", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e2.ID); return m.State == SIHMatch })
+	until("à rapprocher", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e2.ID); return m.State == journal.SIHMatch })
 	if g.Patient("000099").Updates != 0 {
 		t.Fatal("something was sent for a patient not found")
 	}
-	admin := &Admin{Journal: r.journal, Service: r.svc, Fleet: NewFleet(), Password: "pw"}
+	r.svc.cfg.Fleet = admin.NewFleet()
+	admin := r.svc.Admin()
+	admin.Password = "pw"
 	hs := httptest.NewServer(admin.Handler())
 	defer hs.Close()
 	page := hwtest.DumpDOM(t, strings.Replace(hs.URL, "http://", "http://admin:pw@", 1)+"/sih")
@@ -115,9 +121,9 @@ func TestSIHUpdatesTheGAM(t *testing.T) {
 	// AE: a dead letter with the GAM's error; retried once fixed.
 	g.Script(gam.Normal, gam.AE) // the query passes, the update is refused
 	e3 := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f003", 3, paul)
-	r.send(t, r.f.seal(t, e3, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, e3, "kiosk-1", "cps-medecin", nil))
 	r.result(t, e3.ID)
-	until("the AE a dead letter", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e3.ID); return m.State == SIHDead })
+	until("the AE a dead letter", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e3.ID); return m.State == journal.SIHDead })
 	if m, _ := r.journal.SIHGet(ctx, "gam/"+e3.ID); !strings.Contains(m.Error, "AE") || !strings.Contains(m.Error, "erreur scriptée") {
 		t.Errorf("the dead letter's error: %q", m.Error)
 	}
@@ -130,9 +136,9 @@ func TestSIHUpdatesTheGAM(t *testing.T) {
 	// Silent: applied, no answer; the same message again, applied once.
 	g.Script(gam.Normal, gam.Silent)
 	e4 := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f004", 4, paul)
-	r.send(t, r.f.seal(t, e4, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, e4, "kiosk-1", "cps-medecin", nil))
 	r.result(t, e4.ID)
-	until("acknowledged after the silence", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e4.ID); return m.State == SIHDone })
+	until("acknowledged after the silence", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e4.ID); return m.State == journal.SIHDone })
 	if n := g.Patient("000042").Updates; n != 3 {
 		t.Errorf("the silent GAM applied the update %d times in all, want 3", n)
 	}
@@ -150,15 +156,15 @@ func TestSIHUpdatesTheGAM(t *testing.T) {
 	// again, applied once.
 	g.Script(gam.Normal, gam.Broken)
 	e5 := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f005", 5, paul)
-	r.send(t, r.f.seal(t, e5, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, e5, "kiosk-1", "cps-medecin", nil))
 	r.result(t, e5.ID)
-	until("acknowledged after a broken answer", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e5.ID); return m.State == SIHDone })
+	until("acknowledged after a broken answer", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e5.ID); return m.State == journal.SIHDone })
 	if n := g.Patient("000042").Updates; n != 4 {
 		t.Errorf("after a broken answer the GAM applied %d updates in all, want 4", n)
 	}
 
 	// Audited by ids and codes, never traits.
-	rows, err := r.journal.db.Query(`SELECT kind, detail FROM audit WHERE kind LIKE 'sih.%'`)
+	rows, err := r.db(t).Query(`SELECT kind, detail FROM audit WHERE kind LIKE 'sih.%'`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +198,7 @@ func TestSIHMatchedFromAdmissions(t *testing.T) {
 	recv := sih.Receiver{Name: "gam-x", Application: "GAM", Facility: "CHU-X", Address: g.Addr, ZFA: true, IPP: domain, Match: sih.MatchAdmissions}
 	r.tune = func(c *ServiceConfig) {
 		c.Identity = IdentityConfig{INSi: client, Require: true}
-		c.SIH = &SIHConfig{Sender: sih.Sender{Application: "DMPKIOSK"}, Receivers: []sih.Receiver{recv}, Listen: "127.0.0.1:0",
+		c.SIH = &sih.DeliveryConfig{Sender: sih.Sender{Application: "DMPKIOSK"}, Receivers: []sih.Receiver{recv}, Listen: "127.0.0.1:0",
 			Wait: 500 * time.Millisecond, Backoff: 100 * time.Millisecond, MaxAttempts: 50}
 	}
 	r.stop()
@@ -216,7 +222,7 @@ func TestSIHMatchedFromAdmissions(t *testing.T) {
 	}
 	e := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f101", 1, ins.Traits{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE",
 		FirstNames: []string{"DOMINIQUE"}, Sex: "F", BirthDate: "19790328", BirthPlace: "63220"})
-	r.send(t, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, e, "kiosk-1", "cps-medecin", nil))
 	if res := r.result(t, e.ID); res.Outcome != event.OutcomeAuthorized {
 		t.Fatalf("event: %+v", res)
 	}
@@ -252,7 +258,7 @@ func TestSIHOverTLS(t *testing.T) {
 	recvBad := sih.Receiver{Name: "gam-bad", Application: "GAM", Address: bad.Addr, TLS: true, IPP: gamDomain}
 	r.tune = func(c *ServiceConfig) {
 		c.Identity = IdentityConfig{INSi: client, Require: true}
-		c.SIH = &SIHConfig{Sender: sih.Sender{Application: "DMPKIOSK"}, Receivers: []sih.Receiver{recv, recvBad},
+		c.SIH = &sih.DeliveryConfig{Sender: sih.Sender{Application: "DMPKIOSK"}, Receivers: []sih.Receiver{recv, recvBad},
 			TLS: &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}, Wait: 500 * time.Millisecond, Backoff: 100 * time.Millisecond}
 	}
 	r.stop()
@@ -260,7 +266,7 @@ func TestSIHOverTLS(t *testing.T) {
 	paul := paulTraits
 	paul.BirthPlace = "75112"
 	e := qualifiedEvent("0190f1c2-0000-7000-8000-00000000f201", 1, paul)
-	r.send(t, r.f.seal(t, e, "kiosk-1", "cps-medecin", nil))
+	r.send(t, r.f.Seal(t, e, "kiosk-1", "cps-medecin", nil))
 	r.result(t, e.ID)
 	for deadline := time.Now().Add(15 * time.Second); g.Patient("000042").Updates == 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -269,7 +275,7 @@ func TestSIHOverTLS(t *testing.T) {
 	}
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		m, _ := r.journal.SIHGet(context.Background(), "gam-bad/"+e.ID)
-		if m.State == SIHQuery && m.Attempts > 0 && strings.Contains(m.Error, "pas de réponse") {
+		if m.State == journal.SIHQuery && m.Attempts > 0 && strings.Contains(m.Error, "pas de réponse") {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/internal/work"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/cards"
@@ -174,9 +174,9 @@ func txs(t *testing.T, sim *dmpsim.Sim) string {
 	return strings.Join(s, " ")
 }
 
-func wantPermanent(t *testing.T, err error, fault *dmp.Fault) *bridge.PermanentError {
+func wantPermanent(t *testing.T, err error, fault *dmp.Fault) *work.PermanentError {
 	t.Helper()
-	var perm *bridge.PermanentError
+	var perm *work.PermanentError
 	if !errors.As(err, &perm) {
 		t.Fatalf("error %v: want a permanent error", err)
 	}

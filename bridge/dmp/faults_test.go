@@ -10,9 +10,10 @@ import (
 
 	"github.com/beevik/etree"
 
-	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/internal/work"
+	"dmpkiosk/bridge/journal"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
 )
@@ -45,7 +46,7 @@ func TestFaults(t *testing.T) {
 		if !errors.As(err, &f) || f.Subcode != tc.inject || f.Transaction != dmp.TD02 || f.RequestID == "" || f.ResponseID == "" {
 			t.Fatalf("%s: error %v (%+v)", tc.inject, err, f)
 		}
-		var perm *bridge.PermanentError
+		var perm *work.PermanentError
 		if tc.transient {
 			if errors.As(err, &perm) || !dmp.Transient(err) {
 				t.Fatalf("%s should be retried: %v", tc.inject, err)
@@ -202,7 +203,7 @@ func TestTransportFailures(t *testing.T) {
 func TestLostCreationAnswer(t *testing.T) {
 	r := newRig(t, dmpsim.Legacy)
 	ctx := context.Background()
-	j, err := bridge.OpenSQLite(filepath.Join(t.TempDir(), "journal.db"))
+	j, err := journal.OpenSQLite(filepath.Join(t.TempDir(), "journal.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestAuditFailureFailsTheEvent(t *testing.T) {
 	p := r.processor(r.config())
 	p.Audit = func(context.Context, string, string, string) error { return errors.New("journal full") }
 	_, err := p.Process(context.Background(), familyEvent(t, "current", false))
-	var perm *bridge.PermanentError
+	var perm *work.PermanentError
 	if err == nil || errors.As(err, &perm) || !strings.Contains(err.Error(), "journal full") {
 		t.Fatalf("unaudited exchange: %v", err)
 	}

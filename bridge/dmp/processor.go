@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"dmpkiosk/bridge"
+	"dmpkiosk/bridge/internal/work"
 	"dmpkiosk/firmware/event"
 )
 
@@ -80,18 +80,18 @@ const (
 )
 
 // Process implements bridge.Processor.
-func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome, error) {
+func (p *Processor) Process(ctx context.Context, e *event.Event) (work.Outcome, error) {
 	pid, err := PatientOfEvent(e)
 	if err != nil {
-		return bridge.Outcome{}, &bridge.PermanentError{Err: err, Message: msgNoINS}
+		return work.Outcome{}, &work.PermanentError{Err: err, Message: msgNoINS}
 	}
 	who := Who{Professional: e.Professional, FINESS: e.Site.FINESS, Patient: pid}
 	ex, x, err := p.Client.TestExistence(ctx, who)
 	if err := p.audit(ctx, e, x, err); err != nil {
-		return bridge.Outcome{}, err
+		return work.Outcome{}, err
 	}
 	if err != nil {
-		return bridge.Outcome{}, p.classify(err)
+		return work.Outcome{}, p.classify(err)
 	}
 	created := false
 	if ex.Exists && e.Regime == event.RegimeLegacy && p.Marks != nil {
@@ -99,20 +99,20 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 		// the one it created (its answer was lost).
 		sent, err := p.Marks.Marked(ctx, e.ID, markCreation)
 		if err != nil {
-			return bridge.Outcome{}, err
+			return work.Outcome{}, err
 		}
 		created = sent
 	}
 	if !ex.Exists {
 		switch {
 		case e.Regime != event.RegimeLegacy:
-			return bridge.Outcome{Code: event.OutcomeRefused, Message: msgNoDMP}, nil
+			return work.Outcome{Code: event.OutcomeRefused, Message: msgNoDMP}, nil
 		case e.Consent.Creation == nil || !*e.Consent.Creation:
-			return bridge.Outcome{Code: event.OutcomeRefused, Message: msgNoConsent}, nil
+			return work.Outcome{Code: event.OutcomeRefused, Message: msgNoConsent}, nil
 		}
 		if p.Marks != nil {
 			if err := p.Marks.Mark(ctx, e.ID, markCreation); err != nil {
-				return bridge.Outcome{}, err
+				return work.Outcome{}, err
 			}
 		}
 		t := e.Patient.Traits
@@ -120,14 +120,14 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 			Demographics: Demographics{BirthName: t.BirthName, FirstName: t.FirstName, Sex: t.Sex, BirthDate: t.BirthDate},
 			OppBrisGlace: e.Consent.BrisDeGlaceOpposition, OppUrgence: e.Consent.EmergencyOpposition})
 		if err := p.audit(ctx, e, x, err); err != nil {
-			return bridge.Outcome{}, err
+			return work.Outcome{}, err
 		}
 		switch {
 		case errors.Is(err, ErrFound):
 			// Created meanwhile (by another site, or by this request
 			// before its answer was lost): it exists.
 		case err != nil:
-			return bridge.Outcome{}, p.classify(err)
+			return work.Outcome{}, p.classify(err)
 		default:
 			created = true
 			ex.Authorization = AuthNone
@@ -143,28 +143,28 @@ func (p *Processor) Process(ctx context.Context, e *event.Event) (bridge.Outcome
 	if action != "" {
 		_, x, err := p.Client.SetAuthorization(ctx, who, action)
 		if err := p.audit(ctx, e, x, err); err != nil {
-			return bridge.Outcome{}, err
+			return work.Outcome{}, err
 		}
 		if err != nil {
-			return bridge.Outcome{}, p.classify(err)
+			return work.Outcome{}, p.classify(err)
 		}
 	}
 	switch {
 	case created && e.Consent.Authorization:
-		return bridge.Outcome{Code: event.OutcomeCreated, Message: msgCreated}, nil
+		return work.Outcome{Code: event.OutcomeCreated, Message: msgCreated}, nil
 	case created:
-		return bridge.Outcome{Code: event.OutcomeCreated, Message: msgCreatedNoAuth}, nil
+		return work.Outcome{Code: event.OutcomeCreated, Message: msgCreatedNoAuth}, nil
 	case e.Regime == event.RegimeLegacy && e.Consent.Authorization:
-		return bridge.Outcome{Code: event.OutcomeExists, Message: msgExists}, nil
+		return work.Outcome{Code: event.OutcomeExists, Message: msgExists}, nil
 	case e.Regime == event.RegimeLegacy:
-		return bridge.Outcome{Code: event.OutcomeExists, Message: msgExistsNoAuth}, nil
+		return work.Outcome{Code: event.OutcomeExists, Message: msgExistsNoAuth}, nil
 	case e.Consent.Authorization:
-		return bridge.Outcome{Code: event.OutcomeAuthorized, Message: msgAuthorized}, nil
+		return work.Outcome{Code: event.OutcomeAuthorized, Message: msgAuthorized}, nil
 	}
-	return bridge.Outcome{Code: event.OutcomeRefused, Message: msgNoAuth}, nil
+	return work.Outcome{Code: event.OutcomeRefused, Message: msgNoAuth}, nil
 }
 
-// classify makes a final failure a bridge.PermanentError with the kiosk's
+// classify makes a final failure a work.PermanentError with the kiosk's
 // message; a transient one is returned as is (the bridge retries it).
 func (p *Processor) classify(err error) error {
 	if Unreadable(err) {
@@ -172,10 +172,10 @@ func (p *Processor) classify(err error) error {
 		if n == 0 {
 			n = 3
 		}
-		return &bridge.LimitedError{Err: err, Attempts: n, Message: msgUnreadable}
+		return &work.LimitedError{Err: err, Attempts: n, Message: msgUnreadable}
 	}
 	if errors.Is(err, ErrNoRole) {
-		return &bridge.PermanentError{Err: err, Message: msgNoRole}
+		return &work.PermanentError{Err: err, Message: msgNoRole}
 	}
 	if Transient(err) {
 		return err
@@ -191,7 +191,7 @@ func (p *Processor) classify(err error) error {
 	case errors.Is(err, ErrInvalidCertificate):
 		msg = msgCertificate
 	}
-	return &bridge.PermanentError{Err: err, Message: msg}
+	return &work.PermanentError{Err: err, Message: msg}
 }
 
 // audit records one exchange: the transaction, its outcome and the

@@ -17,7 +17,7 @@ import (
 
 	"github.com/beevik/etree"
 
-	"dmpkiosk/bridge"
+	"dmpkiosk/bridge/internal/work"
 	"dmpkiosk/firmware/event"
 )
 
@@ -124,8 +124,8 @@ func TestProcessorOverOfficialAnswers(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			client, r := replayClient(t, c.answers...)
 			out, err := (&Processor{Client: client}).Process(context.Background(), c.e)
-			var perm *bridge.PermanentError
-			var lim *bridge.LimitedError
+			var perm *work.PermanentError
+			var lim *work.LimitedError
 			switch {
 			case c.code != "":
 				if err != nil || out.Code != c.code || out.Message != c.message {
@@ -157,7 +157,7 @@ func TestStaffRole(t *testing.T) {
 	e := replayEvent("current", true)
 	e.Professional.CardType, e.Professional.Profession = "CPE", ""
 	_, err := (&Processor{Client: client}).Process(context.Background(), e)
-	var perm *bridge.PermanentError
+	var perm *work.PermanentError
 	if !errors.As(err, &perm) || perm.Message != msgNoRole || len(r.asked) != 0 {
 		t.Fatalf("%v asked %v", err, r.asked)
 	}

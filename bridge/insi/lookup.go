@@ -145,3 +145,13 @@ func (c *Client) Lookup(ctx context.Context, mode Mode, q Query) (*Outcome, erro
 	}
 	return o, nil
 }
+
+// TraitsQuery is the query for traits read and validated at the desk (the
+// first names the card gave, or its usual one).
+func TraitsQuery(t ins.Traits) Query {
+	names := t.FirstNames
+	if len(names) == 0 && t.FirstName != "" {
+		names = []string{t.FirstName}
+	}
+	return Query{Traits: Traits{BirthName: t.BirthName, FirstNames: names, Sex: t.Sex, BirthDate: t.BirthDate, BirthPlace: t.BirthPlace}}
+}

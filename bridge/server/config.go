@@ -17,9 +17,9 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/ThalesGroup/crypto11"
 
-	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/insi"
+	"dmpkiosk/bridge/journal"
 	"dmpkiosk/bridge/sih"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
@@ -45,10 +45,10 @@ type Config struct {
 	MaxAttempts int      `toml:"max_attempts"`
 	Backoff     duration `toml:"backoff"`
 	// MaxEventBytes bounds a sealed event, refused before decryption
-	// (bridge.DefaultMaxEventBytes, 64 KiB, when zero).
+	// (events.DefaultMaxEventBytes, 64 KiB, when zero).
 	MaxEventBytes int `toml:"max_event_bytes"`
 	// KioskRate (events a second) and KioskBurst bound each kiosk
-	// (bridge.DefaultKioskRate, DefaultKioskBurst when zero).
+	// (ratelimit.DefaultKioskRate, DefaultKioskBurst when zero).
 	KioskRate  float64 `toml:"kiosk_rate"`
 	KioskBurst int     `toml:"kiosk_burst"`
 	Journal    struct {
@@ -56,7 +56,7 @@ type Config struct {
 		Path   string `toml:"path"`
 		DSN    string `toml:"dsn"`
 		// Retention is how long the patients' identities are kept after an
-		// event is done (bridge.DefaultRetention, 90 days, when zero).
+		// event is done (journal.DefaultRetention, 90 days, when zero).
 		Retention duration `toml:"retention"`
 	} `toml:"journal"`
 	Admin struct {
@@ -119,7 +119,7 @@ func (s SIHConfig) check() error {
 }
 
 // Bridge is the service's configuration of it (nil without receivers).
-func (s SIHConfig) bridge(c *Config) (*bridge.SIHConfig, error) {
+func (s SIHConfig) bridge(c *Config) (*sih.DeliveryConfig, error) {
 	if len(s.Receivers) == 0 {
 		return nil, nil
 	}
@@ -127,7 +127,7 @@ func (s SIHConfig) bridge(c *Config) (*bridge.SIHConfig, error) {
 	if app == "" {
 		app = "DMPKIOSK"
 	}
-	out := &bridge.SIHConfig{Sender: sih.Sender{Application: app, Facility: s.Facility, Test: s.Test}, Receivers: s.Receivers,
+	out := &sih.DeliveryConfig{Sender: sih.Sender{Application: app, Facility: s.Facility, Test: s.Test}, Receivers: s.Receivers,
 		Wait: s.Wait.Duration, Backoff: s.Backoff.Duration, MaxAttempts: s.MaxAttempts, Listen: s.Listen}
 	if s.ServerCA != "" {
 		roots, err := c.pool(s.ServerCA)
@@ -200,7 +200,7 @@ type INSiConfig struct {
 	// ("insi-instance" beside the configuration when empty).
 	InstanceFile string   `toml:"instance_file"`
 	Timeout      duration `toml:"timeout"`
-	// LookupWait bounds a kiosk's lookup (bridge.DefaultLookupWait, 10 s,
+	// LookupWait bounds a kiosk's lookup (lookup.DefaultLookupWait, 10 s,
 	// when zero); the kiosks wait a little longer (insi_wait, 12 s).
 	LookupWait duration `toml:"lookup_wait"`
 }
@@ -258,15 +258,15 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // OpenJournal opens the journal the configuration names.
-func (c *Config) OpenJournal(ctx context.Context) (bridge.Journal, func(), error) {
+func (c *Config) OpenJournal(ctx context.Context) (journal.Store, func(), error) {
 	if c.Journal.Driver == "postgres" {
-		pg, err := bridge.OpenPostgres(ctx, c.Journal.DSN, c.ID)
+		pg, err := journal.OpenPostgres(ctx, c.Journal.DSN, c.ID)
 		if err != nil {
 			return nil, nil, err
 		}
 		return pg, func() { pg.Close() }, nil
 	}
-	sq, err := bridge.OpenSQLite(c.path(c.Journal.Path))
+	sq, err := journal.OpenSQLite(c.path(c.Journal.Path))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -281,7 +281,7 @@ func (c *Config) Retention() time.Duration {
 	if c.Journal.Retention.Duration > 0 {
 		return c.Journal.Retention.Duration
 	}
-	return bridge.DefaultRetention
+	return journal.DefaultRetention
 }
 
 func (c *Config) path(p string) string {

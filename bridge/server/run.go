@@ -16,8 +16,11 @@ import (
 	"time"
 
 	"dmpkiosk/bridge"
+	"dmpkiosk/bridge/admin"
 	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/events"
 	"dmpkiosk/bridge/insi"
+	"dmpkiosk/bridge/journal"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
@@ -72,14 +75,14 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 			return err
 		}
 		defer release()
-		icfg.Observe = func(call insi.Call) { svc.Metrics.INSi.Observer(j, log)(call) }
+		icfg.Observe = func(call insi.Call) { svc.Metrics.INSi.Observer(j.Audit, log)(call) }
 		identity.INSi = insi.NewClient(icfg)
 	}
 	sihCfg, err := c.SIH.bridge(c)
 	if err != nil {
 		return err
 	}
-	fleet := bridge.NewFleet()
+	fleet := admin.NewFleet()
 	fleet.Regime = c.DMP.Regime
 	fleet.Trust = func(der []byte) (provisioning.Identity, error) {
 		cert, err := x509.ParseCertificate(der)
@@ -89,7 +92,7 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 		return provisioning.VerifyClient([]*x509.Certificate{cert}, kioskCA, rev)
 	}
 	svc = bridge.NewService(bridge.ServiceConfig{Identity: identity, SIH: sihCfg, BrokerURL: c.Broker, TLS: tlsCfg, ClientID: c.ID,
-		Verifier: &bridge.Verifier{EncKey: enc, KioskCA: kioskCA, Revocations: rev, CardCA: cardCA, MaxAge: c.MaxAge.Duration, Skew: c.ClockSkew.Duration,
+		Verifier: &events.Verifier{EncKey: enc, KioskCA: kioskCA, Revocations: rev, CardCA: cardCA, MaxAge: c.MaxAge.Duration, Skew: c.ClockSkew.Duration,
 			Regime: c.DMP.Regime, MaxBytes: c.MaxEventBytes, Chains: event.NewChainCache()},
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
 		Journal: j, Processor: &dmp.Processor{Client: client, Audit: j.Audit, Marks: j, UnreadableAttempts: c.DMP.UnreadableAttempts}, Workers: c.Workers, MaxAttempts: c.MaxAttempts,
@@ -99,7 +102,7 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 	errc := make(chan error, 2)
 	go func() { errc <- svc.Run(ctx) }()
 	if c.Admin.Listen != "" {
-		srv, err := adminServer(c, &bridge.Admin{Journal: j, Service: svc, Fleet: fleet, Ready: svc.Ready})
+		srv, err := adminServer(c, svc.Admin())
 		if err != nil {
 			return err
 		}
@@ -139,7 +142,7 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		_, err := j.Get(ctx, "watchdog")
-		return errors.Is(err, bridge.ErrUnknown)
+		return errors.Is(err, journal.ErrUnknown)
 	})
 	if err := ReloadCRL(ctx, errc, log, "bridge", func() error { _, err := rev.Reload(); return err }); err != nil {
 		return err
@@ -172,7 +175,7 @@ func ReloadCRL(ctx context.Context, errc <-chan error, log *slog.Logger, who str
 
 // adminServer is the admin web over TLS: with client certificates of the
 // configured authority, or a password.
-func adminServer(c *Config, a *bridge.Admin) (*http.Server, error) {
+func adminServer(c *Config, a *admin.Admin) (*http.Server, error) {
 	cert, err := tls.LoadX509KeyPair(c.path(c.Admin.Cert), c.path(c.Admin.Key))
 	if err != nil {
 		return nil, fmt.Errorf("admin certificate: %w", err)

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"dmpkiosk/bridge/hl7"
+	"dmpkiosk/bridge/journal"
 )
 
 // Handler applies a message a GAM sends and says how it went: "AA", or
@@ -72,10 +73,7 @@ func serveConn(ctx context.Context, c net.Conn, h Handler) {
 
 // Admitted is a patient as a GAM's own message gives them: its IPP, the
 // INS when it has one, the traits a match is made on.
-type Admitted struct {
-	IPP, INS, INSOID                     string
-	BirthName, FirstName, BirthDate, Sex string
-}
+type Admitted = journal.GAMPatient
 
 // AdmittedOf reads a GAM's ADT message's PID for receiver r's domain;
 // false when it holds no IPP of that domain.

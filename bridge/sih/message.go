@@ -1,10 +1,3 @@
-// Package sih tells the hospital's own information system what the bridge
-// learnt: the patient's INS, the identity's status and how it was
-// obtained, and the patient's DMP answers, to the patient administration
-// system (the GAM) as an update of the patient (ADT^A31, IHE PAM France
-// 2.11) over MLLP, after finding the patient's local identifier (IPP) with
-// an IHE PDQ query (ITI-21, QBP^Q22 → RSP^K22). Facts and sources:
-// shared/docs/sih.md.
 package sih
 
 import (

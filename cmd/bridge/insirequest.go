@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 
-	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/insi"
 	"dmpkiosk/bridge/server"
 	"dmpkiosk/cmd/internal/cli"
@@ -71,8 +70,8 @@ func runINSIRequest(ctx context.Context, args []string, _ io.Reader, stdout, std
 			return err
 		}
 		defer closeJournal()
-		var calls bridge.INSiCalls
-		fromFile.Observe = calls.Observer(j, nil)
+		var calls insi.Calls
+		fromFile.Observe = calls.Observer(j.Audit, nil)
 		if *endpoint != "" {
 			fromFile.Endpoint = *endpoint
 		}

@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"dmpkiosk/bridge"
+	"dmpkiosk/bridge/journal"
 	"dmpkiosk/bridge/server"
 	"dmpkiosk/cmd/internal/cli"
 )
@@ -51,7 +51,7 @@ func runBackup(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return err
 	}
 	defer closeJ()
-	if err := j.(*bridge.SQLiteJournal).Backup(ctx, file); err != nil {
+	if err := j.(*journal.SQLiteJournal).Backup(ctx, file); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "journal backed up to %s\n", file)
@@ -66,7 +66,7 @@ func runRestore(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if c.Journal.Driver == "postgres" {
 		return errPostgresTools
 	}
-	links, err := bridge.RestoreSQLite(ctx, file, c.JournalPath())
+	links, err := journal.RestoreSQLite(ctx, file, c.JournalPath())
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"dmpkiosk/bridge"
+	"dmpkiosk/bridge/admin"
+	"dmpkiosk/bridge/journal"
 	"dmpkiosk/bridge/server"
 	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/provisioning"
@@ -36,7 +37,7 @@ func runIndicators(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	config := fs.String("config", "bridge.toml", "the bridge's configuration (its journal)")
 	from := fs.String("from", "", "first day, AAAA-MM-JJ")
 	to := fs.String("to", "", "last day, AAAA-MM-JJ (included)")
-	by := fs.String("by", "month", strings.Join(bridge.Periods, ", "))
+	by := fs.String("by", "month", strings.Join(journal.Periods, ", "))
 	site := fs.String("site", "", "one site (geographic FINESS)")
 	unit := fs.String("unit", "", "one unit")
 	ctxName := fs.String("context", "", "one context: admission, bedside, consultation-exit")
@@ -44,7 +45,7 @@ func runIndicators(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	q, err := bridge.ParseIndicatorQuery(*from, *to, *by, *site, *unit, *ctxName)
+	q, err := journal.ParseIndicatorQuery(*from, *to, *by, *site, *unit, *ctxName)
 	if err != nil {
 		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
@@ -57,7 +58,7 @@ func runIndicators(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		return err
 	}
 	defer closeJ()
-	return bridge.ExportIndicators(ctx, j, "cli", q, *format, stdout)
+	return admin.ExportIndicators(ctx, j, "cli", q, *format, stdout)
 }
 
 // errBrokenChain makes the exit status 1 when the audit chain is broken.
@@ -75,7 +76,7 @@ func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
-	var j bridge.Journal
+	var j journal.Store
 	switch {
 	case (*path != "") == (*dsn != "") && (*path != "" || *config == "") || *config != "" && (*path != "" || *dsn != ""):
 		return fmt.Errorf("%w: %s (one of them)", cli.ErrUsage, usage)
@@ -83,13 +84,13 @@ func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		if _, err := os.Stat(*path); err != nil {
 			return err
 		}
-		sq, err := bridge.OpenSQLite(*path)
+		sq, err := journal.OpenSQLite(*path)
 		if err != nil {
 			return err
 		}
 		j = sq
 	case *dsn != "":
-		pg, err := bridge.OpenPostgres(ctx, *dsn, "audit-verify")
+		pg, err := journal.OpenPostgres(ctx, *dsn, "audit-verify")
 		if err != nil {
 			return err
 		}
@@ -120,7 +121,7 @@ func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 }
 
 // nopClose is a journal its opener closes.
-type nopClose struct{ bridge.Journal }
+type nopClose struct{ journal.Store }
 
 func (nopClose) Close() error { return nil }
 

@@ -18,7 +18,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"dmpkiosk/bridge"
+	"dmpkiosk/bridge/journal"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/provisioning"
 )
@@ -103,7 +103,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	path := filepath.Join(tmp, "journal.db")
-	j, err := bridge.OpenSQLite(path)
+	j, err := journal.OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 
 	// The PostgreSQL journal, the same way.
 	pg := hwtest.StartPostgres(t)
-	pj, err := bridge.OpenPostgres(context.Background(), pg.DSN, "test")
+	pj, err := journal.OpenPostgres(context.Background(), pg.DSN, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,10 +23,10 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/bridge/insi/insisim"
+	"dmpkiosk/bridge/journal"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/cards"
@@ -418,7 +418,7 @@ idam = "TESTSGIE0000"
 	if instances[0] != instances[1] {
 		t.Errorf("the installation UUID changed: %v", instances)
 	}
-	j, err := bridge.OpenSQLite(filepath.Join(dir, "journal.db"))
+	j, err := journal.OpenSQLite(filepath.Join(dir, "journal.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/journal"
 	"dmpkiosk/firmware"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/cards"
@@ -339,7 +339,7 @@ func slotEmpty(b *testing.B) {
 // journalCommits times n durable accepts in a SQLite journal of its own.
 func journalCommits(b *testing.B, n int) []time.Duration {
 	b.Helper()
-	j, err := bridge.OpenSQLite(filepath.Join(b.TempDir(), "journal.db"))
+	j, err := journal.OpenSQLite(filepath.Join(b.TempDir(), "journal.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func journalCommits(b *testing.B, n int) []time.Duration {
 	var out []time.Duration
 	for i := range n {
 		t0 := time.Now()
-		if _, _, err := j.Accept(context.Background(), bridge.Record{ID: fmt.Sprint("e", i), Device: "kiosk-9", Seq: int64(i + 1), Type: "dmp.consent",
+		if _, _, err := j.Accept(context.Background(), journal.Record{ID: fmt.Sprint("e", i), Device: "kiosk-9", Seq: int64(i + 1), Type: "dmp.consent",
 			Received: time.Now(), Payload: make([]byte, 4096)}); err != nil {
 			b.Fatal(err)
 		}

@@ -1,0 +1,69 @@
+package admin
+
+import (
+	"dmpkiosk/bridge/journal"
+
+	"dmpkiosk/bridge/insi"
+	"dmpkiosk/firmware/event"
+)
+
+// What the admin web and the exports show the IT team and the DMP project
+// lead: every state, outcome, type, context and reason in plain French.
+var (
+	stateLabels = map[string]string{
+		journal.StateVerified: "en attente de traitement", journal.StateProcessing: "en cours de traitement", journal.StateDone: "traité",
+		journal.StateFailed: "en échec, nouvelle tentative prévue", journal.StateDead: "lettre morte (abandonné)", journal.StateRefused: "refusé aux contrôles",
+	}
+	outcomeLabels = map[string]string{
+		event.OutcomeCreated: "DMP créé", event.OutcomeAuthorized: "accès de l'établissement autorisé",
+		event.OutcomeExists: "DMP déjà existant", event.OutcomeRefused: "refusé", event.OutcomeError: "erreur",
+		event.OutcomeIdentity: "identité à vérifier (pas de transaction DMP)",
+	}
+	typeLabels = map[string]string{
+		event.TypeCreate:  "création du DMP (avec consentement)",
+		event.TypeConsent: "information, autorisation et oppositions",
+	}
+	contextLabels = map[string]string{"admission": "Admission", "bedside": "Chambre (tablette)", "consultation-exit": "Sortie de consultation"}
+	reasonLabels  = map[string]string{
+		journal.RejectTopic: "sujet MQTT d'une autre borne", journal.RejectMalformed: "message illisible", journal.RejectUndecrypt: "message indéchiffrable",
+		journal.RejectSignature: "signature invalide", journal.RejectDeviceChain: "certificat de borne non reconnu", journal.RejectRevoked: "borne révoquée",
+		journal.RejectDevice: "borne autre que son certificat", journal.RejectCardChain: "carte professionnelle non reconnue",
+		journal.RejectCardType: "type de carte non admis", journal.RejectProfessional: "professionnel autre que la carte",
+		journal.RejectClock: "horloge de la borne en avance", journal.RejectTooOld: "trop ancien", journal.RejectReplay: "rejoué",
+		journal.RejectContent: "demande incomplète", journal.RejectTooLarge: "message trop volumineux", journal.RejectReused: "identifiant réutilisé",
+		journal.RejectSite: "borne non inscrite pour ce site", journal.RejectRegime: "régime du DMP différent", journal.RejectRateLimited: "débit de la borne dépassé",
+		journal.RejectINS: "INS autre que celui donné par l'INSi",
+	}
+	insiOperationLabels = map[string]string{insi.OpVitale: "recherche par carte Vitale", insi.OpTraits: "recherche par traits d'identité"}
+	insiModeLabels      = map[string]string{insi.Manu.String(): "au guichet (INSI-MANU)", insi.Auto.String(): "par la passerelle (INSI-AUTO)"}
+	insiOutcomeLabels   = map[string]string{
+		"00": "identité trouvée", "01": "aucune identité trouvée", "02": "plusieurs identités : préciser le lieu de naissance",
+		"transport": "service injoignable", "unreadable": "réponse illisible", "inconsistent": "réponse incohérente",
+	}
+	deskLookupLabels = map[string]string{
+		event.LookupFound: "identité trouvée", event.LookupNotFound: "aucune identité trouvée", event.LookupSeveral: "plusieurs identités",
+		event.LookupUnavailable: "INSi indisponible", event.LookupRefused: "non demandée (traits insuffisants, demande trop ancienne)",
+	}
+	periodLabels = map[string]string{"day": "jour", "week": "semaine", "month": "mois", "range": "toute la période"}
+)
+
+// label names k from m; an empty k is "non précisé", an unknown one is
+// shown as it is.
+func label(m map[string]string, k string) string {
+	if l, ok := m[k]; ok {
+		return l
+	}
+	if k == "" {
+		return "non précisé"
+	}
+	return k
+}
+
+// insiOutcomeLabel names an INSi call's outcome; a fault is named with
+// its code, which the teleservice's documentation lists.
+func insiOutcomeLabel(o string) string {
+	if l, ok := insiOutcomeLabels[o]; ok {
+		return l
+	}
+	return "erreur INSi " + o
+}

@@ -1,0 +1,154 @@
+package bridge
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"sync"
+	"time"
+
+	"dmpkiosk/bridge/admin"
+	"dmpkiosk/bridge/events"
+	"dmpkiosk/bridge/insi"
+	"dmpkiosk/bridge/internal/broker"
+	"dmpkiosk/bridge/internal/metrics"
+	"dmpkiosk/bridge/internal/ratelimit"
+	"dmpkiosk/bridge/journal"
+	"dmpkiosk/bridge/lookup"
+	"dmpkiosk/bridge/sih"
+	"dmpkiosk/provisioning"
+)
+
+// ServiceConfig is what the bridge is made of: the broker, the journal,
+// the DMP's processor, the checks and the hospital's information system.
+type ServiceConfig struct {
+	BrokerURL   string
+	TLS         *tls.Config
+	ClientID    string // the bridge's id (its certificate's name)
+	Verifier    *events.Verifier
+	Journal     journal.Store
+	Processor   events.Processor
+	Workers     int           // 4 when zero
+	MaxAttempts int           // 8 when zero
+	Backoff     time.Duration // first retry delay, doubled each time (2 s when zero), at most 10 min
+	Logger      *slog.Logger
+	Fleet       *admin.Fleet // receives the kiosks' heartbeats when set
+	// KioskRate (messages a second) and KioskBurst bound each kiosk's
+	// events and lookups together (ratelimit.DefaultKioskRate,
+	// DefaultKioskBurst when zero; a negative rate lifts the limit).
+	KioskRate  float64
+	KioskBurst int
+	// Identity: the INSi lookups and the identity status the DMP needs.
+	Identity IdentityConfig
+	// SIH: the hospital's information system told (nil: none).
+	SIH *sih.DeliveryConfig
+}
+
+// IdentityConfig is the bridge's part in identity vigilance: the INSi
+// lookups it makes for the kiosks and by itself, and the status an
+// identity must have before a DMP transaction.
+type IdentityConfig struct {
+	INSi events.Looker // nil: no INSi (the lookups are not answered; no INSI-AUTO)
+	// Wait bounds a kiosk's lookup (lookup.DefaultLookupWait when zero).
+	Wait time.Duration
+	// Require: in the current regime, no DMP transaction without a
+	// qualified INS; AcceptRecovered lets an INS récupérée be enough.
+	Require, AcceptRecovered bool
+}
+
+// Metrics are the bridge's counters: the events flow's, and its INSi
+// calls (set the INSi client's Observe to INSi.Observer).
+type Metrics struct {
+	metrics.Events
+	INSi insi.Calls
+}
+
+// Service is the bridge wired: one broker connection shared by the
+// events flow, the INSi lookups and the fleet's heartbeats; the delivery
+// to the hospital's information system beside them.
+type Service struct {
+	cfg     ServiceConfig
+	conn    *broker.Conn
+	events  *events.Flow
+	lookups *lookup.Flow
+	gam     *sih.Delivery
+	Metrics *Metrics
+	// SIHAddr is where the GAMs' messages are listened to, once Run listens.
+	SIHAddr string
+}
+
+// NewService wires the flows of cfg; Run starts them.
+func NewService(cfg ServiceConfig) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, Metrics: &Metrics{}}
+	s.conn = broker.New(broker.Config{URL: cfg.BrokerURL, TLS: cfg.TLS, ClientID: cfg.ClientID, Logger: cfg.Logger})
+	limits := ratelimit.New(cfg.KioskRate, cfg.KioskBurst)
+	if cfg.SIH != nil {
+		s.gam = sih.NewDelivery(*cfg.SIH, cfg.Journal, cfg.Logger)
+	}
+	ev := events.Config{Verifier: cfg.Verifier, Journal: cfg.Journal, Processor: cfg.Processor, Broker: s.conn,
+		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts, Backoff: cfg.Backoff, Logger: cfg.Logger, Limits: limits,
+		Metrics:  &s.Metrics.Events,
+		Identity: events.IdentityConfig{INSi: cfg.Identity.INSi, Require: cfg.Identity.Require, AcceptRecovered: cfg.Identity.AcceptRecovered}}
+	if s.gam != nil {
+		ev.Tell = s.gam.Tell
+	}
+	s.events = events.New(ev)
+	if cfg.Identity.INSi != nil {
+		v := cfg.Verifier
+		s.lookups = lookup.New(lookup.Config{INSi: cfg.Identity.INSi, Journal: cfg.Journal, Broker: s.conn,
+			EncKey: v.EncKey, KioskCA: v.KioskCA, Revocations: v.Revocations, Chains: v.Chains,
+			Wait: cfg.Identity.Wait, Limits: limits, Metrics: &s.Metrics.Events, Logger: cfg.Logger})
+	}
+	return s
+}
+
+// Ready reports whether the bridge is connected to the broker.
+func (s *Service) Ready() bool { return s.conn.Ready() }
+
+// Run serves until ctx ends: the journal's leftovers recovered, the GAMs'
+// listener open, then the broker's topics taken and the workers started.
+func (s *Service) Run(ctx context.Context) error {
+	if err := s.events.Recover(ctx); err != nil {
+		return err
+	}
+	if s.gam != nil {
+		addr, err := s.gam.Listen()
+		if err != nil {
+			return err
+		}
+		s.SIHAddr = addr
+	}
+	s.conn.Handle(provisioning.BridgeEventsFilter, "events", s.events.OnMessage)
+	if s.lookups != nil {
+		s.conn.Handle(provisioning.BridgeLookupFilter, "INSi lookups", s.lookups.OnRequest)
+	}
+	if s.cfg.Fleet != nil {
+		s.conn.Handle("kiosk/+/status", "heartbeats", s.cfg.Fleet.Heartbeat)
+	}
+	s.conn.Connect()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.events.Run(ctx) }()
+	if s.gam != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.gam.Run(ctx) }()
+	}
+	<-ctx.Done()
+	wg.Wait()
+	s.conn.Close()
+	return nil
+}
+
+// Admin is the admin web over this bridge's journal, counters and fleet
+// (its Password, or the TLS listener's client certificates, to be set).
+func (s *Service) Admin() *admin.Admin {
+	a := &admin.Admin{Journal: s.cfg.Journal, Metrics: &s.Metrics.Events, INSi: &s.Metrics.INSi, Fleet: s.cfg.Fleet, Ready: s.Ready,
+		Wake: s.events.Wake}
+	if s.gam != nil {
+		a.WakeGAM = s.gam.Wake
+	}
+	return a
+}
