@@ -236,3 +236,62 @@ func TestINSiLookupAndIdentityGate(t *testing.T) {
 		}
 	}
 }
+
+// A lookup request that reuses the id of another kiosk's answered lookup
+// gets no answer (that answer is not its to have) and INSi is not asked;
+// it is refused like every other refusal: audited with the device and the
+// reason, no identity.
+func TestLookupReusingAnotherKiosksID(t *testing.T) {
+	r := newServiceRig(t)
+	sim, client := newINSi(t)
+	r.tune = func(c *ServiceConfig) { c.Identity = IdentityConfig{INSi: client, Require: true} }
+	r.stop()
+	r.start(t)
+	a := r.ask(t, "0190f1c2-0000-7000-8000-00000000b001", paulTraits)
+	if a.Outcome != event.LookupFound {
+		t.Fatalf("kiosk-1's lookup: %+v", a)
+	}
+	calls := sim.Calls()
+
+	cred := r.f.Site.Creds["kiosk-2"]
+	k2 := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(r.m.URL()).SetClientID("kiosk-2").SetTLSConfig(r.f.Site.TLS(cred)))
+	if tok := k2.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer k2.Disconnect(50)
+	answers := make(chan []byte, 4)
+	k2.Subscribe(provisioning.ResultsTopic("kiosk-2"), 1, func(_ mqtt.Client, m mqtt.Message) { answers <- m.Payload() }).Wait()
+	reply, _ := event.NewReplyKey()
+	req := &event.LookupRequest{ID: a.Request, Device: "kiosk-2", Time: time.Now().UTC(), Traits: paulTraits}
+	wire, err := event.SealLookup(req, reply, event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}}, &r.f.Site.EncKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := k2.Publish(provisioning.LookupTopic("kiosk-2"), 1, false, wire); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	var refused []journal.AuditEntry
+	for deadline := time.Now().Add(10 * time.Second); len(refused) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		all, err := r.journal.AuditOf(context.Background(), "insi.lookup.rejected")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range all {
+			if e.Ref == "kiosk-2" {
+				refused = append(refused, e)
+			}
+		}
+	}
+	if len(refused) != 1 || !strings.Contains(refused[0].Detail, a.Request) || !strings.Contains(refused[0].Detail, "another kiosk") ||
+		strings.Contains(refused[0].Detail, "MARTIN") {
+		t.Fatalf("audit of the refusal: %+v", refused)
+	}
+	select {
+	case b := <-answers:
+		t.Fatalf("kiosk-2 was answered: %d bytes", len(b))
+	case <-time.After(500 * time.Millisecond):
+	}
+	if sim.Calls() != calls {
+		t.Errorf("INSi asked for a refused request: %d calls, then %d", calls, sim.Calls())
+	}
+}

@@ -111,6 +111,50 @@ func TestOfficialExistenceAnswers(t *testing.T) {
 	}
 }
 
+// A "no DMP" answer (NF, no patient) and an answer without its attention
+// lines are read, never refused as malformed: every combination of the
+// AUTORISATION and STATUT_MT lines present or absent, on the official
+// answer and on it with the patient removed and NF. A missing AUTORISATION
+// is no authorization; a missing STATUT_MT is not the doctor.
+func TestExistenceAttentionLinesOptional(t *testing.T) {
+	for _, dmp := range []bool{true, false} {
+		for _, keepAuth := range []bool{true, false} {
+			for _, keepDoctor := range []bool{true, false} {
+				name := fmt.Sprintf("DMP %v, AUTORISATION %v, STATUT_MT %v", dmp, keepAuth, keepDoctor)
+				data := variant(t, td02Answer, func(b *etree.Element) {
+					auth, doctor := find(b, "./attentionLine[1]"), find(b, "./attentionLine[2]")
+					if !keepAuth {
+						b.RemoveChild(auth)
+					}
+					if !keepDoctor {
+						b.RemoveChild(doctor)
+					}
+					if !dmp {
+						cap := find(b, "./controlActProcess")
+						cap.RemoveChild(find(cap, "./subject"))
+						find(cap, "./queryAck/queryResponseCode").CreateAttr("code", "NF")
+					}
+				})
+				b, err := body(t, data)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				e, err := ParseExistence(b)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				want := Existence{Exists: dmp, Authorization: AuthNone, Doctor: keepDoctor}
+				if keepAuth {
+					want.Authorization = AuthValid
+				}
+				if e.Exists != want.Exists || e.Authorization != want.Authorization || e.Doctor != want.Doctor || !dmp && len(e.IDs) != 0 {
+					t.Errorf("%s: %+v, want %+v", name, e, want)
+				}
+			}
+		}
+	}
+}
+
 // What cannot be read is ErrMalformed (never taken for a success); a
 // refusal in the acknowledgement is the DMP's code.
 func TestUnreadableAnswers(t *testing.T) {
@@ -130,7 +174,6 @@ func TestUnreadableAnswers(t *testing.T) {
 	}
 	for name, edit := range map[string]func(*etree.Element){
 		"unknown status":       func(b *etree.Element) { find(b, "./attentionLine[1]/value").CreateAttr("code", "PEUT-ETRE") },
-		"no authorization":     func(b *etree.Element) { b.RemoveChild(find(b, "./attentionLine[1]")) },
 		"STATUT_MT not a BL":   func(b *etree.Element) { find(b, "./attentionLine[2]/value").CreateAttr("value", "oui") },
 		"no acknowledgement":   func(b *etree.Element) { b.RemoveChild(find(b, "./acknowledgement")) },
 		"acknowledgement text": func(b *etree.Element) { find(b, "./acknowledgement").CreateAttr("typeCode", "OK") },

@@ -435,7 +435,10 @@ func ParseExistence(m *etree.Element) (Existence, error) {
 	switch e.Authorization {
 	case AuthValid, AuthExpired, AuthRefused, AuthNone:
 	case "":
-		return Existence{}, fmt.Errorf("%w: no AUTORISATION attention line", ErrMalformed)
+		// The attention lines are optional in the schema and readers of
+		// TD0.2 elsewhere treat them so: no line is no authorization (and
+		// NF with no patient is no DMP, whatever lines come with it).
+		e.Authorization = AuthNone
 	default:
 		return Existence{}, fmt.Errorf("%w: authorization status %q", ErrMalformed, e.Authorization)
 	}

@@ -153,9 +153,14 @@ func (s *Flow) lookup(device string, payload []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.lookupWait())
 	defer cancel()
 	if kept, err := s.cfg.Journal.Lookup(ctx, r.ID); err == nil {
-		if kept.Device == device {
-			s.sendAnswer(device, r, kept.Answer)
+		if kept.Device != device {
+			// Another kiosk's answered id: its answer is not this kiosk's
+			// to have, and the request is refused like every other.
+			s.cfg.Logger.Warn("bridge: a lookup request reuses another kiosk's id", "device", device, "lookup", r.ID)
+			s.auditLookup("insi.lookup.rejected", device, "request id "+r.ID+" already kept for another kiosk")
+			return
 		}
+		s.sendAnswer(device, r, kept.Answer)
 		return
 	}
 	var ans *event.LookupAnswer
