@@ -124,7 +124,8 @@ func TestSIHUpdatesTheGAM(t *testing.T) {
 	r.send(t, r.f.Seal(t, e3, "kiosk-1", "cps-medecin", nil))
 	r.result(t, e3.ID)
 	until("the AE a dead letter", func() bool { m, _ := r.journal.SIHGet(ctx, "gam/"+e3.ID); return m.State == journal.SIHDead })
-	if m, _ := r.journal.SIHGet(ctx, "gam/"+e3.ID); !strings.Contains(m.Error, "AE") || !strings.Contains(m.Error, "erreur scriptée") {
+	if m, _ := r.journal.SIHGet(ctx, "gam/"+e3.ID); !strings.Contains(m.Error, "AE") || !strings.Contains(m.Error, "207") ||
+		!strings.Contains(m.Error, "non conservé") || strings.Contains(m.Error, "MARTIN") || strings.Contains(m.Error, "1975") {
 		t.Errorf("the dead letter's error: %q", m.Error)
 	}
 	if g.Patient("000042").Updates != 1 {

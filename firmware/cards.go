@@ -2,6 +2,7 @@ package firmware
 
 import (
 	"context"
+	"time"
 
 	"dmpkiosk/apdu"
 	"dmpkiosk/apdu/cps"
@@ -34,9 +35,10 @@ type Uplink interface {
 	// Kick has the link send what the outbox holds now.
 	Kick()
 	Results() <-chan event.Result
-	// Ask sends a sealed INSi lookup request; the answers come on
+	// Ask sends the sealed INSi lookup request id, sent again when a
+	// bridge comes back before its answer, until then; the answers come on
 	// Lookups (encrypted to the request's key).
-	Ask(sealed string) error
+	Ask(id, sealed string, until time.Time) error
 	Lookups() <-chan event.Sealed
 }
 

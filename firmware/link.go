@@ -54,6 +54,14 @@ type Link struct {
 	lastErr string
 	results chan event.Result
 	lookups chan event.Sealed
+	asking  map[string]asked // the lookups waiting for their answer, by id
+}
+
+// asked is a lookup request sent and not answered yet, kept in memory
+// (never on disk) while the session waits for it.
+type asked struct {
+	sealed string
+	until  time.Time
 }
 
 // StartLink connects (retrying in the background when the broker is down)
@@ -68,7 +76,8 @@ func StartLink(ctx context.Context, cfg LinkConfig, ob *Outbox) *Link {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Link{cfg: cfg, ob: ob, kick: make(chan struct{}, 1), results: make(chan event.Result, 16), lookups: make(chan event.Sealed, 4)}
+	l := &Link{cfg: cfg, ob: ob, kick: make(chan struct{}, 1), results: make(chan event.Result, 16), lookups: make(chan event.Sealed, 4),
+		asking: map[string]asked{}}
 	will, _ := json.Marshal(Heartbeat{Device: cfg.DeviceID, Online: false})
 	opts := mqtt.NewClientOptions().AddBroker(cfg.BrokerURL).SetClientID(cfg.DeviceID).SetTLSConfig(cfg.TLS).
 		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(2*time.Second).
@@ -97,17 +106,59 @@ func (l *Link) Results() <-chan event.Result { return l.results }
 // Lookups are the bridge's answers to INSi lookups.
 func (l *Link) Lookups() <-chan event.Sealed { return l.lookups }
 
-// Ask publishes a sealed lookup request. It is not kept: a lookup is
-// worth asking only while the professional waits at the desk.
-func (l *Link) Ask(sealed string) error {
+// Ask publishes the sealed lookup request id and keeps it in memory until
+// its answer comes or until: a bridge that says it is back meanwhile (the
+// one that had it may have died with it) is sent it again, unchanged and
+// under the same id, and answers it from its journal or runs it. It is
+// never written to disk: a lookup is worth asking only while the
+// professional waits at the desk.
+func (l *Link) Ask(id, sealed string, until time.Time) error {
 	if !l.online.Load() {
 		return errors.New("link: offline")
 	}
+	l.mu.Lock()
+	l.asking[id] = asked{sealed: sealed, until: until}
+	l.mu.Unlock()
+	if err := l.publishLookup(sealed); err != nil {
+		l.mu.Lock()
+		delete(l.asking, id)
+		l.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (l *Link) publishLookup(sealed string) error {
 	tok := l.client.Publish(provisioning.LookupTopic(l.cfg.DeviceID), 1, false, sealed)
 	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		return fmt.Errorf("link: sending the lookup: %v", tok.Error())
 	}
 	return nil
+}
+
+// askAgain sends again the lookups still waited for (a bridge is back),
+// and forgets those no one waits for any more. It runs off paho's
+// goroutine: a publish waits for the broker.
+func (l *Link) askAgain() {
+	now := time.Now()
+	var again []string
+	l.mu.Lock()
+	for id, a := range l.asking {
+		if now.After(a.until) {
+			delete(l.asking, id)
+			continue
+		}
+		again = append(again, a.sealed)
+	}
+	l.mu.Unlock()
+	for _, sealed := range again {
+		if err := l.publishLookup(sealed); err != nil {
+			l.cfg.Logger.Warn("link: a lookup could not be sent again", "error", err)
+		}
+	}
+	if len(again) > 0 {
+		l.cfg.Logger.Info("link: a bridge is up; the lookups waiting sent again", "count", len(again))
+	}
 }
 
 // Kick asks the sender to look at the outbox now (an event was stored).
@@ -151,6 +202,7 @@ func (l *Link) onBridgeStatus(_ mqtt.Client, m mqtt.Message) {
 	if json.Unmarshal(m.Payload(), &st) != nil || !st.Online {
 		return
 	}
+	go l.askAgain()
 	if err := l.ob.DueNow(context.Background()); err != nil {
 		l.cfg.Logger.Error("link: outbox", "error", err)
 		return
@@ -162,6 +214,9 @@ func (l *Link) onBridgeStatus(_ mqtt.Client, m mqtt.Message) {
 func (l *Link) onResult(_ mqtt.Client, m mqtt.Message) {
 	var sealed event.Sealed
 	if json.Unmarshal(m.Payload(), &sealed) == nil && sealed.Lookup != "" {
+		l.mu.Lock()
+		delete(l.asking, sealed.Lookup)
+		l.mu.Unlock()
 		select {
 		case l.lookups <- sealed:
 		default:

@@ -64,19 +64,19 @@ func (s *Session) askINSi() state {
 	}
 	req := &event.LookupRequest{ID: id.String(), Device: s.Config.DeviceID, Time: s.now().UTC(),
 		Site: event.Site{FINESS: s.Config.Site, Unit: s.Config.Unit}, Traits: traits, Vitale: s.vitaleQuery(b)}
+	wait := s.Config.INSiWait.Duration
+	if wait <= 0 {
+		wait = 12 * time.Second
+	}
 	sealed, err := event.SealLookup(req, reply, s.Creds.Device, s.Creds.BridgeKey)
 	if err == nil {
-		err = s.Link.Ask(sealed)
+		err = s.Link.Ask(req.ID, sealed, s.now().Add(wait))
 	}
 	if err != nil {
 		s.Logger.Warn("session: INSi lookup not sent", "error", err)
 		return s.notice(display.Warning, txtINSiNotAskedTitle, txtINSiNotAskedBody)
 	}
 	s.lookup.id, s.lookup.reply = req.ID, reply
-	wait := s.Config.INSiWait.Duration
-	if wait <= 0 {
-		wait = 12 * time.Second
-	}
 	s.idle.Reset(wait)
 	s.showWaiting(display.INSiSearching(s.status()), txtWaitINSi, s.Config.INSiWait.Duration)
 	return stINSi

@@ -81,7 +81,7 @@ type memLink struct {
 func (l *memLink) Online() bool                 { return l.online.Load() }
 func (l *memLink) Kick()                        { l.kicks.Add(1) }
 func (l *memLink) Results() <-chan event.Result { return l.results }
-func (l *memLink) Ask(sealed string) error {
+func (l *memLink) Ask(_, sealed string, _ time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.asked = append(l.asked, sealed)

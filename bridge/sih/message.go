@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
 
@@ -249,7 +250,7 @@ func decode(r Receiver, b []byte) ([]byte, error) {
 type Ack struct {
 	Code    string // AA, AE, AR (or CA, CE, CR)
 	Control string // MSA-2: the message acknowledged
-	Error   string // the ERR segment's code and text, for the admin web
+	Error   string // the ERR segments' codes and their text's length (never its words), for the admin web
 }
 
 // Accepted reports whether the receiver applied the message.
@@ -275,18 +276,22 @@ func ParseAck(b []byte) (Ack, error) {
 		return Ack{}, fmt.Errorf("%w: no MSA", hl7.ErrMalformed)
 	}
 	a := Ack{Code: msa.Get(1, 0), Control: msa.Get(2, 0)}
+	// The receiver's words (ERR-3's text, ERR-8, MSA-3) are its own and may
+	// name the patient: only the codes are kept, and how long the text was.
+	var codes []string
+	n := 0
 	for _, e := range m.All("ERR") {
-		parts := []string{}
-		for _, v := range []string{e.Get(3, 1), e.Get(3, 2), e.Get(8, 0)} {
-			if v != "" {
-				parts = append(parts, v)
-			}
+		if c := e.Get(3, 1); c != "" {
+			codes = append(codes, c)
 		}
-		a.Error = strings.Join(append([]string{a.Error}, parts...), " ")
+		n += utf8.RuneCountInString(e.Get(3, 2)) + utf8.RuneCountInString(e.Get(8, 0))
 	}
-	a.Error = strings.TrimSpace(a.Error)
-	if a.Error == "" && !a.Accepted() {
-		a.Error = msa.Get(3, 0)
+	if len(codes) == 0 && !a.Accepted() {
+		n += utf8.RuneCountInString(msa.Get(3, 0))
+	}
+	a.Error = strings.Join(codes, " ")
+	if n > 0 {
+		a.Error = strings.TrimSpace(fmt.Sprintf("%s (texte de la GAM non conservé, %d caractères)", a.Error, n))
 	}
 	return a, nil
 }

@@ -54,7 +54,18 @@ type kiosk struct {
 	mu   sync.Mutex
 	got  map[string]event.Result
 	sent []string
+	// The INSi lookups asked at the desk: each waits for its answer as
+	// long as the session does (lookupWait).
+	waiting map[string]chan struct{}
+	lookups lookupCount
 }
+
+// lookupCount is what became of the lookups asked during the campaign.
+type lookupCount struct{ asked, offline, answered, late int }
+
+// lookupWait is how long the session waits for INSi's answer (its
+// default insi_wait).
+const lookupWait = 12 * time.Second
 
 // One bridge on SQLite, killed again and again.
 func TestChaos(t *testing.T) { runChaos(t, false) }
@@ -100,12 +111,22 @@ func runChaos(t *testing.T, twoOnPostgres bool) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ob.Close() })
-		k := &kiosk{id: id, ob: ob, got: map[string]event.Result{}}
+		k := &kiosk{id: id, ob: ob, got: map[string]event.Result{}, waiting: map[string]chan struct{}{}}
 		k.link = firmware.StartLink(ctx, firmware.LinkConfig{BrokerURL: b.Mosquitto.URL(), TLS: b.Site.TLS(b.Site.Creds[id]), DeviceID: id}, ob)
 		go func() {
 			for r := range k.link.Results() {
 				k.mu.Lock()
 				k.got[r.EventID] = r
+				k.mu.Unlock()
+			}
+		}()
+		go func() {
+			for a := range k.link.Lookups() {
+				k.mu.Lock()
+				if ch, ok := k.waiting[a.Lookup]; ok {
+					close(ch)
+					delete(k.waiting, a.Lookup)
+				}
 				k.mu.Unlock()
 			}
 		}()
@@ -131,7 +152,46 @@ func runChaos(t *testing.T, twoOnPostgres bool) {
 	// the campaign, as patients come.
 	campaign := time.Duration(*nKills) * (*minGap + *maxGap) / 2
 	perKiosk := (*nEvents + len(ks) - 1) / len(ks)
-	var desks sync.WaitGroup
+	var desks, lookups sync.WaitGroup
+	// askINSi asks as the session does: one sealed request, then the
+	// session's wait for its answer.
+	askINSi := func(k *kiosk, id string, p patients.WithINS) {
+		cred := b.Site.Creds[k.id]
+		reply, err := event.NewReplyKey()
+		if err != nil {
+			panic(err)
+		}
+		req := &event.LookupRequest{ID: id, Device: k.id, Time: time.Now().UTC(), Site: event.Site{FINESS: "750712184", Unit: "ACCUEIL"}, Traits: p.Traits}
+		sealed, err := event.SealLookup(req, reply, event.Signer{Key: cred.PrivateKey.(crypto.Signer), Chain: []*x509.Certificate{cred.Leaf}}, &b.Site.EncKey.PublicKey)
+		if err != nil {
+			panic(err)
+		}
+		done := make(chan struct{})
+		k.mu.Lock()
+		k.waiting[id] = done
+		k.mu.Unlock()
+		if err := askLink(k.link, id, sealed); err != nil {
+			k.mu.Lock()
+			k.lookups.offline++ // the session goes on at once, provisional
+			delete(k.waiting, id)
+			k.mu.Unlock()
+			return
+		}
+		k.mu.Lock()
+		k.lookups.asked++
+		k.mu.Unlock()
+		select {
+		case <-done:
+			k.mu.Lock()
+			k.lookups.answered++
+			k.mu.Unlock()
+		case <-time.After(lookupWait):
+			k.mu.Lock()
+			k.lookups.late++
+			delete(k.waiting, id)
+			k.mu.Unlock()
+		}
+	}
 	used := map[string]bool{}
 	var usedMu sync.Mutex
 	for ki, k := range ks {
@@ -154,6 +214,8 @@ func runChaos(t *testing.T, twoOnPostgres bool) {
 				k.sent = append(k.sent, id)
 				k.mu.Unlock()
 				k.link.Kick()
+				lookups.Add(1)
+				go func() { defer lookups.Done(); askINSi(k, fmt.Sprintf("0190f1c2-%04d-7000-9000-%012d", ki, i), p) }()
 				time.Sleep(campaign / time.Duration(perKiosk))
 			}
 		}()
@@ -203,6 +265,13 @@ func runChaos(t *testing.T, twoOnPostgres bool) {
 		}
 	}
 	desks.Wait()
+	lookups.Wait()
+	var lk lookupCount
+	for _, k := range ks {
+		k.mu.Lock()
+		lk.asked, lk.offline, lk.answered, lk.late = lk.asked+k.lookups.asked, lk.offline+k.lookups.offline, lk.answered+k.lookups.answered, lk.late+k.lookups.late
+		k.mu.Unlock()
+	}
 	deadline := time.Now().Add(3 * time.Minute)
 	for answered() < *nEvents && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
@@ -285,10 +354,14 @@ func runChaos(t *testing.T, twoOnPostgres bool) {
 | DMP authorizations made / patients | %d / %d (TD0.3 sent: %d) |
 | restart of the killed bridge (process up, consuming), median / max | %s / %s |
 | restart to the next answer, median / max | %s / %s |
+| INSi lookups asked at the desks / answered within the session's %s / not answered in time (not sent: broker down) | %d / %d / %d (%d) |
 
 `, variant, time.Now().UTC().Format("2006-01-02 15:04 MST"), len(ks), *nEvents, *nKills, *nBrokerKills, cuts,
 		answered(), *nEvents, lost, bad, rows, distinct, done, changes, len(used), td03,
-		pct(restarts, 50), pct(restarts, 100), pct(recoveries, 50), pct(recoveries, 100))
+		pct(restarts, 50), pct(restarts, 100), pct(recoveries, 50), pct(recoveries, 100), lookupWait, lk.asked, lk.answered, lk.late, lk.offline)
+	if lk.late > 0 {
+		t.Errorf("%d of %d INSi lookups asked at the desks not answered within %s", lk.late, lk.asked, lookupWait)
+	}
 	t.Log("\n" + figures)
 	if *report != "" {
 		// The first campaign of the run starts the file.
@@ -321,4 +394,9 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// askLink sends a lookup request as the session does.
+func askLink(l *firmware.Link, id, sealed string) error {
+	return l.Ask(id, sealed, time.Now().Add(lookupWait))
 }

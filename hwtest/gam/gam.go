@@ -188,7 +188,7 @@ func (g *GAM) handle(raw []byte, b Behaviour) []byte {
 	var answer []byte
 	switch {
 	case b == AE:
-		answer = ack(control, "AE", "207", "Application internal error", "erreur scriptée")
+		answer = ack(control, "AE", "207", "Application internal error", "erreur scriptée pour MARTIN PAUL né le 12/06/1975")
 	case b == AR:
 		answer = ack(control, "AR", "207", "Application internal error", "rejet scripté")
 	case strings.HasPrefix(typ, "QBP^Q22"):
