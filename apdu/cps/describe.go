@@ -597,7 +597,7 @@ func (c *Card) Describe(ctx context.Context) (*Description, error) {
 	d := &Description{Kind: c.kind.String(), Serial: tk.serial, Label: tk.info.Label, Manufacturer: tk.info.Manufacturer,
 		Application: fmt.Sprintf("%X", tk.app)}
 	for _, a := range tk.info.Algorithms {
-		d.Algorithms = append(d.Algorithms, fmt.Sprintf("mechanism 0x%X, card reference 0x%X", a.Mechanism, a.AlgRef))
+		d.Algorithms = append(d.Algorithms, algorithmText(a))
 	}
 	if p := tk.pin; p != nil {
 		d.PIN = PINDescription{Label: p.Label, Reference: p.Reference, Type: p.Type, MinLen: p.MinLen, StoredLen: p.StoredLen,
@@ -658,4 +658,13 @@ func distinguishedName(n pkix.Name) string {
 		parts = append(parts, fmt.Sprintf("%s=%v", k, a.Value))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// algorithmText says what the card declares of an algorithm: its PKCS#11
+// mechanism and, when it gives one, its own reference.
+func algorithmText(a pkcs15.Algorithm) string {
+	if a.AlgRef < 0 {
+		return fmt.Sprintf("mechanism 0x%X, no card reference", a.Mechanism)
+	}
+	return fmt.Sprintf("mechanism 0x%X, card reference 0x%X", a.Mechanism, a.AlgRef)
 }

@@ -185,7 +185,7 @@ func (s sharedSQL) SIHEnqueue(ctx context.Context, m SIHMessage) (bool, error) {
 
 // SIHClaim implements GAM.
 func (s sharedSQL) SIHClaim(ctx context.Context, receiver string, now time.Time, n int) ([]SIHMessage, error) {
-	l, err := claim(ctx, s.db, sihOutbox, nil, now, []any{receiver, now.UnixMilli()}, n, scanSIH)
+	l, err := claim(ctx, s.db, sihOutbox, nil, now, []any{receiver, now.UnixMilli(), s.db.claimOwner(), now.UnixMilli()}, n, scanSIH)
 	slices.SortFunc(l, func(a, b SIHMessage) int {
 		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
 	})

@@ -3,6 +3,7 @@ package journal
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -31,6 +32,11 @@ type outbox struct {
 	// recover is the SET a start applies to the rows this owner claimed
 	// and did not see through (those that are claimed).
 	recover, claimed string
+	// lock, when set, names what one claim at a time is made for (the
+	// first of due's arguments appended to it): on PostgreSQL the claim
+	// holds an advisory lock on it, so that two bridges' claims for it
+	// are made one after the other.
+	lock string
 }
 
 // lease is how long a claim holds a row.
@@ -70,12 +76,18 @@ var (
 		due:     `o.state = 'verified' OR (o.state IN ('failed', 'processing') AND o.next_attempt <= ?)`,
 		order:   `o.received, o.id`,
 		recover: `state = 'verified'`, claimed: `state = 'processing'`}
+	// One bridge at a time works a receiver's outbox (due's last
+	// condition: no other owner's lease or retry is pending there, the
+	// claims themselves made one at a time under the receiver's lock),
+	// and a patient's entries go one after the other, in order.
 	sihOutbox = outbox{table: "sih_outbox", cols: sihCols,
 		due: `o.receiver = ? AND o.state IN ('query', 'send') AND o.next_attempt <= ?
 		AND NOT EXISTS (SELECT 1 FROM sih_outbox p WHERE p.receiver = o.receiver AND p.patient = o.patient AND p.state <> 'done'
-			AND (p.created < o.created OR p.created = o.created AND p.id < o.id))`,
+			AND (p.created < o.created OR p.created = o.created AND p.id < o.id))
+		AND NOT EXISTS (SELECT 1 FROM sih_outbox h WHERE h.receiver = o.receiver AND h.state IN ('query', 'send')
+			AND h.owner <> '' AND h.owner <> ? AND h.next_attempt > ?)`,
 		order:   `o.created, o.id`,
-		recover: `next_attempt = 0`, claimed: `state IN ('query', 'send')`}
+		recover: `next_attempt = 0`, claimed: `state IN ('query', 'send')`, lock: "sih_outbox:"}
 )
 
 // claimer is what a backend gives the claim: its placeholders, reads and
@@ -85,8 +97,9 @@ type claimer interface {
 	claimOwner() string
 	skipLocked() bool
 	// inWrite runs do where its reads may write (SQLite: in the writer's
-	// batch).
-	inWrite(ctx context.Context, do func(ctx context.Context, read rowsQuery) error) error
+	// batch), holding lock when it is not empty (PostgreSQL: an advisory
+	// lock for the transaction; SQLite writes alone anyway).
+	inWrite(ctx context.Context, lock string, do func(ctx context.Context, read rowsQuery) error) error
 	exec(ctx context.Context, q string, args ...any) (int64, error)
 }
 
@@ -97,7 +110,11 @@ type rowsQuery func(ctx context.Context, q string, args ...any) (rowsReader, fun
 func claim[T any](ctx context.Context, db claimer, q outbox, setArgs []any, now time.Time, dueArgs []any, n int,
 	scan func(rowScanner) (T, error)) ([]T, error) {
 	var out []T
-	err := db.inWrite(ctx, func(ctx context.Context, read rowsQuery) error {
+	lock := ""
+	if q.lock != "" {
+		lock = q.lock + fmt.Sprint(dueArgs[0])
+	}
+	err := db.inWrite(ctx, lock, func(ctx context.Context, read rowsQuery) error {
 		rows, done, err := read(ctx, bind(db, q.claimSQL(db.skipLocked())), claimArgs(setArgs, now, db.claimOwner(), dueArgs, n)...)
 		if err != nil {
 			return err

@@ -335,8 +335,22 @@ func (j *PGJournal) INSiLookups(ctx context.Context, q IndicatorQuery) ([]INSiLo
 func (j *PGJournal) claimOwner() string { return j.owner }
 func (j *PGJournal) skipLocked() bool   { return true }
 
-func (j *PGJournal) inWrite(ctx context.Context, do func(ctx context.Context, read rowsQuery) error) error {
-	return do(ctx, j.queryRows)
+func (j *PGJournal) inWrite(ctx context.Context, lock string, do func(ctx context.Context, read rowsQuery) error) error {
+	if lock == "" {
+		return do(ctx, j.queryRows)
+	}
+	return pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, lock); err != nil {
+			return err
+		}
+		return do(ctx, func(ctx context.Context, q string, args ...any) (rowsReader, func(), error) {
+			rows, err := tx.Query(ctx, q, args...)
+			if err != nil {
+				return nil, nil, err
+			}
+			return rows, rows.Close, nil
+		})
+	})
 }
 
 func (j *PGJournal) exec(ctx context.Context, q string, args ...any) (int64, error) {

@@ -511,7 +511,7 @@ const sqliteOwner = "local"
 func (j *SQLiteJournal) claimOwner() string { return sqliteOwner }
 func (j *SQLiteJournal) skipLocked() bool   { return false }
 
-func (j *SQLiteJournal) inWrite(ctx context.Context, do func(ctx context.Context, read rowsQuery) error) error {
+func (j *SQLiteJournal) inWrite(ctx context.Context, _ string, do func(ctx context.Context, read rowsQuery) error) error {
 	return j.write(ctx, func(ctx context.Context, tx wtx) error {
 		return do(ctx, func(ctx context.Context, q string, args ...any) (rowsReader, func(), error) {
 			rows, err := tx.QueryContext(ctx, q, args...)

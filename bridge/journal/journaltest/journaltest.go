@@ -752,22 +752,40 @@ func Postgres(pg *hwtest.Postgres) func(t *testing.T) journal.Store {
 	return func(t *testing.T) journal.Store {
 		t.Helper()
 		n++
-		ctx := context.Background()
-		c, err := pgx.Connect(ctx, pg.DSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := fmt.Sprintf("journal_%d", n)
-		_, err = c.Exec(ctx, "CREATE DATABASE "+name)
-		c.Close(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		j, err := journal.OpenPostgres(ctx, strings.Replace(pg.DSN, "/postgres?", "/"+name+"?", 1), "bridge-1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { j.Close() })
-		return j
+		return openPostgres(t, newDatabase(t, pg, fmt.Sprintf("journal_%d", n)), "bridge-1")
 	}
+}
+
+// PostgresPair opens two bridges' journals, bridge-1's and bridge-2's, on
+// one database of its own on pg.
+func PostgresPair(t *testing.T, pg *hwtest.Postgres, name string) (journal.Store, journal.Store) {
+	t.Helper()
+	dsn := newDatabase(t, pg, name)
+	return openPostgres(t, dsn, "bridge-1"), openPostgres(t, dsn, "bridge-2")
+}
+
+// newDatabase creates the database name on pg and returns its DSN.
+func newDatabase(t *testing.T, pg *hwtest.Postgres, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Exec(ctx, "CREATE DATABASE "+name)
+	c.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Replace(pg.DSN, "/postgres?", "/"+name+"?", 1)
+}
+
+func openPostgres(t *testing.T, dsn, owner string) journal.Store {
+	t.Helper()
+	j, err := journal.OpenPostgres(context.Background(), dsn, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
 }
