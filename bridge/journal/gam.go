@@ -225,18 +225,3 @@ func (s sharedSQL) SIHFind(ctx context.Context, receiver string, p GAMPatient) (
 func (s sharedSQL) KioskLookups(ctx context.Context, q IndicatorQuery) ([]KioskLookup, error) {
 	return foldQuery(ctx, s.db, q, kioskLookupSQL, scanKioskLookupRow, foldKioskLookups)
 }
-
-// AuditOf implements Auditor.
-func (s sharedSQL) AuditOf(ctx context.Context, kind string) ([]AuditEntry, error) {
-	rows, done, err := s.db.queryRows(ctx, bind(s.db, `SELECT seq, at, kind, ref, detail, prev, hash FROM audit WHERE kind = ? ORDER BY seq`), kind)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return readRows(rows, func(r rowScanner) (e AuditEntry, err error) {
-		var at int64
-		err = r.Scan(&e.Seq, &at, &e.Kind, &e.Ref, &e.Detail, &e.Prev, &e.Hash)
-		e.At = time.UnixMilli(at)
-		return e, err
-	})
-}

@@ -321,3 +321,43 @@ func scanINSiLookupRow(row rowScanner) (r insiLookupRow, err error) {
 	err = row.Scan(&r.hour, &r.head, &r.count)
 	return r, err
 }
+
+// List implements Events.
+func (s sharedSQL) List(ctx context.Context, f EventFilter) ([]Record, int, error) {
+	ph := s.db.placeholder
+	where, args := eventFilterSQL(f, ph)
+	rows, done, err := s.db.queryRows(ctx, `SELECT count(*) FROM events WHERE `+where, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	total, err := readRows(rows, func(r rowScanner) (n int, err error) { err = r.Scan(&n); return n, err })
+	done()
+	if err != nil || len(total) != 1 {
+		return nil, 0, fmt.Errorf("journal: counting the events: %v", err)
+	}
+	limit, offset := pageOf(f)
+	n := len(args)
+	rows, done, err = s.db.queryRows(ctx, `SELECT `+recordCols+` FROM events WHERE `+where+` ORDER BY received DESC, id LIMIT `+ph(n+1)+
+		` OFFSET `+ph(n+2), append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer done()
+	recs, err := readRows(rows, scanRecord)
+	return recs, total[0], err
+}
+
+// AuditOf implements Auditor.
+func (s sharedSQL) AuditOf(ctx context.Context, kind string) ([]AuditEntry, error) {
+	rows, done, err := s.db.queryRows(ctx, bind(s.db, `SELECT seq, at, kind, ref, detail, prev, hash FROM audit WHERE kind = ? ORDER BY seq`), kind)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return readRows(rows, func(r rowScanner) (e AuditEntry, err error) {
+		var at int64
+		err = r.Scan(&e.Seq, &at, &e.Kind, &e.Ref, &e.Detail, &e.Prev, &e.Hash)
+		e.At = time.UnixMilli(at)
+		return e, err
+	})
+}

@@ -228,23 +228,6 @@ func (j *PGJournal) Claim(ctx context.Context, now time.Time, n int) ([]Record, 
 	return claimEvents(ctx, j, now, n)
 }
 
-// pgCollect reads every record of a query.
-func pgCollect(rows pgx.Rows, err error) ([]Record, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Record
-	for rows.Next() {
-		r, err := pgScan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 func (j *PGJournal) update(ctx context.Context, audit [3]string, q string, args ...any) error {
 	return pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, q, args...)
@@ -278,20 +261,6 @@ func (j *PGJournal) Fail(ctx context.Context, id, lastErr string, next time.Time
 func (j *PGJournal) Retry(ctx context.Context, id string) error {
 	return j.update(ctx, [3]string{"deadletter.retry", id, ""},
 		`UPDATE events SET state = $1, next_attempt = 0, attempts = 0 WHERE id = $2 AND state = $3`, StateVerified, id, StateDead)
-}
-
-// List implements Events.
-func (j *PGJournal) List(ctx context.Context, f EventFilter) ([]Record, int, error) {
-	where, args := eventFilterSQL(f, pgPlaceholder)
-	var total int
-	if err := j.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE `+where, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	limit, offset := pageOf(f)
-	n := len(args)
-	recs, err := pgCollect(j.pool.Query(ctx, `SELECT `+recordCols+` FROM events WHERE `+where+
-		fmt.Sprintf(` ORDER BY received DESC, id LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, limit, offset)...))
-	return recs, total, err
 }
 
 // Audit implements Auditor.

@@ -396,36 +396,6 @@ func (j *SQLiteJournal) Retry(ctx context.Context, id string) error {
 		`UPDATE events SET state = ?, next_attempt = 0, attempts = 0 WHERE id = ? AND state = ?`, StateVerified, id, StateDead)
 }
 
-// List implements Events.
-func (j *SQLiteJournal) List(ctx context.Context, f EventFilter) ([]Record, int, error) {
-	where, args := eventFilterSQL(f, func(int) string { return "?" })
-	var total int
-	if err := j.db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE `+where, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	limit, offset := pageOf(f)
-	recs, err := collect(j.db.QueryContext(ctx, `SELECT `+recordCols+` FROM events WHERE `+where+` ORDER BY received DESC, id LIMIT ? OFFSET ?`,
-		append(args, limit, offset)...))
-	return recs, total, err
-}
-
-// collect reads every record of a query (pgCollect's twin).
-func collect(rows *sql.Rows, err error) ([]Record, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Record
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // Audit implements Auditor.
 func (j *SQLiteJournal) Audit(ctx context.Context, kind, ref, detail string) error {
 	return j.write(ctx, func(ctx context.Context, tx wtx) error { return appendAudit(ctx, tx, kind, ref, detail) })
