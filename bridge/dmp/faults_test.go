@@ -259,10 +259,12 @@ func TestCancelledRequestTrace(t *testing.T) {
 	r := newRig(t, dmpsim.Legacy)
 	addr := r.addr
 	r.stop()
-	r.opts.Latency = 400 * time.Millisecond
+	// The client gives up while the service works, after its checks
+	// (which take longer under the race detector on a loaded machine).
+	r.opts.Latency = 2 * time.Second
 	r.start(t, addr)
 	cfg := r.config()
-	cfg.Timeout = 100 * time.Millisecond
+	cfg.Timeout = time.Second
 	ctx := context.Background()
 	if _, err := r.processor(cfg).Process(ctx, familyEvent(t, "legacy", true)); !dmp.Transient(err) {
 		t.Fatalf("time-out: %v", err)
