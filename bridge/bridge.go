@@ -3,12 +3,15 @@ package bridge
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
 	"dmpkiosk/bridge/admin"
 	"dmpkiosk/bridge/events"
+	"dmpkiosk/bridge/feed"
 	"dmpkiosk/bridge/insi"
 	"dmpkiosk/bridge/internal/broker"
 	"dmpkiosk/bridge/internal/metrics"
@@ -42,6 +45,9 @@ type ServiceConfig struct {
 	Identity IdentityConfig
 	// SIH: the hospital's information system told (nil: none).
 	SIH *sih.DeliveryConfig
+	// FeedListen is where the hospital's document messages are taken
+	// (MLLP; "" for none).
+	FeedListen string
 }
 
 // IdentityConfig is the bridge's part in identity vigilance: the INSi
@@ -73,8 +79,9 @@ type Service struct {
 	lookups *lookup.Flow
 	gam     *sih.Delivery
 	Metrics *Metrics
-	// SIHAddr is where the GAMs' messages are listened to, once Run listens.
-	SIHAddr string
+	// SIHAddr is where the GAMs' messages are listened to, and FeedAddr
+	// the documents, once Run listens.
+	SIHAddr, FeedAddr string
 }
 
 // NewService wires the flows of cfg; Run starts them.
@@ -121,6 +128,15 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		s.SIHAddr = addr
 	}
+	var feedListener net.Listener
+	if s.cfg.FeedListen != "" {
+		l, err := net.Listen("tcp", s.cfg.FeedListen)
+		if err != nil {
+			return fmt.Errorf("bridge: the documents' MLLP listener: %w", err)
+		}
+		s.cfg.Logger.Info("bridge: listening to the documents", "address", l.Addr().String())
+		s.FeedAddr, feedListener = l.Addr().String(), l
+	}
 	s.conn.Handle(provisioning.BridgeEventsFilter, "events", s.events.OnMessage)
 	if s.lookups != nil {
 		s.conn.Handle(provisioning.BridgeLookupFilter, "INSi lookups", s.lookups.OnRequest)
@@ -135,6 +151,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.gam != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.gam.Run(ctx) }()
+	}
+	if feedListener != nil {
+		in := &feed.Intake{Journal: s.cfg.Journal, Logger: s.cfg.Logger}
+		wg.Add(1)
+		go func() { defer wg.Done(); in.Serve(ctx, feedListener) }()
 	}
 	<-ctx.Done()
 	wg.Wait()

@@ -44,7 +44,18 @@ var (
 		event.LookupFound: "identité trouvée", event.LookupNotFound: "aucune identité trouvée", event.LookupSeveral: "plusieurs identités",
 		event.LookupUnavailable: "INSi indisponible", event.LookupRefused: "non demandée (traits insuffisants, demande trop ancienne)",
 	}
-	periodLabels = map[string]string{"day": "jour", "week": "semaine", "month": "mois", "range": "toute la période"}
+	// The documents' types the establishment's financing counts (Ségur
+	// SUN-ES, docs/feeding.md), by their J07 (LOINC) code.
+	docTypeLabels = map[string]string{
+		"11490-0": "lettre de liaison de sortie", "34874-8": "compte rendu opératoire", "18748-4": "compte rendu d'imagerie",
+		"11502-2": "compte rendu de biologie", "57833-6": "ordonnance de sortie",
+	}
+	docKindLabels = map[string]string{
+		"T02": "premier envoi (MDM^T02)", "T10": "remplacement (MDM^T10)", "T04": "suppression (MDM^T04)",
+		"R01/F": "premier envoi (ORU^R01)", "R01/C": "remplacement (ORU^R01)", "R01/D": "suppression (ORU^R01)",
+	}
+	docStateLabels = map[string]string{journal.DocReceived: "reçu et acquitté, en attente d'envoi au DMP"}
+	periodLabels   = map[string]string{"day": "jour", "week": "semaine", "month": "mois", "range": "toute la période"}
 )
 
 // label names k from m; an empty k is "non précisé", an unknown one is

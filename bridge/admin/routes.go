@@ -36,6 +36,7 @@ func (a *Admin) Handler() http.Handler {
 		{"GET /sih", a.sihPage},
 		{"POST /sih/match", a.sihAction(journal.SIHMatch, "pas une identité à rapprocher, ou IPP vide", "sih.matched", matchByHand)},
 		{"POST /sih/retry", a.sihAction(journal.SIHDead, "pas un message refusé", "sih.retry", sendAgain)},
+		{"GET /documents", a.documentsPage},
 		{"GET /usage", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/infocentre", http.StatusMovedPermanently)
 		}},
@@ -246,4 +247,15 @@ func (a *Admin) ready(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
+}
+
+// documentsPage lists the documents received for the DMP, the latest
+// first, without their patient.
+func (a *Admin) documentsPage(w http.ResponseWriter, r *http.Request) {
+	l, err := a.Journal.DocumentList(r.Context(), "", 200)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	render(w, "documents", map[string]any{"Title": "Documents pour le DMP", "Documents": l})
 }

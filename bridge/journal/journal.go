@@ -215,6 +215,14 @@ type GAM interface {
 	SIHFind(ctx context.Context, receiver string, p GAMPatient) ([]string, error)
 }
 
+// Documents keeps the documents the hospital's systems send for the DMP
+// (documents.go).
+type Documents interface {
+	KeepDocument(ctx context.Context, d Document) (dup bool, err error)
+	Document(ctx context.Context, id string) (Document, error)
+	DocumentList(ctx context.Context, state string, limit int) ([]Document, error)
+}
+
 // Indicators counts what the infocentre shows (indicators.go).
 type Indicators interface {
 	Indicators(ctx context.Context, q IndicatorQuery) ([]Indicator, error)
@@ -233,6 +241,7 @@ type Store interface {
 	Auditor
 	Lookups
 	GAM
+	Documents
 	Indicators
 	// Purge replaces the patients' identities kept for events done before
 	// (retention.go); the audit trail and the counts stay.

@@ -14,10 +14,11 @@ import (
 //	3  the outbox to the hospital's information system; the GAMs' patients
 //	4  every outbox's claim owner (outbox.go): the messages to the GAMs, and
 //	   the events on SQLite (PostgreSQL's had it)
+//	5  the documents for the DMP (documents.go)
 //
 // A journal with no version is one of before versions (1, or 2 without
 // its lookups): every step is written to be taken again safely.
-const JournalSchema = 4
+const JournalSchema = 5
 
 // ErrSchemaNewer is a journal written by a newer bridge: it is not opened,
 // so that a downgrade never corrupts it.

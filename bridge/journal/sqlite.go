@@ -143,7 +143,8 @@ func sqliteSchemaUp(db *sql.DB) error {
 	if v > JournalSchema {
 		return schemaNewer(v)
 	}
-	if _, err := tx.Exec(sqliteSchema + ";\n" + fmt.Sprintf(sihSchema, "BLOB") + ";\n" + sihPatientsSchema); err != nil {
+	if _, err := tx.Exec(sqliteSchema + ";\n" + fmt.Sprintf(sihSchema, "BLOB") + ";\n" + sihPatientsSchema + ";\n" +
+		fmt.Sprintf(documentsSchema, "BLOB")); err != nil {
 		return err
 	}
 	// The columns an earlier journal lacks (SQLite has no ADD COLUMN IF

@@ -69,6 +69,12 @@ type Config struct {
 	DMP  DMPConfig  `toml:"dmp"`
 	INSi INSiConfig `toml:"insi"`
 	SIH  SIHConfig  `toml:"sih"`
+	// Feed: the hospital's documents for the DMP (bridge/feed), taken on
+	// an MLLP listener when listen is set. The intake only, so far: the
+	// documents are kept in the journal, not yet sent (issue 33).
+	Feed struct {
+		Listen string `toml:"listen"`
+	} `toml:"feed"`
 
 	dir string
 }

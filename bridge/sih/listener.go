@@ -1,7 +1,6 @@
 package sih
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"strings"
@@ -20,25 +19,7 @@ type Handler func(m *hl7.Message) (code, errCode, errText string)
 // Serve answers the messages sent on l (MLLP, original acknowledgement
 // mode) until ctx ends.
 func Serve(ctx context.Context, l net.Listener, h Handler) {
-	go func() { <-ctx.Done(); l.Close() }()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		go serveConn(ctx, c, h)
-	}
-}
-
-func serveConn(ctx context.Context, c net.Conn, h Handler) {
-	defer c.Close()
-	r := bufio.NewReader(c)
-	for ctx.Err() == nil {
-		c.SetDeadline(time.Now().Add(5 * time.Minute)) // the sender reconnects after an idle close
-		raw, err := hl7.ReadFrame(r, maxAnswer)
-		if err != nil {
-			return
-		}
+	hl7.Serve(ctx, l, maxAnswer, 5*time.Minute, func(raw []byte) []byte {
 		latin1 := strings.Contains(string(raw), "|"+Latin1+"|")
 		if latin1 {
 			if d, err := charmap.ISO8859_1.NewDecoder().Bytes(raw); err == nil {
@@ -65,10 +46,8 @@ func serveConn(ctx context.Context, c net.Conn, h Handler) {
 				ack = e
 			}
 		}
-		if err := hl7.WriteFrame(c, ack); err != nil {
-			return
-		}
-	}
+		return ack
+	})
 }
 
 // Admitted is a patient as a GAM's own message gives them: its IPP, the

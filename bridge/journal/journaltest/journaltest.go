@@ -278,6 +278,37 @@ func Exercise(t *testing.T, open func(t *testing.T) journal.Store) {
 		}
 	})
 
+	t.Run("documents kept once, read back whole, listed without their body", func(t *testing.T) {
+		j := open(t)
+		cda := []byte("<ClinicalDocument xmlns=\"urn:hl7-org:v3\"/>")
+		d := journal.Document{ID: "RIS-Y/Organisation-Y/015", Received: time.Now(), Kind: "T02", UniqueID: "1.2.250.1.71.4.2.2.1",
+			INS: "279035121518989", INSOID: "1.2.250.1.213.1.4.10", TypeCode: "18748-4", Unit: "UFNEPH", Sender: "801234564895",
+			Meta: []byte(`{"flags":{"DESTDMP":true}}`), CDA: cda}
+		if dup, err := j.KeepDocument(ctx, d); err != nil || dup {
+			t.Fatalf("keep: %v %v", dup, err)
+		}
+		again := d
+		again.CDA = []byte("another body")
+		if dup, err := j.KeepDocument(ctx, again); err != nil || !dup {
+			t.Fatalf("kept twice: %v %v", dup, err)
+		}
+		got, err := j.Document(ctx, d.ID)
+		if err != nil || string(got.CDA) != string(cda) || got.State != journal.DocReceived || got.INS != d.INS || got.Unit != "UFNEPH" ||
+			string(got.Meta) != string(d.Meta) || got.Received.UnixMilli() != d.Received.UnixMilli() {
+			t.Fatalf("read back: %+v %v", got, err)
+		}
+		if _, err := j.Document(ctx, "nope"); !errors.Is(err, journal.ErrUnknown) {
+			t.Fatalf("unknown document: %v", err)
+		}
+		l, err := j.DocumentList(ctx, journal.DocReceived, 10)
+		if err != nil || len(l) != 1 || l[0].ID != d.ID || len(l[0].CDA) != 0 {
+			t.Fatalf("list: %+v %v", l, err)
+		}
+		if audit, _ := j.AuditOf(ctx, "document.received"); len(audit) != 1 || strings.Contains(audit[0].Detail, d.INS) {
+			t.Fatalf("audit: %+v", audit)
+		}
+	})
+
 	t.Run("identities purged after the retention, counts and audit kept", func(t *testing.T) {
 		j := open(t)
 		old := time.Now().Add(-100 * 24 * time.Hour)
