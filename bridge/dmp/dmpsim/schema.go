@@ -143,6 +143,10 @@ func schemaOf(el *etree.Element) (string, error) {
 		return "annexe-wsdl-schema/wsdl/Habilitations.xsd", nil
 	case ns == dmp.NSSAML && el.Tag == "Assertion":
 		return "vihf-driver.xsd", nil
+	case ns == dmp.NSXDS && el.Tag == "ProvideAndRegisterDocumentSetRequest":
+		return "annexe-wsdl-schema/schema/IHE/XDS.b_DocumentRepository.xsd", nil
+	case ns == dmp.NSRS && el.Tag == "RegistryResponse":
+		return "annexe-wsdl-schema/schema/ebRS/rs.xsd", nil
 	}
 	return "", fmt.Errorf("%w: no official schema for {%s}%s", ErrInvalid, el.NamespaceURI(), el.Tag)
 }
