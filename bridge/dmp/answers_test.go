@@ -342,3 +342,65 @@ func TestFaultLogValue(t *testing.T) {
 		t.Fatalf("logged %q", buf.String())
 	}
 }
+
+// The official TD2.1 answer is a success; variants built from it with
+// each IHE error the DMP's registry writes are that error (busy ones
+// transient); a SOAP fault, also when it comes as an MTOM package, is the
+// DMP's fault; what is not a RegistryResponse cannot be read.
+func TestOfficialFeedAnswers(t *testing.T) {
+	const td21 = "TD2.1_Alimentation_answer.xml"
+	b, err := body(t, official(t, td21))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ParseRegistryResponse(b); err != nil {
+		t.Fatalf("official success: %v", err)
+	}
+	for _, code := range []string{"XDSRepositoryMetadataError", "XDSRegistryMetadataError", "XDSMissingDocument", "XDSPatientIdDoesNotMatch",
+		"XDSUnknownPatientId", "XDSDuplicateUniqueIdInRegistry", "XDSNonIdenticalHash", "XDSRegistryBusy"} {
+		b, err := body(t, variant(t, td21, func(r *etree.Element) {
+			r.CreateAttr("status", "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure")
+			e := r.CreateElement(r.Space + ":RegistryErrorList").CreateElement(r.Space + ":RegistryError")
+			e.CreateAttr("errorCode", code)
+			e.CreateAttr("codeContext", "refusé par le registre")
+			e.CreateAttr("severity", "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error")
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var re *RegistryError
+		err = ParseRegistryResponse(b)
+		if !errors.As(err, &re) || re.Code != code || re.Transient() != (code == "XDSRegistryBusy") {
+			t.Errorf("%s: %v", code, err)
+		}
+	}
+	for name, edit := range map[string]func(*etree.Element){
+		"unknown status":       func(r *etree.Element) { r.CreateAttr("status", "Perhaps") },
+		"failure, no error":    func(r *etree.Element) { r.CreateAttr("status", "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure") },
+		"not RegistryResponse": func(r *etree.Element) { r.Tag = "AdhocQueryResponse" },
+	} {
+		b, err := body(t, variant(t, td21, edit))
+		if err == nil {
+			err = ParseRegistryResponse(b)
+		}
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// A fault in an MTOM package is read as the fault.
+	fault := `<soap:Envelope xmlns:soap="` + NSSOAP + `"><soap:Body><soap:Fault><soap:Code><soap:Value>soap:Sender</soap:Value>` +
+		`<soap:Subcode><soap:Value>DMPAccessDeniedByRightsService</soap:Value></soap:Subcode></soap:Code>` +
+		`<soap:Reason><soap:Text xml:lang="fr">accès refusé</soap:Text></soap:Reason></soap:Fault></soap:Body></soap:Envelope>`
+	pkg := "--MIMEBoundary_1\r\nContent-Type: application/xop+xml; charset=UTF-8; type=\"application/soap+xml\"\r\n" +
+		"Content-Transfer-Encoding: binary\r\nContent-ID: <0.root@dmp>\r\n\r\n" + fault + "\r\n--MIMEBoundary_1--\r\n"
+	plain, err := UnpackMTOM("", []byte(pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseEnvelope(plain); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("multipart fault: %v", err)
+	}
+	if _, err := UnpackMTOM("", []byte("--b\r\nContent-Type: text/xml\r\n\r\n<a><xop:Include xmlns:xop=\""+NSXOP+"\" href=\"cid:nowhere\"/></a>\r\n--b--\r\n")); !errors.Is(err, ErrMalformed) {
+		t.Errorf("an include of no part: %v", err)
+	}
+}

@@ -45,6 +45,7 @@ var Services = map[string]Service{
 	TD13a: {"patients", "urn:hl7-org:v3:PRPA_IN201307UV02"},
 	TD11:  {"patients", "urn:hl7-org:v3:PRPA_IN201311UV02"},
 	TD03:  {"habilitations", "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorization"},
+	TD21:  {"repository", ActionTD21},
 }
 
 // Reason codes of the controlActProcess, with the package's display names.

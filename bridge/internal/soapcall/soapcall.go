@@ -14,11 +14,17 @@ import (
 // answer, or a body cut short); an HTTP error status comes back with its
 // body for the caller to read.
 func Post(ctx context.Context, hc *http.Client, url, action string, req []byte, limit int64) (status int, body []byte, err error) {
+	return PostAs(ctx, hc, url, `application/soap+xml; charset=utf-8; action="`+action+`"`, req, limit)
+}
+
+// PostAs is Post with the request's content type (an MTOM package's
+// multipart/related).
+func PostAs(ctx context.Context, hc *http.Client, url, contentType string, req []byte, limit int64) (status int, body []byte, err error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(req))
 	if err != nil {
 		return 0, nil, err
 	}
-	hr.Header.Set("Content-Type", `application/soap+xml; charset=utf-8; action="`+action+`"`)
+	hr.Header.Set("Content-Type", contentType)
 	resp, err := hc.Do(hr)
 	if err != nil {
 		return 0, nil, err

@@ -1,0 +1,93 @@
+package dmp_test
+
+import (
+	"context"
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/beevik/etree"
+
+	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/hwtest"
+)
+
+// TD2.1's request as it leaves the bridge: an MTOM package whose root,
+// its documents put back from their parts, validates against the package
+// DMP's schemas (the VIHF, in indirect mode, and the XDS body); the lot's
+// signature, made by ORG SIGN on its PKCS#11 token (SoftHSM), verifies
+// with xmlsec1; the CDA part is the document as received, byte for byte.
+func TestFeedRequest(t *testing.T) {
+	r := newRig(t, dmpsim.Current)
+	cfg := r.config()
+	c := dmp.NewClient(cfg)
+	cda, h := golden(t)
+	f := feedingOf(cda, h)
+	f.Author.Specialty = dmp.Code{"G15_10/SM26", "1.2.250.1.213.1.1.4.5", "Médecin - Qualifié en Médecine Générale (SM)"}
+	msgID := dmp.NewMessageID()
+	pkg, ct, err := c.FeedRequest(f, finess, msgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ct, `multipart/related; type="application/xop+xml"`) || !strings.Contains(string(pkg), "Content-ID: <part1@dmpkiosk>") ||
+		!strings.Contains(string(pkg), `<xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:part1@dmpkiosk"`) {
+		t.Fatalf("not an MTOM package: %s", ct)
+	}
+	if !strings.Contains(string(pkg), string(cda)) {
+		t.Error("the CDA part is not the document as received")
+	}
+	plain, err := dmp.UnpackMTOM(ct, pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas, err := dmpsim.OpenSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schemas.ValidateEnvelope(context.Background(), plain); err != nil {
+		t.Fatalf("the official schemas refuse the request: %v", err)
+	}
+	env, err := dmp.ParseEnvelope(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Action != dmp.ActionTD21 || env.MessageID != msgID || !strings.HasSuffix(env.To, "/repository") {
+		t.Errorf("headers: %+v", env)
+	}
+	vd := etree.NewDocument()
+	vd.SetRoot(env.Security.Copy())
+	vihf, _ := vd.WriteToString()
+	for _, want := range []string{">INDIRECTE<", `code="10"`, `code="SM26"`, ">1" + finess + "<", "279035121518989^^^&amp;1.2.250.1.213.1.4.10&amp;ISO^NH"} {
+		if !strings.Contains(vihf, want) {
+			t.Errorf("the VIHF lacks %s", want)
+		}
+	}
+	var sig []byte
+	for _, d := range env.Body.SelectElements("Document") {
+		b, _ := base64.StdEncoding.DecodeString(d.Text())
+		switch d.SelectAttrValue("id", "") {
+		case "Document01":
+			if string(b) != string(cda) {
+				t.Error("the document is not the CDA as received")
+			}
+		case "Signature01":
+			sig = b
+		}
+	}
+	xmlsec := hwtest.LookPath(t, "xmlsec1", "xmlsec1")
+	p := filepath.Join(t.TempDir(), "sig.xml")
+	os.WriteFile(p, sig, 0o644)
+	if out, err := exec.Command(xmlsec, "--verify", "--insecure", "--ignore-manifests", "--id-attr:Id", "Manifest",
+		"--id-attr:Id", "http://uri.etsi.org/01903/v1.1.1#:SignedProperties", p).CombinedOutput(); err != nil {
+		t.Fatalf("xmlsec1 does not verify the lot's signature made on the token: %v\n%s", err, out)
+	}
+	doc := etree.NewDocument()
+	doc.ReadFromBytes(sig)
+	if cert := doc.FindElement("//X509Certificate"); cert == nil || cert.Text() != base64.StdEncoding.EncodeToString(r.sign.Chain[0].Raw) {
+		t.Error("the signature is not ORG SIGN's")
+	}
+}
