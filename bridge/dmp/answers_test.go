@@ -375,8 +375,10 @@ func TestOfficialFeedAnswers(t *testing.T) {
 		}
 	}
 	for name, edit := range map[string]func(*etree.Element){
-		"unknown status":       func(r *etree.Element) { r.CreateAttr("status", "Perhaps") },
-		"failure, no error":    func(r *etree.Element) { r.CreateAttr("status", "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure") },
+		"unknown status": func(r *etree.Element) { r.CreateAttr("status", "Perhaps") },
+		"failure, no error": func(r *etree.Element) {
+			r.CreateAttr("status", "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure")
+		},
 		"not RegistryResponse": func(r *etree.Element) { r.Tag = "AdhocQueryResponse" },
 	} {
 		b, err := body(t, variant(t, td21, edit))
