@@ -350,3 +350,12 @@ func xcn(id, family, given string) string {
 
 // utc is an XDS time: UTC, to the second.
 func utc(t time.Time) string { return t.UTC().Format("20060102150405") }
+
+// NewLotIDs are the uniqueIds of a new lot and of its signature entry:
+// under the software's OID, .3 for lots and .4 for signatures, then the
+// time in microseconds (the shape of the package's example ids;
+// inferred: one bridge makes at most one lot a microsecond).
+func NewLotIDs(deviceOID string, at time.Time) (lot, signature string) {
+	n := at.UnixMicro()
+	return fmt.Sprintf("%s.3.%d", deviceOID, n), fmt.Sprintf("%s.4.%d", deviceOID, n)
+}

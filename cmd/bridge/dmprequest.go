@@ -33,7 +33,11 @@ import (
 func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.Flags("bridge", "dmp-request", stderr)
 	dry := fs.Bool("dry-run", false, "print the request, send nothing")
-	tx := fs.String("transaction", dmp.TD02, "TD0.2, TD1.3a, TD0.3 or TD1.1")
+	tx := fs.String("transaction", dmp.TD02, "TD0.2, TD1.3a, TD0.3, TD1.1 or TD2.1")
+	cdaPath := fs.String("cda", "", "TD2.1: the CDA document to send")
+	masked := fs.Bool("masque-ps", false, "TD2.1: masked to professionals (MASQUE_PS)")
+	invisible := fs.Bool("invisible-patient", false, "TD2.1: invisible to the patient (INVISIBLE_PATIENT)")
+	invisibleReps := fs.Bool("invisible-rep-legaux", false, "TD2.1: invisible to the legal representatives")
 	insValue := fs.String("ins", "", "the patient's INS (or INS-C)")
 	oid := fs.String("oid", "", "the OID of the INS's authority")
 	path := fs.String("config", "", "the bridge's configuration (keys, DMP address)")
@@ -57,7 +61,10 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if *insValue == "" || *oid == "" {
+	if *tx == dmp.TD21 && *cdaPath == "" {
+		return fmt.Errorf("%w: TD2.1 needs --cda", cli.ErrUsage)
+	}
+	if *tx != dmp.TD21 && (*insValue == "" || *oid == "") {
 		return fmt.Errorf("%w: --ins and --oid are required", cli.ErrUsage)
 	}
 	if _, ok := dmp.Services[*tx]; !ok {
@@ -120,6 +127,13 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	who := dmp.Who{Professional: event.Professional{NationalID: *pro, NationalIDType: "RPPS", CardType: "CPS",
 		Surname: *proSurname, FirstName: *proFirst, Profession: *profession}, FINESS: *finess,
 		Patient: dmp.PatientID{Root: *oid, Extension: *insValue}}
+	if *tx == dmp.TD21 {
+		cda, err := os.ReadFile(*cdaPath)
+		if err != nil {
+			return err
+		}
+		return feedRequest(ctx, client, cfg, who, cda, flagsOf(*masked, *invisible, *invisibleReps), *dry, stdout)
+	}
 	creation := &dmp.Creation{Patient: who.Patient, Consent: true,
 		Demographics: dmp.Demographics{BirthName: *birthName, FirstName: *firstName, Sex: *sex, BirthDate: *birthDate}}
 	if *dry {
@@ -159,6 +173,8 @@ type outcome struct {
 	Status             string          `json:"status,omitempty"`
 	Context            string          `json:"context,omitempty"`
 	Fault              *faultOutcome   `json:"fault,omitempty"`
+	Registry           *registryError  `json:"registry_error,omitempty"`
+	UniqueID           string          `json:"unique_id,omitempty"`
 	Error              string          `json:"error,omitempty"`
 }
 
@@ -255,4 +271,70 @@ func throwawaySign(caOut string) (dmp.Credentials, error) {
 		}
 	}
 	return dmp.Credentials{Key: key, Chain: []*x509.Certificate{cert}}, nil
+}
+
+type registryError struct {
+	Code    string `json:"code"`
+	Context string `json:"context,omitempty"`
+}
+
+// feedFlags are the DMP's confidentiality asked for a document.
+type feedFlags struct{ masked, invisible, invisibleReps bool }
+
+func flagsOf(masked, invisible, reps bool) feedFlags { return feedFlags{masked, invisible, reps} }
+
+// feedRequest is TD2.1 for one CDA: the dry run prints the whole MTOM
+// request (its Content-Type, then the package, parts and boundaries
+// included); otherwise it is sent and the registry's answer follows. A
+// CDA the checks refuse is refused here too.
+func feedRequest(ctx context.Context, c *dmp.Client, cfg dmp.Config, who dmp.Who, cda []byte, fl feedFlags, dry bool, stdout io.Writer) error {
+	h, err := dmp.ReadCDAHeader(cda)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	device := cfg.LPS.DeviceOID
+	if device == "" {
+		device = dmp.DefaultDeviceOID
+	}
+	lot, sig := dmp.NewLotIDs(device, now)
+	p := who.Professional
+	f := dmp.Feeding{CDA: cda, Header: h, MaskedToProfessionals: fl.masked, InvisibleToPatient: fl.invisible,
+		InvisibleToLegalRepresentatives: fl.invisibleReps,
+		Author: dmp.XDSAuthor{ID: p.NationalID, Family: p.Surname, Given: p.FirstName, Specialty: dmp.Code{Code: "G15_" + p.Profession,
+			System: "1.2.250.1.213.1.1.4.5"}, Institution: cfg.StructureName, InstitutionID: "1" + who.FINESS},
+		ContentType: dmp.Code{Code: "03", System: dmp.CSContentType, Display: "Hospitalisation"}, SourceID: device, LotID: lot, SignatureID: sig, Time: now}
+	if dry {
+		pkg, ct, err := c.FeedRequest(f, who.FINESS, dmp.NewMessageID())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Content-Type: %s\n\n", ct)
+		_, err = stdout.Write(append(pkg, '\n'))
+		return err
+	}
+	x, err := c.Feed(ctx, f, who.FINESS)
+	stdout.Write(append(x.Request, '\n'))
+	if len(x.Response) > 0 {
+		stdout.Write(append(x.Response, '\n'))
+	}
+	out := outcome{Transaction: dmp.TD21, UniqueID: h.UniqueID}
+	var fault *dmp.Fault
+	var re *dmp.RegistryError
+	switch {
+	case errors.As(err, &fault):
+		out.Fault = &faultOutcome{Code: fault.Code, Subcode: fault.Subcode, Reason: fault.Reason}
+	case errors.As(err, &re):
+		out.Registry = &registryError{Code: re.Code, Context: re.Context}
+	case err != nil:
+		out.Error = err.Error()
+	default:
+		out.Status = "Success"
+	}
+	line, jerr := json.Marshal(out)
+	if jerr != nil {
+		return jerr
+	}
+	fmt.Fprintf(stdout, "%s\n", line)
+	return err
 }

@@ -430,3 +430,40 @@ idam = "TESTSGIE0000"
 		t.Errorf("simulator answer refused by the schemas: %v", e)
 	}
 }
+
+// dmp-request --transaction TD2.1 --dry-run prints the whole MTOM request
+// (its Content-Type, the package with its boundaries and parts), which,
+// unpacked, the package DMP's schemas take; a CDA the checks refuse is
+// refused here too (non-zero exit, nothing printed).
+func TestDMPRequestFeedDryRun(t *testing.T) {
+	bin := buildBridge(t)
+	cda := filepath.Join("..", "..", "bridge", "dmp", "testdata", "cda", "DOC_NON_STRUCTURE_CDA-R2-N1.xml")
+	out, err := exec.Command(bin, "dmp-request", "--dry-run", "--transaction", "TD2.1", "--cda", cda, "--invisible-patient").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, pkg, ok := strings.Cut(string(out), "\n\n")
+	ct := strings.TrimPrefix(head, "Content-Type: ")
+	if !ok || !strings.HasPrefix(ct, "multipart/related") || strings.Count(pkg, "Content-ID: <") != 3 {
+		t.Fatalf("not an MTOM request:\n%.800s", out)
+	}
+	plain, err := dmp.UnpackMTOM(ct, []byte(strings.TrimSuffix(pkg, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas, err := dmpsim.OpenSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schemas.ValidateEnvelope(context.Background(), plain); err != nil {
+		t.Fatalf("the official schemas refuse it: %v", err)
+	}
+	if !strings.Contains(string(plain), `nodeRepresentation="INVISIBLE_PATIENT"`) || !strings.Contains(string(plain), ">INDIRECTE<") {
+		t.Error("the flag or the indirect mode is missing")
+	}
+	bad := filepath.Join(t.TempDir(), "bad.xml")
+	os.WriteFile(bad, []byte(`<ClinicalDocument xmlns="urn:hl7-org:v3"><id root="1.2.3" extension="4"/></ClinicalDocument>`), 0o644)
+	if out, err := exec.Command(bin, "dmp-request", "--dry-run", "--transaction", "TD2.1", "--cda", bad).Output(); err == nil || len(out) != 0 {
+		t.Fatalf("a refused CDA: %v\n%s", err, out)
+	}
+}
