@@ -3,6 +3,7 @@ package dmp_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,5 +90,51 @@ func TestFeedRequest(t *testing.T) {
 	doc.ReadFromBytes(sig)
 	if cert := doc.FindElement("//X509Certificate"); cert == nil || cert.Text() != base64.StdEncoding.EncodeToString(r.sign.Chain[0].Raw) {
 		t.Error("the signature is not ORG SIGN's")
+	}
+}
+
+// TD2.1 against the simulator as the DMP's registry and repository: a
+// patient who has not authorized the establishment: refused; authorized
+// (TD0.3): the lot is taken, the document and its signature are in the
+// patient's DMP with the CDA's type and the confidentiality asked; the
+// same document again: XDSDuplicateUniqueIdInRegistry; the simulator's
+// answers valid against the official schemas (the rig checks them).
+func TestFeedTheSimulator(t *testing.T) {
+	pid := dmp.PatientID{Root: "1.2.250.1.213.1.4.10", Extension: "279035121518989"}
+	r := newRig(t, dmpsim.Current, dmpsim.Person{IDs: []dmp.PatientID{pid},
+		Demographics: dmp.Demographics{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", Sex: "F", BirthDate: "19790328"}})
+	c := dmp.NewClient(r.config())
+	ctx := context.Background()
+	cda, h := golden(t)
+	f := feedingOf(cda, h)
+	f.Author.Specialty = dmp.Code{"G15_10/SM26", "1.2.250.1.213.1.1.4.5", "Médecin - Qualifié en Médecine Générale (SM)"}
+	if _, err := c.Feed(ctx, f, finess); !errors.Is(err, dmp.ErrAccessDenied) {
+		t.Fatalf("a patient who has not authorized the establishment: %v", err)
+	}
+	e := familyEvent(t, "current", false)
+	if _, _, err := c.SetAuthorization(ctx, dmp.Who{Professional: e.Professional, FINESS: finess, Patient: pid}, dmp.ActionAdd); err != nil {
+		t.Fatal(err)
+	}
+	x, err := c.Feed(ctx, f, finess)
+	if err != nil {
+		t.Fatalf("TD2.1: %v\n%s", err, x.Response)
+	}
+	docs, err := r.sim.Documents(ctx, pid)
+	if err != nil || len(docs) != 2 {
+		t.Fatalf("the registry holds %d entries, %v", len(docs), err)
+	}
+	d := docs[0]
+	if d.UniqueID == f.SignatureID {
+		d = docs[1]
+	}
+	if d.UniqueID != h.UniqueID || d.TypeCode != "11502-2" || d.ClassCode != "10" || d.Status != "Approved" || string(d.CDA) != string(cda) ||
+		strings.Join(d.Confidentiality, " ") != "N INVISIBLE_REPRESENTANTS_LEGAUX" || d.Structure != "1"+finess {
+		t.Errorf("entry: %+v", d)
+	}
+	// The same document in a new lot.
+	f.LotID, f.SignatureID = f.LotID+"1", f.SignatureID+"1"
+	var re *dmp.RegistryError
+	if _, err := c.Feed(ctx, f, finess); !errors.As(err, &re) || re.Code != "XDSDuplicateUniqueIdInRegistry" {
+		t.Fatalf("sent twice: %v", err)
 	}
 }

@@ -21,6 +21,11 @@ import (
 //go:embed testdata/dmp-schemas
 var schemaFS embed.FS
 
+// typesJDV is JDV_J07, the document types (testdata/jdv/SOURCES.md).
+//
+//go:embed testdata/jdv/JDV_J07_XdsTypeCode_CISIS.xml
+var typesJDV []byte
+
 const schemaRoot = "testdata/dmp-schemas"
 
 // extractionVersion changes with what extractSchemas writes beside the

@@ -66,9 +66,10 @@ type Sim struct {
 	badMu   sync.Mutex
 	bad     []string // answers the official schemas refused (CheckAnswers)
 	mu      sync.Mutex
-	next    []string      // injected one-shot faults: a subcode, "timeout" or "truncate"
-	closed  bool          // under mu: no request starts once set
-	busy    time.Duration // under mu: the time spent answering, in all
+	next    []string        // injected one-shot faults: a subcode, "timeout" or "truncate"
+	closed  bool            // under mu: no request starts once set
+	busy    time.Duration   // under mu: the time spent answering, in all
+	types   map[string]bool // JDV_J07: the document types the registry takes
 	reqs    sync.WaitGroup
 	close   chan struct{}
 }
@@ -85,6 +86,10 @@ func New(opts Options) (*Sim, error) {
 	if err != nil {
 		return nil, err
 	}
+	types, err := readTypes(typesJDV)
+	if err != nil {
+		return nil, err
+	}
 	st, err := openStore(opts.DB)
 	if err != nil {
 		return nil, err
@@ -93,7 +98,7 @@ func New(opts Options) (*Sim, error) {
 		st.db.Close()
 		return nil, err
 	}
-	return &Sim{opts: opts, schemas: schemas, st: st, close: make(chan struct{})}, nil
+	return &Sim{opts: opts, schemas: schemas, st: st, close: make(chan struct{}), types: types}, nil
 }
 
 // AnswerErrors are the answers this simulator wrote that the official
@@ -180,9 +185,14 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	service := strings.TrimPrefix(r.URL.Path, Path)
-	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
 	if err != nil {
 		return
+	}
+	// TD2.1 comes as an MTOM package: its documents, put back in the
+	// XML, are what the schemas judge.
+	if plain, err := dmp.UnpackMTOM(r.Header.Get("Content-Type"), body); err == nil {
+		body = plain
 	}
 	env, perr := dmp.ParseEnvelope(body)
 	reqID := ""
@@ -416,6 +426,8 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		tx = dmp.TD13a
 	case service == "habilitations" && env.Action == dmp.Services[dmp.TD03].Action:
 		tx = dmp.TD03
+	case service == "repository" && env.Action == dmp.ActionTD21 && env.Body.Tag == "ProvideAndRegisterDocumentSetRequest":
+		tx = dmp.TD21
 	default:
 		t.Tx = service
 		a.fault("Sender", "DMPInvalidRequest", "action "+env.Action+" ("+env.Body.Tag+" "+req.reason+") inconnue du service "+service)
@@ -433,7 +445,7 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		a.fault("Sender", "DMPInvalidVIHF", "resource-id illisible")
 		return
 	}
-	if tx != dmp.TD03 {
+	if tx != dmp.TD03 && tx != dmp.TD21 {
 		body, ok := req.patient()
 		if !ok {
 			a.fault("Sender", "DMPInvalidRequest", "identifiant du patient absent")
@@ -445,10 +457,11 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		}
 	}
 	// Rights of the authentication mode (matrix PDT-INF-526): with the
-	// establishment's certificate alone, TD0.2 and TD1.3a; TD0.3 only in
-	// reinforced mode; direct (card) mode is not this interface's.
+	// establishment's certificate alone, TD0.2, TD1.3a and TD2.1; TD0.3
+	// only in reinforced mode, which may not feed (PDT-INF-606); direct
+	// (card) mode is not this interface's.
 	switch mode := t.Mode; {
-	case mode == dmp.ModeReinforced:
+	case mode == dmp.ModeReinforced && tx != dmp.TD21:
 	case mode == dmp.ModeIndirect && tx != dmp.TD03:
 	default:
 		a.fault("Sender", dmp.ErrAccessDenied.Subcode, "transaction "+tx+" non autorisée en mode "+mode)
@@ -506,6 +519,8 @@ func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.En
 		return x.create(ctx)
 	case dmp.TD03:
 		return x.setAuthorization(ctx)
+	case dmp.TD21:
+		return x.feed(ctx)
 	}
 	return nil
 }

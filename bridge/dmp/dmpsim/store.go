@@ -46,7 +46,7 @@ func openStore(path string) (*store, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.Exec(schema + registrySchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("dmpsim: %s: %w", path, err)
 	}
