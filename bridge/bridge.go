@@ -19,6 +19,7 @@ import (
 	"dmpkiosk/bridge/journal"
 	"dmpkiosk/bridge/lookup"
 	"dmpkiosk/bridge/sih"
+	"dmpkiosk/firmware/event"
 	"dmpkiosk/provisioning"
 )
 
@@ -45,9 +46,19 @@ type ServiceConfig struct {
 	Identity IdentityConfig
 	// SIH: the hospital's information system told (nil: none).
 	SIH *sih.DeliveryConfig
-	// FeedListen is where the hospital's document messages are taken
-	// (MLLP; "" for none).
-	FeedListen string
+	// Feed: the hospital's documents for the DMP (nil: none).
+	Feed *FeedConfig
+}
+
+// FeedConfig is where the hospital's document messages are taken (MLLP)
+// and how they reach the DMP.
+type FeedConfig struct {
+	Listen string
+	// DMP is the DMP's client (nil: the documents are kept, not sent);
+	// FINESS the establishment's geographic FINESS, SourceID the
+	// software's OID.
+	DMP              feed.DMP
+	FINESS, SourceID string
 }
 
 // IdentityConfig is the bridge's part in identity vigilance: the INSi
@@ -78,6 +89,7 @@ type Service struct {
 	events  *events.Flow
 	lookups *lookup.Flow
 	gam     *sih.Delivery
+	feed    *feed.Worker
 	Metrics *Metrics
 	// SIHAddr is where the GAMs' messages are listened to, and FeedAddr
 	// the documents, once Run listens.
@@ -99,9 +111,10 @@ func NewService(cfg ServiceConfig) *Service {
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts, Backoff: cfg.Backoff, Logger: cfg.Logger, Limits: limits,
 		Metrics:  &s.Metrics.Events,
 		Identity: events.IdentityConfig{INSi: cfg.Identity.INSi, Require: cfg.Identity.Require, AcceptRecovered: cfg.Identity.AcceptRecovered}}
-	if s.gam != nil {
-		ev.Tell = s.gam.Tell
+	if cfg.Feed != nil && cfg.Feed.DMP != nil {
+		s.feed = &feed.Worker{Journal: cfg.Journal, DMP: cfg.Feed.DMP, FINESS: cfg.Feed.FINESS, SourceID: cfg.Feed.SourceID, Logger: cfg.Logger}
 	}
+	ev.Tell = s.tell
 	s.events = events.New(ev)
 	if cfg.Identity.INSi != nil {
 		v := cfg.Verifier
@@ -129,8 +142,8 @@ func (s *Service) Run(ctx context.Context) error {
 		s.SIHAddr = addr
 	}
 	var feedListener net.Listener
-	if s.cfg.FeedListen != "" {
-		l, err := net.Listen("tcp", s.cfg.FeedListen)
+	if s.cfg.Feed != nil && s.cfg.Feed.Listen != "" {
+		l, err := net.Listen("tcp", s.cfg.Feed.Listen)
 		if err != nil {
 			return fmt.Errorf("bridge: the documents' MLLP listener: %w", err)
 		}
@@ -154,8 +167,15 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if feedListener != nil {
 		in := &feed.Intake{Journal: s.cfg.Journal, Logger: s.cfg.Logger}
+		if s.feed != nil {
+			in.Kept = s.feed.Wake
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); in.Serve(ctx, feedListener) }()
+	}
+	if s.feed != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.feed.Run(ctx) }()
 	}
 	<-ctx.Done()
 	wg.Wait()
@@ -172,4 +192,22 @@ func (s *Service) Admin() *admin.Admin {
 		a.WakeGAM = s.gam.Wake
 	}
 	return a
+}
+
+// tell hands a processed event's outcome to the hospital's information
+// system, and, when it recorded the establishment's authorization, makes
+// the patient's documents that wait for it due now.
+func (s *Service) tell(ctx context.Context, e *event.Event, outcome string) error {
+	if s.gam != nil {
+		if err := s.gam.Tell(ctx, e, outcome); err != nil {
+			return err
+		}
+	}
+	if s.feed != nil && e.Patient.INS != nil && (outcome == event.OutcomeAuthorized || outcome == event.OutcomeCreated) && e.Consent.Authorization {
+		if err := s.cfg.Journal.DocWake(ctx, e.Patient.INS.Value); err != nil {
+			return err
+		}
+		s.feed.Wake()
+	}
+	return nil
 }

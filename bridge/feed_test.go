@@ -16,7 +16,7 @@ import (
 // over MLLP and acknowledges it AA once the document is in its journal.
 func TestFeedIntakeWired(t *testing.T) {
 	r := newServiceRig(t)
-	r.tune = func(c *ServiceConfig) { c.FeedListen = "127.0.0.1:0" }
+	r.tune = func(c *ServiceConfig) { c.Feed = &FeedConfig{Listen: "127.0.0.1:0"} }
 	r.stop()
 	r.start(t)
 	msg, err := os.ReadFile("feed/testdata/MDM_T02_INIT_N1.er7")

@@ -32,7 +32,7 @@ func TestDocumentsPage(t *testing.T) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	page := string(b)
-	for _, want := range []string{"compte rendu d&#39;imagerie", "premier envoi (MDM^T02)", "UFNEPH", "801234564895", "en attente d&#39;envoi au DMP"} {
+	for _, want := range []string{"compte rendu d&#39;imagerie", "premier envoi (MDM^T02)", "UFNEPH", "801234564895", "reçu et acquitté, à envoyer"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q:\n%s", want, page)
 		}

@@ -54,8 +54,12 @@ var (
 		"T02": "premier envoi (MDM^T02)", "T10": "remplacement (MDM^T10)", "T04": "suppression (MDM^T04)",
 		"R01/F": "premier envoi (ORU^R01)", "R01/C": "remplacement (ORU^R01)", "R01/D": "suppression (ORU^R01)",
 	}
-	docStateLabels = map[string]string{journal.DocReceived: "reçu et acquitté, en attente d'envoi au DMP"}
-	periodLabels   = map[string]string{"day": "jour", "week": "semaine", "month": "mois", "range": "toute la période"}
+	docStateLabels = map[string]string{
+		journal.DocReceived: "reçu et acquitté, à envoyer", journal.DocWaiting: "en attente d'autorisation du patient",
+		journal.DocRetry: "en échec, nouvelle tentative prévue", journal.DocSent: "envoyé au DMP", journal.DocHeld: "retenu (non envoyé)",
+		journal.DocRefused: "refusé",
+	}
+	periodLabels = map[string]string{"day": "jour", "week": "semaine", "month": "mois", "range": "toute la période"}
 )
 
 // label names k from m; an empty k is "non précisé", an unknown one is

@@ -49,6 +49,8 @@ type Intake struct {
 	// Name is the bridge's application in the acknowledgements (MSH-3).
 	Name   string
 	Logger *slog.Logger
+	// Kept, when set, is told a document was kept (the worker's Wake).
+	Kept func()
 }
 
 // Serve answers the document messages on the MLLP listener l until ctx
@@ -112,6 +114,9 @@ func (in *Intake) keep(ctx context.Context, s *Submission) error {
 		return err
 	}
 	in.logger().Info("feed: document kept", "document", d.ID, "kind", kind, "again", dup)
+	if in.Kept != nil && !dup {
+		in.Kept()
+	}
 	return nil
 }
 

@@ -1,9 +1,12 @@
 package journal
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -15,6 +18,11 @@ import (
 // Document states.
 const (
 	DocReceived = "received" // kept and acknowledged (AA), not yet worked
+	DocWaiting  = "waiting"  // the patient has not authorized the establishment: tried again later
+	DocRetry    = "retry"    // a transient failure: tried again at its next attempt
+	DocSent     = "sent"     // in the DMP
+	DocHeld     = "held"     // not for the DMP (the sender's choice, DESTDMP N, or the rules)
+	DocRefused  = "refused"  // refused (the DMP's refusal, a rule): given up, its reason kept
 )
 
 // Document is one document message kept.
@@ -38,9 +46,15 @@ type Document struct {
 	// PV1), JSON; CDA the document as received.
 	Meta []byte
 	CDA  []byte
+	// The outbox's: tries made, the next one, and the last error (codes
+	// and words of the DMP, never the document's).
+	Attempts int
+	Next     time.Time
+	Error    string
 }
 
-const documentCols = `id, received, state, kind, unique_id, replaces, ins, ins_oid, type_code, unit, sender, meta, cda`
+const documentCols = `id, received, state, kind, unique_id, replaces, ins, ins_oid, type_code, unit, sender, meta, cda,
+	attempts, next_attempt, last_error`
 
 const documentsSchema = `CREATE TABLE IF NOT EXISTS documents (id TEXT PRIMARY KEY, received BIGINT NOT NULL, state TEXT NOT NULL,
 	kind TEXT NOT NULL, unique_id TEXT NOT NULL, replaces TEXT NOT NULL, ins TEXT NOT NULL, ins_oid TEXT NOT NULL,
@@ -50,9 +64,10 @@ const documentsSchema = `CREATE TABLE IF NOT EXISTS documents (id TEXT PRIMARY K
 
 func scanDocument(row rowScanner) (Document, error) {
 	var d Document
-	var at int64
-	err := row.Scan(&d.ID, &at, &d.State, &d.Kind, &d.UniqueID, &d.Replaces, &d.INS, &d.INSOID, &d.TypeCode, &d.Unit, &d.Sender, &d.Meta, &d.CDA)
-	d.Received = time.UnixMilli(at)
+	var at, next int64
+	err := row.Scan(&d.ID, &at, &d.State, &d.Kind, &d.UniqueID, &d.Replaces, &d.INS, &d.INSOID, &d.TypeCode, &d.Unit, &d.Sender, &d.Meta, &d.CDA,
+		&d.Attempts, &next, &d.Error)
+	d.Received, d.Next = time.UnixMilli(at), time.UnixMilli(next)
 	return d, err
 }
 
@@ -67,7 +82,8 @@ func (s sharedSQL) KeepDocument(ctx context.Context, d Document) (dup bool, err 
 		d.State = DocReceived
 	}
 	err = s.db.update(ctx, [3]string{"document.received", d.ID, fmt.Sprintf("kind=%s type=%s unit=%s bytes=%d", d.Kind, d.TypeCode, d.Unit, len(d.CDA))},
-		bind(s.db, `INSERT INTO documents (`+documentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		bind(s.db, `INSERT INTO documents (id, received, state, kind, unique_id, replaces, ins, ins_oid, type_code, unit, sender, meta, cda)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
 		d.ID, d.Received.UnixMilli(), d.State, d.Kind, d.UniqueID, d.Replaces, d.INS, d.INSOID, d.TypeCode, d.Unit, d.Sender, d.Meta, d.CDA)
 	if errors.Is(err, ErrUnknown) {
 		return true, nil // kept before: nothing inserted, nothing audited
@@ -96,10 +112,38 @@ func (s sharedSQL) Document(ctx context.Context, id string) (Document, error) {
 // when empty), the latest received first, without their CDA.
 func (s sharedSQL) DocumentList(ctx context.Context, state string, limit int) ([]Document, error) {
 	rows, done, err := s.db.queryRows(ctx, bind(s.db, `SELECT id, received, state, kind, unique_id, replaces, ins, ins_oid, type_code, unit, sender,
-		meta, '' FROM documents WHERE state = ? OR ? = '' ORDER BY received DESC, id LIMIT ?`), state, state, limit)
+		meta, '', attempts, next_attempt, last_error FROM documents WHERE state = ? OR ? = '' ORDER BY received DESC, id LIMIT ?`), state, state, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
 	return readRows(rows, scanDocument)
+}
+
+// DocClaim implements Documents: up to n documents due, each the oldest
+// of its patient not yet settled (a replacement goes after its original),
+// under the outbox's lease.
+func (s sharedSQL) DocClaim(ctx context.Context, now time.Time, n int) ([]Document, error) {
+	l, err := claim(ctx, s.db, documentsOutbox, nil, now, []any{now.UnixMilli()}, n, scanDocument)
+	slices.SortFunc(l, func(a, b Document) int { return cmp.Or(a.Received.Compare(b.Received), strings.Compare(a.ID, b.ID)) })
+	return l, err
+}
+
+// DocSave implements Documents: a document's new state, tries, next try
+// and error, audited with kind and detail (ids and codes).
+func (s sharedSQL) DocSave(ctx context.Context, d Document, kind, detail string) error {
+	return s.db.update(ctx, [3]string{kind, d.ID, detail},
+		bind(s.db, `UPDATE documents SET state = ?, attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?`),
+		d.State, d.Attempts, d.Next.UnixMilli(), d.Error, d.ID)
+}
+
+// DocWake implements Documents: the documents of the patient ins that
+// wait for an authorization are due now (a kiosk recorded it).
+func (s sharedSQL) DocWake(ctx context.Context, ins string) error {
+	err := s.db.update(ctx, [3]string{"document.wake", "", "authorization recorded"},
+		bind(s.db, `UPDATE documents SET next_attempt = 0 WHERE ins = ? AND state = 'waiting'`), ins)
+	if errors.Is(err, ErrUnknown) {
+		return nil // none waits
+	}
+	return err
 }

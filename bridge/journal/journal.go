@@ -221,6 +221,11 @@ type Documents interface {
 	KeepDocument(ctx context.Context, d Document) (dup bool, err error)
 	Document(ctx context.Context, id string) (Document, error)
 	DocumentList(ctx context.Context, state string, limit int) ([]Document, error)
+	// DocClaim hands due documents to the worker (outbox.go); DocSave
+	// records what became of one.
+	DocClaim(ctx context.Context, now time.Time, n int) ([]Document, error)
+	DocSave(ctx context.Context, d Document, kind, detail string) error
+	DocWake(ctx context.Context, ins string) error
 }
 
 // Indicators counts what the infocentre shows (indicators.go).

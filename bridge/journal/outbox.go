@@ -90,6 +90,15 @@ var (
 		recover: `next_attempt = 0`, claimed: `state IN ('query', 'send')`, lock: "sih_outbox:"}
 )
 
+// The documents for the DMP go one at a time per patient, in the order
+// received (a replacement after its original).
+var documentsOutbox = outbox{table: "documents", cols: documentCols,
+	due: `o.state IN ('received', 'waiting', 'retry') AND o.next_attempt <= ?
+		AND NOT EXISTS (SELECT 1 FROM documents p WHERE p.ins = o.ins AND p.state IN ('received', 'waiting', 'retry')
+			AND (p.received < o.received OR p.received = o.received AND p.id < o.id))`,
+	order:   `o.received, o.id`,
+	recover: `next_attempt = 0`, claimed: `state IN ('received', 'waiting', 'retry')`}
+
 // claimer is what a backend gives the claim: its placeholders, reads and
 // whether it locks rows apart (PostgreSQL) or writes alone (SQLite).
 type claimer interface {
@@ -130,7 +139,7 @@ func claim[T any](ctx context.Context, db claimer, q outbox, setArgs []any, now 
 // starting again), and says how many rows it gave back.
 func recoverOutboxes(ctx context.Context, db claimer) (int, error) {
 	total := 0
-	for _, q := range []outbox{eventsOutbox, sihOutbox} {
+	for _, q := range []outbox{eventsOutbox, sihOutbox, documentsOutbox} {
 		n, err := db.exec(ctx, bind(db, q.recoverSQL()), db.claimOwner())
 		if err != nil {
 			return total, err

@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/ThalesGroup/crypto11"
 
+	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/insi"
 	"dmpkiosk/bridge/journal"
@@ -70,10 +71,11 @@ type Config struct {
 	INSi INSiConfig `toml:"insi"`
 	SIH  SIHConfig  `toml:"sih"`
 	// Feed: the hospital's documents for the DMP (bridge/feed), taken on
-	// an MLLP listener when listen is set. The intake only, so far: the
-	// documents are kept in the journal, not yet sent (issue 33).
+	// an MLLP listener when listen is set and sent to the DMP in the name of
+	// the establishment of finess (its geographic FINESS).
 	Feed struct {
 		Listen string `toml:"listen"`
+		FINESS string `toml:"finess"`
 	} `toml:"feed"`
 
 	dir string
@@ -256,6 +258,9 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if err := c.SIH.check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if f := c.Feed; f.Listen != "" && (len(f.FINESS) != 9 || strings.Trim(f.FINESS, "0123456789AB") != "") {
+		return nil, fmt.Errorf("%s: feed.finess %q: the establishment's geographic FINESS (9 characters) is needed with feed.listen", path, f.FINESS)
 	}
 	if c.Admin.Listen != "" && (c.Admin.Cert == "" || c.Admin.Key == "" || (c.Admin.ClientCA == "" && c.Admin.PasswordFile == "")) {
 		return nil, fmt.Errorf("%s: the admin web needs cert, key and client_ca or password_file", path)
@@ -478,4 +483,16 @@ func (d *DMPConfig) ClientConfig(c *Config, sign, auth dmp.Credentials) (dmp.Con
 		_ = os.WriteFile(base+"-response.xml", x.Response, 0o600)
 	}
 	return cfg, nil
+}
+
+// feedConfig is the documents' flow: nil without feed.listen.
+func (c *Config) feedConfig(client *dmp.Client) *bridge.FeedConfig {
+	if c.Feed.Listen == "" {
+		return nil
+	}
+	source := c.DMP.LPS.DeviceOID
+	if source == "" {
+		source = dmp.DefaultDeviceOID
+	}
+	return &bridge.FeedConfig{Listen: c.Feed.Listen, DMP: client, FINESS: c.Feed.FINESS, SourceID: source}
 }

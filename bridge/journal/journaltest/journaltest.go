@@ -309,6 +309,58 @@ func Exercise(t *testing.T, open func(t *testing.T) journal.Store) {
 		}
 	})
 
+	t.Run("documents worked one at a time per patient, in order, under a lease", func(t *testing.T) {
+		j := open(t)
+		base := time.Now().Add(-time.Minute)
+		for i, d := range []struct{ id, ins string }{{"d1", "1"}, {"d2", "1"}, {"d3", "2"}} {
+			if _, err := j.KeepDocument(ctx, journal.Document{ID: d.id, Received: base.Add(time.Duration(i) * time.Second), Kind: "T02",
+				INS: d.ins, CDA: []byte("<x/>")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids := func(l []journal.Document) string {
+			var out []string
+			for _, d := range l {
+				out = append(out, d.ID)
+			}
+			return strings.Join(out, ",")
+		}
+		l, err := j.DocClaim(ctx, time.Now(), 10)
+		if err != nil || ids(l) != "d1,d3" || string(l[0].CDA) != "<x/>" {
+			t.Fatalf("claimed %s %v", ids(l), err)
+		}
+		if again, _ := j.DocClaim(ctx, time.Now(), 10); len(again) != 0 {
+			t.Fatalf("claimed under their lease: %s", ids(again))
+		}
+		d := l[0]
+		d.State, d.Attempts, d.Next, d.Error = journal.DocWaiting, 1, time.Now().Add(time.Hour), "en attente d'autorisation"
+		if err := j.DocSave(ctx, d, "document.waiting", "authorization=NON_EXISTE"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := j.Document(ctx, "d1"); got.State != journal.DocWaiting || got.Attempts != 1 || got.Error == "" {
+			t.Fatalf("saved: %+v", got)
+		}
+		// d2 waits behind d1, its patient's, even once d1 waits.
+		if l, _ := j.DocClaim(ctx, time.Now(), 10); len(l) != 0 {
+			t.Fatalf("claimed behind a waiting one: %s", ids(l))
+		}
+		// The authorization recorded: d1 is due at once, not in an hour.
+		if err := j.DocWake(ctx, "1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.DocWake(ctx, "nobody"); err != nil {
+			t.Fatalf("waking nothing: %v", err)
+		}
+		if l, _ := j.DocClaim(ctx, time.Now(), 10); ids(l) != "d1" {
+			t.Fatalf("after the authorization: %s", ids(l))
+		}
+		d.State = journal.DocSent
+		j.DocSave(ctx, d, "document.sent", "")
+		if l, _ := j.DocClaim(ctx, time.Now(), 10); ids(l) != "d2" {
+			t.Fatalf("after d1: %s", ids(l))
+		}
+	})
+
 	t.Run("identities purged after the retention, counts and audit kept", func(t *testing.T) {
 		j := open(t)
 		old := time.Now().Add(-100 * 24 * time.Hour)

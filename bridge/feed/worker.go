@@ -1,0 +1,259 @@
+package feed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/internal/work"
+	"dmpkiosk/bridge/journal"
+	"dmpkiosk/firmware/event"
+)
+
+// DMP is what the worker needs of the DMP's client (*dmp.Client).
+type DMP interface {
+	TestExistence(ctx context.Context, who dmp.Who) (dmp.Existence, dmp.Exchange, error)
+	Feed(ctx context.Context, f dmp.Feeding, finess string) (dmp.Exchange, error)
+}
+
+// WorkStore is what the worker needs of the journal.
+type WorkStore interface {
+	DocClaim(ctx context.Context, now time.Time, n int) ([]journal.Document, error)
+	DocSave(ctx context.Context, d journal.Document, kind, detail string) error
+}
+
+// Worker sends the documents kept to the DMP, one at a time per patient:
+// the DMP's own rules first, then TD0.2 (a patient who has not authorized
+// the establishment: the document waits, and is tried again until
+// AuthWait has passed), then TD2.1.
+type Worker struct {
+	Journal WorkStore
+	DMP     DMP
+	// FINESS is the establishment's geographic FINESS (the VIHF's
+	// structure); SourceID the software's OID (the lots' ids under it).
+	FINESS, SourceID string
+	// AuthWait is how long a document waits for the patient's
+	// authorization (30 days when zero; inferred: a stay's length and its
+	// follow-up consultation); Recheck how often it looks again (15 min).
+	AuthWait, Recheck time.Duration
+	// Backoff is the first delay after a transient failure (30 s),
+	// doubled up to work.MaxBackoff; MaxAttempts (20) then refused.
+	Backoff     time.Duration
+	MaxAttempts int
+	Logger      *slog.Logger
+	Now         func() time.Time
+	kick        chan struct{}
+}
+
+func (w *Worker) defaults() {
+	if w.AuthWait == 0 {
+		w.AuthWait = 30 * 24 * time.Hour
+	}
+	if w.Recheck == 0 {
+		w.Recheck = 15 * time.Minute
+	}
+	if w.Backoff == 0 {
+		w.Backoff = 30 * time.Second
+	}
+	if w.MaxAttempts == 0 {
+		w.MaxAttempts = 20
+	}
+	if w.Logger == nil {
+		w.Logger = slog.New(slog.DiscardHandler)
+	}
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	if w.kick == nil {
+		w.kick = make(chan struct{}, 1)
+	}
+}
+
+// Wake makes the worker look at the journal now (a document kept, an
+// authorization recorded).
+func (w *Worker) Wake() {
+	if w.kick == nil {
+		return
+	}
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run works the documents until ctx ends.
+func (w *Worker) Run(ctx context.Context) {
+	w.defaults()
+	idle := time.NewTimer(time.Second)
+	defer idle.Stop()
+	for ctx.Err() == nil {
+		l, err := w.Journal.DocClaim(ctx, w.Now(), 1)
+		if err != nil && ctx.Err() == nil {
+			w.Logger.Error("feed: claiming documents", "error", err)
+		}
+		if len(l) == 0 {
+			idle.Reset(time.Second)
+			select {
+			case <-ctx.Done():
+			case <-w.kick:
+			case <-idle.C:
+			}
+			continue
+		}
+		w.Work(ctx, l[0])
+	}
+}
+
+// meta is what the intake kept of the message beside the CDA.
+type meta struct {
+	IPP, Class   string
+	Author       Person
+	Organization Organization
+	Flags        map[string]bool
+}
+
+// Work takes one document one step and saves where it stands.
+func (w *Worker) Work(ctx context.Context, d journal.Document) {
+	w.defaults()
+	now := w.Now()
+	var m meta
+	if err := json.Unmarshal(d.Meta, &m); err != nil {
+		w.settle(ctx, d, journal.DocRefused, "message illisible", "unreadable meta")
+		return
+	}
+	h, err := dmp.ReadCDAHeader(d.CDA)
+	if err != nil {
+		w.settle(ctx, d, journal.DocRefused, "document CDA illisible", "unreadable CDA")
+		return
+	}
+	switch {
+	case d.Kind == "T10" || d.Kind == "R01/C":
+		// A replacement names its original by the entry TD3.1 finds:
+		// not built yet, so it is kept, not sent (inferred: better held
+		// than sent as a second original).
+		w.settle(ctx, d, journal.DocHeld, "remplacement : pas encore pris en charge par la passerelle", "replacement not supported")
+		return
+	case d.Kind == "T04" || d.Kind == "R01/D":
+		w.settle(ctx, d, journal.DocHeld, "suppression (TD3.3c) : pas encore prise en charge par la passerelle", "deletion not supported")
+		return
+	case !m.Flags["DESTDMP"]:
+		w.settle(ctx, d, journal.DocHeld, "non destiné au DMP (choix du professionnel, DESTDMP N)", "DESTDMP N")
+		return
+	case m.Flags["MASQUE_PS"] && m.Flags["INVISIBLE_PATIENT"]:
+		w.settle(ctx, d, journal.DocRefused, "un document ne peut être à la fois masqué aux professionnels et invisible au patient", "masked and invisible")
+		return
+	}
+	prof, spec := dmp.ProfessionOf(h.AuthorSpecialty.Code)
+	pid := dmp.PatientID{Root: h.INSOID, Extension: h.INS}
+	who := dmp.Who{Professional: event.Professional{NationalID: m.Author.ID, NationalIDType: "RPPS", Surname: m.Author.Family,
+		FirstName: m.Author.Given, Profession: prof, Speciality: spec}, FINESS: w.FINESS, Patient: pid}
+	ex, _, err := w.DMP.TestExistence(ctx, who)
+	if err != nil {
+		d.Attempts++
+		w.failed(ctx, d, err)
+		return
+	}
+	switch {
+	case !ex.Exists:
+		w.settle(ctx, d, journal.DocRefused, "le patient n'a pas de DMP", "no DMP")
+		return
+	case ex.Authorization == dmp.AuthRefused:
+		w.settle(ctx, d, journal.DocRefused, "le patient a refusé l'accès de l'établissement à son DMP", "authorization "+ex.Authorization)
+		return
+	case ex.Authorization != dmp.AuthValid:
+		if now.Sub(d.Received) > w.AuthWait {
+			w.settle(ctx, d, journal.DocRefused, "autorisation du patient non reçue dans le délai", "authorization "+ex.Authorization+", gave up")
+			return
+		}
+		d.State, d.Next, d.Error = journal.DocWaiting, now.Add(w.Recheck), "en attente d'autorisation"
+		w.save(ctx, d, "document.waiting", "authorization "+ex.Authorization)
+		return
+	}
+	lot, sig := dmp.NewLotIDs(w.SourceID, d.Received)
+	f := dmp.Feeding{CDA: d.CDA, Header: h, MaskedToProfessionals: m.Flags["MASQUE_PS"], InvisibleToPatient: m.Flags["INVISIBLE_PATIENT"],
+		InvisibleToLegalRepresentatives: m.Flags["INVISIBLE_REP_LEGAUX"],
+		Author: dmp.XDSAuthor{ID: m.Author.ID, Family: m.Author.Family, Given: m.Author.Given, Specialty: h.AuthorSpecialty,
+			Institution: m.Organization.Name, InstitutionID: structureID(m.Organization)},
+		ContentType: contentType(m.Class), SourceID: w.SourceID, LotID: lot, SignatureID: sig, Time: now}
+	// Counted before it is sent: a try whose answer was lost is known
+	// at the next one.
+	d.Attempts++
+	if !w.save(ctx, d, "document.sending", fmt.Sprintf("attempt=%d lot=%s", d.Attempts, lot)) {
+		return
+	}
+	_, err = w.DMP.Feed(ctx, f, w.FINESS)
+	var re *dmp.RegistryError
+	switch {
+	case err == nil:
+		w.settle(ctx, d, journal.DocSent, "", "sent")
+	case errors.As(err, &re) && re.Code == "XDSDuplicateUniqueIdInRegistry" && d.Attempts > 1:
+		// This bridge sent it before and did not hear the answer (the same
+		// lot, the same ids): it is in the DMP (inferred, until TD3.1 can
+		// confirm the document there is this one).
+		w.settle(ctx, d, journal.DocSent, "", "sent (duplicate of an earlier try)")
+	case errors.As(err, &re) && !re.Transient():
+		w.settle(ctx, d, journal.DocRefused, "refusé par le DMP : "+re.Code, "registry "+re.Code)
+	case errors.Is(err, dmp.ErrFeeding) || errors.Is(err, dmp.ErrCDA):
+		w.settle(ctx, d, journal.DocRefused, err.Error(), "not sendable")
+	default:
+		w.failed(ctx, d, err)
+	}
+}
+
+// failed is a failure of the DMP's call: a final fault refuses the
+// document, anything else is tried again later.
+func (w *Worker) failed(ctx context.Context, d journal.Document, err error) {
+	var f *dmp.Fault
+	if errors.As(err, &f) && !f.Transient() {
+		w.settle(ctx, d, journal.DocRefused, "refusé par le DMP : "+f.Subcode, "fault "+f.Subcode)
+		return
+	}
+	if d.Attempts >= w.MaxAttempts {
+		w.settle(ctx, d, journal.DocRefused, "le DMP ne répond pas", "gave up")
+		return
+	}
+	d.State, d.Next = journal.DocRetry, w.Now().Add(work.Backoff(w.Backoff, d.Attempts))
+	d.Error = "nouvelle tentative prévue"
+	if f != nil {
+		d.Error += " (" + f.Subcode + ")"
+	}
+	w.Logger.Warn("feed: a document will be sent again", "document", d.ID, "attempt", d.Attempts)
+	w.save(ctx, d, "document.retry", fmt.Sprintf("attempt=%d", d.Attempts))
+}
+
+func (w *Worker) settle(ctx context.Context, d journal.Document, state, why, detail string) {
+	d.State, d.Error = state, why
+	w.save(ctx, d, "document."+state, detail)
+}
+
+func (w *Worker) save(ctx context.Context, d journal.Document, kind, detail string) bool {
+	if err := w.Journal.DocSave(ctx, d, kind, detail); err != nil {
+		w.Logger.Error("feed: saving a document's state", "document", d.ID, "error", err)
+		return false
+	}
+	return true
+}
+
+// structureID is the national structure id (IDNST) of an organisation
+// PRT SB names by FINESS: 1 then the FINESS (inferred from the ids of the
+// package's examples).
+func structureID(o Organization) string {
+	if (o.IDType == "FINEG" || o.IDType == "FINEJ") && len(o.ID) == 9 {
+		return "1" + o.ID
+	}
+	return o.ID
+}
+
+// contentType is the lot's contentTypeCode by the patient's class
+// (PV1-2), 07 (consultation) when not given.
+func contentType(class string) dmp.Code {
+	c, ok := dmp.ContentTypeOfClass[class]
+	if !ok {
+		c = "07"
+	}
+	return dmp.Code{Code: c, System: dmp.CSContentType}
+}

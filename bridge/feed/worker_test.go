@@ -1,0 +1,161 @@
+package feed
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/journal"
+	"dmpkiosk/bridge/journal/journaltest"
+	"dmpkiosk/firmware/event"
+	"dmpkiosk/hwtest"
+	"dmpkiosk/hwtest/cards"
+)
+
+const testFINESS = "750712184"
+
+var dominique = dmp.PatientID{Root: "1.2.250.1.213.1.4.10", Extension: "279035121518989"}
+
+// simDMP runs the DMP simulator, knowing PAT-TROIS DOMINIQUE (her DMP
+// open, the establishment not authorized), and a client of it with the
+// establishment's keys.
+func simDMP(t *testing.T) (*dmpsim.Sim, *dmp.Client) {
+	t.Helper()
+	igc, err := cards.NewIGCSante()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func() *rsa.PrivateKey { k, _ := rsa.GenerateKey(rand.Reader, 2048); return k }
+	signKey, authKey := key(), key()
+	signCert, err := igc.OrgCertificate(signKey, cards.OrgSign, "750712001", "CHU TEST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	authCert, err := igc.OrgCertificate(authKey, cards.OrgAuthCli, "750712001", "CHU TEST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := dmpsim.New(dmpsim.Options{DB: filepath.Join(t.TempDir(), "dmp.db"), Regime: dmpsim.Current, OrgRoots: igc.Pool(), CheckAnswers: true,
+		People: []dmpsim.Person{{IDs: []dmp.PatientID{dominique},
+			Demographics: dmp.Demographics{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", Sex: "F", BirthDate: "19790328"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := hwtest.NewCA(t, "DMP server CA")
+	l, err := tls.Listen("tcp", "127.0.0.1:0", sim.TLSConfig(srv.ServerRSA(t, "localhost").TLS()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sim.Serve(ctx, l); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		sim.Close()
+		<-done
+		for _, e := range sim.AnswerErrors() {
+			t.Errorf("the simulator wrote an answer the official schemas refuse: %s", e)
+		}
+	})
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return sim, dmp.NewClient(dmp.Config{BaseURL: "https://localhost:" + port + dmpsim.Path,
+		Sign: dmp.Credentials{Key: signKey, Chain: []*x509.Certificate{signCert}}, Auth: dmp.Credentials{Key: authKey, Chain: []*x509.Certificate{authCert}},
+		ServerRoots: srv.Pool(), LPS: dmp.LPS{ID: "dmpkiosk", Name: "dmpkiosk", Version: "test", Homologation: "HOMOLOG-TEST"}, Timeout: 10 * time.Second})
+}
+
+// goldenMessage is ANS's first sending carrying ANS's golden level-1
+// document (the same patient) in place of its own CDA.
+func goldenMessage(t *testing.T, control string) []byte {
+	t.Helper()
+	cda, err := os.ReadFile("../dmp/testdata/cda/DOC_NON_STRUCTURE_CDA-R2-N1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set(withCDA(set(official(t, "MDM_T02_INIT_N1.er7"), "TXA", 12, ""), cda), "MSH", 10, control)
+}
+
+// A document taken from the hospital's systems goes to the DMP: while the
+// patient has not authorized the establishment it waits (said so); once
+// the authorization is recorded it is sent, and the simulator's registry
+// holds it under the patient's INS with the confidentiality the message
+// asked; the same patient's next document waits behind it; the sender's
+// choice not to send (DESTDMP N) holds it; a replacement, not yet
+// supported, is held, not sent as an original.
+func TestWorkerFeedsTheDMP(t *testing.T) {
+	sim, client := simDMP(t)
+	j := journaltest.OpenSQLite(t)
+	in := &Intake{Journal: j}
+	ctx := context.Background()
+	for _, msg := range [][]byte{goldenMessage(t, "G1"),
+		edit(goldenMessage(t, "G2"), "OBX", func(f []string) []string {
+			if strings.HasPrefix(f[3], "DESTDMP^") {
+				f[5] = "N^^expandedYes-NoIndicator"
+			}
+			return f
+		})} {
+		if code, _, e, _ := ackOf(t, in.Handle(ctx, msg)); code != "AA" {
+			t.Fatalf("intake: %s %s", code, e)
+		}
+	}
+	now := time.Now()
+	w := &Worker{Journal: j, DMP: client, FINESS: testFINESS, SourceID: "1.2.250.1.999.1.1", Now: func() time.Time { return now }}
+	step := func() {
+		t.Helper()
+		l, err := j.DocClaim(ctx, now, 1)
+		if err != nil || len(l) != 1 {
+			t.Fatalf("claim: %d %v", len(l), err)
+		}
+		w.Work(ctx, l[0])
+	}
+	step() // G1: not authorized
+	g1, _ := j.Document(ctx, "RIS-Y/Organisation-Y/G1")
+	if g1.State != journal.DocWaiting || !strings.Contains(g1.Error, "autorisation") {
+		t.Fatalf("G1 before the authorization: %+v", g1.State)
+	}
+	// G2, the same patient's, waits behind G1.
+	if l, _ := j.DocClaim(ctx, now, 1); len(l) != 0 {
+		t.Fatalf("G2 claimed before G1: %s", l[0].ID)
+	}
+	// The patient authorizes the establishment (a kiosk's consent, TD0.3).
+	pro := event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", Surname: "LEROY", FirstName: "SOPHIE", Profession: "10"}
+	if _, _, err := client.SetAuthorization(ctx, dmp.Who{Professional: pro, FINESS: testFINESS, Patient: dominique}, dmp.ActionAdd); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(16 * time.Minute)
+	step()
+	if g1, _ := j.Document(ctx, "RIS-Y/Organisation-Y/G1"); g1.State != journal.DocSent {
+		t.Fatalf("G1 after the authorization: %s %s", g1.State, g1.Error)
+	}
+	step() // G2: DESTDMP N
+	if g2, _ := j.Document(ctx, "RIS-Y/Organisation-Y/G2"); g2.State != journal.DocHeld || !strings.Contains(g2.Error, "DESTDMP") {
+		t.Fatalf("G2: %+v %s", g2.State, g2.Error)
+	}
+	docs, err := sim.Documents(ctx, dominique)
+	if err != nil || len(docs) != 2 || docs[0].UniqueID != "1.3.6.1.4.1.19376.1.2.20.12345.1.1" ||
+		strings.Join(docs[0].Confidentiality, " ") != "N INVISIBLE_PATIENT INVISIBLE_REPRESENTANTS_LEGAUX" {
+		t.Fatalf("the DMP holds %+v %v", docs, err)
+	}
+	// A replacement is held, never sent as a second original.
+	t10 := set(set(official(t, "MDM_T10_RPLC_N1.er7"), "MSH", 10, "G3"), "TXA", 12, "")
+	t10 = withCDA(t10, docs[0].CDA)
+	if code, _, e, _ := ackOf(t, in.Handle(ctx, t10)); code != "AA" {
+		t.Fatalf("T10: %s %s", code, e)
+	}
+	step()
+	if g3, _ := j.Document(ctx, "RIS-Y/Organisation-Y/G3"); g3.State != journal.DocHeld {
+		t.Fatalf("T10: %s %s", g3.State, g3.Error)
+	}
+	if docs, _ := sim.Documents(ctx, dominique); len(docs) != 2 {
+		t.Fatalf("the replacement reached the DMP: %d entries", len(docs))
+	}
+}
