@@ -59,6 +59,9 @@ type FeedConfig struct {
 	// software's OID.
 	DMP              feed.DMP
 	FINESS, SourceID string
+	// Senders are where each sending application (MSH-3) takes its
+	// business acknowledgements (ZAM^Z01): host:port, MLLP.
+	Senders map[string]string
 }
 
 // IdentityConfig is the bridge's part in identity vigilance: the INSi
@@ -90,6 +93,7 @@ type Service struct {
 	lookups *lookup.Flow
 	gam     *sih.Delivery
 	feed    *feed.Worker
+	acks    *feed.Acks
 	Metrics *Metrics
 	// SIHAddr is where the GAMs' messages are listened to, and FeedAddr
 	// the documents, once Run listens.
@@ -112,7 +116,9 @@ func NewService(cfg ServiceConfig) *Service {
 		Metrics:  &s.Metrics.Events,
 		Identity: events.IdentityConfig{INSi: cfg.Identity.INSi, Require: cfg.Identity.Require, AcceptRecovered: cfg.Identity.AcceptRecovered}}
 	if cfg.Feed != nil && cfg.Feed.DMP != nil {
-		s.feed = &feed.Worker{Journal: cfg.Journal, DMP: cfg.Feed.DMP, FINESS: cfg.Feed.FINESS, SourceID: cfg.Feed.SourceID, Logger: cfg.Logger}
+		s.acks = &feed.Acks{Journal: cfg.Journal, Senders: cfg.Feed.Senders, Logger: cfg.Logger}
+		s.feed = &feed.Worker{Journal: cfg.Journal, DMP: cfg.Feed.DMP, FINESS: cfg.Feed.FINESS, SourceID: cfg.Feed.SourceID, Logger: cfg.Logger,
+			AckWake: s.acks.Wake}
 	}
 	ev.Tell = s.tell
 	s.events = events.New(ev)
@@ -174,8 +180,9 @@ func (s *Service) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); in.Serve(ctx, feedListener) }()
 	}
 	if s.feed != nil {
-		wg.Add(1)
+		wg.Add(2)
 		go func() { defer wg.Done(); s.feed.Run(ctx) }()
+		go func() { defer wg.Done(); s.acks.Run(ctx) }()
 	}
 	<-ctx.Done()
 	wg.Wait()

@@ -213,14 +213,24 @@ func (c *Client) call(ctx context.Context, tx string, who Who, creation *Creatio
 }
 
 // post sends a request and reads its answer.
-func (c *Client) post(ctx context.Context, tx, msgID string, req []byte) (_ *etree.Element, x Exchange, _ error) {
+func (c *Client) post(ctx context.Context, tx, msgID string, req []byte) (*etree.Element, Exchange, error) {
+	return c.postAs(ctx, tx, msgID, `application/soap+xml; charset=utf-8; action="`+Services[tx].Action+`"`, req)
+}
+
+// postAs sends a request of the content type given (an MTOM package's
+// multipart/related) and reads its answer, an MTOM package or not.
+func (c *Client) postAs(ctx context.Context, tx, msgID, contentType string, req []byte) (_ *etree.Element, x Exchange, _ error) {
 	x = Exchange{Transaction: tx, RequestID: msgID, Request: req}
-	status, body, err := soapcall.Post(ctx, c.http, c.cfg.BaseURL+Services[tx].Path, Services[tx].Action, req, maxResponse)
+	status, body, err := soapcall.PostAs(ctx, c.http, c.cfg.BaseURL+Services[tx].Path, contentType, req, maxResponse)
 	x.Status, x.Response = status, body
 	if err != nil {
 		return nil, x, &TransportError{Transaction: tx, Err: err}
 	}
-	env, perr := ParseEnvelope(x.Response)
+	plain, perr := UnpackMTOM("", x.Response)
+	var env *Envelope
+	if perr == nil {
+		env, perr = ParseEnvelope(plain)
+	}
 	if env != nil {
 		x.ResponseID = env.MessageID
 	}

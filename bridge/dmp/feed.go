@@ -2,14 +2,11 @@ package dmp
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/beevik/etree"
 
-	"dmpkiosk/bridge/internal/soapcall"
 	"dmpkiosk/firmware/event"
 )
 
@@ -98,36 +95,13 @@ func ParseRegistryResponse(el *etree.Element) error {
 // reads the registry's answer (nil: the document is in the DMP).
 func (c *Client) Feed(ctx context.Context, f Feeding, finess string) (Exchange, error) {
 	msgID := NewMessageID()
-	x := Exchange{Transaction: TD21, RequestID: msgID}
 	req, ct, err := c.FeedRequest(f, finess, msgID)
 	if err != nil {
-		return x, err
+		return Exchange{Transaction: TD21, RequestID: msgID}, err
 	}
-	x.Request = req
-	status, body, err := soapcall.PostAs(ctx, c.http, c.cfg.BaseURL+Services[TD21].Path, ct, req, maxResponse)
-	x.Status, x.Response = status, body
-	if err != nil {
-		return x, c.traced(&x, &TransportError{Transaction: TD21, Err: err})
+	body, x, err := c.postAs(ctx, TD21, msgID, ct, req)
+	if err == nil {
+		err = ParseRegistryResponse(body)
 	}
-	plain, err := UnpackMTOM("", body)
-	if err != nil {
-		return x, c.traced(&x, err)
-	}
-	env, perr := ParseEnvelope(plain)
-	if env != nil {
-		x.ResponseID = env.MessageID
-	}
-	var fault *Fault
-	switch {
-	case errors.As(perr, &fault):
-		fault.Transaction, fault.RequestID, fault.ResponseID = TD21, x.RequestID, x.ResponseID
-		return x, c.traced(&x, fault)
-	case status != http.StatusOK:
-		return x, c.traced(&x, &HTTPError{Transaction: TD21, Status: status})
-	case perr != nil:
-		return x, c.traced(&x, fmt.Errorf("%s: %w", TD21, perr))
-	case env.RelatesTo != msgID:
-		return x, c.traced(&x, fmt.Errorf("%w: %s answers %q, not this request", ErrMalformed, TD21, env.RelatesTo))
-	}
-	return x, c.traced(&x, ParseRegistryResponse(env.Body))
+	return x, c.traced(&x, err)
 }

@@ -96,12 +96,9 @@ func (in *Intake) keep(ctx context.Context, s *Submission) error {
 	if s.UniqueID != "" && s.UniqueID != h.ID {
 		return &Refusal{Ack: "AE", Code: codeApplication, Where: "TXA^1^12", Text: "TXA-12 n'est pas l'identifiant du CDA"}
 	}
-	meta, _ := json.Marshal(struct {
-		Version, Type, Status, IPP, Class, Title string
-		Author                                   Person
-		Organization                             Organization
-		Flags                                    map[string]bool
-	}{s.Version, s.Type + "^" + s.Event, s.Status, s.IPP, s.Class, h.Title, s.Author, s.Organization, s.Flags})
+	meta, _ := json.Marshal(meta{Version: s.Version, Type: s.Type + "^" + s.Event, Status: s.Status, IPP: s.IPP, Class: s.Class,
+		Title: h.Title, Author: s.Author, Organization: s.Organization, Flags: s.Flags,
+		App: s.App, Facility: s.Facility, Receiver: s.Receiver, ReceiverFacility: s.ReceiverFacility, Control: s.Control})
 	kind := s.Event
 	if s.Event == "R01" {
 		kind += "/" + s.Status

@@ -13,6 +13,9 @@ type Submission struct {
 	// The message: its sender (MSH-3, MSH-4), control id (MSH-10),
 	// version (MSH-12), type and event (MSH-9: MDM T02/T10/T04, ORU R01).
 	App, Facility, Control, Version, Type, Event string
+	// Receiver and ReceiverFacility are MSH-5 and MSH-6: whom the sender
+	// addressed (this bridge), who answers.
+	Receiver, ReceiverFacility string
 	// Status is OBX-11 of the document's OBX: F (final), C (corrected,
 	// a replacement), D (deleted).
 	Status string
@@ -76,7 +79,8 @@ var versions = map[string]bool{"2.5": true, "2.6": true}
 // Parse reads a document message.
 func Parse(m *hl7.Message) (*Submission, error) {
 	msh, _ := m.Seg("MSH", 0)
-	s := &Submission{App: msh.Get(3, 1), Facility: msh.Get(4, 1), Control: msh.Get(10, 1), Version: msh.Get(12, 1),
+	s := &Submission{App: msh.Get(3, 1), Facility: msh.Get(4, 1), Receiver: msh.Get(5, 1), ReceiverFacility: msh.Get(6, 1),
+		Control: msh.Get(10, 1), Version: msh.Get(12, 1),
 		Type: msh.Get(9, 1), Event: msh.Get(9, 2), Flags: map[string]bool{}}
 	switch {
 	case events[s.Type] == nil:

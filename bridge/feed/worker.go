@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"dmpkiosk/bridge/dmp"
@@ -24,6 +25,7 @@ type DMP interface {
 type WorkStore interface {
 	DocClaim(ctx context.Context, now time.Time, n int) ([]journal.Document, error)
 	DocSave(ctx context.Context, d journal.Document, kind, detail string) error
+	AckEnqueue(ctx context.Context, a journal.Ack) error
 }
 
 // Worker sends the documents kept to the DMP, one at a time per patient:
@@ -46,7 +48,11 @@ type Worker struct {
 	MaxAttempts int
 	Logger      *slog.Logger
 	Now         func() time.Time
-	kick        chan struct{}
+	// Name is the bridge's application in the acknowledgements (MSH-3,
+	// DMPKIOSK when empty); AckWake, when set, is told one was queued.
+	Name    string
+	AckWake func()
+	kick    chan struct{}
 }
 
 func (w *Worker) defaults() {
@@ -110,10 +116,13 @@ func (w *Worker) Run(ctx context.Context) {
 
 // meta is what the intake kept of the message beside the CDA.
 type meta struct {
-	IPP, Class   string
-	Author       Person
-	Organization Organization
-	Flags        map[string]bool
+	Version, Type, Status, IPP, Class, Title string
+	Author                                   Person
+	Organization                             Organization
+	Flags                                    map[string]bool
+	// The message's sender and addressee (MSH-3 to MSH-6) and its
+	// control id: what the business acknowledgement answers.
+	App, Facility, Receiver, ReceiverFacility, Control string
 }
 
 // Work takes one document one step and saves where it stands.
@@ -225,9 +234,44 @@ func (w *Worker) failed(ctx context.Context, d journal.Document, err error) {
 	w.save(ctx, d, "document.retry", fmt.Sprintf("attempt=%d", d.Attempts))
 }
 
+// settle records what became of a document; sent or refused, the
+// business acknowledgement is queued first (once per document), so that a
+// stop between the two loses nothing: the document is worked again and
+// the acknowledgement not doubled.
 func (w *Worker) settle(ctx context.Context, d journal.Document, state, why, detail string) {
+	if state == journal.DocSent || state == journal.DocRefused {
+		var m meta
+		json.Unmarshal(d.Meta, &m)
+		name := w.Name
+		if name == "" {
+			name = "DMPKIOSK"
+		}
+		code, label := "", ""
+		if state == journal.DocRefused {
+			code, label = refusalCode(detail), why
+		}
+		ack := journal.Ack{ID: d.ID, Sender: m.App, Message: ZAM(name, m, state == journal.DocSent, code, label, w.Now()), Created: w.Now()}
+		if err := w.Journal.AckEnqueue(ctx, ack); err != nil {
+			w.Logger.Error("feed: queuing an acknowledgement", "document", d.ID, "error", err)
+			return // worked again after its lease: nothing lost
+		}
+		if w.AckWake != nil {
+			w.AckWake()
+		}
+	}
 	d.State, d.Error = state, why
 	w.save(ctx, d, "document."+state, detail)
+}
+
+// refusalCode is the code a refusal's acknowledgement carries: the DMP's
+// (a fault's subcode, a registry's IHE code) or the bridge's own.
+func refusalCode(detail string) string {
+	for _, p := range []string{"fault ", "registry "} {
+		if c, ok := strings.CutPrefix(detail, p); ok {
+			return c
+		}
+	}
+	return "DMPKIOSK_" + strings.ToUpper(strings.ReplaceAll(detail, " ", "_"))
 }
 
 func (w *Worker) save(ctx context.Context, d journal.Document, kind, detail string) bool {

@@ -136,6 +136,11 @@ func TestWorkerFeedsTheDMP(t *testing.T) {
 	if g1, _ := j.Document(ctx, "RIS-Y/Organisation-Y/G1"); g1.State != journal.DocSent {
 		t.Fatalf("G1 after the authorization: %s %s", g1.State, g1.Error)
 	}
+	// Its business acknowledgement, Y, is owed to the sender.
+	if a, err := j.AckGet(ctx, "RIS-Y/Organisation-Y/G1"); err != nil || a.Sender != "RIS-Y" || a.State != journal.AckDue ||
+		!strings.Contains(string(a.Message), "|G1|Y^^expandedYes-NoIndicator|") {
+		t.Fatalf("acknowledgement: %+v %v", a, err)
+	}
 	step() // G2: DESTDMP N
 	if g2, _ := j.Document(ctx, "RIS-Y/Organisation-Y/G2"); g2.State != journal.DocHeld || !strings.Contains(g2.Error, "DESTDMP") {
 		t.Fatalf("G2: %+v %s", g2.State, g2.Error)

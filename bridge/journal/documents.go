@@ -62,6 +62,85 @@ const documentsSchema = `CREATE TABLE IF NOT EXISTS documents (id TEXT PRIMARY K
 	attempts INTEGER NOT NULL DEFAULT 0, next_attempt BIGINT NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '',
 	last_error TEXT NOT NULL DEFAULT '')`
 
+// The business acknowledgements (ZAM^Z01) owed to the documents' senders,
+// one per document, kept before they are sent and resent as written
+// until the sender acknowledges them.
+const zamSchema = `CREATE TABLE IF NOT EXISTS zam_outbox (id TEXT PRIMARY KEY, sender TEXT NOT NULL, state TEXT NOT NULL,
+	message %[1]s NOT NULL, created BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt BIGINT NOT NULL DEFAULT 0,
+	owner TEXT NOT NULL DEFAULT '', last_error TEXT NOT NULL DEFAULT '')`
+
+// Ack is a business acknowledgement owed to a sender.
+type Ack struct {
+	ID       string // the document's
+	Sender   string // the sending application (MSH-3), whom it goes to
+	State    string // AckDue or AckDone
+	Message  []byte // the ZAM as written (resent as it is)
+	Created  time.Time
+	Attempts int
+	Next     time.Time
+	Error    string
+}
+
+// Acknowledgement states.
+const (
+	AckDue  = "due"
+	AckDone = "done"
+)
+
+const ackCols = `id, sender, state, message, created, attempts, next_attempt, last_error`
+
+func scanAck(row rowScanner) (Ack, error) {
+	var a Ack
+	var created, next int64
+	err := row.Scan(&a.ID, &a.Sender, &a.State, &a.Message, &created, &a.Attempts, &next, &a.Error)
+	a.Created, a.Next = time.UnixMilli(created), time.UnixMilli(next)
+	return a, err
+}
+
+// AckEnqueue implements Documents: the acknowledgement is kept (once per
+// document).
+func (s sharedSQL) AckEnqueue(ctx context.Context, a Ack) error {
+	err := s.db.update(ctx, [3]string{"zam.queued", a.ID, "sender=" + a.Sender},
+		bind(s.db, `INSERT INTO zam_outbox (id, sender, state, message, created) VALUES (?, ?, 'due', ?, ?) ON CONFLICT (id) DO NOTHING`),
+		a.ID, a.Sender, a.Message, a.Created.UnixMilli())
+	if errors.Is(err, ErrUnknown) {
+		return nil // queued before
+	}
+	return err
+}
+
+// AckClaim implements Documents: up to n acknowledgements due, the
+// oldest first, under the outbox's lease.
+func (s sharedSQL) AckClaim(ctx context.Context, now time.Time, n int) ([]Ack, error) {
+	l, err := claim(ctx, s.db, zamOutbox, nil, now, []any{now.UnixMilli()}, n, scanAck)
+	slices.SortFunc(l, func(a, b Ack) int { return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID)) })
+	return l, err
+}
+
+// AckSave implements Documents.
+func (s sharedSQL) AckSave(ctx context.Context, a Ack, kind, detail string) error {
+	return s.db.update(ctx, [3]string{kind, a.ID, detail},
+		bind(s.db, `UPDATE zam_outbox SET state = ?, attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?`),
+		a.State, a.Attempts, a.Next.UnixMilli(), a.Error, a.ID)
+}
+
+// AckGet implements Documents.
+func (s sharedSQL) AckGet(ctx context.Context, id string) (Ack, error) {
+	rows, done, err := s.db.queryRows(ctx, bind(s.db, `SELECT `+ackCols+` FROM zam_outbox WHERE id = ?`), id)
+	if err != nil {
+		return Ack{}, err
+	}
+	defer done()
+	l, err := readRows(rows, scanAck)
+	if err != nil {
+		return Ack{}, err
+	}
+	if len(l) == 0 {
+		return Ack{}, ErrUnknown
+	}
+	return l[0], nil
+}
+
 func scanDocument(row rowScanner) (Document, error) {
 	var d Document
 	var at, next int64

@@ -226,6 +226,11 @@ type Documents interface {
 	DocClaim(ctx context.Context, now time.Time, n int) ([]Document, error)
 	DocSave(ctx context.Context, d Document, kind, detail string) error
 	DocWake(ctx context.Context, ins string) error
+	// The business acknowledgements owed to the senders (ZAM^Z01).
+	AckEnqueue(ctx context.Context, a Ack) error
+	AckClaim(ctx context.Context, now time.Time, n int) ([]Ack, error)
+	AckSave(ctx context.Context, a Ack, kind, detail string) error
+	AckGet(ctx context.Context, id string) (Ack, error)
 }
 
 // Indicators counts what the infocentre shows (indicators.go).

@@ -99,6 +99,11 @@ var documentsOutbox = outbox{table: "documents", cols: documentCols,
 	order:   `o.received, o.id`,
 	recover: `next_attempt = 0`, claimed: `state IN ('received', 'waiting', 'retry')`}
 
+// The acknowledgements to the senders, the oldest first.
+var zamOutbox = outbox{table: "zam_outbox", cols: ackCols,
+	due: `o.state = 'due' AND o.next_attempt <= ?`, order: `o.created, o.id`,
+	recover: `next_attempt = 0`, claimed: `state = 'due'`}
+
 // claimer is what a backend gives the claim: its placeholders, reads and
 // whether it locks rows apart (PostgreSQL) or writes alone (SQLite).
 type claimer interface {
@@ -139,7 +144,7 @@ func claim[T any](ctx context.Context, db claimer, q outbox, setArgs []any, now 
 // starting again), and says how many rows it gave back.
 func recoverOutboxes(ctx context.Context, db claimer) (int, error) {
 	total := 0
-	for _, q := range []outbox{eventsOutbox, sihOutbox, documentsOutbox} {
+	for _, q := range []outbox{eventsOutbox, sihOutbox, documentsOutbox, zamOutbox} {
 		n, err := db.exec(ctx, bind(db, q.recoverSQL()), db.claimOwner())
 		if err != nil {
 			return total, err

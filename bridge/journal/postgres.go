@@ -85,6 +85,9 @@ func OpenPostgres(ctx context.Context, dsn, owner string) (*PGJournal, error) {
 		if _, err := tx.Exec(ctx, fmt.Sprintf(documentsSchema, "BYTEA")); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf(zamSchema, "BYTEA")); err != nil {
+			return err
+		}
 		for _, c := range addedColumns {
 			if _, err := tx.Exec(ctx, `ALTER TABLE `+c[0]+` ADD COLUMN IF NOT EXISTS `+c[1]+` `+c[2]); err != nil {
 				return err

@@ -14,7 +14,8 @@ import (
 //	3  the outbox to the hospital's information system; the GAMs' patients
 //	4  every outbox's claim owner (outbox.go): the messages to the GAMs, and
 //	   the events on SQLite (PostgreSQL's had it)
-//	5  the documents for the DMP (documents.go)
+//	5  the documents for the DMP and the acknowledgements owed to their
+//	   senders (documents.go)
 //
 // A journal with no version is one of before versions (1, or 2 without
 // its lookups): every step is written to be taken again safely.

@@ -144,7 +144,7 @@ func sqliteSchemaUp(db *sql.DB) error {
 		return schemaNewer(v)
 	}
 	if _, err := tx.Exec(sqliteSchema + ";\n" + fmt.Sprintf(sihSchema, "BLOB") + ";\n" + sihPatientsSchema + ";\n" +
-		fmt.Sprintf(documentsSchema, "BLOB")); err != nil {
+		fmt.Sprintf(documentsSchema, "BLOB") + ";\n" + fmt.Sprintf(zamSchema, "BLOB")); err != nil {
 		return err
 	}
 	// The columns an earlier journal lacks (SQLite has no ADD COLUMN IF

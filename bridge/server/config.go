@@ -76,6 +76,12 @@ type Config struct {
 	Feed struct {
 		Listen string `toml:"listen"`
 		FINESS string `toml:"finess"`
+		// Senders: where each sending application takes its business
+		// acknowledgements (ZAM^Z01), one [[feed.sender]] each.
+		Senders []struct {
+			Application string `toml:"application"`
+			Address     string `toml:"address"`
+		} `toml:"sender"`
 	} `toml:"feed"`
 
 	dir string
@@ -261,6 +267,11 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if f := c.Feed; f.Listen != "" && (len(f.FINESS) != 9 || strings.Trim(f.FINESS, "0123456789AB") != "") {
 		return nil, fmt.Errorf("%s: feed.finess %q: the establishment's geographic FINESS (9 characters) is needed with feed.listen", path, f.FINESS)
+	}
+	for i, s := range c.Feed.Senders {
+		if s.Application == "" || s.Address == "" {
+			return nil, fmt.Errorf("%s: feed.sender %d: application and address are needed", path, i+1)
+		}
 	}
 	if c.Admin.Listen != "" && (c.Admin.Cert == "" || c.Admin.Key == "" || (c.Admin.ClientCA == "" && c.Admin.PasswordFile == "")) {
 		return nil, fmt.Errorf("%s: the admin web needs cert, key and client_ca or password_file", path)
@@ -494,5 +505,9 @@ func (c *Config) feedConfig(client *dmp.Client) *bridge.FeedConfig {
 	if source == "" {
 		source = dmp.DefaultDeviceOID
 	}
-	return &bridge.FeedConfig{Listen: c.Feed.Listen, DMP: client, FINESS: c.Feed.FINESS, SourceID: source}
+	senders := map[string]string{}
+	for _, s := range c.Feed.Senders {
+		senders[s.Application] = s.Address
+	}
+	return &bridge.FeedConfig{Listen: c.Feed.Listen, DMP: client, FINESS: c.Feed.FINESS, SourceID: source, Senders: senders}
 }
