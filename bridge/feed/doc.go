@@ -6,18 +6,28 @@
 // one CDA in OBX 1 (ED, base64), the sender in PRT SB, the flags in the
 // OBX of table MetaDMPMSS, over MLLP.
 //
-// Built so far: the intake. A message is read (Parse), its CDA opened
+// The intake (intake.go): a message is read (Parse), its CDA opened
 // (readCDA: a ClinicalDocument whose id is an OID alone, the INS in its
-// recordTarget, else 903), and the document kept in the journal before the
-// sender is acknowledged AA; anything else gets AE or AR with an ERR that
-// says what is wrong, with the profile's codes (HL7 table 0357 in ERR-3,
-// the receiver's 900–904 in ERR-5). A message sent again (same sender and
+// recordTarget, else 903; the INS of PID-3, when the message gives one, the
+// same, else 904), and the document kept in the journal before the sender
+// is acknowledged AA; anything else gets AE or AR with an ERR that says
+// what is wrong, with the profile's codes (HL7 table 0357 in ERR-3, the
+// receiver's 900–904 in ERR-5). A message sent again (same sender and
 // control id) is acknowledged again and kept once.
 //
-// Not built yet (issue 33): the establishment's rules, the patient's
-// identity and authorization, the CDA's schema and structuration-minimale
-// rules, the TD2.1 request with its XAdES signature, the document outbox's
-// worker and the business acknowledgement ZAM^Z01.
+// The worker (worker.go) takes the documents one at a time per patient
+// through the journal's claim: the DMP's own rules first (sources:
+// docs/feeding.md — a document both MASQUE_PS and INVISIBLE_PATIENT is
+// refused, EX_2.1-1050; DESTDMP N is the professional's opt-out, the
+// guide's "débrayage"), then TD0.2 (not authorized: the document waits,
+// "keep it, send when authorized", inferred in feeding.md; INTERDIT:
+// refused), then TD2.1 (bridge/dmp). Sent or refused, the business
+// acknowledgement ZAM^Z01 is queued (zam.go) and sent to the sender until
+// it answers AA.
+//
+// Not built yet (issue 33): replacements and deletions (held meanwhile),
+// the CDA's schema and structuration-minimale checks, the establishment's
+// rules by type, unit and status, documents held for a professional.
 //
 // It owns the reading of those messages and their acknowledgements. It
 // must not know the kiosks' events, the GAM delivery or the admin web.

@@ -96,6 +96,10 @@ func (in *Intake) keep(ctx context.Context, s *Submission) error {
 	if s.UniqueID != "" && s.UniqueID != h.ID {
 		return &Refusal{Ack: "AE", Code: codeApplication, Where: "TXA^1^12", Text: "TXA-12 n'est pas l'identifiant du CDA"}
 	}
+	// The INS the sender holds for the patient (PID-3) is the document's.
+	if s.INS != "" && (s.INS != h.INS || s.INSOID != "" && s.INSOID != h.INSOID) {
+		return &Refusal{Ack: "AE", Code: codeApplication, App: "904", Where: "PID^1^3", Text: "l'INS du document n'est pas celui du patient dans le message"}
+	}
 	meta, _ := json.Marshal(meta{Version: s.Version, Type: s.Type + "^" + s.Event, Status: s.Status, IPP: s.IPP, Class: s.Class,
 		Title: h.Title, Author: s.Author, Organization: s.Organization, Flags: s.Flags,
 		App: s.App, Facility: s.Facility, Receiver: s.Receiver, ReceiverFacility: s.ReceiverFacility, Control: s.Control})

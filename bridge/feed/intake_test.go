@@ -189,6 +189,10 @@ func TestIntakeRefusals(t *testing.T) {
 		{"not XML", withCDA(t02, []byte("%PDF-1.4 not a CDA")), "AE", codeApplication, ""},
 		{"XML but not a CDA", withCDA(t02, []byte(`<html xmlns="http://www.w3.org/1999/xhtml"/>`)), "AE", codeApplication, ""},
 		{"a CDA without an INS", withCDA(t02, noINS), "AE", codeApplication, "903"},
+		{"another patient's INS in PID-3", edit(t02, "PID", func(f []string) []string {
+			f[3] = strings.Replace(f[3], "279035121518989", "180026912304527", 1)
+			return f
+		}), "AE", codeApplication, "904"},
 		{"an id with an extension", withCDA(set(t02, "TXA", 12, ""), withExt), "AE", codeApplication, ""},
 		{"TXA-12 another document's", set(t02, "TXA", 12, "1.2.3.4"), "AE", codeApplication, ""},
 		{"no sender", drop(t02, "PRT", "|UC||SB"), "AE", codeMissing, ""},

@@ -23,8 +23,9 @@ type Submission struct {
 	// id (TXA-12, else the CDA's), Replaces the replaced one's (TXA-13).
 	TypeCode, UniqueID, Replaces string
 	// IPP is the patient's identifier in the establishment (PID-3, type
-	// PI); Class the patient's class (PV1-2) and Unit the unit (PV1-3).
-	IPP, Class, Unit string
+	// PI); INS and INSOID the INS the sender holds (PID-3, type INS);
+	// Class the patient's class (PV1-2) and Unit the unit (PV1-3).
+	IPP, INS, INSOID, Class, Unit string
 	// Author is PRT SB's person (PRT-5: national id, names) and
 	// Organization its organisation (PRT-8: name, FINESS).
 	Author       Person
@@ -94,8 +95,11 @@ func Parse(m *hl7.Message) (*Submission, error) {
 	}
 	if pid, ok := m.Seg("PID", 0); ok {
 		for _, rep := range hl7.Reps(pid.Field(3)) {
-			if hl7.Comp(rep, 5) == "PI" {
+			switch hl7.Comp(rep, 5) {
+			case "PI":
 				s.IPP = hl7.Comp(rep, 1)
+			case "INS":
+				s.INS, s.INSOID = hl7.Comp(rep, 1), hl7.Sub(rep, 4, 2)
 			}
 		}
 	}

@@ -11,7 +11,7 @@ import (
 // Retention: the journal keeps the patients' identities only for the
 // configured period after an event is done (the events' payloads, the
 // lookups' answers, the information system's messages, the GAMs'
-// patients); what the infocentre counts (the columns beside the payload)
+// patients, the documents' bodies and acknowledgements); what the infocentre counts (the columns beside the payload)
 // and the audit trail — the access traces, which hold no identity — stay.
 
 // PurgedPayload is what an event's payload becomes once its identity is
@@ -33,12 +33,20 @@ func purge(ctx context.Context, db sqlJournal, before time.Time) error {
 		{"lookups", `UPDATE lookups SET answer = ?, ins = '', oid = '' WHERE received < ? AND answer <> ?`},
 		{"sih", `UPDATE sih_outbox SET payload = ?, message = ? WHERE state = 'done' AND created < ? AND payload <> ?`},
 		{"gam", `DELETE FROM sih_patients WHERE updated < ?`},
+		// The documents settled (sent, refused, held): their body, what
+		// the message said of the patient and their INS; their type,
+		// unit, state and dates stay for the infocentre.
+		{"documents", `UPDATE documents SET meta = ?, cda = ?, ins = '', ins_oid = '' WHERE state IN ('sent', 'refused', 'held')
+			AND received < ? AND meta <> ?`},
+		{"zam", `UPDATE zam_outbox SET message = ? WHERE state = 'done' AND created < ? AND message <> ?`},
 	}
 	for _, s := range steps {
 		var args []any
 		switch s.what {
-		case "events", "lookups":
+		case "events", "lookups", "zam":
 			args = []any{PurgedPayload, at, PurgedPayload}
+		case "documents":
+			args = []any{PurgedPayload, []byte{}, at, PurgedPayload}
 		case "sih":
 			args = []any{PurgedPayload, []byte{}, at, PurgedPayload}
 		default:

@@ -394,6 +394,27 @@ func Exercise(t *testing.T, open func(t *testing.T) journal.Store) {
 		if _, _, err := j.KeepLookup(ctx, journal.LookupRecord{ID: "old-lookup", Device: "kiosk-1", Received: old, Outcome: "found", INS: "175067511203371", OID: ins.OIDNIR, Answer: []byte(`{"traits":{}}`)}); err != nil {
 			t.Fatal(err)
 		}
+		// Documents: an old one sent, an old one still waiting, a new one
+		// sent; and the acknowledgement of the old sent one.
+		for _, d := range []journal.Document{{ID: "doc-old-sent", Received: old}, {ID: "doc-old-waiting", Received: old}, {ID: "doc-new-sent", Received: time.Now()}} {
+			d.Kind, d.INS, d.INSOID, d.Meta, d.CDA = "T02", "279035121518989", "1.2.250.1.213.1.4.10", []byte(`{"IPP":"42"}`), []byte("<ClinicalDocument/>")
+			if _, err := j.KeepDocument(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			d.State = journal.DocSent
+			if d.ID == "doc-old-waiting" {
+				d.State = journal.DocWaiting
+			}
+			if err := j.DocSave(ctx, d, "document."+d.State, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := j.AckEnqueue(ctx, journal.Ack{ID: "doc-old-sent", Sender: "RIS-Y", Message: []byte("MSH|..."), Created: old}); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := j.AckGet(ctx, "doc-old-sent")
+		a.State = journal.AckDone
+		j.AckSave(ctx, a, "zam.sent", "")
 		q := journal.IndicatorQuery{From: old.Add(-time.Hour), To: time.Now().Add(time.Hour), By: "range"}
 		before, _ := j.Indicators(ctx, q)
 		if err := j.Purge(ctx, time.Now().Add(-journal.DefaultRetention)); err != nil {
@@ -410,6 +431,18 @@ func Exercise(t *testing.T, open func(t *testing.T) journal.Store) {
 		}
 		if l, _ := j.Lookup(ctx, "old-lookup"); l.INS != "" || string(l.Answer) != string(journal.PurgedPayload) || l.Outcome != "found" {
 			t.Errorf("the old lookup: %+v", l)
+		}
+		for id, purged := range map[string]bool{"doc-old-sent": true, "doc-old-waiting": false, "doc-new-sent": false} {
+			d, err := j.Document(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(d.CDA) == 0 && d.INS == "" && string(d.Meta) == string(journal.PurgedPayload); got != purged || d.State == "" {
+				t.Errorf("%s: purged %v, want %v (%+v)", id, got, purged, d)
+			}
+		}
+		if a, _ := j.AckGet(ctx, "doc-old-sent"); string(a.Message) != string(journal.PurgedPayload) {
+			t.Errorf("the old acknowledgement kept its message: %q", a.Message)
 		}
 		after, _ := j.Indicators(ctx, q)
 		if fmt.Sprint(before) != fmt.Sprint(after) {
