@@ -1,8 +1,48 @@
 package feed
 
 import (
+	"context"
+	"embed"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+
 	"github.com/beevik/etree"
+
+	"dmpkiosk/bridge/internal/xsd"
 )
+
+// schemaFS is the CDA schema (cdaschema/SOURCES.md).
+//
+//go:embed cdaschema
+var schemaFS embed.FS
+
+var (
+	schemaOnce sync.Once
+	schemaPath string
+	schemaErr  error
+)
+
+// checkSchema validates a CDA against the CDA schema with xmllint
+// (libxml2-utils), the schema written once to the cache.
+func checkSchema(ctx context.Context, b []byte) error {
+	schemaOnce.Do(func() {
+		dir, err := xsd.Cache(schemaFS, "cdaschema", "cda-schema", 1, nil)
+		schemaPath, schemaErr = filepath.Join(dir, "CDA_extended.xsd"), err
+	})
+	if schemaErr != nil {
+		return schemaErr
+	}
+	if err := xsd.Document(ctx, schemaPath, "ClinicalDocument", b); err != nil {
+		if !errors.Is(err, xsd.ErrInvalid) {
+			return err
+		}
+		return &Refusal{Ack: "AE", Code: codeApplication, Where: "OBX^1^5",
+			Text: "document non conforme au schéma CDA : " + strings.TrimPrefix(err.Error(), xsd.ErrInvalid.Error()+": ")}
+	}
+	return nil
+}
 
 // nsCDA is HL7 v3's namespace, the CDA's.
 const nsCDA = "urn:hl7-org:v3"

@@ -93,6 +93,9 @@ func (in *Intake) keep(ctx context.Context, s *Submission) error {
 	if err != nil {
 		return err
 	}
+	if err := checkSchema(ctx, s.CDA); err != nil {
+		return err
+	}
 	if s.UniqueID != "" && s.UniqueID != h.ID {
 		return &Refusal{Ack: "AE", Code: codeApplication, Where: "TXA^1^12", Text: "TXA-12 n'est pas l'identifiant du CDA"}
 	}

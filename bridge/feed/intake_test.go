@@ -165,7 +165,8 @@ func TestIntakeRefusals(t *testing.T) {
 	noINS := regexp.MustCompile(`<id extension="279035121518989" root="1.2.250.1.213.1.4.10"></id>`).ReplaceAll(cda, []byte(`<id extension="6270289770738693" root="2.25.308558515749272265601084678280819623195.3.2.1"/>`))
 	withExt := bytes.Replace(cda, []byte(`<id root="1.2.250.1.71.4.2.2.120456789.71024000081"></id>`),
 		[]byte(`<id root="1.2.250.1.71.4.2.2.120456789" extension="71024000081"></id>`), 1)
-	if bytes.Equal(noINS, cda) || bytes.Equal(withExt, cda) {
+	invalid := bytes.Replace(cda, []byte("<title>"), []byte("<inconnu/><title>"), 1)
+	if bytes.Equal(noINS, cda) || bytes.Equal(withExt, cda) || bytes.Equal(invalid, cda) {
 		t.Fatal("the variants did not change the CDA")
 	}
 	for _, c := range []struct {
@@ -189,6 +190,7 @@ func TestIntakeRefusals(t *testing.T) {
 		{"not XML", withCDA(t02, []byte("%PDF-1.4 not a CDA")), "AE", codeApplication, ""},
 		{"XML but not a CDA", withCDA(t02, []byte(`<html xmlns="http://www.w3.org/1999/xhtml"/>`)), "AE", codeApplication, ""},
 		{"a CDA without an INS", withCDA(t02, noINS), "AE", codeApplication, "903"},
+		{"a CDA the schema refuses", withCDA(t02, invalid), "AE", codeApplication, ""},
 		{"another patient's INS in PID-3", edit(t02, "PID", func(f []string) []string {
 			f[3] = strings.Replace(f[3], "279035121518989", "180026912304527", 1)
 			return f

@@ -146,13 +146,21 @@ func TestWorkerFeedsTheDMP(t *testing.T) {
 		t.Fatalf("G2: %+v %s", g2.State, g2.Error)
 	}
 	docs, err := sim.Documents(ctx, dominique)
-	if err != nil || len(docs) != 2 || docs[0].UniqueID != "1.3.6.1.4.1.19376.1.2.20.12345.1.1" ||
-		strings.Join(docs[0].Confidentiality, " ") != "N INVISIBLE_PATIENT INVISIBLE_REPRESENTANTS_LEGAUX" {
-		t.Fatalf("the DMP holds %+v %v", docs, err)
+	if err != nil || len(docs) != 2 {
+		t.Fatalf("the DMP holds %d entries, %v", len(docs), err)
+	}
+	var sent *dmpsim.Entry
+	for i := range docs {
+		if docs[i].UniqueID == "1.3.6.1.4.1.19376.1.2.20.12345.1.1" {
+			sent = &docs[i]
+		}
+	}
+	if sent == nil || strings.Join(sent.Confidentiality, " ") != "N INVISIBLE_PATIENT INVISIBLE_REPRESENTANTS_LEGAUX" {
+		t.Fatalf("the document in the DMP: %v", sent != nil)
 	}
 	// A replacement is held, never sent as a second original.
 	t10 := set(set(official(t, "MDM_T10_RPLC_N1.er7"), "MSH", 10, "G3"), "TXA", 12, "")
-	t10 = withCDA(t10, docs[0].CDA)
+	t10 = withCDA(t10, sent.CDA)
 	if code, _, e, _ := ackOf(t, in.Handle(ctx, t10)); code != "AA" {
 		t.Fatalf("T10: %s %s", code, e)
 	}
