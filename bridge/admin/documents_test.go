@@ -41,3 +41,51 @@ func TestDocumentsPage(t *testing.T) {
 		t.Error("the page shows the patient's INS or the document")
 	}
 }
+
+// The infocentre counts the documents sent by the types the financing
+// counts, and the documents' CSV export gives them by unit, type and
+// state (audited).
+func TestDocumentsInTheInfocentre(t *testing.T) {
+	j := journaltest.OpenSQLite(t)
+	ctx := context.Background()
+	for i, state := range []string{journal.DocSent, journal.DocSent, journal.DocWaiting} {
+		d := journal.Document{ID: "d" + string(rune('1'+i)), Received: time.Now(), Kind: "T02", TypeCode: "18748-4", Unit: "RADIO", CDA: []byte("<x/>")}
+		if _, err := j.KeepDocument(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		d.State = state
+		if err := j.DocSave(ctx, d, "document."+state, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hs := httptest.NewServer((&Admin{Journal: j, Fleet: NewFleet(), Password: "pw"}).Handler())
+	defer hs.Close()
+	get := func(path string) string {
+		req, _ := http.NewRequest(http.MethodGet, hs.URL+path, nil)
+		req.SetBasicAuth("admin", "pw")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	day := time.Now().In(paris).Format(time.DateOnly)
+	page := get("/infocentre?from=" + day + "&to=" + day + "&by=day")
+	if !strings.Contains(page, "compte rendu d&#39;imagerie (18748-4)</td><td class=\"n\">2<") ||
+		!strings.Contains(page, "lettre de liaison de sortie (11490-0)</td><td class=\"n\">0<") || !strings.Contains(page, "en attente d&#39;autorisation du patient") {
+		t.Errorf("the infocentre's documents:\n%s", page)
+	}
+	csv := get("/documents.csv?from=" + day + "&to=" + day + "&by=range")
+	if !strings.HasPrefix(csv, "\ufeffPériode;Unité;Type de document;Code du type;État;Documents") ||
+		!strings.Contains(csv, ";RADIO;compte rendu d'imagerie;18748-4;envoyé au DMP;2") {
+		t.Errorf("CSV:\n%s", csv)
+	}
+	if l, _ := j.AuditOf(ctx, "indicators.export"); len(l) != 1 || !strings.HasPrefix(l[0].Detail, "documents ") {
+		t.Errorf("the export's audit: %+v", l)
+	}
+}

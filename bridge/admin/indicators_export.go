@@ -115,3 +115,24 @@ func ExportIndicators(ctx context.Context, j journal.Store, who string, q journa
 	}
 	return WriteIndicatorsCSV(w, ins)
 }
+
+// WriteDocumentsCSV writes the documents' counts for spreadsheets (as
+// WriteIndicatorsCSV: BOM, semicolons, French column names).
+func WriteDocumentsCSV(w io.Writer, counts []journal.DocumentCount) error {
+	if _, err := io.WriteString(w, "\ufeff"); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.Comma = ';'
+	cw.UseCRLF = true
+	if err := cw.Write([]string{"Période", "Unité", "Type de document", "Code du type", "État", "Documents"}); err != nil {
+		return err
+	}
+	for _, c := range counts {
+		if err := cw.Write([]string{c.Period, c.Unit, label(docTypeLabels, c.Type), c.Type, label(docStateLabels, c.State), fmt.Sprint(c.Count)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

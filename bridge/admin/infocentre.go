@@ -18,7 +18,24 @@ type infocentreView struct {
 	Total  journal.Indicator
 	Lines  []journal.Indicator
 	Charts []chartData
+	// Documents are the documents for the DMP by period, unit, type and
+	// state; Financed the documents sent of each type the financing
+	// counts, in the order of docTypeLabels' financed list.
+	Documents []journal.DocumentCount
+	Financed  []financedCount
 }
+
+// financedCount is how many documents of a type the financing counts were
+// sent to the DMP over the period.
+type financedCount struct {
+	Type  string
+	Label string
+	Sent  int
+}
+
+// financedTypes are the document types the establishment's financing
+// counts (Ségur SUN-ES, docs/feeding.md), in this order.
+var financedTypes = []string{"11490-0", "34874-8", "18748-4", "11502-2", "57833-6"}
 
 // infocentreFilters are the page's filters as typed, for the form.
 type infocentreFilters struct{ From, To, By, Site, Unit, Context string }
@@ -66,7 +83,20 @@ func buildInfocentre(ctx context.Context, j journal.Store, q journal.IndicatorQu
 	if err != nil {
 		return infocentreView{}, err
 	}
-	v := infocentreView{Lines: lines, Total: journal.Indicator{RefusedBy: map[string]int{}, ByStatus: map[string]int{}}}
+	docs, err := j.DocumentCounts(ctx, q)
+	if err != nil {
+		return infocentreView{}, err
+	}
+	v := infocentreView{Lines: lines, Total: journal.Indicator{RefusedBy: map[string]int{}, ByStatus: map[string]int{}}, Documents: docs}
+	sent := map[string]int{}
+	for _, d := range docs {
+		if d.State == journal.DocSent {
+			sent[d.Type] += d.Count
+		}
+	}
+	for _, t := range financedTypes {
+		v.Financed = append(v.Financed, financedCount{Type: t, Label: docTypeLabels[t], Sent: sent[t]})
+	}
 	periods := q.AllPeriods()
 	index := map[string]int{}
 	for i, p := range periods {

@@ -48,6 +48,7 @@ func (a *Admin) Handler() http.Handler {
 		// and optional site, unit, context; each export is audited.
 		{"GET /indicators.csv", a.export("csv")},
 		{"GET /indicators.json", a.export("json")},
+		{"GET /documents.csv", a.exportDocuments},
 		{"GET /metrics", func(w http.ResponseWriter, r *http.Request) { a.writeMetrics(r.Context(), w) }},
 		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }},
 		{"GET /readyz", a.ready},
@@ -258,4 +259,31 @@ func (a *Admin) documentsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	render(w, "documents", map[string]any{"Title": "Documents pour le DMP", "Documents": l})
+}
+
+// exportDocuments answers the documents' counts as a CSV download,
+// audited like the other exports.
+func (a *Admin) exportDocuments(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	q, err := journal.ParseIndicatorQuery(v.Get("from"), v.Get("to"), v.Get("by"), v.Get("site"), v.Get("unit"), v.Get("context"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	counts, err := a.Journal.DocumentCounts(r.Context(), q)
+	if err == nil {
+		err = a.Journal.Audit(r.Context(), "indicators.export", adminWho(r), fmt.Sprintf("documents %s to %s by %s unit=%s format=csv",
+			q.From.Format(time.DateOnly), q.To.AddDate(0, 0, -1).Format(time.DateOnly), q.By, q.Unit))
+	}
+	var buf bytes.Buffer
+	if err == nil {
+		err = WriteDocumentsCSV(&buf, counts)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="documents-dmp-%s-%s.csv"`, v.Get("from"), v.Get("to")))
+	w.Write(buf.Bytes())
 }

@@ -400,3 +400,47 @@ func (q IndicatorQuery) AllPeriods() []string {
 	}
 	return out
 }
+
+// DocumentCount counts the documents received for the DMP by period,
+// producing unit, document type (JDV_J07) and where they stand
+// (received, waiting, sent, held, refused…): what the establishment's
+// financing counts (the documents sent, by type).
+type DocumentCount struct {
+	Period, Unit, Type, State string
+	Count                     int
+}
+
+// documentCountSQL is the query both journals run over the documents
+// (the query's site and context do not apply: a document has neither).
+func documentCountSQL(ph func(int) string, q IndicatorQuery) (string, []any) {
+	where := []string{"received >= " + ph(1), "received < " + ph(2)}
+	args := []any{q.From.UnixMilli(), q.To.UnixMilli()}
+	if q.Unit != "" {
+		args = append(args, q.Unit)
+		where = append(where, "unit = "+ph(len(args)))
+	}
+	return `SELECT received / 3600000, unit, type_code, state, count(*) FROM documents WHERE ` + strings.Join(where, " AND ") +
+		` GROUP BY 1, 2, 3, 4`, args
+}
+
+// countRow is an hourly group of three keys and its count.
+type countRow struct {
+	hour  int64
+	keys  [3]string
+	count int
+}
+
+func scanCountRow(row rowScanner) (r countRow, err error) {
+	err = row.Scan(&r.hour, &r.keys[0], &r.keys[1], &r.keys[2], &r.count)
+	return r, err
+}
+
+// foldDocumentCounts turns the hourly groups into the query's periods.
+func foldDocumentCounts(q IndicatorQuery, rows []countRow) []DocumentCount {
+	counts := foldCounts(q, len(rows), func(i int) (int64, [3]string, int) { return rows[i].hour, rows[i].keys, rows[i].count })
+	out := make([]DocumentCount, len(counts))
+	for i, c := range counts {
+		out[i] = DocumentCount{Period: c.key[0], Unit: c.key[1], Type: c.key[2], State: c.key[3], Count: c.n}
+	}
+	return out
+}

@@ -242,6 +242,9 @@ type Indicators interface {
 	// KioskLookups counts the kiosks' lookups kept, by site and unit (the
 	// query's context does not apply).
 	KioskLookups(ctx context.Context, q IndicatorQuery) ([]KioskLookup, error)
+	// DocumentCounts counts the documents for the DMP by unit, type and
+	// state (the query's site and context do not apply).
+	DocumentCounts(ctx context.Context, q IndicatorQuery) ([]DocumentCount, error)
 }
 
 // Store is the whole journal: what every flow needs, retention and the

@@ -359,6 +359,16 @@ func Exercise(t *testing.T, open func(t *testing.T) journal.Store) {
 		if l, _ := j.DocClaim(ctx, time.Now(), 10); ids(l) != "d2" {
 			t.Fatalf("after d1: %s", ids(l))
 		}
+		// Counted for the infocentre by unit, type and state.
+		q := journal.IndicatorQuery{From: base.Add(-time.Hour), To: time.Now().Add(time.Hour), By: "range"}
+		counts, err := j.DocumentCounts(ctx, q)
+		got := map[string]int{}
+		for _, c := range counts {
+			got[c.State] += c.Count
+		}
+		if err != nil || got[journal.DocSent] != 1 || got[journal.DocReceived] != 2 || len(got) != 2 {
+			t.Fatalf("counts: %+v %v", counts, err)
+		}
 	})
 
 	t.Run("identities purged after the retention, counts and audit kept", func(t *testing.T) {
