@@ -21,17 +21,7 @@ func TestDocumentsPage(t *testing.T) {
 		Sender: "801234564895", CDA: []byte("<ClinicalDocument/>")}); err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer((&Admin{Journal: j, Fleet: NewFleet(), Password: "pw"}).Handler())
-	defer hs.Close()
-	req, _ := http.NewRequest(http.MethodGet, hs.URL+"/documents", nil)
-	req.SetBasicAuth("admin", "pw")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	page := string(b)
+	page := adminGet(t, j)("/documents")
 	for _, want := range []string{"compte rendu d&#39;imagerie", "premier envoi (MDM^T02)", "UFNEPH", "801234564895", "reçu et acquitté, à envoyer"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q:\n%s", want, page)
@@ -58,22 +48,7 @@ func TestDocumentsInTheInfocentre(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hs := httptest.NewServer((&Admin{Journal: j, Fleet: NewFleet(), Password: "pw"}).Handler())
-	defer hs.Close()
-	get := func(path string) string {
-		req, _ := http.NewRequest(http.MethodGet, hs.URL+path, nil)
-		req.SetBasicAuth("admin", "pw")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
-		}
-		return string(b)
-	}
+	get := adminGet(t, j)
 	day := time.Now().In(paris).Format(time.DateOnly)
 	page := get("/infocentre?from=" + day + "&to=" + day + "&by=day")
 	if !strings.Contains(page, "compte rendu d&#39;imagerie (18748-4)</td><td class=\"n\">2<") ||
@@ -87,5 +62,28 @@ func TestDocumentsInTheInfocentre(t *testing.T) {
 	}
 	if l, _ := j.AuditOf(ctx, "indicators.export"); len(l) != 1 || !strings.HasPrefix(l[0].Detail, "documents ") {
 		t.Errorf("the export's audit: %+v", l)
+	}
+}
+
+// adminGet serves the admin web over j and returns a getter of its
+// pages, signed in, failing the test on anything but 200.
+func adminGet(t *testing.T, j journal.Store) func(path string) string {
+	t.Helper()
+	hs := httptest.NewServer((&Admin{Journal: j, Fleet: NewFleet(), Password: "pw"}).Handler())
+	t.Cleanup(hs.Close)
+	return func(path string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, hs.URL+path, nil)
+		req.SetBasicAuth("admin", "pw")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
 	}
 }
