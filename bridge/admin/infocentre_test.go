@@ -175,19 +175,22 @@ func TestInfocentreInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := fmt.Sprintf("indicateurs-dmp-%s-%s.csv", from, to)
+	// The browser may show the file before it has written all of it:
+	// read until it holds every line, or the deadline.
+	var lines [][]string
 	var body []byte
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && body == nil; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		body, _ = os.ReadFile(filepath.Join(dir, name))
+		r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\ufeff"))))
+		r.Comma = ';'
+		if l, err := r.ReadAll(); err == nil && len(l) == len(want)+1 {
+			lines = l
+			break
+		}
 	}
-	if body == nil {
+	if lines == nil {
 		entries, _ := os.ReadDir(dir)
-		t.Fatalf("no %s downloaded: %v", name, entries)
-	}
-	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\ufeff"))))
-	r.Comma = ';'
-	lines, err := r.ReadAll()
-	if err != nil || len(lines) != len(want)+1 {
-		t.Fatalf("downloaded CSV: %d lines, %v", len(lines), err)
+		t.Fatalf("downloaded CSV: %d bytes of %s, want %d lines (%v)", len(body), name, len(want)+1, entries)
 	}
 	for i, in := range want {
 		l := lines[i+1]
