@@ -65,7 +65,7 @@ bench: deps
 chaos: deps
 	@mkdir -p bench
 	go test -count=1 -timeout 30m -run TestChaos -v ./hwtest/chaos -args -chaos.events=2000 -chaos.kiosks=20 \
-	  -chaos.kills=30 -chaos.broker-kills=3 -chaos.min-gap=3s -chaos.max-gap=8s -chaos.report=$(CURDIR)/bench/CHAOS.md \
+	  -chaos.kills=30 -chaos.broker-kills=3 -chaos.min-gap=3s -chaos.max-gap=8s -chaos.lookup-every=4 -chaos.report=$(CURDIR)/bench/CHAOS.md \
 	  | grep -v -E '^=== RUN'
 	@if [ -f bench/raw.txt ]; then go run ./cmd/benchreport -raw bench/raw.txt -out bench/REPORT.md; fi
 

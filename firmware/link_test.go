@@ -184,3 +184,80 @@ func TestLinkThroughMosquitto(t *testing.T) {
 		t.Fatalf("outbox after all results: %d pending, %d quarantined", p, q)
 	}
 }
+
+// A lookup in flight when its bridge goes is sent again, unchanged, when
+// a bridge says it is back (its retained status), as long as the session
+// waits for it; once answered, or past its wait, it is not.
+func TestLinkAsksAgainWhenABridgeIsBack(t *testing.T) {
+	site := hwtest.NewSite(t, "kiosk-1")
+	m := site.StartMosquitto(t)
+	asked := make(chan string, 8)
+	b := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(m.URL()).SetClientID("bridge-1").SetTLSConfig(site.TLS(site.Creds["bridge-1"])))
+	if tok := b.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer b.Disconnect(50)
+	b.Subscribe(provisioning.BridgeLookupFilter, 1, func(_ mqtt.Client, msg mqtt.Message) { asked <- string(msg.Payload()) }).Wait()
+	ob, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox.db"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	link := StartLink(ctx, LinkConfig{BrokerURL: m.URL(), TLS: site.TLS(site.Creds["kiosk-1"]), DeviceID: "kiosk-1"}, ob)
+	for deadline := time.Now().Add(10 * time.Second); !link.Online(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the link never came online")
+		}
+	}
+	expect := func(want string) {
+		t.Helper()
+		select {
+		case got := <-asked:
+			if got != want {
+				t.Fatalf("asked %q, want %q", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q never asked", want)
+		}
+	}
+	none := func() {
+		t.Helper()
+		select {
+		case got := <-asked:
+			t.Fatalf("asked again: %q", got)
+		case <-time.After(700 * time.Millisecond):
+		}
+	}
+	back := func() {
+		t.Helper()
+		st, _ := json.Marshal(event.BridgeStatus{Online: true})
+		b.Publish(provisioning.BridgeStatusTopic("bridge-1"), 1, true, st).Wait()
+	}
+	if err := link.Ask("L1", "sealed-L1", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := link.Ask("L2", "sealed-L2", time.Now().Add(500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	expect("sealed-L1")
+	expect("sealed-L2")
+	time.Sleep(600 * time.Millisecond) // L2's session has given up
+	back()
+	expect("sealed-L1")
+	none()
+	// Answered: not sent again.
+	ans, _ := json.Marshal(event.Sealed{Lookup: "L1"})
+	b.Publish(provisioning.ResultsTopic("kiosk-1"), 1, false, ans).Wait()
+	select {
+	case s := <-link.Lookups():
+		if s.Lookup != "L1" {
+			t.Fatalf("answer for %s", s.Lookup)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the answer never reached the session")
+	}
+	back()
+	none()
+}

@@ -44,7 +44,7 @@ var (
 	minGap       = flag.Duration("chaos.min-gap", time.Second, "shortest time between two kills")
 	maxGap       = flag.Duration("chaos.max-gap", 2*time.Second, "longest time between two kills")
 	report       = flag.String("chaos.report", "", "write the figures (markdown) to this file")
-	lookupEvery  = flag.Int("chaos.lookup-every", 4, "an INSi lookup at the desk before one event in this many (0: none)")
+	lookupEvery  = flag.Int("chaos.lookup-every", 0, "an INSi lookup at the desk before one event in this many (0: none; make chaos: 4)")
 )
 
 // kiosk is one simulated kiosk: its outbox, its link and what it heard.
