@@ -62,6 +62,8 @@ type FeedConfig struct {
 	// Senders are where each sending application (MSH-3) takes its
 	// business acknowledgements (ZAM^Z01): host:port, MLLP.
 	Senders map[string]string
+	// Rules are the establishment's rules for feeding.
+	Rules feed.Rules
 }
 
 // IdentityConfig is the bridge's part in identity vigilance: the INSi
@@ -118,7 +120,7 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.Feed != nil && cfg.Feed.DMP != nil {
 		s.acks = &feed.Acks{Journal: cfg.Journal, Senders: cfg.Feed.Senders, Logger: cfg.Logger}
 		s.feed = &feed.Worker{Journal: cfg.Journal, DMP: cfg.Feed.DMP, FINESS: cfg.Feed.FINESS, SourceID: cfg.Feed.SourceID, Logger: cfg.Logger,
-			AckWake: s.acks.Wake}
+			AckWake: s.acks.Wake, Rules: cfg.Feed.Rules}
 	}
 	ev.Tell = s.tell
 	s.events = events.New(ev)

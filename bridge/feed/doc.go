@@ -16,7 +16,8 @@
 // control id) is acknowledged again and kept once.
 //
 // The worker (worker.go) takes the documents one at a time per patient
-// through the journal's claim: the DMP's own rules first (sources:
+// through the journal's claim: the sender's DESTDMP N and the
+// establishment's rules (rules.go) first, then the DMP's own (sources:
 // docs/feeding.md — a document both MASQUE_PS and INVISIBLE_PATIENT is
 // refused, EX_2.1-1050; DESTDMP N is the professional's opt-out, the
 // guide's "débrayage"), then TD0.2 (not authorized: the document waits,
@@ -26,8 +27,7 @@
 // it answers AA.
 //
 // Not built yet (issue 33): replacements and deletions (held meanwhile),
-// the CDA's schema and structuration-minimale checks, the establishment's
-// rules by type, unit and status, documents held for a professional.
+// the structuration-minimale checks, documents held for a professional.
 //
 // It owns the reading of those messages and their acknowledgements. It
 // must not know the kiosks' events, the GAM delivery or the admin web.

@@ -35,6 +35,9 @@ type WorkStore interface {
 type Worker struct {
 	Journal WorkStore
 	DMP     DMP
+	// Rules are the establishment's (rules.go); the zero value sends
+	// every document the sender does not hold back.
+	Rules Rules
 	// FINESS is the establishment's geographic FINESS (the VIHF's
 	// structure); SourceID the software's OID (the lots' ids under it).
 	FINESS, SourceID string
@@ -149,10 +152,20 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 	case d.Kind == "T04" || d.Kind == "R01/D":
 		w.settle(ctx, d, journal.DocHeld, "suppression (TD3.3c) : pas encore prise en charge par la passerelle", "deletion not supported")
 		return
-	case !m.Flags["DESTDMP"]:
+	}
+	if dest, said := m.Flags["DESTDMP"]; said && !dest {
 		w.settle(ctx, d, journal.DocHeld, "non destiné au DMP (choix du professionnel, DESTDMP N)", "DESTDMP N")
 		return
-	case m.Flags["MASQUE_PS"] && m.Flags["INVISIBLE_PATIENT"]:
+	}
+	if ok, why := w.Rules.sends(h.Type.Code, d.Unit, h.Title); !ok {
+		w.settle(ctx, d, journal.DocHeld, why, "rules")
+		return
+	}
+	invisible, said := m.Flags["INVISIBLE_PATIENT"]
+	if !said {
+		invisible = w.Rules.invisible(h.Type.Code, d.Unit)
+	}
+	if m.Flags["MASQUE_PS"] && invisible {
 		w.settle(ctx, d, journal.DocRefused, "un document ne peut être à la fois masqué aux professionnels et invisible au patient", "masked and invisible")
 		return
 	}
@@ -183,7 +196,7 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 		return
 	}
 	lot, sig := dmp.NewLotIDs(w.SourceID, d.Received)
-	f := dmp.Feeding{CDA: d.CDA, Header: h, MaskedToProfessionals: m.Flags["MASQUE_PS"], InvisibleToPatient: m.Flags["INVISIBLE_PATIENT"],
+	f := dmp.Feeding{CDA: d.CDA, Header: h, MaskedToProfessionals: m.Flags["MASQUE_PS"], InvisibleToPatient: invisible,
 		InvisibleToLegalRepresentatives: m.Flags["INVISIBLE_REP_LEGAUX"],
 		Author: dmp.XDSAuthor{ID: m.Author.ID, Family: m.Author.Family, Given: m.Author.Given, Specialty: h.AuthorSpecialty,
 			Institution: m.Organization.Name, InstitutionID: structureID(m.Organization)},

@@ -127,8 +127,7 @@ func TestWorkerFeedsTheDMP(t *testing.T) {
 		t.Fatalf("G2 claimed before G1: %s", l[0].ID)
 	}
 	// The patient authorizes the establishment (a kiosk's consent, TD0.3).
-	pro := event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", Surname: "LEROY", FirstName: "SOPHIE", Profession: "10"}
-	if _, _, err := client.SetAuthorization(ctx, dmp.Who{Professional: pro, FINESS: testFINESS, Patient: dominique}, dmp.ActionAdd); err != nil {
+	if _, _, err := client.SetAuthorization(ctx, whoAuthorizes(), dmp.ActionAdd); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(16 * time.Minute)
@@ -171,4 +170,11 @@ func TestWorkerFeedsTheDMP(t *testing.T) {
 	if docs, _ := sim.Documents(ctx, dominique); len(docs) != 2 {
 		t.Fatalf("the replacement reached the DMP: %d entries", len(docs))
 	}
+}
+
+// whoAuthorizes is the doctor at the desk recording DOMINIQUE's
+// authorization of the establishment.
+func whoAuthorizes() dmp.Who {
+	pro := event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", Surname: "LEROY", FirstName: "SOPHIE", Profession: "10"}
+	return dmp.Who{Professional: pro, FINESS: testFINESS, Patient: dominique}
 }

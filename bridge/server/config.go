@@ -19,6 +19,7 @@ import (
 
 	"dmpkiosk/bridge"
 	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/feed"
 	"dmpkiosk/bridge/insi"
 	"dmpkiosk/bridge/journal"
 	"dmpkiosk/bridge/sih"
@@ -76,6 +77,9 @@ type Config struct {
 	Feed struct {
 		Listen string `toml:"listen"`
 		FINESS string `toml:"finess"`
+		// Rules: which documents go to the DMP and their default
+		// visibility ([feed.rules], bridge/feed/rules.go).
+		Rules feed.Rules `toml:"rules"`
 		// Senders: where each sending application takes its business
 		// acknowledgements (ZAM^Z01), one [[feed.sender]] each.
 		Senders []struct {
@@ -267,6 +271,9 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if f := c.Feed; f.Listen != "" && (len(f.FINESS) != 9 || strings.Trim(f.FINESS, "0123456789AB") != "") {
 		return nil, fmt.Errorf("%s: feed.finess %q: the establishment's geographic FINESS (9 characters) is needed with feed.listen", path, f.FINESS)
+	}
+	if err := c.Feed.Rules.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for i, s := range c.Feed.Senders {
 		if s.Application == "" || s.Address == "" {
@@ -509,5 +516,5 @@ func (c *Config) feedConfig(client *dmp.Client) *bridge.FeedConfig {
 	for _, s := range c.Feed.Senders {
 		senders[s.Application] = s.Address
 	}
-	return &bridge.FeedConfig{Listen: c.Feed.Listen, DMP: client, FINESS: c.Feed.FINESS, SourceID: source, Senders: senders}
+	return &bridge.FeedConfig{Listen: c.Feed.Listen, DMP: client, FINESS: c.Feed.FINESS, SourceID: source, Senders: senders, Rules: c.Feed.Rules}
 }

@@ -61,17 +61,20 @@ func TestConfigRegimeAndLimits(t *testing.T) {
 // The documents' flow: its FINESS is needed with its listener, each
 // sender with its address; they reach the wiring.
 func TestConfigFeed(t *testing.T) {
-	const feed = "[feed]\nlisten = \"127.0.0.1:0\"\nfiness = \"750712184\"\n[[feed.sender]]\napplication = \"RIS-Y\"\naddress = \"ris:2575\"\n"
+	const feed = "[feed]\nlisten = \"127.0.0.1:0\"\nfiness = \"750712184\"\n[feed.rules]\ntypes = [\"11490-0\"]\ninvisible_units = [\"PSY\"]\n" +
+		"[[feed.sender]]\napplication = \"RIS-Y\"\naddress = \"ris:2575\"\n"
 	c, err := load(t, "", "\n"+feed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := c.feedConfig(nil); f == nil || f.FINESS != "750712184" || f.Senders["RIS-Y"] != "ris:2575" || f.SourceID == "" {
+	if f := c.feedConfig(nil); f == nil || f.FINESS != "750712184" || f.Senders["RIS-Y"] != "ris:2575" || f.SourceID == "" ||
+		f.Rules.Types[0] != "11490-0" || f.Rules.InvisibleUnits[0] != "PSY" {
 		t.Errorf("feed: %+v", f)
 	}
 	for name, bad := range map[string]string{
 		"feed.finess": "[feed]\nlisten = \"127.0.0.1:0\"\n",
 		"feed.sender": "[feed]\nlisten = \"127.0.0.1:0\"\nfiness = \"750712184\"\n[[feed.sender]]\napplication = \"RIS-Y\"\n",
+		"feed.rules":  "[feed]\nlisten = \"127.0.0.1:0\"\nfiness = \"750712184\"\n[feed.rules]\nunits = [\"A\"]\nexclude_units = [\"A\"]\n",
 	} {
 		if _, err := load(t, "", "\n"+bad); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v", name, err)
