@@ -200,6 +200,9 @@ func (s *Service) Admin() *admin.Admin {
 	if s.gam != nil {
 		a.WakeGAM = s.gam.Wake
 	}
+	if s.feed != nil {
+		a.WakeFeed = s.feed.Wake
+	}
 	return a
 }
 

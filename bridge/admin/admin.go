@@ -129,6 +129,9 @@ type Admin struct {
 	// WakeGAM makes a receiver's sender look at its outbox (an entry
 	// matched or put back by hand).
 	WakeGAM func(receiver string)
+	// WakeFeed makes the documents' worker look at the journal (a held
+	// document released).
+	WakeFeed func()
 }
 
 // paris is where the pages' days and times are.

@@ -87,3 +87,61 @@ func adminGet(t *testing.T, j journal.Store) func(path string) string {
 		return string(b)
 	}
 }
+
+// A held document is listed apart; the staff release it (it goes back to
+// the worker, marked with who released it) or discard it (refused, who
+// said so kept); both audited; a document that is not held is neither.
+func TestHeldDocumentsReleasedOrDiscarded(t *testing.T) {
+	j := journaltest.OpenSQLite(t)
+	ctx := context.Background()
+	for _, id := range []string{"h1", "h2", "s1"} {
+		d := journal.Document{ID: id, Received: time.Now(), Kind: "T02", TypeCode: "18748-4", Unit: "PSY", CDA: []byte("<x/>")}
+		if _, err := j.KeepDocument(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		d.State, d.Error = journal.DocHeld, "unité PSY non prévue par les règles de l'établissement"
+		if id == "s1" {
+			d.State, d.Error = journal.DocSent, ""
+		}
+		j.DocSave(ctx, d, "document."+d.State, "")
+	}
+	woken := 0
+	hs := httptest.NewServer((&Admin{Journal: j, Fleet: NewFleet(), Password: "pw", WakeFeed: func() { woken++ }}).Handler())
+	defer hs.Close()
+	page := adminGet(t, j)("/documents")
+	if !strings.Contains(page, `id="documents-held"`) || strings.Count(page, `action="/documents/release"`) != 2 {
+		t.Fatalf("the held list:\n%s", page)
+	}
+	post := func(path, id string) int {
+		req, _ := http.NewRequest(http.MethodPost, hs.URL+path, strings.NewReader("id="+id))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("admin", "pw")
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("/documents/release", "h1"); code != http.StatusSeeOther || woken != 1 {
+		t.Fatalf("release: %d, woken %d", code, woken)
+	}
+	if d, _ := j.Document(ctx, "h1"); d.State != journal.DocReceived || d.ReleasedBy != "admin:admin" {
+		t.Fatalf("released: %+v", d.State)
+	}
+	if code := post("/documents/discard", "h2"); code != http.StatusSeeOther {
+		t.Fatalf("discard: %d", code)
+	}
+	if d, _ := j.Document(ctx, "h2"); d.State != journal.DocRefused || !strings.Contains(d.Error, "admin:admin") {
+		t.Fatalf("discarded: %+v %s", d.State, d.Error)
+	}
+	if code := post("/documents/release", "s1"); code != http.StatusConflict {
+		t.Fatalf("a sent document released: %d", code)
+	}
+	rel, _ := j.AuditOf(ctx, "document.released")
+	dis, _ := j.AuditOf(ctx, "document.discarded")
+	if len(rel) != 1 || rel[0].Detail != "by admin:admin" || len(dis) != 1 {
+		t.Fatalf("audit: %+v %+v", rel, dis)
+	}
+}

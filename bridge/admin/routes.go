@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -37,6 +38,8 @@ func (a *Admin) Handler() http.Handler {
 		{"POST /sih/match", a.sihAction(journal.SIHMatch, "pas une identité à rapprocher, ou IPP vide", "sih.matched", matchByHand)},
 		{"POST /sih/retry", a.sihAction(journal.SIHDead, "pas un message refusé", "sih.retry", sendAgain)},
 		{"GET /documents", a.documentsPage},
+		{"POST /documents/release", a.documentAction(func(ctx context.Context, id, who string) error { return a.Journal.DocRelease(ctx, id, who) })},
+		{"POST /documents/discard", a.documentAction(func(ctx context.Context, id, who string) error { return a.Journal.DocDiscard(ctx, id, who) })},
 		{"GET /usage", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/infocentre", http.StatusMovedPermanently)
 		}},
@@ -258,7 +261,27 @@ func (a *Admin) documentsPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	render(w, "documents", map[string]any{"Title": "Documents pour le DMP", "Documents": l})
+	held, err := a.Journal.DocumentList(r.Context(), journal.DocHeld, 200)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	render(w, "documents", map[string]any{"Title": "Documents pour le DMP", "Documents": l, "Held": held})
+}
+
+// documentAction releases or discards a held document, by whoever is
+// signed in (audited by the journal), and wakes the worker.
+func (a *Admin) documentAction(do func(ctx context.Context, id, who string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := do(r.Context(), r.FormValue("id"), adminWho(r)); err != nil {
+			http.Error(w, "pas un document retenu", http.StatusConflict)
+			return
+		}
+		if a.WakeFeed != nil {
+			a.WakeFeed()
+		}
+		http.Redirect(w, r, "/documents", http.StatusSeeOther)
+	}
 }
 
 // exportDocuments answers the documents' counts as a CSV download,

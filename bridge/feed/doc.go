@@ -26,8 +26,11 @@
 // acknowledgement ZAM^Z01 is queued (zam.go) and sent to the sender until
 // it answers AA.
 //
+// A held document released by the staff (the admin web) goes whatever
+// the sender's flag and the rules said.
+//
 // Not built yet (issue 33): replacements and deletions (held meanwhile),
-// the structuration-minimale checks, documents held for a professional.
+// the structuration-minimale checks.
 //
 // It owns the reading of those messages and their acknowledgements. It
 // must not know the kiosks' events, the GAM delivery or the admin web.

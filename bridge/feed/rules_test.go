@@ -94,4 +94,18 @@ func TestRules(t *testing.T) {
 	if d, _ := j.Document(ctx, "RIS-Y/Organisation-Y/R2"); d.State != journal.DocHeld || !strings.Contains(d.Error, "règles") {
 		t.Fatalf("R2: %s %s", d.State, d.Error)
 	}
+	// Released by the staff: sent whatever the rules say.
+	if err := j.DocRelease(ctx, "RIS-Y/Organisation-Y/R2", "admin:martine"); err != nil {
+		t.Fatal(err)
+	}
+	l, _ = j.DocClaim(ctx, time.Now(), 1)
+	if len(l) != 1 || l[0].ReleasedBy != "admin:martine" {
+		t.Fatalf("the released document: %+v", l)
+	}
+	w.Work(ctx, l[0])
+	// The same document as R1 (its uniqueId): the DMP refuses the
+	// duplicate, which proves it was sent, not held.
+	if d, _ := j.Document(ctx, "RIS-Y/Organisation-Y/R2"); d.State != journal.DocRefused || !strings.Contains(d.Error, "XDSDuplicateUniqueIdInRegistry") {
+		t.Fatalf("R2 released: %s %s", d.State, d.Error)
+	}
 }

@@ -153,13 +153,17 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 		w.settle(ctx, d, journal.DocHeld, "suppression (TD3.3c) : pas encore prise en charge par la passerelle", "deletion not supported")
 		return
 	}
-	if dest, said := m.Flags["DESTDMP"]; said && !dest {
-		w.settle(ctx, d, journal.DocHeld, "non destiné au DMP (choix du professionnel, DESTDMP N)", "DESTDMP N")
-		return
-	}
-	if ok, why := w.Rules.sends(h.Type.Code, d.Unit, h.Title); !ok {
-		w.settle(ctx, d, journal.DocHeld, why, "rules")
-		return
+	// A document the staff released from the held ones goes whatever the
+	// sender's flag and the rules said.
+	if d.ReleasedBy == "" {
+		if dest, said := m.Flags["DESTDMP"]; said && !dest {
+			w.settle(ctx, d, journal.DocHeld, "non destiné au DMP (choix du professionnel, DESTDMP N)", "DESTDMP N")
+			return
+		}
+		if ok, why := w.Rules.sends(h.Type.Code, d.Unit, h.Title); !ok {
+			w.settle(ctx, d, journal.DocHeld, why, "rules")
+			return
+		}
 	}
 	invisible, said := m.Flags["INVISIBLE_PATIENT"]
 	if !said {

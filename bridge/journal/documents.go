@@ -51,16 +51,19 @@ type Document struct {
 	Attempts int
 	Next     time.Time
 	Error    string
+	// ReleasedBy is who released it from the held ones (the admin web):
+	// it then goes whatever the sender's flag and the rules said.
+	ReleasedBy string
 }
 
 const documentCols = `id, received, state, kind, unique_id, replaces, ins, ins_oid, type_code, unit, sender, meta, cda,
-	attempts, next_attempt, last_error`
+	attempts, next_attempt, last_error, released_by`
 
 const documentsSchema = `CREATE TABLE IF NOT EXISTS documents (id TEXT PRIMARY KEY, received BIGINT NOT NULL, state TEXT NOT NULL,
 	kind TEXT NOT NULL, unique_id TEXT NOT NULL, replaces TEXT NOT NULL, ins TEXT NOT NULL, ins_oid TEXT NOT NULL,
 	type_code TEXT NOT NULL, unit TEXT NOT NULL, sender TEXT NOT NULL, meta %[1]s NOT NULL, cda %[1]s NOT NULL,
 	attempts INTEGER NOT NULL DEFAULT 0, next_attempt BIGINT NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '',
-	last_error TEXT NOT NULL DEFAULT '')`
+	last_error TEXT NOT NULL DEFAULT '', released_by TEXT NOT NULL DEFAULT '')`
 
 // The business acknowledgements (ZAM^Z01) owed to the documents' senders,
 // one per document, kept before they are sent and resent as written
@@ -145,7 +148,7 @@ func scanDocument(row rowScanner) (Document, error) {
 	var d Document
 	var at, next int64
 	err := row.Scan(&d.ID, &at, &d.State, &d.Kind, &d.UniqueID, &d.Replaces, &d.INS, &d.INSOID, &d.TypeCode, &d.Unit, &d.Sender, &d.Meta, &d.CDA,
-		&d.Attempts, &next, &d.Error)
+		&d.Attempts, &next, &d.Error, &d.ReleasedBy)
 	d.Received, d.Next = time.UnixMilli(at), time.UnixMilli(next)
 	return d, err
 }
@@ -191,7 +194,8 @@ func (s sharedSQL) Document(ctx context.Context, id string) (Document, error) {
 // when empty), the latest received first, without their CDA.
 func (s sharedSQL) DocumentList(ctx context.Context, state string, limit int) ([]Document, error) {
 	rows, done, err := s.db.queryRows(ctx, bind(s.db, `SELECT id, received, state, kind, unique_id, replaces, ins, ins_oid, type_code, unit, sender,
-		meta, '', attempts, next_attempt, last_error FROM documents WHERE state = ? OR ? = '' ORDER BY received DESC, id LIMIT ?`), state, state, limit)
+		meta, '', attempts, next_attempt, last_error, released_by FROM documents WHERE state = ? OR ? = '' ORDER BY received DESC, id LIMIT ?`),
+		state, state, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -225,4 +229,20 @@ func (s sharedSQL) DocWake(ctx context.Context, ins string) error {
 		return nil // none waits
 	}
 	return err
+}
+
+// DocRelease implements Documents: a held document goes to the DMP after
+// all (who released it is kept and audited); DocDiscard settles it as
+// refused by the staff. Only a held document is released or discarded.
+func (s sharedSQL) DocRelease(ctx context.Context, id, who string) error {
+	return s.db.update(ctx, [3]string{"document.released", id, "by " + who},
+		bind(s.db, `UPDATE documents SET state = 'received', released_by = ?, next_attempt = 0, last_error = '' WHERE id = ? AND state = 'held'`),
+		who, id)
+}
+
+// DocDiscard implements Documents.
+func (s sharedSQL) DocDiscard(ctx context.Context, id, who string) error {
+	return s.db.update(ctx, [3]string{"document.discarded", id, "by " + who},
+		bind(s.db, `UPDATE documents SET state = 'refused', last_error = ? WHERE id = ? AND state = 'held'`),
+		"écarté par "+who, id)
 }

@@ -226,6 +226,10 @@ type Documents interface {
 	DocClaim(ctx context.Context, now time.Time, n int) ([]Document, error)
 	DocSave(ctx context.Context, d Document, kind, detail string) error
 	DocWake(ctx context.Context, ins string) error
+	// DocRelease sends a held document after all; DocDiscard refuses it
+	// (both by the staff, audited; ErrUnknown unless it is held).
+	DocRelease(ctx context.Context, id, who string) error
+	DocDiscard(ctx context.Context, id, who string) error
 	// The business acknowledgements owed to the senders (ZAM^Z01).
 	AckEnqueue(ctx context.Context, a Ack) error
 	AckClaim(ctx context.Context, now time.Time, n int) ([]Ack, error)

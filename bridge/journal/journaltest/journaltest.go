@@ -359,6 +359,19 @@ func Exercise(t *testing.T, open func(t *testing.T) journal.Store) {
 		if l, _ := j.DocClaim(ctx, time.Now(), 10); ids(l) != "d2" {
 			t.Fatalf("after d1: %s", ids(l))
 		}
+		// Held, then released (who kept) or discarded; only a held one.
+		d2, _ := j.Document(ctx, "d2")
+		d2.State = journal.DocHeld
+		j.DocSave(ctx, d2, "document.held", "rules")
+		if err := j.DocRelease(ctx, "d2", "admin:martine"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := j.Document(ctx, "d2"); got.State != journal.DocReceived || got.ReleasedBy != "admin:martine" {
+			t.Fatalf("released: %+v", got)
+		}
+		if err := j.DocDiscard(ctx, "d2", "admin:martine"); !errors.Is(err, journal.ErrUnknown) {
+			t.Fatalf("discarding a document not held: %v", err)
+		}
 		// Counted for the infocentre by unit, type and state.
 		q := journal.IndicatorQuery{From: base.Add(-time.Hour), To: time.Now().Add(time.Hour), By: "range"}
 		counts, err := j.DocumentCounts(ctx, q)
