@@ -41,6 +41,7 @@ var errorLabels = map[string]string{
 // Store is what the intake needs of the journal.
 type Store interface {
 	KeepDocument(ctx context.Context, d journal.Document) (dup bool, err error)
+	Document(ctx context.Context, id string) (journal.Document, error)
 }
 
 // Intake takes the document messages and keeps their documents.
@@ -116,6 +117,19 @@ func (in *Intake) keep(ctx context.Context, s *Submission) error {
 	dup, err := in.Journal.KeepDocument(ctx, d)
 	if err != nil {
 		return err
+	}
+	if dup {
+		// One control id, one document: the same id for another document
+		// (or another event of it) is not a message sent again; it is said,
+		// not acknowledged as kept.
+		kept, err := in.Journal.Document(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		if kept.UniqueID != d.UniqueID || kept.Kind != d.Kind {
+			return &Refusal{Ack: "AE", Code: codeApplication, Where: "MSH^1^10",
+				Text: "identifiant de message (MSH-10) déjà utilisé par l'expéditeur pour un autre document : renvoyez-le sous un nouvel identifiant"}
+		}
 	}
 	in.logger().Info("feed: document kept", "document", d.ID, "kind", kind, "again", dup)
 	if in.Kept != nil && !dup {

@@ -129,10 +129,35 @@ func TestIntakeOfficialMessages(t *testing.T) {
 	if l, _ := j.DocumentList(ctx, "", 10); len(l) != 1 {
 		t.Fatalf("kept %d times", len(l))
 	}
-	// The replacement.
+	// ANS's replacement reuses its original's control id (015): another
+	// document under a control id kept is refused, not taken as sent again.
+	if code, _, e, _ := ackOf(t, in.Handle(ctx, official(t, "MDM_T10_RPLC_N1.er7"))); code != "AE" || e != codeApplication {
+		t.Fatalf("T10 under T02's control id: %s %s", code, e)
+	}
+	// The replacement alone; its acknowledgement as ANS's example writes
+	// it: every field of MSH and MSA but the time and the control id the
+	// same (MSH-3, the acknowledging application, is the bridge's name).
+	ack := (&Intake{Journal: journaltest.OpenSQLite(t)}).Handle(ctx, official(t, "MDM_T10_RPLC_N1.er7"))
+	if code, _, e, _ := ackOf(t, ack); code != "AA" {
+		t.Fatalf("T10: %s %s", code, e)
+	}
+	ours, _ := hl7.Parse(ack)
+	theirs, _ := hl7.Parse(official(t, "ACK_T10.er7"))
+	for _, seg := range []string{"MSH", "MSA"} {
+		o, _ := ours.Seg(seg, 0)
+		e, _ := theirs.Seg(seg, 0)
+		for f := 1; f < max(len(o.Fields), len(e.Fields)); f++ {
+			if seg == "MSH" && (f == 3 || f == 7 || f == 10) {
+				continue
+			}
+			if o.Field(f) != e.Field(f) {
+				t.Errorf("%s-%d: %q, ANS's example %q", seg, f, o.Field(f), e.Field(f))
+			}
+		}
+	}
 	t10 := set(official(t, "MDM_T10_RPLC_N1.er7"), "MSH", 10, "016")
 	if code, _, e, _ := ackOf(t, in.Handle(ctx, t10)); code != "AA" {
-		t.Fatalf("T10: %s %s", code, e)
+		t.Fatalf("T10 under its own control id: %s %s", code, e)
 	}
 	if d, _ := j.Document(ctx, "RIS-Y/Organisation-Y/016"); d.Kind != "T10" || d.Replaces != "1.2.250.1.71.4.2.2.120456789.71024000081" ||
 		d.UniqueID != "1.2.250.1.71.4.2.2.120456789.71024000082" {
@@ -145,7 +170,7 @@ func TestIntakeOfficialMessages(t *testing.T) {
 		t.Fatalf("T04: %s %s", code, e)
 	}
 	oru := drop(set(set(set(t02, "MSH", 9, "ORU^R01^ORU_R01"), "MSH", 10, "018"), "MSH", 12, "2.5"), "TXA", "")
-	ack := in.Handle(ctx, oru)
+	ack = in.Handle(ctx, oru)
 	if code, _, e, _ := ackOf(t, ack); code != "AA" || !strings.Contains(string(ack), "ACK^R01^ACK") || !strings.Contains(string(ack), "|2.5|") {
 		t.Fatalf("ORU: %s %s\n%q", code, e, ack)
 	}
@@ -227,6 +252,10 @@ type failingStore struct{}
 
 func (failingStore) KeepDocument(context.Context, journal.Document) (bool, error) {
 	return false, errors.New("disk I/O error: no space left on device")
+}
+
+func (failingStore) Document(context.Context, string) (journal.Document, error) {
+	return journal.Document{}, journal.ErrUnknown
 }
 
 // A journal that cannot keep the document: AE, so that the sender sends

@@ -246,3 +246,8 @@ func (s sharedSQL) DocDiscard(ctx context.Context, id, who string) error {
 		bind(s.db, `UPDATE documents SET state = 'refused', last_error = ? WHERE id = ? AND state = 'held'`),
 		"écarté par "+who, id)
 }
+
+// DocumentCounts implements Indicators.
+func (s sharedSQL) DocumentCounts(ctx context.Context, q IndicatorQuery) ([]DocumentCount, error) {
+	return foldQuery(ctx, s.db, q, documentCountSQL, scanCountRow, foldDocumentCounts)
+}

@@ -225,8 +225,3 @@ func (s sharedSQL) SIHFind(ctx context.Context, receiver string, p GAMPatient) (
 func (s sharedSQL) KioskLookups(ctx context.Context, q IndicatorQuery) ([]KioskLookup, error) {
 	return foldQuery(ctx, s.db, q, kioskLookupSQL, scanKioskLookupRow, foldKioskLookups)
 }
-
-// DocumentCounts implements Indicators.
-func (s sharedSQL) DocumentCounts(ctx context.Context, q IndicatorQuery) ([]DocumentCount, error) {
-	return foldQuery(ctx, s.db, q, documentCountSQL, scanCountRow, foldDocumentCounts)
-}

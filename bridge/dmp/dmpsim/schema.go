@@ -185,3 +185,15 @@ func (s *Schemas) ValidateEnvelope(ctx context.Context, data []byte) error {
 	}
 	return s.Validate(ctx, env.Body)
 }
+
+// ValidateMTOM unpacks an MTOM package (contentType its Content-Type; a
+// message that is not one is taken as it is) and checks the SOAP message
+// it holds as ValidateEnvelope does; it returns the message with its
+// parts put back (base64), as the schemas have it.
+func (s *Schemas) ValidateMTOM(ctx context.Context, contentType string, body []byte) ([]byte, error) {
+	plain, err := dmp.UnpackMTOM(contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	return plain, s.ValidateEnvelope(ctx, plain)
+}
