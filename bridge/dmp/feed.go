@@ -77,16 +77,8 @@ func ParseRegistryResponse(el *etree.Element) error {
 	default:
 		return fmt.Errorf("%w: RegistryResponse status %q", ErrMalformed, status)
 	}
-	for _, l := range el.ChildElements() {
-		if l.Tag != "RegistryErrorList" {
-			continue
-		}
-		for _, e := range l.ChildElements() {
-			if e.Tag == "RegistryError" {
-				return &RegistryError{Code: e.SelectAttrValue("errorCode", ""), Context: e.SelectAttrValue("codeContext", ""),
-					Location: e.SelectAttrValue("location", ""), Severity: e.SelectAttrValue("severity", "")}
-			}
-		}
+	if err := registryErrorOf(el); err != nil {
+		return err
 	}
 	return fmt.Errorf("%w: a failure without RegistryError", ErrMalformed)
 }

@@ -2,12 +2,15 @@ package dmp_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -131,5 +134,113 @@ func TestFeedTheSimulator(t *testing.T) {
 	var re *dmp.RegistryError
 	if _, err := c.Feed(ctx, f, finess); !errors.As(err, &re) || re.Code != "XDSDuplicateUniqueIdInRegistry" {
 		t.Fatalf("sent twice: %v", err)
+	}
+}
+
+// TD3.1, a replacement (RPLC) and TD3.3c against the simulator's
+// registry, every request and answer checked against the package's
+// schemas (the simulator refuses a request they refuse and checks its own
+// answers): the entry TD2.1 stored is found with the registry's hash of
+// the CDA, a new version deprecates it, the establishment deletes its own
+// document and cannot delete it twice.
+func TestSearchReplaceDelete(t *testing.T) {
+	pid := dmp.PatientID{Root: "1.2.250.1.213.1.4.10", Extension: "279035121518989"}
+	r := newRig(t, dmpsim.Current, dmpsim.Person{IDs: []dmp.PatientID{pid},
+		Demographics: dmp.Demographics{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", Sex: "F", BirthDate: "19790328"}})
+	c := dmp.NewClient(r.config())
+	ctx := context.Background()
+	schemas, err := dmpsim.OpenSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, el := range map[string]*etree.Element{
+		"TD3.1 request": dmp.FindQuery(pid, dmp.StatusApproved, dmp.StatusDeprecated),
+		"TD3.3c request": dmp.DeleteBody(pid, "urn:uuid:fe5287a2-ae6a-11eb-8f5d-0050569e422e", dmp.Lot{SourceID: "1.2.250.1.999.1.1",
+			ID: "1.2.250.1.999.1.1.3.9", Time: time.Now(), ContentType: dmp.Code{"03", dmp.CSContentType, "Hospitalisation"}}),
+	} {
+		if err := schemas.Validate(ctx, el); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	e := familyEvent(t, "current", false)
+	who := dmp.Who{Professional: e.Professional, FINESS: finess, Patient: pid}
+	if _, _, err := c.FindEntries(ctx, who); !errors.Is(err, dmp.ErrAccessDenied) {
+		t.Fatalf("TD3.1 before the patient's authorization: %v", err)
+	}
+	if _, _, err := c.SetAuthorization(ctx, who, dmp.ActionAdd); err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := c.FindEntries(ctx, who)
+	if err != nil || len(l) != 0 {
+		t.Fatalf("an empty DMP: %v %v", l, err)
+	}
+	cda, h := golden(t)
+	f := feedingOf(cda, h)
+	f.Author.Specialty = dmp.Code{"G15_10/SM26", "1.2.250.1.213.1.1.4.5", "Médecin - Qualifié en Médecine Générale (SM)"}
+	if _, err := c.Feed(ctx, f, finess); err != nil {
+		t.Fatal(err)
+	}
+	l, x, err := c.FindEntries(ctx, who)
+	if err != nil || len(l) != 1 {
+		t.Fatalf("after TD2.1: %d entries, %v\n%s", len(l), err, x.Response)
+	}
+	sum := sha1.Sum(cda)
+	first := l[0]
+	if first.UniqueID != h.UniqueID || first.Hash != hex.EncodeToString(sum[:]) || first.Size != int64(len(cda)) || first.Type.Code != "11502-2" ||
+		first.Class.Code != "10" || !strings.HasPrefix(first.EntryUUID, "urn:uuid:") || first.Status != dmp.StatusApproved ||
+		!first.Has(dmp.ConfInvisibleLegalReps) || !first.Created.Equal(h.Effective) || first.Title != h.Title {
+		t.Fatalf("entry: %+v", first)
+	}
+
+	// Version 2 replaces it.
+	v2, err := dmpsim.Revise(cda, h.UniqueID+".2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := dmp.ReadCDAHeader(v2)
+	if err != nil || h2.Version != "2" || h2.SetID != h.SetID {
+		t.Fatalf("version 2: %+v %v", h2, err)
+	}
+	f2 := feedingOf(v2, h2)
+	f2.Author, f2.LotID, f2.SignatureID, f2.Replaces = f.Author, f.LotID+".2", f.SignatureID+".2", first.EntryUUID
+	if _, err := c.Feed(ctx, f2, finess); err != nil {
+		t.Fatalf("replacement: %v", err)
+	}
+	l, _, err = c.FindEntries(ctx, who)
+	if err != nil || len(l) != 1 || l[0].UniqueID != h2.UniqueID {
+		t.Fatalf("after the replacement: %+v %v", l, err)
+	}
+	all, _, err := c.FindEntries(ctx, who, dmp.StatusApproved, dmp.StatusDeprecated)
+	if err != nil || len(all) != 2 || all[1].Status != dmp.StatusDeprecated || all[1].UniqueID != h.UniqueID {
+		t.Fatalf("with the deprecated: %+v %v", all, err)
+	}
+	// Replacing the replaced again is refused.
+	f3 := f2
+	f3.LotID, f3.SignatureID = f.LotID+".3", f.SignatureID+".3"
+	f3.CDA, _ = dmpsim.Revise(v2, h.UniqueID+".3")
+	f3.Header, _ = dmp.ReadCDAHeader(f3.CDA)
+	var re *dmp.RegistryError
+	if _, err := c.Feed(ctx, f3, finess); !errors.As(err, &re) || re.Code != "XDSRegistryMetadataError" {
+		t.Errorf("a second replacement of the same entry: %v", err)
+	}
+
+	// TD3.3c.
+	lot := dmp.Lot{Author: f.Author, ContentType: f.ContentType, SourceID: f.SourceID, ID: f.LotID + ".9", Time: time.Now()}
+	if _, err := c.Delete(ctx, who, l[0].EntryUUID, lot); err != nil {
+		t.Fatalf("TD3.3c: %v", err)
+	}
+	if l, _, err := c.FindEntries(ctx, who); err != nil || len(l) != 0 {
+		t.Errorf("after TD3.3c: %+v %v", l, err)
+	}
+	lot.ID += "1"
+	if _, err := c.Delete(ctx, who, l[0].EntryUUID, lot); !errors.As(err, &re) {
+		t.Errorf("deleted twice: %v", err)
+	}
+	lot.ID += "1"
+	if _, err := c.Delete(ctx, who, "urn:uuid:00000000-0000-4000-8000-000000000000", lot); !errors.As(err, &re) {
+		t.Errorf("an unknown entry: %v", err)
+	}
+	if bad := r.sim.AnswerErrors(); len(bad) > 0 {
+		t.Errorf("answers the schemas refuse: %v", bad)
 	}
 }

@@ -46,6 +46,10 @@ var Services = map[string]Service{
 	TD11:  {"patients", "urn:hl7-org:v3:PRPA_IN201311UV02"},
 	TD03:  {"habilitations", "urn:si-dmp-habilitations:HabilitationsEndPoint:setAuthorization"},
 	TD21:  {"repository", ActionTD21},
+	TD31:  {"registry", ActionTD31},
+	// TD3.3c to the registry (inferred: an XDS metadata update, ITI-57,
+	// is a registry transaction; the package's example has no To).
+	TD33c: {"registry", ActionTD33c},
 }
 
 // Reason codes of the controlActProcess, with the package's display names.

@@ -164,19 +164,8 @@ func ProvideAndRegister(f Feeding, signature []byte) (*etree.Element, error) {
 	list := req.CreateElement("lcm:SubmitObjectsRequest").CreateElement("rim:RegistryObjectList")
 
 	// The lot.
-	lot := list.CreateElement("rim:RegistryPackage")
-	lot.CreateAttr("id", idLot)
-	b.slot(lot, "submissionTime", utc(f.Time))
-	b.name(lot, "Document "+h.Title)
-	b.author(lot, xdsSubmissionSetAuthor, idLot, f.Author)
-	b.classification(lot, xdsContentType, idLot, f.ContentType)
-	node := lot.CreateElement("rim:Classification")
-	node.CreateAttr("classificationNode", xdsSubmissionSetNode)
-	node.CreateAttr("classifiedObject", idLot)
-	node.CreateAttr("id", b.next("cl"))
-	b.external(lot, xdsSubmissionSetPID, idLot, pid, "XDSSubmissionSet.patientId")
-	b.external(lot, xdsSourceID, idLot, f.SourceID, "XDSSubmissionSet.sourceId")
-	b.external(lot, xdsSubmissionSetUID, idLot, f.LotID, "XDSSubmissionSet.uniqueId")
+	b.submissionSet(list, Lot{Author: f.Author, ContentType: f.ContentType, SourceID: f.SourceID, ID: f.LotID, Time: f.Time},
+		"Document "+h.Title, pid)
 
 	// The document's entry, from its CDA.
 	doc := b.entry(list, idDocument)
@@ -263,6 +252,24 @@ func (f Feeding) confidentiality() []Code {
 		out = append(out, Code{ConfInvisibleLegalReps, CSDMPConfidentiality, "Non visible par les représentants légaux du patient"})
 	}
 	return out
+}
+
+// submissionSet writes the lot's RegistryPackage: its time, name, author,
+// content type, patient, source and uniqueId.
+func (b *xdsBuilder) submissionSet(list *etree.Element, l Lot, name, pid string) {
+	lot := list.CreateElement("rim:RegistryPackage")
+	lot.CreateAttr("id", idLot)
+	b.slot(lot, "submissionTime", utc(l.Time))
+	b.name(lot, name)
+	b.author(lot, xdsSubmissionSetAuthor, idLot, l.Author)
+	b.classification(lot, xdsContentType, idLot, l.ContentType)
+	node := lot.CreateElement("rim:Classification")
+	node.CreateAttr("classificationNode", xdsSubmissionSetNode)
+	node.CreateAttr("classifiedObject", idLot)
+	node.CreateAttr("id", b.next("cl"))
+	b.external(lot, xdsSubmissionSetPID, idLot, pid, "XDSSubmissionSet.patientId")
+	b.external(lot, xdsSourceID, idLot, l.SourceID, "XDSSubmissionSet.sourceId")
+	b.external(lot, xdsSubmissionSetUID, idLot, l.ID, "XDSSubmissionSet.uniqueId")
 }
 
 // xdsBuilder numbers the ids of the classifications and identifiers.

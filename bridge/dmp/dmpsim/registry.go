@@ -3,6 +3,7 @@ package dmpsim
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -30,14 +31,15 @@ import (
 const registrySchema = `
 CREATE TABLE IF NOT EXISTS documents (entry_uuid TEXT PRIMARY KEY, unique_id TEXT NOT NULL UNIQUE, person INTEGER NOT NULL,
 	structure TEXT NOT NULL, type_code TEXT NOT NULL, class_code TEXT NOT NULL, title TEXT NOT NULL, confidentiality TEXT NOT NULL,
-	status TEXT NOT NULL, submitted INTEGER NOT NULL, hash TEXT NOT NULL, cda BLOB NOT NULL);
+	status TEXT NOT NULL, submitted INTEGER NOT NULL, hash TEXT NOT NULL, cda BLOB NOT NULL, entry BLOB NOT NULL DEFAULT '',
+	signature INTEGER NOT NULL DEFAULT 0);
 `
 
 // Entry is a document the simulator's registry holds.
 type Entry struct {
 	EntryUUID, UniqueID, TypeCode, ClassCode, Title string
 	Confidentiality                                 []string
-	Status                                          string // Approved or Deprecated
+	Status                                          string // Approved, Deprecated or Deleted
 	Structure                                       string
 	CDA                                             []byte
 }
@@ -89,12 +91,23 @@ func registryResponse(status string) *etree.Element {
 type xdsEntry struct {
 	id, uniqueID, patientID, typeCode, classCode, title string
 	confidentiality                                     []string
+	xml                                                 []byte // the ExtrinsicObject as sent
 }
 
 func readEntries(body *etree.Element) []xdsEntry {
 	var out []xdsEntry
 	for _, eo := range body.FindElements("//ExtrinsicObject") {
 		e := xdsEntry{id: eo.SelectAttrValue("id", "")}
+		// Kept whole, with its namespace declared on it.
+		cp := eo.Copy()
+		if cp.Space != "" {
+			cp.CreateAttr("xmlns:"+cp.Space, eo.NamespaceURI())
+		} else {
+			cp.CreateAttr("xmlns", eo.NamespaceURI())
+		}
+		d := etree.NewDocument()
+		d.SetRoot(cp)
+		e.xml, _ = d.WriteToBytes()
 		if n := eo.FindElement("Name/LocalizedString"); n != nil {
 			e.title = n.SelectAttrValue("value", "")
 		}
@@ -209,15 +222,17 @@ func (x *txn) feed(ctx context.Context) error {
 			return nil
 		}
 	}
-	hash := sha256.Sum256(cda)
 	for _, e := range []struct {
 		entry xdsEntry
 		body  []byte
 	}{{*doc, cda}, {*sig, docs[sig.id]}} {
+		// The registry's hash is the document's SHA-1 (XDS).
+		hash := sha1.Sum(e.body)
 		if _, err := x.dbtx.ExecContext(ctx, `INSERT INTO documents (entry_uuid, unique_id, person, structure, type_code, class_code, title,
-			confidentiality, status, submitted, hash, cda) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'Approved', ?, ?, ?)`,
+			confidentiality, status, submitted, hash, cda, entry, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'Approved', ?, ?, ?, ?, ?)`,
 			dmp.NewMessageID(), e.entry.uniqueID, x.rec.person, x.structure, e.entry.typeCode, e.entry.classCode, e.entry.title,
-			strings.Join(e.entry.confidentiality, " "), x.now.UnixNano(), fmt.Sprintf("%x", hash), e.body); err != nil {
+			strings.Join(e.entry.confidentiality, " "), x.now.UnixNano(), fmt.Sprintf("%x", hash), e.body, e.entry.xml,
+			e.entry.id == sig.id); err != nil {
 			return err
 		}
 	}

@@ -150,6 +150,10 @@ func schemaOf(el *etree.Element) (string, error) {
 		return "vihf-driver.xsd", nil
 	case ns == dmp.NSXDS && el.Tag == "ProvideAndRegisterDocumentSetRequest":
 		return "annexe-wsdl-schema/schema/IHE/XDS.b_DocumentRepository.xsd", nil
+	case ns == dmp.NSQuery && (el.Tag == "AdhocQueryRequest" || el.Tag == "AdhocQueryResponse"):
+		return "annexe-wsdl-schema/schema/ebRS/query.xsd", nil
+	case ns == dmp.NSLCM && el.Tag == "SubmitObjectsRequest":
+		return "annexe-wsdl-schema/schema/ebRS/lcm.xsd", nil
 	case ns == dmp.NSRS && el.Tag == "RegistryResponse":
 		return "annexe-wsdl-schema/schema/ebRS/rs.xsd", nil
 	}

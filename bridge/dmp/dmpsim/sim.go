@@ -103,7 +103,6 @@ func New(opts Options) (*Sim, error) {
 
 // AnswerErrors are the answers this simulator wrote that the official
 // schemas refuse (with Options.CheckAnswers).
-
 func (s *Sim) AnswerErrors() []string {
 	s.badMu.Lock()
 	defer s.badMu.Unlock()
@@ -428,6 +427,10 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		tx = dmp.TD03
 	case service == "repository" && env.Action == dmp.ActionTD21 && env.Body.Tag == "ProvideAndRegisterDocumentSetRequest":
 		tx = dmp.TD21
+	case service == "registry" && env.Action == dmp.ActionTD31 && env.Body.Tag == "AdhocQueryRequest":
+		tx = dmp.TD31
+	case service == "registry" && env.Action == dmp.ActionTD33c && env.Body.Tag == "SubmitObjectsRequest":
+		tx = dmp.TD33c
 	default:
 		t.Tx = service
 		a.fault("Sender", "DMPInvalidRequest", "action "+env.Action+" ("+env.Body.Tag+" "+req.reason+") inconnue du service "+service)
@@ -445,7 +448,7 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		a.fault("Sender", "DMPInvalidVIHF", "resource-id illisible")
 		return
 	}
-	if tx != dmp.TD03 && tx != dmp.TD21 {
+	if env.Body.NamespaceURI() == dmp.NSHL7 {
 		body, ok := req.patient()
 		if !ok {
 			a.fault("Sender", "DMPInvalidRequest", "identifiant du patient absent")
@@ -521,6 +524,10 @@ func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.En
 		return x.setAuthorization(ctx)
 	case dmp.TD21:
 		return x.feed(ctx)
+	case dmp.TD31:
+		return x.find(ctx)
+	case dmp.TD33c:
+		return x.delete(ctx)
 	}
 	return nil
 }

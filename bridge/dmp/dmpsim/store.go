@@ -50,6 +50,11 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("dmpsim: %s: %w", path, err)
 	}
+	// A store made before TD3.1 gets the columns it serves from (an
+	// error only says one is there already).
+	for _, c := range []string{"entry BLOB NOT NULL DEFAULT ''", "signature INTEGER NOT NULL DEFAULT 0"} {
+		db.Exec("ALTER TABLE documents ADD COLUMN " + c)
+	}
 	return &store{db: db}, nil
 }
 

@@ -1,0 +1,224 @@
+package dmpsim
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/beevik/etree"
+
+	"dmpkiosk/bridge/dmp"
+)
+
+// TD3.1 and TD3.3c served from the registry TD2.1 fills: FindDocuments
+// answers the entries as they were sent, with what a registry adds (their
+// entryUUID, status, hash, size and repository), the signature entries
+// left out (the package's answer has none among its 21); a document
+// masked to professionals is listed only to its author's structure (the
+// DMP filters TD3.1 itself, docs/consultation.md). TD3.3c deletes an
+// entry of the requesting structure's own.
+
+// repositoryID is the DMP's repository (the package's TD3.1 answer).
+const repositoryID = "1.2.250.1.213.4.1.1.1.2"
+
+// ready answers what every registry transaction needs first: a patient
+// with a DMP who authorized the establishment.
+func (x *txn) ready() bool {
+	if !x.known || !x.rec.hasDMP {
+		x.registryError("XDSUnknownPatientId", "le patient n'a pas de DMP")
+		return false
+	}
+	if x.rec.auth != dmp.AuthValid {
+		x.a.fault("Sender", dmp.ErrAccessDenied.Subcode, "l'établissement n'est pas autorisé à accéder à ce DMP ("+x.rec.auth+")")
+		return false
+	}
+	return true
+}
+
+// slotValues reads a stored query's slot: 'a' or ('a','b').
+func slotValues(q *etree.Element, name string) []string {
+	var out []string
+	for _, s := range q.SelectElements("Slot") {
+		if s.SelectAttrValue("name", "") != name {
+			continue
+		}
+		for _, v := range s.FindElements("ValueList/Value") {
+			for _, p := range strings.Split(strings.Trim(strings.TrimSpace(v.Text()), "()"), ",") {
+				out = append(out, strings.Trim(strings.TrimSpace(p), "'"))
+			}
+		}
+	}
+	return out
+}
+
+// statusName is a stored entry's status as XDS names it.
+var statusName = map[string]string{"Approved": dmp.StatusApproved, "Deprecated": dmp.StatusDeprecated, "Deleted": dmp.StatusDeleted}
+
+// find answers TD3.1.
+func (x *txn) find(ctx context.Context) error {
+	q := x.env.Body.SelectElement("AdhocQuery")
+	switch {
+	case q == nil || q.SelectAttrValue("id", "") != dmp.FindDocuments:
+		x.registryError("XDSUnknownStoredQuery", "requête stockée non prise en charge (FindDocuments seule)")
+		return nil
+	case strings.Join(slotValues(q, "$XDSDocumentEntryPatientId"), "") != x.pid.CX():
+		x.a.fault("Sender", "DMPInvalidVIHF", "le patient de la requête n'est pas celui du VIHF")
+		return nil
+	}
+	statuses := slotValues(q, "$XDSDocumentEntryStatus")
+	if len(statuses) == 0 {
+		x.registryError("XDSStoredQueryParamNumber", "$XDSDocumentEntryStatus requis")
+		return nil
+	}
+	if !x.ready() {
+		return nil
+	}
+	rows, err := x.dbtx.QueryContext(ctx, `SELECT entry_uuid, status, structure, confidentiality, hash, length(cda), entry FROM documents
+		WHERE person = ? AND signature = 0 ORDER BY submitted DESC, entry_uuid`, x.rec.person)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	resp := etree.NewElement("query:AdhocQueryResponse")
+	resp.CreateAttr("xmlns:query", dmp.NSQuery)
+	resp.CreateAttr("xmlns:rim", dmp.NSRIM)
+	resp.CreateAttr("status", "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success")
+	list := resp.CreateElement("rim:RegistryObjectList")
+	n := 0
+	for rows.Next() {
+		var uuid, status, structure, conf, hash string
+		var size int64
+		var raw []byte
+		if err := rows.Scan(&uuid, &status, &structure, &conf, &hash, &size, &raw); err != nil {
+			return err
+		}
+		if !has(statuses, statusName[status]) || (has(strings.Fields(conf), dmp.ConfMaskedToPros) && structure != x.structure) {
+			continue
+		}
+		eo, err := storedEntry(raw, uuid, statusName[status], hash, size)
+		if err != nil {
+			return err
+		}
+		list.AddChild(eo)
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	resp.CreateAttr("startIndex", "0")
+	resp.CreateAttr("totalResultCount", fmt.Sprint(n))
+	x.a.outcome = fmt.Sprintf("Success (%d)", n)
+	x.a.write(200, resp)
+	return nil
+}
+
+// storedEntry is an entry as TD3.1 answers it: the ExtrinsicObject TD2.1
+// sent, under its entryUUID, with its status and the registry's slots.
+func storedEntry(raw []byte, uuid, status, hash string, size int64) (*etree.Element, error) {
+	d := etree.NewDocument()
+	if err := d.ReadFromBytes(raw); err != nil || d.Root() == nil {
+		return nil, fmt.Errorf("dmpsim: stored entry %s unreadable", uuid)
+	}
+	eo := d.Root()
+	old := eo.SelectAttrValue("id", "")
+	eo.CreateAttr("id", uuid)
+	eo.CreateAttr("lid", uuid)
+	eo.CreateAttr("status", status)
+	for _, e := range eo.FindElements(".//*[@classifiedObject='" + old + "']") {
+		e.CreateAttr("classifiedObject", uuid)
+	}
+	for _, e := range eo.FindElements(".//*[@registryObject='" + old + "']") {
+		e.CreateAttr("registryObject", uuid)
+	}
+	// The registry's slots, before the Name (the schema's order: Slot*).
+	at := 0
+	for i, c := range eo.Child {
+		if el, ok := c.(*etree.Element); ok && el.Tag == "Slot" {
+			at = i + 1
+		}
+	}
+	for _, s := range [][2]string{{"hash", hash}, {"repositoryUniqueId", repositoryID}, {"size", fmt.Sprint(size)}} {
+		slot := etree.NewElement(prefixed(eo.Space, "Slot"))
+		slot.CreateAttr("name", s[0])
+		slot.CreateElement(prefixed(eo.Space, "ValueList")).CreateElement(prefixed(eo.Space, "Value")).SetText(s[1])
+		eo.InsertChildAt(at, slot)
+		at++
+	}
+	return eo, nil
+}
+
+// delete answers TD3.3c: an UpdateAvailabilityStatus association taking
+// one of the structure's own approved entries to Deleted.
+func (x *txn) delete(ctx context.Context) error {
+	body := x.env.Body
+	var pid string
+	for _, ei := range body.FindElements("//RegistryPackage/ExternalIdentifier") {
+		if ei.SelectAttrValue("identificationScheme", "") == "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446" {
+			pid = ei.SelectAttrValue("value", "")
+		}
+	}
+	if pid != x.pid.CX() {
+		x.registryError("XDSPatientIdDoesNotMatch", "patientId du lot autre que celui du VIHF")
+		return nil
+	}
+	var a *etree.Element
+	for _, e := range body.FindElements("//Association") {
+		if e.SelectAttrValue("associationType", "") == "urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus" {
+			a = e
+		}
+	}
+	if a == nil {
+		x.registryError("XDSRegistryMetadataError", "aucune association UpdateAvailabilityStatus")
+		return nil
+	}
+	slot := func(name string) string {
+		for _, s := range a.SelectElements("Slot") {
+			if s.SelectAttrValue("name", "") == name {
+				if v := s.FindElement("ValueList/Value"); v != nil {
+					return strings.TrimSpace(v.Text())
+				}
+			}
+		}
+		return ""
+	}
+	if slot("NewStatus") != dmp.StatusDeleted {
+		x.registryError("XDSRegistryMetadataError", "seule la suppression est prise en charge (NewStatus "+slot("NewStatus")+")")
+		return nil
+	}
+	if !x.ready() {
+		return nil
+	}
+	var status, structure string
+	err := x.dbtx.QueryRowContext(ctx, `SELECT status, structure FROM documents WHERE entry_uuid = ? AND person = ? AND signature = 0`,
+		a.SelectAttrValue("targetObject", ""), x.rec.person).Scan(&status, &structure)
+	switch {
+	case err == sql.ErrNoRows:
+		x.registryError("XDSRegistryMetadataError", "entrée inconnue pour ce patient")
+		return nil
+	case err != nil:
+		return err
+	case structure != x.structure:
+		x.a.fault("Sender", dmp.ErrAccessDenied.Subcode, "l'établissement ne peut supprimer que ses propres documents")
+		return nil
+	case statusName[status] != slot("OriginalStatus"):
+		x.registryError("XDSRegistryMetadataError", "statut d'origine "+slot("OriginalStatus")+" : l'entrée est "+statusName[status])
+		return nil
+	}
+	if _, err := x.dbtx.ExecContext(ctx, `UPDATE documents SET status = 'Deleted' WHERE entry_uuid = ?`, a.SelectAttrValue("targetObject", "")); err != nil {
+		return err
+	}
+	if err := x.dbtx.Commit(); err != nil {
+		return err
+	}
+	x.a.outcome = "Success"
+	x.a.write(200, registryResponse("urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"))
+	return nil
+}
+
+func prefixed(space, tag string) string {
+	if space == "" {
+		return tag
+	}
+	return space + ":" + tag
+}
