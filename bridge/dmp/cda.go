@@ -33,6 +33,9 @@ type CDAHeader struct {
 	Language        string
 	SetID           string
 	Version         string
+	// Replaces is the id of the version this one replaces
+	// (relatedDocument RPLC's parentDocument), empty for a first version.
+	Replaces string
 	// The patient: the INS (recordTarget's id of an INS root), birth
 	// name and first name, sex, birth date (as written: YYYYMMDD).
 	INS, INSOID                   string
@@ -82,6 +85,11 @@ func ReadCDAHeader(b []byte) (CDAHeader, error) {
 	h.Language = attr(hl7(r, "languageCode"), "code")
 	h.SetID = attr(hl7(r, "setId"), "root")
 	h.Version = attr(hl7(r, "versionNumber"), "value")
+	for _, rd := range children(r, "relatedDocument") {
+		if attr(rd, "typeCode") == "RPLC" {
+			h.Replaces = attr(hl7(rd, "parentDocument", "id"), "root")
+		}
+	}
 	role := hl7(r, "recordTarget", "patientRole")
 	for _, e := range children(role, "id") {
 		if insRoots[attr(e, "root")] && h.INS == "" {

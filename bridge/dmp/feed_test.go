@@ -3,8 +3,8 @@ package dmp_test
 import (
 	"context"
 	"crypto/sha1"
-	"encoding/hex"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"

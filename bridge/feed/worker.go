@@ -1,7 +1,10 @@
 package feed
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +22,8 @@ import (
 type DMP interface {
 	TestExistence(ctx context.Context, who dmp.Who) (dmp.Existence, dmp.Exchange, error)
 	Feed(ctx context.Context, f dmp.Feeding, finess string) (dmp.Exchange, error)
+	FindEntries(ctx context.Context, who dmp.Who, statuses ...string) ([]dmp.DocumentEntry, dmp.Exchange, error)
+	Delete(ctx context.Context, who dmp.Who, entryUUID string, lot dmp.Lot) (dmp.Exchange, error)
 }
 
 // WorkStore is what the worker needs of the journal.
@@ -142,20 +147,10 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 		w.settle(ctx, d, journal.DocRefused, "document CDA illisible", "unreadable CDA")
 		return
 	}
-	switch {
-	case d.Kind == "T10" || d.Kind == "R01/C":
-		// A replacement names its original by the entry TD3.1 finds:
-		// not built yet, so it is kept, not sent (inferred: better held
-		// than sent as a second original).
-		w.settle(ctx, d, journal.DocHeld, "remplacement : pas encore pris en charge par la passerelle", "replacement not supported")
-		return
-	case d.Kind == "T04" || d.Kind == "R01/D":
-		w.settle(ctx, d, journal.DocHeld, "suppression (TD3.3c) : pas encore prise en charge par la passerelle", "deletion not supported")
-		return
-	}
+	deletion := d.Kind == "T04" || d.Kind == "R01/D"
 	// A document the staff released from the held ones goes whatever the
 	// sender's flag and the rules said.
-	if d.ReleasedBy == "" {
+	if d.ReleasedBy == "" && !deletion {
 		if dest, said := m.Flags["DESTDMP"]; said && !dest {
 			w.settle(ctx, d, journal.DocHeld, "non destiné au DMP (choix du professionnel, DESTDMP N)", "DESTDMP N")
 			return
@@ -169,7 +164,7 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 	if !said {
 		invisible = w.Rules.invisible(h.Type.Code, d.Unit)
 	}
-	if m.Flags["MASQUE_PS"] && invisible {
+	if m.Flags["MASQUE_PS"] && invisible && !deletion {
 		w.settle(ctx, d, journal.DocRefused, "un document ne peut être à la fois masqué aux professionnels et invisible au patient", "masked and invisible")
 		return
 	}
@@ -199,12 +194,36 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 		w.save(ctx, d, "document.waiting", "authorization "+ex.Authorization)
 		return
 	}
+	author := dmp.XDSAuthor{ID: m.Author.ID, Family: m.Author.Family, Given: m.Author.Given, Specialty: h.AuthorSpecialty,
+		Institution: m.Organization.Name, InstitutionID: structureID(m.Organization)}
 	lot, sig := dmp.NewLotIDs(w.SourceID, d.Received)
+	if deletion {
+		w.delete(ctx, d, h, who, dmp.Lot{Author: author, ContentType: contentType(m.Class), SourceID: w.SourceID, ID: lot, Time: now})
+		return
+	}
 	f := dmp.Feeding{CDA: d.CDA, Header: h, MaskedToProfessionals: m.Flags["MASQUE_PS"], InvisibleToPatient: invisible,
-		InvisibleToLegalRepresentatives: m.Flags["INVISIBLE_REP_LEGAUX"],
-		Author: dmp.XDSAuthor{ID: m.Author.ID, Family: m.Author.Family, Given: m.Author.Given, Specialty: h.AuthorSpecialty,
-			Institution: m.Organization.Name, InstitutionID: structureID(m.Organization)},
+		InvisibleToLegalRepresentatives: m.Flags["INVISIBLE_REP_LEGAUX"], Author: author,
 		ContentType: contentType(m.Class), SourceID: w.SourceID, LotID: lot, SignatureID: sig, Time: now}
+	note := "sent"
+	if d.Kind == "T10" || d.Kind == "R01/C" {
+		// A replacement names the entry it replaces by its entryUUID,
+		// which TD3.1 gives (the original went first: one patient's
+		// documents go in order). The original not in the DMP (held,
+		// refused, deleted): the new version goes as a first one
+		// (inferred: what the sender wants is the document in the DMP).
+		replaced := cmp.Or(h.Replaces, d.Replaces)
+		l, _, err := w.DMP.FindEntries(ctx, who)
+		if err != nil {
+			d.Attempts++
+			w.failed(ctx, d, err)
+			return
+		}
+		if e, ok := entryOf(l, replaced); ok {
+			f.Replaces, note = e.EntryUUID, "sent, replacing "+e.EntryUUID
+		} else {
+			note = "sent as a first version: the replaced document is not in the DMP"
+		}
+	}
 	// Counted before it is sent: a try whose answer was lost is known
 	// at the next one.
 	d.Attempts++
@@ -215,16 +234,84 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 	var re *dmp.RegistryError
 	switch {
 	case err == nil:
-		w.settle(ctx, d, journal.DocSent, "", "sent")
-	case errors.As(err, &re) && re.Code == "XDSDuplicateUniqueIdInRegistry" && d.Attempts > 1:
-		// This bridge sent it before and did not hear the answer (the same
-		// lot, the same ids): it is in the DMP (inferred, until TD3.1 can
-		// confirm the document there is this one).
-		w.settle(ctx, d, journal.DocSent, "", "sent (duplicate of an earlier try)")
+		w.settle(ctx, d, journal.DocSent, "", note)
+	case errors.As(err, &re) && re.Code == "XDSDuplicateUniqueIdInRegistry":
+		w.duplicate(ctx, d, who, h)
 	case errors.As(err, &re) && !re.Transient():
 		w.settle(ctx, d, journal.DocRefused, "refusé par le DMP : "+re.Code, "registry "+re.Code)
 	case errors.Is(err, dmp.ErrFeeding) || errors.Is(err, dmp.ErrCDA):
 		w.settle(ctx, d, journal.DocRefused, err.Error(), "not sendable")
+	default:
+		w.failed(ctx, d, err)
+	}
+}
+
+// entryOf is the entry of uniqueId id in a TD3.1 list.
+func entryOf(l []dmp.DocumentEntry, id string) (dmp.DocumentEntry, bool) {
+	for _, e := range l {
+		if e.UniqueID == id && id != "" {
+			return e, true
+		}
+	}
+	return dmp.DocumentEntry{}, false
+}
+
+// duplicate settles a document whose uniqueId the DMP has already: TD3.1
+// says whether the entry there is this very document (the registry's
+// SHA-1 of it: an earlier try whose answer was lost, or the same document
+// sent again) — then it is in the DMP and not sent twice — or another
+// one under the same id, which is refused.
+func (w *Worker) duplicate(ctx context.Context, d journal.Document, who dmp.Who, h dmp.CDAHeader) {
+	l, _, err := w.DMP.FindEntries(ctx, who, dmp.StatusApproved, dmp.StatusDeprecated)
+	if err != nil {
+		w.failed(ctx, d, err)
+		return
+	}
+	sum := sha1.Sum(d.CDA)
+	e, ok := entryOf(l, h.UniqueID)
+	switch {
+	case ok && strings.EqualFold(e.Hash, hex.EncodeToString(sum[:])):
+		w.settle(ctx, d, journal.DocSent, "", "already in the DMP, unchanged: not sent again ("+e.EntryUUID+")")
+	case ok:
+		w.settle(ctx, d, journal.DocRefused, "un autre document porte déjà cet identifiant dans le DMP", "registry XDSDuplicateUniqueIdInRegistry")
+	default:
+		// Not listed to this establishment (masked by another author) or
+		// deleted: the DMP's word stands.
+		w.settle(ctx, d, journal.DocRefused, "identifiant déjà présent dans le DMP", "registry XDSDuplicateUniqueIdInRegistry")
+	}
+}
+
+// delete is TD3.3c for a deletion message: the entry of the document's
+// uniqueId, found by TD3.1, deleted in a lot of the establishment's. A
+// document not in the DMP is refused as such, unless an earlier try's
+// answer was lost (it was deleted then).
+func (w *Worker) delete(ctx context.Context, d journal.Document, h dmp.CDAHeader, who dmp.Who, lot dmp.Lot) {
+	l, _, err := w.DMP.FindEntries(ctx, who)
+	if err != nil {
+		d.Attempts++
+		w.failed(ctx, d, err)
+		return
+	}
+	e, ok := entryOf(l, h.UniqueID)
+	switch {
+	case !ok && d.Attempts > 0:
+		w.settle(ctx, d, journal.DocSent, "", "deleted (by an earlier try)")
+		return
+	case !ok:
+		w.settle(ctx, d, journal.DocRefused, "document à supprimer absent du DMP", "not in the DMP")
+		return
+	}
+	d.Attempts++
+	if !w.save(ctx, d, "document.deleting", fmt.Sprintf("attempt=%d entry=%s", d.Attempts, e.EntryUUID)) {
+		return
+	}
+	_, err = w.DMP.Delete(ctx, who, e.EntryUUID, lot)
+	var re *dmp.RegistryError
+	switch {
+	case err == nil:
+		w.settle(ctx, d, journal.DocSent, "", "deleted "+e.EntryUUID)
+	case errors.As(err, &re) && !re.Transient():
+		w.settle(ctx, d, journal.DocRefused, "suppression refusée par le DMP : "+re.Code, "registry "+re.Code)
 	default:
 		w.failed(ctx, d, err)
 	}

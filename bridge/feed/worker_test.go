@@ -89,8 +89,11 @@ func goldenMessage(t *testing.T, control string) []byte {
 // the authorization is recorded it is sent, and the simulator's registry
 // holds it under the patient's INS with the confidentiality the message
 // asked; the same patient's next document waits behind it; the sender's
-// choice not to send (DESTDMP N) holds it; a replacement, not yet
-// supported, is held, not sent as an original.
+// choice not to send (DESTDMP N) holds it; a new version replaces it
+// (RPLC to the entry TD3.1 finds), the same version sent again is
+// recognised by TD3.1 and not sent twice, another document under its id
+// is refused; a deletion takes the establishment's document out (TD3.3c)
+// and one of a document not in the DMP is refused.
 func TestWorkerFeedsTheDMP(t *testing.T) {
 	sim, client := simDMP(t)
 	j := journaltest.OpenSQLite(t)
@@ -157,18 +160,98 @@ func TestWorkerFeedsTheDMP(t *testing.T) {
 	if sent == nil || strings.Join(sent.Confidentiality, " ") != "N INVISIBLE_PATIENT INVISIBLE_REPRESENTANTS_LEGAUX" {
 		t.Fatalf("the document in the DMP: %v", sent != nil)
 	}
-	// A replacement is held, never sent as a second original.
-	t10 := set(set(official(t, "MDM_T10_RPLC_N1.er7"), "MSH", 10, "G3"), "TXA", 12, "")
-	t10 = withCDA(t10, sent.CDA)
-	if code, _, e, _ := ackOf(t, in.Handle(ctx, t10)); code != "AA" {
+	// Version 2 replaces it (MDM^T10): the DMP deprecates the first.
+	golden := sent.CDA
+	v2, err := dmpsim.Revise(golden, sent.UniqueID+".2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t10 := func(control string, cda []byte) []byte {
+		m := set(set(set(official(t, "MDM_T10_RPLC_N1.er7"), "MSH", 10, control), "TXA", 12, ""), "TXA", 13, sent.UniqueID)
+		return withCDA(m, cda)
+	}
+	state := func(control string) journal.Document {
+		t.Helper()
+		d, err := j.Document(ctx, "RIS-Y/Organisation-Y/"+control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for _, m := range [][]byte{t10("G3", v2), t10("G4", v2)} {
+		if code, _, e, _ := ackOf(t, in.Handle(ctx, m)); code != "AA" {
+			t.Fatalf("T10: %s %s", code, e)
+		}
+	}
+	step()
+	if g3 := state("G3"); g3.State != journal.DocSent {
+		t.Fatalf("T10: %s %s", g3.State, g3.Error)
+	}
+	docs, _ = sim.Documents(ctx, dominique)
+	status := map[string]string{}
+	for _, d := range docs {
+		status[d.UniqueID] = d.Status
+	}
+	if status[sent.UniqueID] != "Deprecated" || status[sent.UniqueID+".2"] != "Approved" {
+		t.Fatalf("after the replacement: %v", status)
+	}
+	// The same version sent again under another control id: the DMP has
+	// it, TD3.1 shows it is this very document, so it is not sent twice
+	// and the sender is told Y.
+	step()
+	if g4 := state("G4"); g4.State != journal.DocSent {
+		t.Fatalf("the same version again: %s %s", g4.State, g4.Error)
+	}
+	if a, _ := j.AckGet(ctx, "RIS-Y/Organisation-Y/G4"); !strings.Contains(string(a.Message), "|G4|Y^^expandedYes-NoIndicator|") {
+		t.Fatalf("its acknowledgement: %s", a.Message)
+	}
+	// Another document under version 2's id is refused.
+	other := []byte(strings.Replace(string(v2), "<title>", "<title>AUTRE ", 1))
+	if code, _, e, _ := ackOf(t, in.Handle(ctx, t10("G5", other))); code != "AA" {
 		t.Fatalf("T10: %s %s", code, e)
 	}
 	step()
-	if g3, _ := j.Document(ctx, "RIS-Y/Organisation-Y/G3"); g3.State != journal.DocHeld {
-		t.Fatalf("T10: %s %s", g3.State, g3.Error)
+	if g5 := state("G5"); g5.State != journal.DocRefused || !strings.Contains(g5.Error, "autre document") {
+		t.Fatalf("another document under the same id: %s %s", g5.State, g5.Error)
 	}
-	if docs, _ := sim.Documents(ctx, dominique); len(docs) != 2 {
-		t.Fatalf("the replacement reached the DMP: %d entries", len(docs))
+	// Deletion (MDM^T04) of version 2, then of a document not in the DMP.
+	t04 := func(control string, cda []byte) []byte {
+		return withCDA(set(set(set(set(official(t, "MDM_T02_INIT_N1.er7"), "MSH", 9, "MDM^T04^MDM_T02"), "MSH", 10, control), "OBX", 11, "D"),
+			"TXA", 12, ""), cda)
+	}
+	for _, m := range [][]byte{t04("G6", v2), t04("G7", []byte(strings.Replace(string(golden), sent.UniqueID, sent.UniqueID+".99", 1)))} {
+		if code, _, e, _ := ackOf(t, in.Handle(ctx, m)); code != "AA" {
+			t.Fatalf("T04: %s %s", code, e)
+		}
+	}
+	step()
+	if g6 := state("G6"); g6.State != journal.DocSent {
+		t.Fatalf("T04: %s %s", g6.State, g6.Error)
+	}
+	docs, _ = sim.Documents(ctx, dominique)
+	for _, d := range docs {
+		if d.UniqueID == sent.UniqueID+".2" && d.Status != "Deleted" {
+			t.Fatalf("version 2 after T04: %s", d.Status)
+		}
+	}
+	step()
+	if g7 := state("G7"); g7.State != journal.DocRefused || !strings.Contains(g7.Error, "absent du DMP") {
+		t.Fatalf("T04 of a document not in the DMP: %s %s", g7.State, g7.Error)
+	}
+	if a, _ := j.AckGet(ctx, "RIS-Y/Organisation-Y/G7"); !strings.Contains(string(a.Message), "|G7|N^^expandedYes-NoIndicator|") {
+		t.Fatalf("its acknowledgement: %s", a.Message)
+	}
+	// Deletions are not documents sent in the infocentre's counts.
+	counts, err := j.DocumentCounts(ctx, journal.IndicatorQuery{From: now.Add(-time.Hour), To: now.Add(time.Hour), By: "range"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, c := range counts {
+		total += c.Count
+	}
+	if total != 5 {
+		t.Errorf("%d documents counted, want 5 (G1–G5): %+v", total, counts)
 	}
 }
 

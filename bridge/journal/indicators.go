@@ -413,7 +413,8 @@ type DocumentCount struct {
 // documentCountSQL is the query both journals run over the documents
 // (the query's site and context do not apply: a document has neither).
 func documentCountSQL(ph func(int) string, q IndicatorQuery) (string, []any) {
-	where := []string{"received >= " + ph(1), "received < " + ph(2)}
+	// A deletion (T04, ORU D) is a request, not a document: not counted.
+	where := []string{"received >= " + ph(1), "received < " + ph(2), "kind NOT IN ('T04', 'R01/D')"}
 	args := []any{q.From.UnixMilli(), q.To.UnixMilli()}
 	if q.Unit != "" {
 		args = append(args, q.Unit)
