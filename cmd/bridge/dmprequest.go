@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"strings"
 	"time"
 
 	"dmpkiosk/bridge/dmp"
@@ -33,11 +34,13 @@ import (
 func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.Flags("bridge", "dmp-request", stderr)
 	dry := fs.Bool("dry-run", false, "print the request, send nothing")
-	tx := fs.String("transaction", dmp.TD02, "TD0.2, TD1.3a, TD0.3, TD1.1 or TD2.1")
+	tx := fs.String("transaction", dmp.TD02, "TD0.2, TD1.3a, TD0.3, TD1.1, TD2.1, TD3.1 or TD3.3c")
 	cdaPath := fs.String("cda", "", "TD2.1: the CDA document to send")
 	masked := fs.Bool("masque-ps", false, "TD2.1: masked to professionals (MASQUE_PS)")
 	invisible := fs.Bool("invisible-patient", false, "TD2.1: invisible to the patient (INVISIBLE_PATIENT)")
 	invisibleReps := fs.Bool("invisible-rep-legaux", false, "TD2.1: invisible to the legal representatives")
+	replaces := fs.String("replaces", "", "TD2.1: the uniqueId of the version the CDA replaces (its entry found by TD3.1)")
+	entryUUID := fs.String("entry-uuid", "", "TD3.3c: the entry to delete; TD2.1 --replaces --dry-run: the replaced entry")
 	insValue := fs.String("ins", "", "the patient's INS (or INS-C)")
 	oid := fs.String("oid", "", "the OID of the INS's authority")
 	path := fs.String("config", "", "the bridge's configuration (keys, DMP address)")
@@ -63,6 +66,12 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	}
 	if *tx == dmp.TD21 && *cdaPath == "" {
 		return fmt.Errorf("%w: TD2.1 needs --cda", cli.ErrUsage)
+	}
+	if *tx == dmp.TD33c && *entryUUID == "" {
+		return fmt.Errorf("%w: TD3.3c needs --entry-uuid", cli.ErrUsage)
+	}
+	if *tx == dmp.TD21 && *replaces != "" && *dry && *entryUUID == "" {
+		return fmt.Errorf("%w: a dry run cannot look the replaced entry up (TD3.1): give its --entry-uuid", cli.ErrUsage)
 	}
 	if *tx != dmp.TD21 && (*insValue == "" || *oid == "") {
 		return fmt.Errorf("%w: --ins and --oid are required", cli.ErrUsage)
@@ -132,7 +141,22 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		if err != nil {
 			return err
 		}
-		return feedRequest(ctx, client, cfg, who, cda, flagsOf(*masked, *invisible, *invisibleReps), *dry, stdout)
+		fl := feedFlags{masked: *masked, invisible: *invisible, invisibleReps: *invisibleReps, replaces: *replaces, entryUUID: *entryUUID}
+		return feedRequest(ctx, client, cfg, who, cda, fl, *dry, stdout)
+	}
+	lot := lotOf(cfg, who, time.Now())
+	if *dry && (*tx == dmp.TD31 || *tx == dmp.TD33c) {
+		msgID := dmp.NewMessageID()
+		body := dmp.FindQuery(who.Patient)
+		if *tx == dmp.TD33c {
+			body = dmp.DeleteBody(who.Patient, *entryUUID, lot)
+		}
+		req, err := client.Request(*tx, who, body, msgID)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(append(req, '\n'))
+		return err
 	}
 	creation := &dmp.Creation{Patient: who.Patient, Consent: true,
 		Demographics: dmp.Demographics{BirthName: *birthName, FirstName: *firstName, Sex: *sex, BirthDate: *birthDate}}
@@ -149,17 +173,12 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		_, err = stdout.Write(append(req, '\n'))
 		return err
 	}
-	out, x, err := send(ctx, client, *tx, who, *creation, *action)
+	out, x, err := send(ctx, client, *tx, who, *creation, *action, *entryUUID, lot)
 	stdout.Write(append(x.Request, '\n'))
 	if len(x.Response) > 0 {
 		stdout.Write(append(x.Response, '\n'))
 	}
-	line, jerr := json.Marshal(out)
-	if jerr != nil {
-		return jerr
-	}
-	fmt.Fprintf(stdout, "%s\n", line)
-	return err
+	return printOutcome(stdout, out, err)
 }
 
 // outcome is what a transaction's answer said, with the DMP's own codes.
@@ -175,6 +194,8 @@ type outcome struct {
 	Fault              *faultOutcome   `json:"fault,omitempty"`
 	Registry           *registryError  `json:"registry_error,omitempty"`
 	UniqueID           string          `json:"unique_id,omitempty"`
+	Replaces           string          `json:"replaces_entry_uuid,omitempty"`
+	Entries            []entryOutcome  `json:"entries,omitempty"`
 	Error              string          `json:"error,omitempty"`
 }
 
@@ -186,8 +207,62 @@ type faultOutcome struct {
 
 func ptr(b bool) *bool { return &b }
 
+// entryOutcome is one entry of TD3.1's answer.
+type entryOutcome struct {
+	UniqueID        string   `json:"unique_id"`
+	EntryUUID       string   `json:"entry_uuid"`
+	Status          string   `json:"status"`
+	Title           string   `json:"title"`
+	Type            string   `json:"type"`
+	Class           string   `json:"class"`
+	Format          string   `json:"format"`
+	Created         string   `json:"created,omitempty"`
+	ServiceStart    string   `json:"service_start,omitempty"`
+	ServiceStop     string   `json:"service_stop,omitempty"`
+	Author          string   `json:"author,omitempty"`
+	Institution     string   `json:"institution,omitempty"`
+	Confidentiality []string `json:"confidentiality"`
+	Hash            string   `json:"hash,omitempty"`
+	Size            int64    `json:"size,omitempty"`
+}
+
+func entriesOf(l []dmp.DocumentEntry) []entryOutcome {
+	out := make([]entryOutcome, 0, len(l))
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	for _, e := range l {
+		var conf []string
+		for _, c := range e.Confidentiality {
+			conf = append(conf, c.Code)
+		}
+		out = append(out, entryOutcome{UniqueID: e.UniqueID, EntryUUID: e.EntryUUID, Status: e.Status, Title: e.Title, Type: e.Type.Code,
+			Class: e.Class.Code, Format: e.Format.Code, Created: at(e.Created), ServiceStart: at(e.ServiceStart), ServiceStop: at(e.ServiceStop),
+			Author: strings.TrimSpace(e.Author.Given + " " + e.Author.Family), Institution: e.Author.Institution, Confidentiality: conf,
+			Hash: e.Hash, Size: e.Size})
+	}
+	return out
+}
+
+// lotOf is the lot of a transaction sent from the command line: the
+// acting professional as its author, on behalf of the site.
+func lotOf(cfg dmp.Config, who dmp.Who, now time.Time) dmp.Lot {
+	device := cfg.LPS.DeviceOID
+	if device == "" {
+		device = dmp.DefaultDeviceOID
+	}
+	lot, _ := dmp.NewLotIDs(device, now)
+	p := who.Professional
+	return dmp.Lot{Author: dmp.XDSAuthor{ID: p.NationalID, Family: p.Surname, Given: p.FirstName, Specialty: dmp.Code{Code: "G15_" + p.Profession,
+		System: "1.2.250.1.213.1.1.4.5"}, Institution: cfg.StructureName, InstitutionID: "1" + who.FINESS},
+		ContentType: dmp.Code{Code: "03", System: dmp.CSContentType, Display: "Hospitalisation"}, SourceID: device, ID: lot, Time: now}
+}
+
 // send runs one transaction and reads its answer.
-func send(ctx context.Context, c *dmp.Client, tx string, who dmp.Who, cr dmp.Creation, action string) (outcome, dmp.Exchange, error) {
+func send(ctx context.Context, c *dmp.Client, tx string, who dmp.Who, cr dmp.Creation, action, entryUUID string, lot dmp.Lot) (outcome, dmp.Exchange, error) {
 	out := outcome{Transaction: tx}
 	var x dmp.Exchange
 	var err error
@@ -211,15 +286,33 @@ func send(ctx context.Context, c *dmp.Client, tx string, who dmp.Who, cr dmp.Cre
 		if x, err = c.Create(ctx, who, cr); err == nil {
 			out.Created = ptr(true)
 		}
+	case dmp.TD31:
+		var l []dmp.DocumentEntry
+		if l, x, err = c.FindEntries(ctx, who); err == nil {
+			out.Status, out.Entries = "Success", entriesOf(l)
+		}
+	case dmp.TD33c:
+		if x, err = c.Delete(ctx, who, entryUUID, lot); err == nil {
+			out.Status = "Success"
+		}
 	}
+	out.settle(err)
+	return out, x, err
+}
+
+// settle records a transaction's failure: the DMP's fault, the registry's
+// error, or what kept it from being sent or read.
+func (out *outcome) settle(err error) {
 	var f *dmp.Fault
+	var re *dmp.RegistryError
 	switch {
 	case errors.As(err, &f):
 		out.Fault = &faultOutcome{Code: f.Code, Subcode: f.Subcode, Reason: f.Reason}
+	case errors.As(err, &re):
+		out.Registry = &registryError{Code: re.Code, Context: re.Context}
 	case err != nil:
 		out.Error = err.Error()
 	}
-	return out, x, err
 }
 
 // pemCredentials reads a certificate chain and its key from PEM files.
@@ -279,9 +372,12 @@ type registryError struct {
 }
 
 // feedFlags are the DMP's confidentiality asked for a document.
-type feedFlags struct{ masked, invisible, invisibleReps bool }
-
-func flagsOf(masked, invisible, reps bool) feedFlags { return feedFlags{masked, invisible, reps} }
+// A replacement names the replaced version's uniqueId; its entry is
+// found by TD3.1 (given as entryUUID in a dry run).
+type feedFlags struct {
+	masked, invisible, invisibleReps bool
+	replaces, entryUUID              string
+}
 
 // feedRequest is TD2.1 for one CDA: the dry run prints the whole MTOM
 // request (its Content-Type, then the package, parts and boundaries
@@ -292,18 +388,33 @@ func feedRequest(ctx context.Context, c *dmp.Client, cfg dmp.Config, who dmp.Who
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	device := cfg.LPS.DeviceOID
-	if device == "" {
-		device = dmp.DefaultDeviceOID
-	}
-	lot, sig := dmp.NewLotIDs(device, now)
-	p := who.Professional
+	l := lotOf(cfg, who, time.Now())
+	_, sig := dmp.NewLotIDs(l.SourceID, l.Time)
 	f := dmp.Feeding{CDA: cda, Header: h, MaskedToProfessionals: fl.masked, InvisibleToPatient: fl.invisible,
-		InvisibleToLegalRepresentatives: fl.invisibleReps,
-		Author: dmp.XDSAuthor{ID: p.NationalID, Family: p.Surname, Given: p.FirstName, Specialty: dmp.Code{Code: "G15_" + p.Profession,
-			System: "1.2.250.1.213.1.1.4.5"}, Institution: cfg.StructureName, InstitutionID: "1" + who.FINESS},
-		ContentType: dmp.Code{Code: "03", System: dmp.CSContentType, Display: "Hospitalisation"}, SourceID: device, LotID: lot, SignatureID: sig, Time: now}
+		InvisibleToLegalRepresentatives: fl.invisibleReps, Author: l.Author, ContentType: l.ContentType, SourceID: l.SourceID,
+		LotID: l.ID, SignatureID: sig, Time: l.Time, Replaces: fl.entryUUID}
+	out := outcome{Transaction: dmp.TD21, UniqueID: h.UniqueID}
+	if fl.replaces != "" && f.Replaces == "" {
+		entries, x, err := c.FindEntries(ctx, dmp.Who{Professional: who.Professional, FINESS: who.FINESS,
+			Patient: dmp.PatientID{Root: h.INSOID, Extension: h.INS}})
+		stdout.Write(append(x.Request, '\n'))
+		if len(x.Response) > 0 {
+			stdout.Write(append(x.Response, '\n'))
+		}
+		for _, e := range entries {
+			if e.UniqueID == fl.replaces {
+				f.Replaces = e.EntryUUID
+			}
+		}
+		if err == nil && f.Replaces == "" {
+			err = fmt.Errorf("bridge: the replaced document %s is not among the patient's approved entries", fl.replaces)
+		}
+		if err != nil {
+			out.settle(err)
+			return printOutcome(stdout, out, err)
+		}
+	}
+	out.Replaces = f.Replaces
 	if dry {
 		pkg, ct, err := c.FeedRequest(f, who.FINESS, dmp.NewMessageID())
 		if err != nil {
@@ -318,19 +429,15 @@ func feedRequest(ctx context.Context, c *dmp.Client, cfg dmp.Config, who dmp.Who
 	if len(x.Response) > 0 {
 		stdout.Write(append(x.Response, '\n'))
 	}
-	out := outcome{Transaction: dmp.TD21, UniqueID: h.UniqueID}
-	var fault *dmp.Fault
-	var re *dmp.RegistryError
-	switch {
-	case errors.As(err, &fault):
-		out.Fault = &faultOutcome{Code: fault.Code, Subcode: fault.Subcode, Reason: fault.Reason}
-	case errors.As(err, &re):
-		out.Registry = &registryError{Code: re.Code, Context: re.Context}
-	case err != nil:
-		out.Error = err.Error()
-	default:
+	if err == nil {
 		out.Status = "Success"
 	}
+	out.settle(err)
+	return printOutcome(stdout, out, err)
+}
+
+// printOutcome writes the outcome as the last line, JSON.
+func printOutcome(stdout io.Writer, out outcome, err error) error {
 	line, jerr := json.Marshal(out)
 	if jerr != nil {
 		return jerr

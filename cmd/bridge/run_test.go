@@ -276,7 +276,8 @@ func TestDMPRequestSend(t *testing.T) {
 	}
 	pid := dmp.PatientID{Root: ins.OIDNIR, Extension: "279035121518989"}
 	sim, err := dmpsim.New(dmpsim.Options{DB: filepath.Join(dir, "dmp.db"), Regime: dmpsim.Legacy, OrgRoots: igc.Pool(), CheckAnswers: true,
-		People: []dmpsim.Person{{IDs: []dmp.PatientID{pid}, Demographics: dmp.Demographics{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", Sex: "F", BirthDate: "19790328"}}}})
+		People: []dmpsim.Person{{IDs: []dmp.PatientID{pid, {Root: "1.2.250.1.213.1.4.10", Extension: pid.Extension}},
+			Demographics: dmp.Demographics{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", Sex: "F", BirthDate: "19790328"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,6 +329,59 @@ func TestDMPRequestSend(t *testing.T) {
 	check([]string{"--transaction", "TD0.3", "--action", "AJOUT"}, `{"context":"Autorisation ajoutée","status":"DMPOk","transaction":"TD0.3"}`, false)
 	check([]string{"--transaction", "TD0.2"}, `{"attending_physician":false,"authorization":"VALIDE","exists":true,"transaction":"TD0.2"}`, false)
 	check([]string{"--transaction", "TD1.3a"}, `{"exists":true,"observations":{"OPPOSITION_ACCES_URGENCE":false,"OPPOSITION_BRIS_DE_GLACE":false},"transaction":"TD1.3a"}`, false)
+
+	// Feeding, finding, replacing and deleting the golden document of
+	// the same person under her test NIR (the CDA's).
+	golden := filepath.Join("..", "..", "bridge", "dmp", "testdata", "cda", "DOC_NON_STRUCTURE_CDA-R2-N1.xml")
+	test := []string{"--ins", pid.Extension, "--oid", "1.2.250.1.213.1.4.10"}
+	const goldenID = "1.3.6.1.4.1.19376.1.2.20.12345.1.1"
+	if o, out, err := run("--transaction", "TD2.1", "--cda", golden); err != nil || o["status"] != "Success" || o["unique_id"] != goldenID {
+		t.Fatalf("TD2.1: %v %v\n%s", o, err, out)
+	}
+	found := func() []any {
+		t.Helper()
+		o, out, err := run(append(test, "--transaction", "TD3.1")...)
+		l, _ := o["entries"].([]any)
+		if err != nil || o["status"] != "Success" {
+			t.Fatalf("TD3.1: %v %v\n%s", o, err, out)
+		}
+		return l
+	}
+	entries := found()
+	if len(entries) != 1 {
+		t.Fatalf("TD3.1: %d entries", len(entries))
+	}
+	first := entries[0].(map[string]any)
+	if first["unique_id"] != goldenID || first["type"] != "11502-2" || first["class"] != "10" || first["format"] != "urn:ihe:iti:xds-sd:pdf:2008" ||
+		first["created"] != "2021-04-01T12:47:45Z" || first["status"] != dmp.StatusApproved {
+		t.Fatalf("TD3.1's entry: %v", first)
+	}
+	cda, _ := os.ReadFile(golden)
+	v2, err := dmpsim.Revise(cda, goldenID+".2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2Path := filepath.Join(dir, "v2.xml")
+	os.WriteFile(v2Path, v2, 0o644)
+	o, out, err := run("--transaction", "TD2.1", "--cda", v2Path, "--replaces", goldenID)
+	if err != nil || o["status"] != "Success" || o["replaces_entry_uuid"] != first["entry_uuid"] || strings.Count(out, "</soap:Envelope>") != 4 {
+		t.Fatalf("TD2.1 --replaces: %v %v\n%s", o, err, out)
+	}
+	if o, _, err := run("--transaction", "TD2.1", "--cda", v2Path, "--replaces", goldenID); err == nil || o["error"] == nil {
+		t.Fatalf("replacing a version no longer approved: %v", o)
+	}
+	entries = found()
+	if len(entries) != 1 || entries[0].(map[string]any)["unique_id"] != goldenID+".2" {
+		t.Fatalf("after the replacement: %v", entries)
+	}
+	v2Entry := entries[0].(map[string]any)["entry_uuid"].(string)
+	check(append(test, "--transaction", "TD3.3c", "--entry-uuid", v2Entry), `{"status":"Success","transaction":"TD3.3c"}`, false)
+	if len(found()) != 0 {
+		t.Fatal("TD3.3c did not delete")
+	}
+	if o, _, err := run(append(test, "--transaction", "TD3.3c", "--entry-uuid", v2Entry)...); err == nil || o["registry_error"] == nil {
+		t.Fatalf("deleted twice: %v %v", o, err)
+	}
 }
 
 // bridge insi-request: the dry run validates against the official INSi
