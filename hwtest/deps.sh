@@ -15,6 +15,8 @@ packages=(
   cardpeek
   # the official DMP and INSi schemas, checked by an independent validator
   libxml2-utils
+  # ANS's structuration-minimale rules (XSLT 2 schematron) judge the CDA checker under Saxon
+  libsaxonhe-java
   # the bridge journal for several bridges
   postgresql
   # cross builds of the kiosk for Raspberry Pi class boards, run under qemu-user
