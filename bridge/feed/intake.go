@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/text/encoding/charmap"
 
+	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/hl7"
 	"dmpkiosk/bridge/journal"
 )
@@ -96,6 +97,16 @@ func (in *Intake) keep(ctx context.Context, s *Submission) error {
 	}
 	if err := checkSchema(ctx, s.CDA); err != nil {
 		return err
+	}
+	// The structuration-minimale header rules (dmp.CheckStructure), the
+	// rules broken named for the sender's team.
+	if v, err := dmp.CheckStructure(s.CDA); err != nil || len(v) > 0 {
+		text := make([]string, len(v))
+		for i, x := range v {
+			text[i] = x.String()
+		}
+		return &Refusal{Ack: "AE", Code: codeApplication, Where: "OBX^1^5",
+			Text: "document non conforme à la structuration minimale du CI-SIS : " + strings.Join(text, " ; ")}
 	}
 	if s.UniqueID != "" && s.UniqueID != h.ID {
 		return &Refusal{Ack: "AE", Code: codeApplication, Where: "TXA^1^12", Text: "TXA-12 n'est pas l'identifiant du CDA"}

@@ -21,15 +21,37 @@ import (
 	"dmpkiosk/hwtest"
 )
 
-// official reads one of ANS's example messages, its segments ended by CR
-// as a sender writes them (the files end them by LF).
-func official(t *testing.T, name string) []byte {
+// published reads one of ANS's example messages as published, its
+// segments ended by CR as a sender writes them (the files end them by LF).
+func published(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return bytes.ReplaceAll(bytes.TrimRight(b, "\n"), []byte("\n"), []byte("\r"))
+}
+
+// official is one of ANS's example messages with the two known defects
+// of its CDA corrected (testdata/SOURCES.md: no setId, a patient's family
+// name of qualifier SP, which the structuration-minimale rules refuse):
+// a setId added, the SP name taken out; nothing else changed.
+func official(t *testing.T, name string) []byte {
+	t.Helper()
+	m := published(t, name)
+	var cda []byte
+	edit(m, "OBX", func(f []string) []string {
+		if f[2] == "ED" && strings.Contains(f[5], "^Base64^") && !strings.Contains(f[3], "MetaDMPMSS") {
+			cda, _ = base64.StdEncoding.DecodeString(f[5][strings.LastIndex(f[5], "^")+1:])
+		}
+		return f
+	})
+	if cda == nil {
+		return m
+	}
+	fixed := strings.Replace(string(cda), "<versionNumber", `<setId root="1.2.250.1.71.4.2.2.120456789.1"/><versionNumber`, 1)
+	fixed = regexp.MustCompile(`<family qualifier="SP">PAT-TROIS</family>\s*`).ReplaceAllString(fixed, "")
+	return withCDA(m, []byte(fixed))
 }
 
 // edit rewrites the segments of msg that start with seg through f.
@@ -333,5 +355,22 @@ print(a["MSH.F9.R1.C1"], a["MSH.F9.R1.C2"], a["MSH.F5"], a["MSH.F12"], a["MSA.F1
 	}
 	if got, want := strings.TrimSpace(string(out)), "ACK T02 RIS-Y 2.6 AA 015 AR MSH 201 HL70357 E"; got != want {
 		t.Errorf("python3-hl7 reads\n%s\nwant\n%s", got, want)
+	}
+}
+
+// ANS's example message as published carries a CDA that breaks two
+// structuration-minimale rules (its SOURCES.md): it is refused AE, the
+// rules named for the sender's team, and nothing is kept.
+func TestIntakeNamesTheStructureRules(t *testing.T) {
+	j := journaltest.OpenSQLite(t)
+	in := &Intake{Journal: j}
+	ctx := context.Background()
+	ack := in.Handle(ctx, published(t, "MDM_T02_INIT_N1.er7"))
+	code, _, e, _ := ackOf(t, ack)
+	if code != "AE" || e != "207" || !strings.Contains(string(ack), "SM-SETID (setId absent)") || !strings.Contains(string(ack), "SM-FAMILY-QUALIFIER") {
+		t.Fatalf("%s %s\n%q", code, e, ack)
+	}
+	if _, err := j.Document(ctx, "RIS-Y/Organisation-Y/015"); err == nil {
+		t.Fatal("a refused document was kept")
 	}
 }
