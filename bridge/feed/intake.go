@@ -89,24 +89,34 @@ func (in *Intake) Handle(ctx context.Context, frame []byte) []byte {
 	return in.ack(m, latin, r)
 }
 
-// keep reads the CDA and keeps the document.
-func (in *Intake) keep(ctx context.Context, s *Submission) error {
-	h, err := readCDA(s.CDA)
+// CheckCDA is every check a CDA passes before it is queued: a
+// ClinicalDocument with its INS (903), the CDA schema, the
+// structuration-minimale header rules (dmp.CheckStructure, the rules broken
+// named). The error is a *Refusal saying what is wrong.
+func CheckCDA(ctx context.Context, cda []byte) (header, error) {
+	h, err := readCDA(cda)
 	if err != nil {
-		return err
+		return h, err
 	}
-	if err := checkSchema(ctx, s.CDA); err != nil {
-		return err
+	if err := checkSchema(ctx, cda); err != nil {
+		return h, err
 	}
-	// The structuration-minimale header rules (dmp.CheckStructure), the
-	// rules broken named for the sender's team.
-	if v, err := dmp.CheckStructure(s.CDA); err != nil || len(v) > 0 {
+	if v, err := dmp.CheckStructure(cda); err != nil || len(v) > 0 {
 		text := make([]string, len(v))
 		for i, x := range v {
 			text[i] = x.String()
 		}
-		return &Refusal{Ack: "AE", Code: codeApplication, Where: "OBX^1^5",
+		return h, &Refusal{Ack: "AE", Code: codeApplication, Where: "OBX^1^5",
 			Text: "document non conforme à la structuration minimale du CI-SIS : " + strings.Join(text, " ; ")}
+	}
+	return h, nil
+}
+
+// keep reads the CDA and keeps the document.
+func (in *Intake) keep(ctx context.Context, s *Submission) error {
+	h, err := CheckCDA(ctx, s.CDA)
+	if err != nil {
+		return err
 	}
 	if s.UniqueID != "" && s.UniqueID != h.ID {
 		return &Refusal{Ack: "AE", Code: codeApplication, Where: "TXA^1^12", Text: "TXA-12 n'est pas l'identifiant du CDA"}

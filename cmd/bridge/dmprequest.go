@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/feed"
 	"dmpkiosk/bridge/server"
 	"dmpkiosk/cmd/internal/cli"
 	"dmpkiosk/firmware/event"
@@ -384,6 +385,9 @@ type feedFlags struct {
 // included); otherwise it is sent and the registry's answer follows. A
 // CDA the checks refuse is refused here too.
 func feedRequest(ctx context.Context, c *dmp.Client, cfg dmp.Config, who dmp.Who, cda []byte, fl feedFlags, dry bool, stdout io.Writer) error {
+	if _, err := feed.CheckCDA(ctx, cda); err != nil {
+		return err
+	}
 	h, err := dmp.ReadCDAHeader(cda)
 	if err != nil {
 		return err

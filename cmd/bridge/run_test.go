@@ -517,4 +517,13 @@ func TestDMPRequestFeedDryRun(t *testing.T) {
 	if out, err := exec.Command(bin, "dmp-request", "--dry-run", "--transaction", "TD2.1", "--cda", bad).Output(); err == nil || len(out) != 0 {
 		t.Fatalf("a refused CDA: %v\n%s", err, out)
 	}
+	// A CDA the structuration-minimale rules refuse, the rules named.
+	golden, _ := os.ReadFile(cda)
+	os.WriteFile(bad, []byte(strings.Replace(string(golden), `<setId root="1.3.6.1.4.1.19376.1.2.20.12345.1"/>`, "", 1)), 0o644)
+	cmd := exec.Command(bin, "dmp-request", "--dry-run", "--transaction", "TD2.1", "--cda", bad)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if out, err := cmd.Output(); err == nil || len(out) != 0 || !strings.Contains(stderr.String(), "SM-SETID") {
+		t.Fatalf("a CDA without setId: %v\n%s\n%s", err, out, stderr.String())
+	}
 }
