@@ -64,6 +64,10 @@ type FeedConfig struct {
 	Senders map[string]string
 	// Rules are the establishment's rules for feeding.
 	Rules feed.Rules
+	// MessageIdentity, when true, holds a document's INS to its message's
+	// PID-3 alone; otherwise it must also be a qualified identity the
+	// establishment holds (a GAM's VALI patient, an INSi lookup found).
+	MessageIdentity bool
 }
 
 // IdentityConfig is the bridge's part in identity vigilance: the INSi
@@ -175,6 +179,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if feedListener != nil {
 		in := &feed.Intake{Journal: s.cfg.Journal, Logger: s.cfg.Logger}
+		if !s.cfg.Feed.MessageIdentity {
+			in.Identities = s.cfg.Journal
+		}
 		if s.feed != nil {
 			in.Kept = s.feed.Wake
 		}

@@ -53,6 +53,12 @@ type Intake struct {
 	Logger *slog.Logger
 	// Kept, when set, is told a document was kept (the worker's Wake).
 	Kept func()
+	// Identities, when set, must hold the document's INS as a qualified
+	// identity (journal.Documents.INSHeld: a GAM's VALI patient, an INSi
+	// lookup found), else 902; nil: the INS is held to PID-3's alone.
+	Identities interface {
+		INSHeld(ctx context.Context, ins, oid string) (bool, error)
+	}
 }
 
 // Serve answers the document messages on the MLLP listener l until ctx
@@ -124,6 +130,16 @@ func (in *Intake) keep(ctx context.Context, s *Submission) error {
 	// The INS the sender holds for the patient (PID-3) is the document's.
 	if s.INS != "" && (s.INS != h.INS || s.INSOID != "" && s.INSOID != h.INSOID) {
 		return &Refusal{Ack: "AE", Code: codeApplication, App: "904", Where: "PID^1^3", Text: "l'INS du document n'est pas celui du patient dans le message"}
+	}
+	if in.Identities != nil {
+		held, err := in.Identities.INSHeld(ctx, h.INS, h.INSOID)
+		if err != nil {
+			return err
+		}
+		if !held {
+			return &Refusal{Ack: "AE", Code: codeApplication, App: "902", Where: "OBX^1^5",
+				Text: "patient inconnu : l'INS du document n'est celui d'aucune identité qualifiée de l'établissement (GAM, INSi)"}
+		}
 	}
 	meta, _ := json.Marshal(meta{Version: s.Version, Type: s.Type + "^" + s.Event, Status: s.Status, IPP: s.IPP, Class: s.Class,
 		Title: h.Title, Author: s.Author, Organization: s.Organization, Flags: s.Flags,

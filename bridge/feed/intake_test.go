@@ -374,3 +374,26 @@ func TestIntakeNamesTheStructureRules(t *testing.T) {
 		t.Fatal("a refused document was kept")
 	}
 }
+
+// With the establishment's identities checked, a document for a patient
+// the establishment holds no qualified identity of is refused 902 and not
+// kept; once its GAM told of her with her INS qualified, it is taken.
+func TestIntakeKnownIdentities(t *testing.T) {
+	j := journaltest.OpenSQLite(t)
+	in := &Intake{Journal: j, Identities: j}
+	ctx := context.Background()
+	t02 := official(t, "MDM_T02_INIT_N1.er7")
+	ack := in.Handle(ctx, t02)
+	if code, _, e, app := ackOf(t, ack); code != "AE" || e != "207" || app != "902" {
+		t.Fatalf("an unknown patient: %s %s %s\n%q", code, e, app, ack)
+	}
+	if _, err := j.Document(ctx, "RIS-Y/Organisation-Y/015"); err == nil {
+		t.Fatal("kept")
+	}
+	if err := j.SIHKnow(ctx, "gam", journal.GAMPatient{IPP: "000003", INS: "279035121518989", INSOID: "1.2.250.1.213.1.4.10"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, e, app := ackOf(t, in.Handle(ctx, t02)); code != "AA" {
+		t.Fatalf("a patient the GAM told of: %s %s %s", code, e, app)
+	}
+}

@@ -247,6 +247,22 @@ func (s sharedSQL) DocDiscard(ctx context.Context, id, who string) error {
 		"écarté par "+who, id)
 }
 
+// INSHeld implements Documents: whether the establishment holds the INS
+// as a qualified identity — a GAM's patient whose PID-32 said VALI, or an
+// INSi lookup that found it.
+func (s sharedSQL) INSHeld(ctx context.Context, ins, oid string) (bool, error) {
+	if ins == "" {
+		return false, nil
+	}
+	rows, done, err := s.db.queryRows(ctx, bind(s.db, `SELECT 1 FROM sih_patients WHERE ins = ? AND ins_oid = ?
+		UNION ALL SELECT 1 FROM lookups WHERE ins = ? AND oid = ? AND outcome = 'found'`), ins, oid, ins, oid)
+	if err != nil {
+		return false, err
+	}
+	defer done()
+	return rows.Next(), rows.Err()
+}
+
 // DocumentCounts implements Indicators.
 func (s sharedSQL) DocumentCounts(ctx context.Context, q IndicatorQuery) ([]DocumentCount, error) {
 	return foldQuery(ctx, s.db, q, documentCountSQL, scanCountRow, foldDocumentCounts)

@@ -230,6 +230,9 @@ type Documents interface {
 	// (both by the staff, audited; ErrUnknown unless it is held).
 	DocRelease(ctx context.Context, id, who string) error
 	DocDiscard(ctx context.Context, id, who string) error
+	// INSHeld tells whether the establishment holds the INS as a
+	// qualified identity (a GAM's VALI patient, an INSi lookup found).
+	INSHeld(ctx context.Context, ins, oid string) (bool, error)
 	// The business acknowledgements owed to the senders (ZAM^Z01).
 	AckEnqueue(ctx context.Context, a Ack) error
 	AckClaim(ctx context.Context, now time.Time, n int) ([]Ack, error)

@@ -80,6 +80,11 @@ type Config struct {
 		// Rules: which documents go to the DMP and their default
 		// visibility ([feed.rules], bridge/feed/rules.go).
 		Rules feed.Rules `toml:"rules"`
+		// Identities: "held" (the default: a document's INS must be a
+		// qualified identity the establishment holds, from its GAM or
+		// INSi) or "message" (its message's PID-3 alone, for a sender
+		// whose GAM does not tell the bridge of its patients).
+		Identities string `toml:"identities"`
 		// Senders: where each sending application takes its business
 		// acknowledgements (ZAM^Z01), one [[feed.sender]] each.
 		Senders []struct {
@@ -271,6 +276,9 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if f := c.Feed; f.Listen != "" && (len(f.FINESS) != 9 || strings.Trim(f.FINESS, "0123456789AB") != "") {
 		return nil, fmt.Errorf("%s: feed.finess %q: the establishment's geographic FINESS (9 characters) is needed with feed.listen", path, f.FINESS)
+	}
+	if i := c.Feed.Identities; i != "" && i != "held" && i != "message" {
+		return nil, fmt.Errorf("%s: feed.identities %q: held or message", path, i)
 	}
 	if err := c.Feed.Rules.Check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -516,5 +524,6 @@ func (c *Config) feedConfig(client *dmp.Client) *bridge.FeedConfig {
 	for _, s := range c.Feed.Senders {
 		senders[s.Application] = s.Address
 	}
-	return &bridge.FeedConfig{Listen: c.Feed.Listen, DMP: client, FINESS: c.Feed.FINESS, SourceID: source, Senders: senders, Rules: c.Feed.Rules}
+	return &bridge.FeedConfig{Listen: c.Feed.Listen, DMP: client, FINESS: c.Feed.FINESS, SourceID: source, Senders: senders, Rules: c.Feed.Rules,
+		MessageIdentity: c.Feed.Identities == "message"}
 }

@@ -68,13 +68,14 @@ func TestConfigFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if f := c.feedConfig(nil); f == nil || f.FINESS != "750712184" || f.Senders["RIS-Y"] != "ris:2575" || f.SourceID == "" ||
-		f.Rules.Types[0] != "11490-0" || f.Rules.InvisibleUnits[0] != "PSY" {
+		f.Rules.Types[0] != "11490-0" || f.Rules.InvisibleUnits[0] != "PSY" || f.MessageIdentity {
 		t.Errorf("feed: %+v", f)
 	}
 	for name, bad := range map[string]string{
-		"feed.finess": "[feed]\nlisten = \"127.0.0.1:0\"\n",
-		"feed.sender": "[feed]\nlisten = \"127.0.0.1:0\"\nfiness = \"750712184\"\n[[feed.sender]]\napplication = \"RIS-Y\"\n",
-		"feed.rules":  "[feed]\nlisten = \"127.0.0.1:0\"\nfiness = \"750712184\"\n[feed.rules]\nunits = [\"A\"]\nexclude_units = [\"A\"]\n",
+		"feed.finess":     "[feed]\nlisten = \"127.0.0.1:0\"\n",
+		"feed.sender":     "[feed]\nlisten = \"127.0.0.1:0\"\nfiness = \"750712184\"\n[[feed.sender]]\napplication = \"RIS-Y\"\n",
+		"feed.rules":      "[feed]\nlisten = \"127.0.0.1:0\"\nfiness = \"750712184\"\n[feed.rules]\nunits = [\"A\"]\nexclude_units = [\"A\"]\n",
+		"feed.identities": "[feed]\nidentities = \"trust\"\n",
 	} {
 		if _, err := load(t, "", "\n"+bad); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v", name, err)

@@ -72,6 +72,15 @@ func AdmittedOf(r Receiver, m *hl7.Message) (Admitted, bool) {
 			a.INS, a.INSOID = hl7.Comp(rep, 1), hl7.Sub(rep, 4, 2)
 		}
 	}
+	// An INS is kept only when the GAM says the identity is qualified
+	// (PID-32 VALI, ANS's PAM France).
+	qualified := false
+	for _, s := range hl7.Reps(pid.Field(32)) {
+		qualified = qualified || hl7.Comp(s, 1) == "VALI"
+	}
+	if !qualified {
+		a.INS, a.INSOID = "", ""
+	}
 	a.BirthName, a.FirstName, a.BirthDate, a.Sex = pid.Get(5, 1), pid.Get(5, 2), pid.Get(7, 1), pid.Get(8, 0)
 	return a, a.IPP != ""
 }

@@ -247,3 +247,22 @@ asyncio.run(main())
 		t.Errorf("python3-hl7 read %q", lines.Text())
 	}
 }
+
+// A GAM's admission gives the patient's INS only when PID-32 says the
+// identity is qualified (VALI); PROV, DOUT or nothing: no INS kept.
+func TestAdmittedOfQualifiedOnly(t *testing.T) {
+	r := Receiver{IPP: Domain{Namespace: "CHU-X"}}
+	for pid32, want := range map[string]string{"VALI": "279035121518989", "PROV~DOUT": "", "": "", "VALI~CDV": "279035121518989"} {
+		pid := make([]string, 33)
+		pid[0], pid[3] = "PID", "000003^^^CHU-X&000897406&N^PI~279035121518989^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS"
+		pid[5], pid[7], pid[8], pid[32] = "PAT-TROIS^DOMINIQUE", "19790328", "F", pid32
+		m, err := hl7.Parse([]byte("MSH|^~\\&|GAM|CHU-X|DMPKIOSK|CHU-X|20261207||ADT^A01^ADT_A01|1|P|2.5\r" + strings.Join(pid, "|") + "\r"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, ok := AdmittedOf(r, m)
+		if !ok || a.IPP != "000003" || a.INS != want {
+			t.Errorf("PID-32 %q: %+v %v", pid32, a, ok)
+		}
+	}
+}

@@ -309,6 +309,36 @@ func Exercise(t *testing.T, open func(t *testing.T) journal.Store) {
 		}
 	})
 
+	t.Run("an INS held: a GAM's qualified patient or an INSi lookup found", func(t *testing.T) {
+		j := open(t)
+		held := func(ins, oid string) bool {
+			t.Helper()
+			ok, err := j.INSHeld(ctx, ins, oid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		if held("279035121518989", "1.2.250.1.213.1.4.10") || held("", "") {
+			t.Fatal("held before anyone told of it")
+		}
+		if err := j.SIHKnow(ctx, "gam", journal.GAMPatient{IPP: "000003", INS: "279035121518989", INSOID: "1.2.250.1.213.1.4.10"}); err != nil {
+			t.Fatal(err)
+		}
+		if !held("279035121518989", "1.2.250.1.213.1.4.10") || held("279035121518989", "1.2.250.1.213.1.4.8") {
+			t.Fatal("a GAM's qualified patient")
+		}
+		for id, outcome := range map[string]string{"lk-found": "found", "lk-other": "not_found"} {
+			if _, _, err := j.KeepLookup(ctx, journal.LookupRecord{ID: id, Device: "kiosk-1", Received: time.Now(), Outcome: outcome,
+				INS: "175067511203371", OID: "1.2.250.1.213.1.4.8", Answer: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !held("175067511203371", "1.2.250.1.213.1.4.8") {
+			t.Fatal("an INSi lookup found")
+		}
+	})
+
 	t.Run("documents worked one at a time per patient, in order, under a lease", func(t *testing.T) {
 		j := open(t)
 		base := time.Now().Add(-time.Minute)
