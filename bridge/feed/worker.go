@@ -164,6 +164,23 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 	if !said {
 		invisible = w.Rules.invisible(h.Type.Code, d.Unit)
 	}
+	// R and V confidentiality (HL7): the author restricted the document;
+	// inferred: not shared unless a professional releases it.
+	if c := h.Confidentiality.Code; (c == "R" || c == "V") && d.ReleasedBy == "" && !deletion {
+		w.settle(ctx, d, journal.DocHeld, "confidentialité "+c+" : document restreint, non partagé sans décision d'un professionnel", "confidentiality "+c)
+		return
+	}
+	// A minor under a secret connection: only documents invisible to the
+	// legal representatives go (EX_2.1-1050, docs/feeding.md); unsaid,
+	// the bridge makes it so; said otherwise, it is refused.
+	repsInvisible := m.Flags["INVISIBLE_REP_LEGAUX"]
+	if m.Flags["CONNEXION_SECRETE"] && minor(h.BirthDate, h.Effective) && !deletion {
+		if said, ok := m.Flags["INVISIBLE_REP_LEGAUX"]; ok && !said {
+			w.settle(ctx, d, journal.DocRefused, "patient mineur en connexion secrète : le document doit être invisible aux représentants légaux", "minor, secret connection")
+			return
+		}
+		repsInvisible = true
+	}
 	if m.Flags["MASQUE_PS"] && invisible && !deletion {
 		w.settle(ctx, d, journal.DocRefused, "un document ne peut être à la fois masqué aux professionnels et invisible au patient", "masked and invisible")
 		return
@@ -202,7 +219,7 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 		return
 	}
 	f := dmp.Feeding{CDA: d.CDA, Header: h, MaskedToProfessionals: m.Flags["MASQUE_PS"], InvisibleToPatient: invisible,
-		InvisibleToLegalRepresentatives: m.Flags["INVISIBLE_REP_LEGAUX"], Author: author,
+		InvisibleToLegalRepresentatives: repsInvisible, Author: author,
 		ContentType: contentType(m.Class), SourceID: w.SourceID, LotID: lot, SignatureID: sig, Time: now}
 	note := "sent"
 	if d.Kind == "T10" || d.Kind == "R01/C" {
@@ -244,6 +261,16 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 	default:
 		w.failed(ctx, d, err)
 	}
+}
+
+// minor tells whether a patient born on birth (YYYYMMDD, as the CDA
+// writes it) was under 18 at the document's time.
+func minor(birth string, at time.Time) bool {
+	b, err := time.Parse("20060102", birth[:min(len(birth), 8)])
+	if err != nil {
+		return false
+	}
+	return at.Before(b.AddDate(18, 0, 0))
 }
 
 // entryOf is the entry of uniqueId id in a TD3.1 list.

@@ -261,3 +261,61 @@ func whoAuthorizes() dmp.Who {
 	pro := event.Professional{NationalID: "810100456789", NationalIDType: "RPPS", CardType: "CPS", Surname: "LEROY", FirstName: "SOPHIE", Profession: "10"}
 	return dmp.Who{Professional: pro, FINESS: testFINESS, Patient: dominique}
 }
+
+// The DMP's rules on confidentiality, before any call: a minor's document
+// under a secret connection goes only invisible to the legal
+// representatives (refused when the sender said otherwise, made so when
+// it said nothing); a document of R confidentiality is held for a
+// professional.
+func TestWorkerConfidentialityRules(t *testing.T) {
+	sim, client := simDMP(t)
+	j := journaltest.OpenSQLite(t)
+	in := &Intake{Journal: j}
+	ctx := context.Background()
+	if _, _, err := client.SetAuthorization(ctx, whoAuthorizes(), dmp.ActionAdd); err != nil {
+		t.Fatal(err)
+	}
+	cda, err := os.ReadFile("../dmp/testdata/cda/DOC_NON_STRUCTURE_CDA-R2-N1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := []byte(strings.Replace(string(cda), `<birthTime value="19790328"/>`, `<birthTime value="20150328"/>`, 1))
+	restricted := []byte(strings.Replace(string(cda), `<confidentialityCode code="N"`, `<confidentialityCode code="R"`, 1))
+	msg := func(control string, doc []byte) []byte { return withCDA(set(goldenMessage(t, control), "TXA", 12, ""), doc) }
+	for _, m := range [][]byte{
+		edit(msg("C1", child), "OBX", func(f []string) []string {
+			if strings.HasPrefix(f[3], "INVISIBLE_REP_LEGAUX^") {
+				f[5] = "N^^expandedYes-NoIndicator"
+			}
+			return f
+		}),
+		drop(msg("C2", child), "OBX", "4|CWE|INVISIBLE_REP_LEGAUX"),
+		msg("C3", restricted),
+	} {
+		if code, _, e, _ := ackOf(t, in.Handle(ctx, m)); code != "AA" {
+			t.Fatalf("intake: %s %s", code, e)
+		}
+	}
+	w := &Worker{Journal: j, DMP: client, FINESS: testFINESS, SourceID: "1.2.250.1.999.1.1"}
+	for i := 0; i < 3; i++ {
+		l, err := j.DocClaim(ctx, time.Now(), 1)
+		if err != nil || len(l) != 1 {
+			t.Fatalf("claim: %d %v", len(l), err)
+		}
+		w.Work(ctx, l[0])
+	}
+	state := func(c string) journal.Document { d, _ := j.Document(ctx, "RIS-Y/Organisation-Y/"+c); return d }
+	if d := state("C1"); d.State != journal.DocRefused || !strings.Contains(d.Error, "mineur") {
+		t.Errorf("a minor's document visible to the legal representatives: %s %s", d.State, d.Error)
+	}
+	if d := state("C2"); d.State != journal.DocSent {
+		t.Errorf("a minor's document, nothing said: %s %s", d.State, d.Error)
+	}
+	if d := state("C3"); d.State != journal.DocHeld || !strings.Contains(d.Error, "confidentialité R") {
+		t.Errorf("R: %s %s", d.State, d.Error)
+	}
+	docs, _ := sim.Documents(ctx, dominique)
+	if len(docs) != 2 || !strings.Contains(strings.Join(docs[0].Confidentiality, " ")+strings.Join(docs[1].Confidentiality, " "), "INVISIBLE_REPRESENTANTS_LEGAUX") {
+		t.Errorf("in the DMP: %+v", docs)
+	}
+}
