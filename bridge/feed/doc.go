@@ -44,6 +44,7 @@
 //     document (the registry's SHA-1) is not sent again, the sender told
 //     so (EX_GEN-1060: an unchanged document is not sent twice); another
 //     one is refused.
+//
 // Sent or refused, the business acknowledgement ZAM^Z01 is queued
 // (zam.go) and sent to the sender until it answers AA.
 //

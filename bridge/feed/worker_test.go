@@ -281,7 +281,9 @@ func TestWorkerConfidentialityRules(t *testing.T) {
 	}
 	child := []byte(strings.Replace(string(cda), `<birthTime value="19790328"/>`, `<birthTime value="20150328"/>`, 1))
 	restricted := []byte(strings.Replace(string(cda), `<confidentialityCode code="N"`, `<confidentialityCode code="R"`, 1))
-	msg := func(control string, doc []byte) []byte { return withCDA(set(goldenMessage(t, control), "TXA", 12, ""), doc) }
+	msg := func(control string, doc []byte) []byte {
+		return withCDA(set(goldenMessage(t, control), "TXA", 12, ""), doc)
+	}
 	for _, m := range [][]byte{
 		edit(msg("C1", child), "OBX", func(f []string) []string {
 			if strings.HasPrefix(f[3], "INVISIBLE_REP_LEGAUX^") {
