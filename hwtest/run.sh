@@ -20,7 +20,7 @@ softhsm_module=/usr/lib/softhsm/libsofthsm2.so
 
 # A demo site provisioned by an older layout (a kiosk certificate without
 # its site, say) is made again.
-layout=5
+layout=6
 if [ "$(cat "$demo/.layout" 2>/dev/null)" != "$layout" ]; then
   rm -f "$demo/bridge/bridge.toml"
 fi
@@ -114,6 +114,18 @@ namespace = "CHU-DEMO"
 universal_id = "1.2.250.1.999.1"
 type = "ISO"
 
+[feed]
+# The hospital's documents for the DMP: the demo's DPI (gamsim documents,
+# started by make run) sends them over MLLP; the business acknowledgements
+# (ZAM^Z01) go back to it. Its GAM does not send the bridge its
+# admissions, so a document's INS is held to its message's (PID-3).
+listen = "127.0.0.1:9448"
+finess = "750712184"
+identities = "message"
+[[feed.sender]]
+application = "DPI-DEMO"
+address = "127.0.0.1:9449"
+
 [dmp.lps]
 id = "dmpkiosk"
 name = "dmpkiosk"
@@ -148,6 +160,9 @@ bin/kiosk run --config "$demo/kiosk/bundle/kiosk.toml" --tray-cardsim bin/cardsi
   > "$demo/kiosk.log" 2>&1 & pids+=($!)
 for i in $(seq 100); do grep -q 'web view' "$demo/kiosk.log" 2>/dev/null && break; sleep 0.1; done
 for i in $(seq 100); do grep -q 'consuming events' "$demo/bridge.log" 2>/dev/null && break; sleep 0.1; done
+# The demo's DPI sends JEAN-PIERRE DURAND's documents (sent again on a
+# later run under the same control ids: kept once) and takes the ZAMs.
+bin/gamsim documents --to 127.0.0.1:9448 --acks 127.0.0.1:9449 > "$demo/documents.log" 2>&1 & pids+=($!)
 cat <<TXT
 
 Kiosk: http://127.0.0.1:8080   (the tablet's web view, with a tray of virtual cards)
@@ -163,6 +178,14 @@ sends it over MQTT; the bridge verifies it, journals it, asks the DMP simulator 
 TD0.3 with a VIHF signed by the establishment's key on the SoftHSM token) and the screen shows
 "Autorisation enregistrée". The admin pages show the kiosk, the event, the indicators and the
 audit chain. The cards go through real pcscd and vpcd.
+
+Documents: at start the demo's DPI sent JEAN-PIERRE DURAND's documents (MDM^T02 over MLLP: a
+lettre de liaison, a CR d'imagerie then its version 2 as MDM^T10, a CR de biologie its author
+kept out of the DMP). Admin > Documents lists them "en attente d'autorisation"; the CR de
+biologie is held (Libérer sends it, Écarter refuses it). Once the kiosk records his authorization
+(vitale-famille, first beneficiary), they go to the DMP simulator (TD2.1, signed lot, MTOM), the
+CR d'imagerie replaced by its version 2 (TD3.1, RPLC), and $demo/documents.log shows the
+business acknowledgements (ZAM^Z01) the DPI received.
 
 Running: embedded MQTT broker ssl://localhost:8883, DMP simulator https://localhost:9443 (current
 regime; control API http://127.0.0.1:9444), INSi simulator https://localhost:9445/lps (try

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"dmpkiosk/bridge/feed"
+	"dmpkiosk/bridge/hl7"
+	"dmpkiosk/bridge/journal"
+	"dmpkiosk/bridge/journal/journaltest"
+	"dmpkiosk/hwtest/patients"
+)
+
+// The demo's documents pass every check of the bridge's intake (the CDA
+// schema, the structuration-minimale rules, the INS of PID-3) and are
+// acknowledged AA; the second version names the first; the document its
+// author keeps out of the DMP says DESTDMP N.
+func TestDemoDocumentsTaken(t *testing.T) {
+	known, err := patients.INSi()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := known[0]
+	docs, err := demoDocuments(p, time.Now(), "1.2.250.1.999.1.7.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := journaltest.OpenSQLite(t)
+	in := &feed.Intake{Journal: j}
+	ctx := context.Background()
+	for _, d := range docs {
+		if _, err := feed.CheckCDA(ctx, d.cda); err != nil {
+			t.Fatalf("%s: %v", d.control, err)
+		}
+		ack := in.Handle(ctx, mdm(d, p, "100001", "DMPKIOSK", time.Now()))
+		m, err := hl7.Parse(ack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msa, _ := m.Seg("MSA", 0); msa.Get(1, 1) != "AA" {
+			t.Fatalf("%s: %q", d.control, ack)
+		}
+	}
+	l, err := j.DocumentList(ctx, journal.DocReceived, 10)
+	if err != nil || len(l) != 4 {
+		t.Fatalf("%d kept, %v", len(l), err)
+	}
+	v2, _ := j.Document(ctx, senderApp+"/"+senderFacility+"/DOC3")
+	held, _ := j.Document(ctx, senderApp+"/"+senderFacility+"/DOC4")
+	if v2.Kind != "T10" || v2.Replaces != docs[1].spec.ID || !strings.Contains(string(held.Meta), `"DESTDMP":false`) {
+		t.Errorf("T10: %+v; DOC4's meta %s", v2, held.Meta)
+	}
+}
