@@ -25,33 +25,49 @@ var (
 
 // Schematron runs an ISO schematron (sch, its includes beside it) over
 // every document of docs with Saxon, in one JVM for the whole corpus: the
-// rules compiled once (include, expand, SVRL for XSLT 2, with the ISO
-// skeleton in engine), then applied to the folder. It returns each
-// document's failed assertions by its name. A missing Java or Saxon fails
-// the test (Missing).
+// rules compiled once (CompileSchematron), then applied to the folder
+// (RunSchematron). It returns each document's failed assertions by its
+// name. A missing Java or Saxon fails the test (Missing).
 func Schematron(t testing.TB, sch, engine string, docs map[string][]byte) map[string][]Failure {
+	t.Helper()
+	return RunSchematron(t, CompileSchematron(t, sch, engine), docs)
+}
+
+// saxon runs Saxon's XSLT processor with args.
+func saxon(t testing.TB, args ...string) {
 	t.Helper()
 	java := LookPath(t, "java", "default-jre-headless")
 	if _, err := os.Stat(SaxonJar); err != nil {
 		Missing(t, SaxonJar, "libsaxonhe-java")
 	}
-	work := t.TempDir()
-	rules := filepath.Join(work, "rules")
+	out, err := exec.Command(java, append([]string{"-cp", SaxonJar, "net.sf.saxon.Transform"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("saxon %v: %v\n%s", args, err, out)
+	}
+}
+
+// CompileSchematron turns an ISO schematron into its XSLT 2 stylesheet
+// (include, expand, SVRL, with the ISO skeleton in engine), written beside
+// a copy of its includes; it returns the stylesheet's path.
+func CompileSchematron(t testing.TB, sch, engine string) string {
+	t.Helper()
+	rules := filepath.Join(t.TempDir(), "rules")
 	if err := exec.Command("cp", "-r", filepath.Dir(sch), rules).Run(); err != nil {
 		t.Fatalf("copying the rules: %v", err)
 	}
-	saxon := func(args ...string) {
-		t.Helper()
-		out, err := exec.Command(java, append([]string{"-cp", SaxonJar, "net.sf.saxon.Transform"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("saxon %v: %v\n%s", args, err, out)
-		}
-	}
 	main := filepath.Join(rules, filepath.Base(sch))
 	step1, step2, xsl := filepath.Join(rules, "1.sch"), filepath.Join(rules, "2.sch"), filepath.Join(rules, "rules.xsl")
-	saxon("-s:"+main, "-xsl:"+filepath.Join(engine, "iso_dsdl_include.xsl"), "-o:"+step1)
-	saxon("-s:"+step1, "-xsl:"+filepath.Join(engine, "iso_abstract_expand.xsl"), "-o:"+step2)
-	saxon("-s:"+step2, "-xsl:"+filepath.Join(engine, "iso_svrl_for_xslt2.xsl"), "-o:"+xsl)
+	saxon(t, "-s:"+main, "-xsl:"+filepath.Join(engine, "iso_dsdl_include.xsl"), "-o:"+step1)
+	saxon(t, "-s:"+step1, "-xsl:"+filepath.Join(engine, "iso_abstract_expand.xsl"), "-o:"+step2)
+	saxon(t, "-s:"+step2, "-xsl:"+filepath.Join(engine, "iso_svrl_for_xslt2.xsl"), "-o:"+xsl)
+	return xsl
+}
+
+// RunSchematron applies a compiled schematron to every document of docs
+// in one JVM and returns each one's failed assertions by its name.
+func RunSchematron(t testing.TB, xsl string, docs map[string][]byte) map[string][]Failure {
+	t.Helper()
+	work := t.TempDir()
 	in, out := filepath.Join(work, "in"), filepath.Join(work, "out")
 	os.MkdirAll(in, 0o755)
 	os.MkdirAll(out, 0o755)
@@ -60,7 +76,7 @@ func Schematron(t testing.TB, sch, engine string, docs map[string][]byte) map[st
 			t.Fatal(err)
 		}
 	}
-	saxon("-s:"+in, "-xsl:"+xsl, "-o:"+out)
+	saxon(t, "-s:"+in, "-xsl:"+xsl, "-o:"+out)
 	res := map[string][]Failure{}
 	for name := range docs {
 		b, err := os.ReadFile(filepath.Join(out, name+".xml"))

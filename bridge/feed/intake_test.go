@@ -23,7 +23,7 @@ import (
 
 // published reads one of ANS's example messages as published, its
 // segments ended by CR as a sender writes them (the files end them by LF).
-func published(t *testing.T, name string) []byte {
+func published(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -36,7 +36,7 @@ func published(t *testing.T, name string) []byte {
 // of its CDA corrected (testdata/SOURCES.md: no setId, a patient's family
 // name of qualifier SP, which the structuration-minimale rules refuse):
 // a setId added, the SP name taken out; nothing else changed.
-func official(t *testing.T, name string) []byte {
+func official(t testing.TB, name string) []byte {
 	t.Helper()
 	m := published(t, name)
 	var cda []byte
@@ -395,5 +395,31 @@ func TestIntakeKnownIdentities(t *testing.T) {
 	}
 	if code, _, e, app := ackOf(t, in.Handle(ctx, t02)); code != "AA" {
 		t.Fatalf("a patient the GAM told of: %s %s %s", code, e, app)
+	}
+}
+
+// A CDA carrying a big PDF (a text node beyond libxml2's default 10 MB)
+// is taken; one whose XML breaks inside that text is refused with the
+// parser's word and line, not the document's content.
+func TestIntakeBigDocument(t *testing.T) {
+	cda, err := os.ReadFile("../dmp/testdata/cda/DOC_NON_STRUCTURE_CDA-R2-N1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(cda)
+	start := strings.Index(s, `representation="B64">`) + len(`representation="B64">`)
+	end := strings.Index(s[start:], "</text>") + start
+	body := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("%PDF-1.4 DOMINIQUE PAT-TROIS "), 12<<20/29))
+	big := s[:start] + body + s[end:]
+	ctx := context.Background()
+	j := journaltest.OpenSQLite(t)
+	in := &Intake{Journal: j}
+	if code, _, e, _ := ackOf(t, in.Handle(ctx, withCDA(set(goldenMessage(t, "BIG1"), "TXA", 12, ""), []byte(big)))); code != "AA" {
+		t.Fatalf("a 12 MB PDF: %s %s", code, e)
+	}
+	broken := s[:start] + body[:len(body)/2] + "<" + body[len(body)/2:] + s[end:]
+	ack := in.Handle(ctx, withCDA(set(goldenMessage(t, "BIG2"), "TXA", 12, ""), []byte(broken)))
+	if code, _, _, _ := ackOf(t, ack); code != "AE" || bytes.Contains(ack, []byte(body[len(body)/2-40:len(body)/2])) {
+		t.Fatalf("a broken one: %q", ack[:min(len(ack), 2000)])
 	}
 }

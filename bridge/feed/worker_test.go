@@ -29,7 +29,7 @@ var dominique = dmp.PatientID{Root: "1.2.250.1.213.1.4.10", Extension: "27903512
 // simDMP runs the DMP simulator, knowing PAT-TROIS DOMINIQUE (her DMP
 // open, the establishment not authorized), and a client of it with the
 // establishment's keys.
-func simDMP(t *testing.T) (*dmpsim.Sim, *dmp.Client) {
+func simDMP(t testing.TB) (*dmpsim.Sim, *dmp.Client) {
 	t.Helper()
 	igc, err := cards.NewIGCSante()
 	if err != nil {
@@ -75,7 +75,7 @@ func simDMP(t *testing.T) (*dmpsim.Sim, *dmp.Client) {
 
 // goldenMessage is ANS's first sending carrying ANS's golden level-1
 // document (the same patient) in place of its own CDA.
-func goldenMessage(t *testing.T, control string) []byte {
+func goldenMessage(t testing.TB, control string) []byte {
 	t.Helper()
 	cda, err := os.ReadFile("../dmp/testdata/cda/DOC_NON_STRUCTURE_CDA-R2-N1.xml")
 	if err != nil {

@@ -15,7 +15,9 @@ import (
 
 // Every backend runs the one conformance suite.
 
-func TestSQLiteJournal(t *testing.T) { journaltest.Exercise(t, journaltest.OpenSQLite) }
+func TestSQLiteJournal(t *testing.T) {
+	journaltest.Exercise(t, func(t *testing.T) journal.Store { return journaltest.OpenSQLite(t) })
+}
 
 func TestPostgresJournal(t *testing.T) {
 	journaltest.Exercise(t, journaltest.Postgres(hwtest.StartPostgres(t)))

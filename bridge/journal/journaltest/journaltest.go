@@ -904,7 +904,7 @@ func kioskLookupsCheck(t *testing.T, j journal.Store, start time.Time) {
 }
 
 // OpenSQLite opens a SQLite journal of its own for a test.
-func OpenSQLite(t *testing.T) journal.Store {
+func OpenSQLite(t testing.TB) journal.Store {
 	t.Helper()
 	j, err := journal.OpenSQLite(filepath.Join(t.TempDir(), "journal.db"))
 	if err != nil {
