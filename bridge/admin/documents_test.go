@@ -144,4 +144,18 @@ func TestHeldDocumentsReleasedOrDiscarded(t *testing.T) {
 	if len(rel) != 1 || rel[0].Detail != "by admin:admin" || len(dis) != 1 {
 		t.Fatalf("audit: %+v %+v", rel, dis)
 	}
+	// The discarded one is now among the refused, sent again from there.
+	page = adminGet(t, j)("/documents")
+	if !strings.Contains(page, `id="documents-refused"`) || strings.Count(page, `action="/documents/retry"`) != 1 {
+		t.Fatalf("the refused list:\n%s", page)
+	}
+	if code := post("/documents/retry", "s1"); code != http.StatusConflict {
+		t.Fatalf("a sent document sent again: %d", code)
+	}
+	if code := post("/documents/retry", "h2"); code != http.StatusSeeOther || woken != 3 {
+		t.Fatalf("retry: %d, woken %d", code, woken)
+	}
+	if d, _ := j.Document(ctx, "h2"); d.State != journal.DocReceived {
+		t.Fatalf("sent again: %+v", d.State)
+	}
 }

@@ -40,6 +40,7 @@ func (a *Admin) Handler() http.Handler {
 		{"GET /documents", a.documentsPage},
 		{"POST /documents/release", a.documentAction(func(ctx context.Context, id, who string) error { return a.Journal.DocRelease(ctx, id, who) })},
 		{"POST /documents/discard", a.documentAction(func(ctx context.Context, id, who string) error { return a.Journal.DocDiscard(ctx, id, who) })},
+		{"POST /documents/retry", a.documentAction(func(ctx context.Context, id, who string) error { return a.Journal.DocRetry(ctx, id, who) })},
 		{"GET /usage", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/infocentre", http.StatusMovedPermanently)
 		}},
@@ -266,15 +267,21 @@ func (a *Admin) documentsPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	render(w, "documents", map[string]any{"Title": "Documents pour le DMP", "Documents": l, "Held": held})
+	refused, err := a.Journal.DocumentList(r.Context(), journal.DocRefused, 200)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	render(w, "documents", map[string]any{"Title": "Documents pour le DMP", "Documents": l, "Held": held, "Refused": refused})
 }
 
-// documentAction releases or discards a held document, by whoever is
-// signed in (audited by the journal), and wakes the worker.
+// documentAction releases or discards a held document, or sends a refused
+// one again, by whoever is signed in (audited by the journal), and wakes
+// the worker.
 func (a *Admin) documentAction(do func(ctx context.Context, id, who string) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := do(r.Context(), r.FormValue("id"), adminWho(r)); err != nil {
-			http.Error(w, "pas un document retenu", http.StatusConflict)
+			http.Error(w, "pas un document retenu ou refusé, selon l'action", http.StatusConflict)
 			return
 		}
 		if a.WakeFeed != nil {

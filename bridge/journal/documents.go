@@ -100,16 +100,41 @@ func scanAck(row rowScanner) (Ack, error) {
 	return a, err
 }
 
-// AckEnqueue implements Documents: the acknowledgement is kept (once per
-// document).
+// AckEnqueue implements Documents: the acknowledgement is kept once per
+// document and outcome — queued again with the same outcome (a worker
+// stopped between the two steps) it is kept as it was; with another (a
+// refused document sent again from the admin web) it replaces the first,
+// due again.
 func (s sharedSQL) AckEnqueue(ctx context.Context, a Ack) error {
 	err := s.db.update(ctx, [3]string{"zam.queued", a.ID, "sender=" + a.Sender},
 		bind(s.db, `INSERT INTO zam_outbox (id, sender, state, message, created) VALUES (?, ?, 'due', ?, ?) ON CONFLICT (id) DO NOTHING`),
 		a.ID, a.Sender, a.Message, a.Created.UnixMilli())
-	if errors.Is(err, ErrUnknown) {
-		return nil // queued before
+	if !errors.Is(err, ErrUnknown) {
+		return err
 	}
-	return err
+	old, err := s.AckGet(ctx, a.ID)
+	if err != nil || ackOutcome(old.Message) == ackOutcome(a.Message) {
+		return err
+	}
+	return s.db.update(ctx, [3]string{"zam.requeued", a.ID, "outcome " + ackOutcome(a.Message)},
+		bind(s.db, `UPDATE zam_outbox SET state = 'due', message = ?, attempts = 0, next_attempt = 0, last_error = '', created = ? WHERE id = ?`),
+		a.Message, a.Created.UnixMilli(), a.ID)
+}
+
+// ackOutcome is what a business acknowledgement says: OBX-5's Y or N and
+// ERR-5's code ("" for a message the retention emptied).
+func ackOutcome(m []byte) string {
+	out := ""
+	for _, seg := range strings.Split(string(m), "\r") {
+		f := strings.Split(seg, "|")
+		switch {
+		case f[0] == "OBX" && len(f) > 5:
+			out += strings.SplitN(f[5], "^", 2)[0]
+		case f[0] == "ERR" && len(f) > 5:
+			out += " " + strings.SplitN(f[5], "^", 2)[0]
+		}
+	}
+	return out
 }
 
 // AckClaim implements Documents: up to n acknowledgements due, the
@@ -238,6 +263,13 @@ func (s sharedSQL) DocRelease(ctx context.Context, id, who string) error {
 	return s.db.update(ctx, [3]string{"document.released", id, "by " + who},
 		bind(s.db, `UPDATE documents SET state = 'received', released_by = ?, next_attempt = 0, last_error = '' WHERE id = ? AND state = 'held'`),
 		who, id)
+}
+
+// DocRetry implements Documents: a refused document is worked again from
+// the start (its tries counted afresh), by who (audited).
+func (s sharedSQL) DocRetry(ctx context.Context, id, who string) error {
+	return s.db.update(ctx, [3]string{"document.retried", id, "by " + who},
+		bind(s.db, `UPDATE documents SET state = 'received', attempts = 0, next_attempt = 0, last_error = '' WHERE id = ? AND state = 'refused'`), id)
 }
 
 // DocDiscard implements Documents.

@@ -230,6 +230,10 @@ type Documents interface {
 	// (both by the staff, audited; ErrUnknown unless it is held).
 	DocRelease(ctx context.Context, id, who string) error
 	DocDiscard(ctx context.Context, id, who string) error
+	// DocRetry works a refused document again (by the staff, audited;
+	// ErrUnknown unless it is refused); its business acknowledgement
+	// follows the new outcome.
+	DocRetry(ctx context.Context, id, who string) error
 	// INSHeld tells whether the establishment holds the INS as a
 	// qualified identity (a GAM's VALI patient, an INSi lookup found).
 	INSHeld(ctx context.Context, ins, oid string) (bool, error)

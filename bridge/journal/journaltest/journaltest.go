@@ -309,6 +309,56 @@ func Exercise(t *testing.T, open func(t *testing.T) journal.Store) {
 		}
 	})
 
+	t.Run("a refused document sent again, its acknowledgement following the new outcome", func(t *testing.T) {
+		j := open(t)
+		d := journal.Document{ID: "RIS-Y/Organisation-Y/016", Received: time.Now(), Kind: "T02", UniqueID: "1.2.3", INS: "279035121518989",
+			INSOID: "1.2.250.1.213.1.4.10", Meta: []byte("{}"), CDA: []byte("<x/>")}
+		if _, err := j.KeepDocument(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.DocRetry(ctx, d.ID, "admin"); !errors.Is(err, journal.ErrUnknown) {
+			t.Fatalf("a document not refused sent again: %v", err)
+		}
+		d.State, d.Attempts, d.Error = journal.DocRefused, 20, "le DMP ne répond pas"
+		if err := j.DocSave(ctx, d, "document.refused", "gave up"); err != nil {
+			t.Fatal(err)
+		}
+		no := journal.Ack{ID: d.ID, Sender: "RIS-Y", Created: time.Now(), Message: []byte("MSH|^~\\&|A\rOBX|1|CWE|ACK_RECEPTION_DMP||016|N^^expandedYes-NoIndicator\rERR||||E|DMPKIOSK_GAVE_UP^le DMP ne répond pas^DMP_ERROR_CODE\r")}
+		for i := 0; i < 2; i++ {
+			if err := j.AckEnqueue(ctx, no); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a, _ := j.AckGet(ctx, d.ID)
+		a.State = journal.AckDone
+		if err := j.AckSave(ctx, a, "zam.done", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.DocRetry(ctx, d.ID, "admin:martine"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := j.Document(ctx, d.ID); got.State != journal.DocReceived || got.Attempts != 0 || got.Error != "" {
+			t.Fatalf("sent again: %+v", got)
+		}
+		if audit, _ := j.AuditOf(ctx, "document.retried"); len(audit) != 1 || !strings.Contains(audit[0].Detail, "admin:martine") {
+			t.Fatalf("audit: %+v", audit)
+		}
+		// The same N again leaves the acknowledgement done; a Y makes it due.
+		if err := j.AckEnqueue(ctx, no); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := j.AckGet(ctx, d.ID); a.State != journal.AckDone {
+			t.Fatalf("the same outcome queued again: %s", a.State)
+		}
+		yes := journal.Ack{ID: d.ID, Sender: "RIS-Y", Created: time.Now(), Message: []byte("MSH|^~\\&|A\rOBX|1|CWE|ACK_RECEPTION_DMP||016|Y^^expandedYes-NoIndicator\r")}
+		if err := j.AckEnqueue(ctx, yes); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := j.AckGet(ctx, d.ID); a.State != journal.AckDue || string(a.Message) != string(yes.Message) {
+			t.Fatalf("a new outcome: %s %q", a.State, a.Message)
+		}
+	})
+
 	t.Run("an INS held: a GAM's qualified patient or an INSi lookup found", func(t *testing.T) {
 		j := open(t)
 		held := func(ins, oid string) bool {
