@@ -141,7 +141,7 @@ func (in *Intake) keep(ctx context.Context, s *Submission) error {
 				Text: "patient inconnu : l'INS du document n'est celui d'aucune identité qualifiée de l'établissement (GAM, INSi)"}
 		}
 	}
-	meta, _ := json.Marshal(meta{Version: s.Version, Type: s.Type + "^" + s.Event, Status: s.Status, IPP: s.IPP, Class: s.Class,
+	meta, _ := json.Marshal(meta{Version: s.Version, Type: s.Type + "^" + s.Event, Status: s.Status, Completion: s.Completion, IPP: s.IPP, Class: s.Class,
 		Title: h.Title, Author: s.Author, Organization: s.Organization, Flags: s.Flags,
 		App: s.App, Facility: s.Facility, Receiver: s.Receiver, ReceiverFacility: s.ReceiverFacility, Control: s.Control})
 	kind := s.Event

@@ -22,6 +22,8 @@ type Submission struct {
 	// TypeCode is the document's type (TXA-2, else OBX-3), UniqueID its
 	// id (TXA-12, else the CDA's), Replaces the replaced one's (TXA-13).
 	TypeCode, UniqueID, Replaces string
+	// Completion is the document's completion status (TXA-17: AU, LA…).
+	Completion string
 	// IPP is the patient's identifier in the establishment (PID-3, type
 	// PI); INS and INSOID the INS the sender holds (PID-3, type INS);
 	// Class the patient's class (PV1-2) and Unit the unit (PV1-3).
@@ -107,7 +109,7 @@ func Parse(m *hl7.Message) (*Submission, error) {
 		s.Class, s.Unit = pv1.Get(2, 1), pv1.Get(3, 1)
 	}
 	if txa, ok := m.Seg("TXA", 0); ok {
-		s.TypeCode, s.UniqueID, s.Replaces = txa.Get(2, 1), txa.Get(12, 1), txa.Get(13, 1)
+		s.TypeCode, s.UniqueID, s.Replaces, s.Completion = txa.Get(2, 1), txa.Get(12, 1), txa.Get(13, 1), txa.Get(17, 1)
 	}
 	if err := s.readOBX(m); err != nil {
 		return nil, err

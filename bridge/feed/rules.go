@@ -22,6 +22,11 @@ type Rules struct {
 	// Marker, when set, sends a document whose title holds it whatever
 	// its type or unit (not an excluded unit's).
 	Marker string `toml:"marker"`
+	// Statuses are the document completion statuses (TXA-17, HL7 table
+	// 0271: AU authenticated, LA legally authenticated, PA
+	// pre-authenticated, IP in progress, DI dictated…) sent; empty: every
+	// status (a document whose message gives none goes).
+	Statuses []string `toml:"statuses"`
 	// InvisibleUnits and InvisibleTypes: their documents are invisible
 	// to the patient unless the message says otherwise (its
 	// INVISIBLE_PATIENT flag), e.g. psychiatry.
@@ -33,7 +38,7 @@ type Rules struct {
 // excluded, an empty code, a code twice.
 func (r Rules) Check() error {
 	for name, l := range map[string][]string{"types": r.Types, "units": r.Units, "exclude_units": r.ExcludeUnits,
-		"invisible_units": r.InvisibleUnits, "invisible_types": r.InvisibleTypes} {
+		"invisible_units": r.InvisibleUnits, "invisible_types": r.InvisibleTypes, "statuses": r.Statuses} {
 		seen := map[string]bool{}
 		for _, v := range l {
 			if strings.TrimSpace(v) == "" {
@@ -54,10 +59,14 @@ func (r Rules) Check() error {
 }
 
 // sends says whether the rules send a document of type typ from unit,
-// titled title; when not, why (for the staff).
-func (r Rules) sends(typ, unit, title string) (bool, string) {
+// titled title, of completion status (TXA-17); when not, why (for the
+// staff).
+func (r Rules) sends(typ, unit, title, status string) (bool, string) {
 	if slices.Contains(r.ExcludeUnits, unit) {
 		return false, "unité " + unit + " exclue de l'envoi au DMP par les règles de l'établissement"
+	}
+	if len(r.Statuses) > 0 && status != "" && !slices.Contains(r.Statuses, status) {
+		return false, "statut " + status + " du document non prévu par les règles de l'établissement"
 	}
 	if r.Marker != "" && strings.Contains(strings.ToLower(title), strings.ToLower(r.Marker)) {
 		return true, ""

@@ -16,20 +16,22 @@ import (
 // the message says otherwise; rules that cannot be meant are refused.
 func TestRules(t *testing.T) {
 	r := Rules{Types: []string{"11490-0", "11502-2"}, ExcludeUnits: []string{"PSY-ADO"}, Marker: "à adresser au DMP",
-		InvisibleUnits: []string{"PSY"}}
+		InvisibleUnits: []string{"PSY"}, Statuses: []string{"AU", "LA"}}
 	if err := r.Check(); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		typ, unit, title string
-		send             bool
+		typ, unit, title, status string
+		send                     bool
 	}{
-		{"11502-2", "LABO", "Compte rendu", true},
-		{"18748-4", "RADIO", "Radio de hanche", false},
-		{"18748-4", "RADIO", "Radio de hanche — À adresser au DMP", true},
-		{"11490-0", "PSY-ADO", "Lettre de liaison — à adresser au DMP", false},
+		{"11502-2", "LABO", "Compte rendu", "AU", true},
+		{"11502-2", "LABO", "Compte rendu", "", true},
+		{"11502-2", "LABO", "Compte rendu provisoire", "IP", false},
+		{"18748-4", "RADIO", "Radio de hanche", "AU", false},
+		{"18748-4", "RADIO", "Radio de hanche — À adresser au DMP", "LA", true},
+		{"11490-0", "PSY-ADO", "Lettre de liaison — à adresser au DMP", "AU", false},
 	} {
-		if ok, why := r.sends(c.typ, c.unit, c.title); ok != c.send || !ok && why == "" {
+		if ok, why := r.sends(c.typ, c.unit, c.title, c.status); ok != c.send || !ok && why == "" {
 			t.Errorf("%+v: %v %q", c, ok, why)
 		}
 	}

@@ -125,9 +125,11 @@ func (w *Worker) Run(ctx context.Context) {
 // meta is what the intake kept of the message beside the CDA.
 type meta struct {
 	Version, Type, Status, IPP, Class, Title string
-	Author                                   Person
-	Organization                             Organization
-	Flags                                    map[string]bool
+	// Completion is TXA-17, the document's completion status.
+	Completion   string
+	Author       Person
+	Organization Organization
+	Flags        map[string]bool
 	// The message's sender and addressee (MSH-3 to MSH-6) and its
 	// control id: what the business acknowledgement answers.
 	App, Facility, Receiver, ReceiverFacility, Control string
@@ -155,7 +157,7 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 			w.settle(ctx, d, journal.DocHeld, "non destiné au DMP (choix du professionnel, DESTDMP N)", "DESTDMP N")
 			return
 		}
-		if ok, why := w.Rules.sends(h.Type.Code, d.Unit, h.Title); !ok {
+		if ok, why := w.Rules.sends(h.Type.Code, d.Unit, h.Title, m.Completion); !ok {
 			w.settle(ctx, d, journal.DocHeld, why, "rules")
 			return
 		}
