@@ -111,6 +111,14 @@ type Who struct {
 	Professional event.Professional
 	FINESS       string // the site's geographic FINESS
 	Patient      PatientID
+	// Mode is the VIHF's authentication mode for this request (the
+	// client's configured one when empty): ModeIndirect when the bridge
+	// acts for the establishment alone (feeding, its TD3.1 and TD3.3c),
+	// ModeReinforced for a professional it authenticated by his card.
+	Mode string
+	// Purpose is the access mode (TRE_R248): normal (when empty) or
+	// bris_de_glace.
+	Purpose string
 }
 
 // Exchange is one request and its response, with their identifiers.
@@ -148,8 +156,15 @@ func (c *Client) Request(tx string, who Who, body *etree.Element, msgID string) 
 	if !ok {
 		return nil, fmt.Errorf("dmp: unknown transaction %q", tx)
 	}
+	mode, purpose := c.cfg.Mode, PurposeNormal
+	if who.Mode != "" {
+		mode = who.Mode
+	}
+	if who.Purpose != "" {
+		purpose = who.Purpose
+	}
 	v := &VIHF{Professional: who.Professional, Structure: "1" + who.FINESS, Sector: c.cfg.Sector, Patient: who.Patient,
-		Mode: c.cfg.Mode, Purpose: "normal", LPS: c.cfg.LPS, Issued: c.cfg.Now(), StaffRole: c.cfg.StaffRole}
+		Mode: mode, Purpose: purpose, LPS: c.cfg.LPS, Issued: c.cfg.Now(), StaffRole: c.cfg.StaffRole}
 	assertion, err := v.Sign(c.cfg.Sign)
 	if err != nil {
 		return nil, err
@@ -194,8 +209,12 @@ func (c *Client) Body(tx, msgID string, who Who, creation *Creation, action stri
 	return nil, fmt.Errorf("dmp: unknown transaction %q", tx)
 }
 
-// maxResponse bounds what is read of an answer.
-const maxResponse = 4 << 20
+// maxResponse bounds what is read of an answer; MaxDocumentAnswer a
+// TD3.2 answer's (a document of tens of MB: a scanned report, imaging).
+const (
+	maxResponse       = 4 << 20
+	MaxDocumentAnswer = 64 << 20
+)
 
 // call sends tx and returns the response body's element.
 func (c *Client) call(ctx context.Context, tx string, who Who, creation *Creation, action string) (*etree.Element, Exchange, error) {
@@ -221,7 +240,11 @@ func (c *Client) post(ctx context.Context, tx, msgID string, req []byte) (*etree
 // multipart/related) and reads its answer, an MTOM package or not.
 func (c *Client) postAs(ctx context.Context, tx, msgID, contentType string, req []byte) (_ *etree.Element, x Exchange, _ error) {
 	x = Exchange{Transaction: tx, RequestID: msgID, Request: req}
-	status, body, err := soapcall.PostAs(ctx, c.http, c.cfg.BaseURL+Services[tx].Path, contentType, req, maxResponse)
+	limit := int64(maxResponse)
+	if tx == TD32 {
+		limit = MaxDocumentAnswer
+	}
+	status, body, err := soapcall.PostAs(ctx, c.http, c.cfg.BaseURL+Services[tx].Path, contentType, req, limit)
 	x.Status, x.Response = status, body
 	if err != nil {
 		return nil, x, &TransportError{Transaction: tx, Err: err}

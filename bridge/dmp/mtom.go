@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/textproto"
+	"net/url"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -32,6 +33,20 @@ type Part struct {
 // xop:Include of a part holding the decoded bytes. It returns the package
 // and its Content-Type.
 func PackMTOM(doc *etree.Document, ns, tag, action string) ([]byte, string, error) {
+	return packMTOM(doc, ns, tag, action, func(n int) string { return fmt.Sprintf("part%d@dmpkiosk", n) }, func(id string) string { return id })
+}
+
+// PackMTOMAsTheDMP is PackMTOM with part ids as the DMP writes them
+// (<n>-<uuid>@urn:ihe:iti:xds-b:2007) and each include's href
+// URL-encoded while the part's Content-ID is not (docs/consultation.md:
+// a client seen live reports it): what the simulator answers.
+func PackMTOMAsTheDMP(doc *etree.Document, ns, tag, action string) ([]byte, string, error) {
+	u := strings.TrimPrefix(NewMessageID(), "urn:uuid:")
+	return packMTOM(doc, ns, tag, action, func(n int) string { return fmt.Sprintf("%s-%d@urn:ihe:iti:xds-b:2007", u, n+1) },
+		func(id string) string { return strings.ReplaceAll(id, ":", "%3A") })
+}
+
+func packMTOM(doc *etree.Document, ns, tag, action string, idOf func(n int) string, hrefOf func(id string) string) ([]byte, string, error) {
 	var parts []Part
 	for _, el := range doc.FindElements("//" + tag) {
 		if el.NamespaceURI() != ns {
@@ -41,11 +56,11 @@ func PackMTOM(doc *etree.Document, ns, tag, action string) ([]byte, string, erro
 		if err != nil {
 			return nil, "", fmt.Errorf("dmp: MTOM: %s is not base64: %w", tag, err)
 		}
-		id := fmt.Sprintf("part%d@dmpkiosk", len(parts)+1)
+		id := idOf(len(parts) + 1)
 		el.SetText("")
 		inc := el.CreateElement("xop:Include")
 		inc.CreateAttr("xmlns:xop", NSXOP)
-		inc.CreateAttr("href", "cid:"+id)
+		inc.CreateAttr("href", "cid:"+hrefOf(id))
 		parts = append(parts, Part{ID: id, ContentType: "text/xml", Body: b})
 	}
 	doc.WriteSettings.CanonicalEndTags = true
@@ -110,7 +125,7 @@ func UnpackMTOM(contentType string, body []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: MTOM: %v", ErrMalformed, err)
 		}
-		b, err := io.ReadAll(io.LimitReader(p, maxResponse))
+		b, err := io.ReadAll(io.LimitReader(p, MaxDocumentAnswer))
 		if err != nil {
 			return nil, fmt.Errorf("%w: MTOM: %v", ErrMalformed, err)
 		}
@@ -132,7 +147,11 @@ func UnpackMTOM(contentType string, body []byte) ([]byte, error) {
 		if inc.NamespaceURI() != NSXOP {
 			continue
 		}
+		// The href may be URL-encoded, the Content-ID not (RFC 2392).
 		id := strings.TrimPrefix(inc.SelectAttrValue("href", ""), "cid:")
+		if u, err := url.PathUnescape(id); err == nil {
+			id = u
+		}
 		b, ok := parts[id]
 		if !ok {
 			return nil, fmt.Errorf("%w: MTOM: no part %q", ErrMalformed, id)

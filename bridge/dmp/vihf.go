@@ -21,6 +21,10 @@ const (
 	ModeDirect     = "DIRECTE"
 	ModeIndirect   = "INDIRECTE"
 	ModeReinforced = "INDIRECTE_RENFORCEE"
+	// Access modes (purposeofuse, TRE_R248, code system
+	// 1.2.250.1.213.1.1.4.248).
+	PurposeNormal      = "normal"
+	PurposeBrisDeGlace = "bris_de_glace"
 )
 
 // VIHF attribute names (domain.md section 5).

@@ -190,7 +190,10 @@ func (w *Worker) Work(ctx context.Context, d journal.Document) {
 	prof, spec := dmp.ProfessionOf(h.AuthorSpecialty.Code)
 	pid := dmp.PatientID{Root: h.INSOID, Extension: h.INS}
 	who := dmp.Who{Professional: event.Professional{NationalID: m.Author.ID, NationalIDType: "RPPS", Surname: m.Author.Family,
-		FirstName: m.Author.Given, Profession: prof, Speciality: spec}, FINESS: w.FINESS, Patient: pid}
+		FirstName: m.Author.Given, Profession: prof, Speciality: spec}, FINESS: w.FINESS, Patient: pid,
+		// The establishment acts alone (its certificate, the document's
+		// sender named): it did not authenticate him (PDT-INF-526).
+		Mode: dmp.ModeIndirect}
 	ex, _, err := w.DMP.TestExistence(ctx, who)
 	if err != nil {
 		d.Attempts++

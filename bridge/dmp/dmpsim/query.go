@@ -3,6 +3,7 @@ package dmpsim
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -23,11 +24,19 @@ import (
 const repositoryID = "1.2.250.1.213.4.1.1.1.2"
 
 // ready answers what every registry transaction needs first: a patient
-// with a DMP who authorized the establishment.
+// with a DMP who authorized the establishment — in emergency (bris de
+// glace) whatever the authorization, unless the patient opposed it.
 func (x *txn) ready() bool {
 	if !x.known || !x.rec.hasDMP {
 		x.registryError("XDSUnknownPatientId", "le patient n'a pas de DMP")
 		return false
+	}
+	if x.vihf != nil && x.vihf.get(dmp.AttrPurposeOfUse) == dmp.PurposeBrisDeGlace {
+		if x.rec.oppBDG {
+			x.a.fault("Sender", dmp.ErrAccessDenied.Subcode, "le patient s'est opposé à l'accès à son DMP en mode bris de glace")
+			return false
+		}
+		return true
 	}
 	if x.rec.auth != dmp.AuthValid {
 		x.a.fault("Sender", dmp.ErrAccessDenied.Subcode, "l'établissement n'est pas autorisé à accéder à ce DMP ("+x.rec.auth+")")
@@ -74,7 +83,7 @@ func (x *txn) find(ctx context.Context) error {
 	if !x.ready() {
 		return nil
 	}
-	rows, err := x.dbtx.QueryContext(ctx, `SELECT entry_uuid, status, structure, confidentiality, hash, length(cda), entry FROM documents
+	rows, err := x.dbtx.QueryContext(ctx, `SELECT entry_uuid, status, structure, confidentiality, hash, length(cda), entry, author FROM documents
 		WHERE person = ? AND signature = 0 ORDER BY submitted DESC, entry_uuid`, x.rec.person)
 	if err != nil {
 		return err
@@ -87,13 +96,13 @@ func (x *txn) find(ctx context.Context) error {
 	list := resp.CreateElement("rim:RegistryObjectList")
 	n := 0
 	for rows.Next() {
-		var uuid, status, structure, conf, hash string
+		var uuid, status, structure, conf, hash, author string
 		var size int64
 		var raw []byte
-		if err := rows.Scan(&uuid, &status, &structure, &conf, &hash, &size, &raw); err != nil {
+		if err := rows.Scan(&uuid, &status, &structure, &conf, &hash, &size, &raw, &author); err != nil {
 			return err
 		}
-		if !has(statuses, statusName[status]) || (has(strings.Fields(conf), dmp.ConfMaskedToPros) && structure != x.structure) {
+		if !has(statuses, statusName[status]) || !x.sees(strings.Fields(conf), structure, author) {
 			continue
 		}
 		eo, err := storedEntry(raw, uuid, statusName[status], hash, size)
@@ -110,6 +119,69 @@ func (x *txn) find(ctx context.Context) error {
 	resp.CreateAttr("totalResultCount", fmt.Sprint(n))
 	x.a.outcome = fmt.Sprintf("Success (%d)", n)
 	x.a.write(200, resp)
+	return nil
+}
+
+// sees applies the DMP's filtering of masked documents: one masked to
+// professionals is seen, in reinforced mode, only by its author in
+// normal mode (never in emergency: the patient's leave is not modelled),
+// and with the establishment's certificate alone by its author's
+// structure (its references, to delete its own).
+func (x *txn) sees(conf []string, structure, author string) bool {
+	if !has(conf, dmp.ConfMaskedToPros) {
+		return true
+	}
+	if x.vihf.get(dmp.AttrMode) == dmp.ModeReinforced {
+		return x.vihf.get(dmp.AttrPurposeOfUse) == dmp.PurposeNormal && author == x.vihf.nameID
+	}
+	return structure == x.structure
+}
+
+// retrieve answers TD3.2: the document of an approved entry the reader
+// sees, as an MTOM answer.
+func (x *txn) retrieve(ctx context.Context) error {
+	req := x.env.Body.SelectElement("DocumentRequest")
+	var repo, uid string
+	if req != nil {
+		if e := req.SelectElement("RepositoryUniqueId"); e != nil {
+			repo = strings.TrimSpace(e.Text())
+		}
+		if e := req.SelectElement("DocumentUniqueId"); e != nil {
+			uid = strings.TrimSpace(e.Text())
+		}
+	}
+	if repo != repositoryID {
+		x.registryError("XDSUnknownRepositoryId", "entrepôt "+repo+" inconnu")
+		return nil
+	}
+	if !x.ready() {
+		return nil
+	}
+	var status, structure, conf, author string
+	var cda []byte
+	err := x.dbtx.QueryRowContext(ctx, `SELECT status, structure, confidentiality, author, cda FROM documents
+		WHERE unique_id = ? AND person = ? AND signature = 0`, uid, x.rec.person).Scan(&status, &structure, &conf, &author, &cda)
+	switch {
+	case err == sql.ErrNoRows || err == nil && (status != "Approved" || !x.sees(strings.Fields(conf), structure, author)):
+		// Unknown, replaced, deleted or not for this reader: the DMP
+		// answers as for an id it does not have (an entryUUID sent for
+		// the uniqueId gets the same).
+		x.registryError("XDSDocumentUniqueIdError", "document "+uid+" introuvable")
+		return nil
+	case err != nil:
+		return err
+	}
+	resp := etree.NewElement("xdsb:RetrieveDocumentSetResponse")
+	resp.CreateAttr("xmlns:xdsb", dmp.NSXDS)
+	rr := registryResponse("urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success")
+	resp.AddChild(rr)
+	d := resp.CreateElement("xdsb:DocumentResponse")
+	d.CreateElement("xdsb:RepositoryUniqueId").SetText(repositoryID)
+	d.CreateElement("xdsb:DocumentUniqueId").SetText(uid)
+	d.CreateElement("xdsb:mimeType").SetText("text/xml")
+	d.CreateElement("xdsb:Document").SetText(base64.StdEncoding.EncodeToString(cda))
+	x.a.outcome = "Success"
+	x.a.writeMTOM(resp)
 	return nil
 }
 

@@ -32,7 +32,7 @@ const registrySchema = `
 CREATE TABLE IF NOT EXISTS documents (entry_uuid TEXT PRIMARY KEY, unique_id TEXT NOT NULL UNIQUE, person INTEGER NOT NULL,
 	structure TEXT NOT NULL, type_code TEXT NOT NULL, class_code TEXT NOT NULL, title TEXT NOT NULL, confidentiality TEXT NOT NULL,
 	status TEXT NOT NULL, submitted INTEGER NOT NULL, hash TEXT NOT NULL, cda BLOB NOT NULL, entry BLOB NOT NULL DEFAULT '',
-	signature INTEGER NOT NULL DEFAULT 0);
+	signature INTEGER NOT NULL DEFAULT 0, author TEXT NOT NULL DEFAULT '');
 `
 
 // Entry is a document the simulator's registry holds.
@@ -77,7 +77,28 @@ func (x *txn) registryError(code, context string) {
 	e.CreateAttr("codeContext", context)
 	e.CreateAttr("errorCode", code)
 	e.CreateAttr("severity", "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error")
-	x.a.write(200, r)
+	switch x.tx {
+	case dmp.TD32:
+		// TD3.2's refusal: the RegistryResponse in its answer, MTOM as
+		// every TD3.2 answer.
+		w := etree.NewElement("xdsb:RetrieveDocumentSetResponse")
+		w.CreateAttr("xmlns:xdsb", dmp.NSXDS)
+		w.AddChild(r)
+		x.a.writeMTOM(w)
+	case dmp.TD31:
+		q := etree.NewElement("query:AdhocQueryResponse")
+		q.CreateAttr("xmlns:query", dmp.NSQuery)
+		q.CreateAttr("xmlns:rs", dmp.NSRS)
+		q.CreateAttr("status", r.SelectAttrValue("status", ""))
+		for _, c := range r.ChildElements() {
+			q.AddChild(c)
+		}
+		l := q.CreateElement("rim:RegistryObjectList")
+		l.CreateAttr("xmlns:rim", dmp.NSRIM)
+		x.a.write(200, q)
+	default:
+		x.a.write(200, r)
+	}
 }
 
 func registryResponse(status string) *etree.Element {
@@ -90,6 +111,7 @@ func registryResponse(status string) *etree.Element {
 // xdsEntry is what the registry reads of one ExtrinsicObject.
 type xdsEntry struct {
 	id, uniqueID, patientID, typeCode, classCode, title string
+	author                                              string // the author's national id
 	confidentiality                                     []string
 	xml                                                 []byte // the ExtrinsicObject as sent
 }
@@ -114,6 +136,12 @@ func readEntries(body *etree.Element) []xdsEntry {
 		for _, c := range eo.SelectElements("Classification") {
 			v := c.SelectAttrValue("nodeRepresentation", "")
 			switch c.SelectAttrValue("classificationScheme", "") {
+			case "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d":
+				for _, sl := range c.SelectElements("Slot") {
+					if val := sl.FindElement("ValueList/Value"); sl.SelectAttrValue("name", "") == "authorPerson" && val != nil && e.author == "" {
+						e.author, _, _ = strings.Cut(val.Text(), "^")
+					}
+				}
 			case "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983":
 				e.typeCode = v
 			case "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a":
@@ -229,10 +257,10 @@ func (x *txn) feed(ctx context.Context) error {
 		// The registry's hash is the document's SHA-1 (XDS).
 		hash := sha1.Sum(e.body)
 		if _, err := x.dbtx.ExecContext(ctx, `INSERT INTO documents (entry_uuid, unique_id, person, structure, type_code, class_code, title,
-			confidentiality, status, submitted, hash, cda, entry, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'Approved', ?, ?, ?, ?, ?)`,
+			confidentiality, status, submitted, hash, cda, entry, signature, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'Approved', ?, ?, ?, ?, ?, ?)`,
 			dmp.NewMessageID(), e.entry.uniqueID, x.rec.person, x.structure, e.entry.typeCode, e.entry.classCode, e.entry.title,
 			strings.Join(e.entry.confidentiality, " "), x.now.UnixNano(), fmt.Sprintf("%x", hash), e.body, e.entry.xml,
-			e.entry.id == sig.id); err != nil {
+			e.entry.id == sig.id, e.entry.author); err != nil {
 			return err
 		}
 	}

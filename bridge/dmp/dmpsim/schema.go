@@ -148,7 +148,8 @@ func schemaOf(el *etree.Element) (string, error) {
 		return "annexe-wsdl-schema/wsdl/Habilitations.xsd", nil
 	case ns == dmp.NSSAML && el.Tag == "Assertion":
 		return "vihf-driver.xsd", nil
-	case ns == dmp.NSXDS && el.Tag == "ProvideAndRegisterDocumentSetRequest":
+	case ns == dmp.NSXDS && (el.Tag == "ProvideAndRegisterDocumentSetRequest" || el.Tag == "RetrieveDocumentSetRequest" ||
+		el.Tag == "RetrieveDocumentSetResponse"):
 		return "annexe-wsdl-schema/schema/IHE/XDS.b_DocumentRepository.xsd", nil
 	case ns == dmp.NSQuery && (el.Tag == "AdhocQueryRequest" || el.Tag == "AdhocQueryResponse"):
 		return "annexe-wsdl-schema/schema/ebRS/query.xsd", nil

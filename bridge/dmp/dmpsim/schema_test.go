@@ -26,6 +26,7 @@ func TestSchemasJudgeTheOfficialExamples(t *testing.T) {
 		"TD1.3a_Consultation_request.xml":                 false,
 		"TD3.1_Recherche-de-document_request.xml":         true,
 		"TD3.1_Recherche-de-document_answer.xml":          true,
+		"TD3.2_Consultation-d-un-document_request.xml":    true,
 		// Its lot's author classification has no classifiedObject and
 		// its identifiers no registryObject, which rim.xsd requires: the
 		// bridge's TD3.3c writes both (TestSearchReplaceDelete).

@@ -281,6 +281,29 @@ func (a *answer) write(status int, body *etree.Element) {
 	a.w.Write(out)
 }
 
+// writeMTOM answers body as the DMP answers TD3.2: an MTOM package, the
+// documents as binary parts (checked against the schemas, once put back,
+// with Options.CheckAnswers).
+func (a *answer) writeMTOM(body *etree.Element) {
+	env := &dmp.Envelope{Action: a.responseAction(body), MessageID: a.respID, RelatesTo: a.reqID, To: dmp.Anonymous, Body: body}
+	pkg, ct, err := dmp.PackMTOMAsTheDMP(env.Build(), dmp.NSXDS, "Document", env.Action)
+	if err == nil && a.sim.opts.CheckAnswers {
+		_, err = a.sim.schemas.ValidateMTOM(a.ctx, ct, pkg)
+	}
+	if err != nil {
+		if a.ctx.Err() == nil {
+			a.sim.badMu.Lock()
+			a.sim.bad = append(a.sim.bad, err.Error())
+			a.sim.badMu.Unlock()
+		}
+		a.fault("Receiver", "DMPInternalError", "réponse non conforme aux schémas")
+		return
+	}
+	a.w.Header().Set("Content-Type", ct)
+	a.w.WriteHeader(http.StatusOK)
+	a.w.Write(pkg)
+}
+
 func (a *answer) fault(code, subcode, reason string) {
 	a.outcome = "fault " + subcode
 	status := http.StatusBadRequest
@@ -308,6 +331,9 @@ func (a *answer) responseAction(body *etree.Element) string {
 type vihf struct {
 	attrs  map[string][]string
 	nameID string
+	// professional: one of its roles is a health profession (TRE_G15),
+	// not an establishment's staff role (a CPE).
+	professional bool
 }
 
 // checkVIHF verifies the assertion: signed (exclusive C14N, the signature
@@ -366,6 +392,9 @@ func (s *Sim) checkVIHF(a *etree.Element, tlsCert *x509.Certificate) (*vihf, str
 			val := strings.TrimSpace(av.Text())
 			if kids := av.ChildElements(); len(kids) > 0 {
 				val = kids[0].SelectAttrValue("code", "")
+				if name == dmp.AttrRole && kids[0].SelectAttrValue("codeSystem", "") == dmp.CSProfession {
+					v.professional = true
+				}
 			}
 			v.attrs[name] = append(v.attrs[name], val)
 		}
@@ -427,6 +456,8 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		tx = dmp.TD03
 	case service == "repository" && env.Action == dmp.ActionTD21 && env.Body.Tag == "ProvideAndRegisterDocumentSetRequest":
 		tx = dmp.TD21
+	case service == "repository" && env.Action == dmp.ActionTD32 && env.Body.Tag == "RetrieveDocumentSetRequest":
+		tx = dmp.TD32
 	case service == "registry" && env.Action == dmp.ActionTD31 && env.Body.Tag == "AdhocQueryRequest":
 		tx = dmp.TD31
 	case service == "registry" && env.Action == dmp.ActionTD33c && env.Body.Tag == "SubmitObjectsRequest":
@@ -460,14 +491,37 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		}
 	}
 	// Rights of the authentication mode (matrix PDT-INF-526): with the
-	// establishment's certificate alone, TD0.2, TD1.3a and TD2.1; TD0.3
-	// only in reinforced mode, which may not feed (PDT-INF-606); direct
-	// (card) mode is not this interface's.
+	// establishment's certificate alone, TD0.2, TD1.3a, TD2.1 and TD3.1
+	// (references) and TD3.3c, not TD0.3 nor TD3.2; in reinforced mode
+	// (PDT-INF-606) everything but TD2.1, and TD3.2 only for a health
+	// professional (not a CPE); direct (card) mode is not this
+	// interface's. Emergency access (bris de glace) is a professional's in
+	// reinforced mode, never to record an authorization.
+	purpose := v.get(dmp.AttrPurposeOfUse)
+	deny := func(why string) { a.fault("Sender", dmp.ErrAccessDenied.Subcode, why) }
 	switch mode := t.Mode; {
-	case mode == dmp.ModeReinforced && tx != dmp.TD21:
-	case mode == dmp.ModeIndirect && tx != dmp.TD03:
+	case mode == dmp.ModeReinforced && tx == dmp.TD21:
+		deny("transaction " + tx + " non autorisée en mode " + mode)
+		return
+	case mode == dmp.ModeReinforced && tx == dmp.TD32 && !v.professional:
+		deny("consultation d'un document refusée à un non-professionnel de santé")
+		return
+	case mode == dmp.ModeIndirect && (tx == dmp.TD03 || tx == dmp.TD32):
+		deny("transaction " + tx + " non autorisée en mode " + mode)
+		return
+	case mode != dmp.ModeReinforced && mode != dmp.ModeIndirect:
+		deny("transaction " + tx + " non autorisée en mode " + mode)
+		return
+	}
+	switch purpose {
+	case dmp.PurposeNormal:
+	case dmp.PurposeBrisDeGlace:
+		if t.Mode != dmp.ModeReinforced || !v.professional || tx == dmp.TD03 {
+			deny("mode bris de glace réservé à un professionnel de santé authentifié, hors autorisation")
+			return
+		}
 	default:
-		a.fault("Sender", dmp.ErrAccessDenied.Subcode, "transaction "+tx+" non autorisée en mode "+mode)
+		a.fault("Sender", "DMPInvalidVIHF", "mode d'accès "+purpose+" non pris en charge")
 		return
 	}
 	if s.opts.Regime == Current && pid.Root == dmp.OIDINSC {
@@ -496,7 +550,7 @@ func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.En
 	}
 	defer dbtx.Rollback()
 	x := &txn{sim: s, a: a, tx: tx, env: env, req: req, pid: pid, dbtx: dbtx, structure: v.get(dmp.AttrStructure), now: s.opts.Now(),
-		respOID: strings.TrimPrefix(a.respID, "urn:uuid:")}
+		respOID: strings.TrimPrefix(a.respID, "urn:uuid:"), vihf: v}
 	x.rec, err = s.st.lookup(ctx, dbtx, pid, x.structure)
 	x.known = err == nil
 	if err != nil && !errors.Is(err, errUnknownPatient) {
@@ -526,6 +580,8 @@ func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.En
 		return x.feed(ctx)
 	case dmp.TD31:
 		return x.find(ctx)
+	case dmp.TD32:
+		return x.retrieve(ctx)
 	case dmp.TD33c:
 		return x.delete(ctx)
 	}
@@ -548,6 +604,7 @@ type txn struct {
 	rec       record
 	known     bool
 	ids       []dmp.PatientID
+	vihf      *vihf
 }
 
 // testExistence answers TD0.2.

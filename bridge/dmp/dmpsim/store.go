@@ -20,6 +20,9 @@ type Person struct {
 	// Opposed: the patient opposed the automatic opening of Mon espace
 	// santé (current regime: no DMP).
 	Opposed bool
+	// OpposedBrisDeGlace: the patient opposed emergency access to the
+	// DMP opened for them (current regime).
+	OpposedBrisDeGlace bool
 }
 
 // store keeps the simulator's state: patients, DMPs, authorizations,
@@ -52,7 +55,7 @@ func openStore(path string) (*store, error) {
 	}
 	// A store made before TD3.1 gets the columns it serves from (an
 	// error only says one is there already).
-	for _, c := range []string{"entry BLOB NOT NULL DEFAULT ''", "signature INTEGER NOT NULL DEFAULT 0"} {
+	for _, c := range []string{"entry BLOB NOT NULL DEFAULT ''", "signature INTEGER NOT NULL DEFAULT 0", "author TEXT NOT NULL DEFAULT ''"} {
 		db.Exec("ALTER TABLE documents ADD COLUMN " + c)
 	}
 	return &store{db: db}, nil
@@ -93,7 +96,7 @@ func (s *store) seed(ctx context.Context, people []Person, current bool) error {
 		}
 		if current && !p.Opposed {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO dmps (person, state, created, created_by, consent, opp_bris_de_glace, opp_urgence)
-				VALUES (?, 'open', ?, 'Mon espace santé', 0, 0, 0)`, person, time.Now().UnixMilli()); err != nil {
+				VALUES (?, 'open', ?, 'Mon espace santé', 0, ?, 0)`, person, time.Now().UnixMilli(), p.OpposedBrisDeGlace); err != nil {
 				return err
 			}
 		}
