@@ -181,11 +181,12 @@ audit chain. The cards go through real pcscd and vpcd.
 
 Documents: at start the demo's DPI sent JEAN-PIERRE DURAND's documents (MDM^T02 over MLLP: a
 lettre de liaison, a CR d'imagerie then its version 2 as MDM^T10, a CR de biologie its author
-kept out of the DMP). Admin > Documents lists them "en attente d'autorisation"; the CR de
-biologie is held (Libérer sends it, Écarter refuses it). Once the kiosk records his authorization
+kept out of the DMP). Admin > Documents shows the first "en attente d'autorisation" and the others
+queued behind it (one patient's documents go in order). Once the kiosk records his authorization
 (vitale-famille, first beneficiary), they go to the DMP simulator (TD2.1, signed lot, MTOM), the
-CR d'imagerie replaced by its version 2 (TD3.1, RPLC), and $demo/documents.log shows the
-business acknowledgements (ZAM^Z01) the DPI received.
+CR d'imagerie replaced by its version 2 (TD3.1, RPLC), the CR de biologie held (Envoyer au DMP
+sends it, Écarter refuses it), and $demo/documents.log shows the business acknowledgements
+(ZAM^Z01) the DPI received.
 
 Running: embedded MQTT broker ssl://localhost:8883, DMP simulator https://localhost:9443 (current
 regime; control API http://127.0.0.1:9444), INSi simulator https://localhost:9445/lps (try
