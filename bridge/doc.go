@@ -31,5 +31,6 @@
 // share. The configuration and the process around it are in
 // bridge/server; the DMP and INSi clients in bridge/dmp and bridge/insi,
 // their simulators beside them (dmpsim, insisim), which production
-// binaries never link.
+// binaries never link; bridge/render turns a DMP document into inert
+// pages for the bedside tablet.
 package bridge

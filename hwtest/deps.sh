@@ -15,6 +15,9 @@ packages=(
   cardpeek
   # the official DMP and INSi schemas, checked by an independent validator
   libxml2-utils
+  # the bridge renders a DMP document for the tablet: PDF pages as images (poppler), a structured
+  # CDA as HTML with HL7's CDA.xsl (xsltproc)
+  poppler-utils xsltproc
   # ANS's structuration-minimale rules (XSLT 2 schematron) judge the CDA checker under Saxon
   libsaxonhe-java
   # the bridge journal for several bridges
