@@ -21,6 +21,15 @@ func LookupTopic(id string) string { return "kiosk/" + id + "/insi" }
 // lookups on.
 const BridgeLookupFilter = "$share/" + BridgeGroup + "/kiosk/+/insi"
 
+// ConsultTopic is where a bedside tablet asks the bridges for the
+// patient's DMP (a request signed by the device and the professional's
+// card, encrypted to them; the answers come on its results topic).
+func ConsultTopic(id string) string { return "kiosk/" + id + "/dmp" }
+
+// BridgeConsultFilter is the shared subscription the bridges take the
+// consultations on.
+const BridgeConsultFilter = "$share/" + BridgeGroup + "/kiosk/+/dmp"
+
 // BridgeStatusTopic is where a bridge says, retained, that it is up (and
 // its will that it is gone); kiosks listen on BridgeStatusFilter and send
 // their pending event at once when a bridge comes back.
@@ -53,12 +62,14 @@ var policy = []rule{
 	{RoleKiosk, true, "kiosk/%u/events"},
 	{RoleKiosk, true, "kiosk/%u/status"},
 	{RoleKiosk, true, "kiosk/%u/insi"},
+	{RoleKiosk, true, "kiosk/%u/dmp"},
 	{RoleKiosk, false, "kiosk/%u/results"},
 	{RoleKiosk, false, "kiosk/%u/cmd"},
 	{RoleKiosk, false, "bridge/+/status"},
 	{RoleBridge, false, "kiosk/+/events"},
 	{RoleBridge, false, "kiosk/+/status"},
 	{RoleBridge, false, "kiosk/+/insi"},
+	{RoleBridge, false, "kiosk/+/dmp"},
 	{RoleBridge, true, "kiosk/+/results"},
 	{RoleBridge, true, "kiosk/+/cmd"},
 	{RoleBridge, true, "bridge/%u/status"},

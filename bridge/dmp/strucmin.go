@@ -240,3 +240,30 @@ func checkTitles(name *etree.Element, who string, fail func(rule, text string)) 
 		}
 	}
 }
+
+//go:embed jdv/JDV_J07_XdsTypeCode_CISIS.xml
+var j07 []byte
+
+var (
+	typeLabelsOnce sync.Once
+	typeLabels     map[string]string
+)
+
+// TypeLabel is a document type's French label (JDV_J07's displayName),
+// the code itself when the value set does not know it.
+func TypeLabel(code string) string {
+	typeLabelsOnce.Do(func() {
+		typeLabels = map[string]string{}
+		d := etree.NewDocument()
+		if d.ReadFromBytes(j07) != nil {
+			return
+		}
+		for _, c := range d.FindElements("//Concept") {
+			typeLabels[c.SelectAttrValue("code", "")] = c.SelectAttrValue("displayName", "")
+		}
+	})
+	if l := typeLabels[code]; l != "" {
+		return l
+	}
+	return code
+}

@@ -176,3 +176,13 @@ func TestStructureCheckerAgreesWithTheSchematron(t *testing.T) {
 		t.Errorf("ANS's HL7 v2 example CDA: %v", native["CR_Radio_CDAN1_v1"])
 	}
 }
+
+// Document types are named in French from JDV_J07.
+func TestTypeLabel(t *testing.T) {
+	if got := dmp.TypeLabel("11490-0"); got != "Lettre de liaison à la sortie d'un établissement de soins" {
+		t.Errorf("11490-0: %q", got)
+	}
+	if got := dmp.TypeLabel("99999-9"); got != "99999-9" {
+		t.Errorf("an unknown type: %q", got)
+	}
+}

@@ -2,24 +2,17 @@ package feed
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/tls"
-	"crypto/x509"
-	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/dmp/dmpsim/dmpsimtest"
 	"dmpkiosk/bridge/journal"
 	"dmpkiosk/bridge/journal/journaltest"
 	"dmpkiosk/firmware/event"
-	"dmpkiosk/hwtest"
-	"dmpkiosk/hwtest/cards"
 )
 
 const testFINESS = "750712184"
@@ -31,46 +24,8 @@ var dominique = dmp.PatientID{Root: "1.2.250.1.213.1.4.10", Extension: "27903512
 // establishment's keys.
 func simDMP(t testing.TB) (*dmpsim.Sim, *dmp.Client) {
 	t.Helper()
-	igc, err := cards.NewIGCSante()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := func() *rsa.PrivateKey { k, _ := rsa.GenerateKey(rand.Reader, 2048); return k }
-	signKey, authKey := key(), key()
-	signCert, err := igc.OrgCertificate(signKey, cards.OrgSign, "750712001", "CHU TEST")
-	if err != nil {
-		t.Fatal(err)
-	}
-	authCert, err := igc.OrgCertificate(authKey, cards.OrgAuthCli, "750712001", "CHU TEST")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := dmpsim.New(dmpsim.Options{DB: filepath.Join(t.TempDir(), "dmp.db"), Regime: dmpsim.Current, OrgRoots: igc.Pool(), CheckAnswers: true,
-		People: []dmpsim.Person{{IDs: []dmp.PatientID{dominique},
-			Demographics: dmp.Demographics{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", Sex: "F", BirthDate: "19790328"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := hwtest.NewCA(t, "DMP server CA")
-	l, err := tls.Listen("tcp", "127.0.0.1:0", sim.TLSConfig(srv.ServerRSA(t, "localhost").TLS()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { sim.Serve(ctx, l); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		sim.Close()
-		<-done
-		for _, e := range sim.AnswerErrors() {
-			t.Errorf("the simulator wrote an answer the official schemas refuse: %s", e)
-		}
-	})
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return sim, dmp.NewClient(dmp.Config{BaseURL: "https://localhost:" + port + dmpsim.Path,
-		Sign: dmp.Credentials{Key: signKey, Chain: []*x509.Certificate{signCert}}, Auth: dmp.Credentials{Key: authKey, Chain: []*x509.Certificate{authCert}},
-		ServerRoots: srv.Pool(), LPS: dmp.LPS{ID: "dmpkiosk", Name: "dmpkiosk", Version: "test", Homologation: "HOMOLOG-TEST"}, Timeout: 10 * time.Second})
+	return dmpsimtest.Start(t, dmpsim.Person{IDs: []dmp.PatientID{dominique},
+		Demographics: dmp.Demographics{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", Sex: "F", BirthDate: "19790328"}})
 }
 
 // goldenMessage is ANS's first sending carrying ANS's golden level-1

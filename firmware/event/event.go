@@ -374,69 +374,84 @@ func Open(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.CertPool, 
 
 // OpenCached is Open with a cache of verified chains (nil for none).
 func OpenCached(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.CertPool, at time.Time, cache *ChainCache) (*Opened, error) {
+	o := &Opened{}
+	payload, device, card, err := openBoth(jwe, bridge, kioskCA, cardCA, at, cache, func(payload []byte) (time.Time, error) {
+		if err := json.Unmarshal(payload, &o.Event); err != nil {
+			return time.Time{}, err
+		}
+		return o.Event.Time, nil
+	})
+	if device == nil {
+		return nil, err
+	}
+	o.Payload, o.DeviceCert, o.CardCert = payload, device, card
+	return o, err
+}
+
+// openBoth decrypts a JWE sealed by the kiosk and verifies its two
+// signatures and their chains (the device's to kioskCA, the card's to
+// cardCA) at at, or when at is zero at the time read (from the payload,
+// once the device's signature holds). Past the device's signature, an
+// error comes back with the device's certificate (the kiosk can be told
+// why), the card's nil.
+func openBoth(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.CertPool, at time.Time, cache *ChainCache,
+	read func(payload []byte) (time.Time, error)) (payload []byte, device, card *x509.Certificate, err error) {
 	obj, err := jose.ParseEncryptedCompact(jwe, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, []jose.ContentEncryption{jose.A256GCM})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	jwsBytes, err := obj.Decrypt(bridge)
 	if err != nil {
-		return nil, ErrUndecryptable
+		return nil, nil, nil, ErrUndecryptable
 	}
 	jws, err := jose.ParseSignedJSON(string(jwsBytes), []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if len(jws.Signatures) != 2 {
-		return nil, fmt.Errorf("%w: %d signatures, want the device's and the card's", ErrSignature, len(jws.Signatures))
+		return nil, nil, nil, fmt.Errorf("%w: %d signatures, want the device's and the card's", ErrSignature, len(jws.Signatures))
 	}
 	var g generalJWS
 	if err := json.Unmarshal(jwsBytes, &g); err != nil || len(g.Signatures) != 2 {
-		return nil, fmt.Errorf("%w: general JSON serialization expected", ErrMalformed)
+		return nil, nil, nil, fmt.Errorf("%w: general JSON serialization expected", ErrMalformed)
 	}
-	o := &Opened{}
 	for i, want := range []jose.SignatureAlgorithm{jose.ES256, jose.RS256} {
-		// Past the device's signature, failures come back with o.
-		fail := func(err error) (*Opened, error) {
-			if i == 0 {
-				return nil, err
-			}
-			return o, err
-		}
 		sig := jws.Signatures[i]
 		if sig.Protected.Algorithm != string(want) {
-			return fail(fmt.Errorf("%w: signature %d uses %s", ErrSignature, i, sig.Protected.Algorithm))
+			return payload, device, nil, fmt.Errorf("%w: signature %d uses %s", ErrSignature, i, sig.Protected.Algorithm)
 		}
 		chain, err := cache.x5c(g.Signatures[i].Protected)
 		if err != nil {
-			return fail(fmt.Errorf("%w: signature %d: %v", ErrChain, i, err))
+			return payload, device, nil, fmt.Errorf("%w: signature %d: %v", ErrChain, i, err)
 		}
 		leaf := chain[0]
 		// The certificate in a signature's header must verify that very
 		// signature, not the other one.
-		idx, _, payload, err := jws.VerifyMulti(leaf.PublicKey)
+		idx, _, p, err := jws.VerifyMulti(leaf.PublicKey)
 		if err != nil || idx != i {
-			return fail(fmt.Errorf("%w: signature %d", ErrSignature, i))
+			return payload, device, nil, fmt.Errorf("%w: signature %d", ErrSignature, i)
 		}
 		roots, usage := kioskCA, x509.ExtKeyUsageClientAuth
 		if i == 0 {
-			if err := json.Unmarshal(payload, &o.Event); err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+			when, err := read(p)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 			}
-			o.Payload = payload
+			payload = p
 			if at.IsZero() {
-				at = o.Event.Time
+				at = when
 			}
 		} else {
 			roots, usage = cardCA, x509.ExtKeyUsageAny
 		}
 		if err := cache.verify(chain, roots, usage, at); err != nil {
-			return fail(fmt.Errorf("%w: signature %d: %v", ErrChain, i, err))
+			return payload, device, nil, fmt.Errorf("%w: signature %d: %v", ErrChain, i, err)
 		}
 		if i == 0 {
-			o.DeviceCert = leaf
+			device = leaf
 		} else {
-			o.CardCert = leaf
+			card = leaf
 		}
 	}
-	return o, nil
+	return payload, device, card, nil
 }

@@ -75,11 +75,14 @@ type LookupAnswer struct {
 	LookedUp time.Time   `json:"looked_up,omitempty"`
 }
 
-// Sealed is a lookup answer on kiosk/<device>/results: the request's id
-// in clear (it names nobody) and the answer encrypted.
+// Sealed is a lookup's or a consultation's answer on
+// kiosk/<device>/results: the request's id in clear (it names nobody) and
+// the answer encrypted.
 type Sealed struct {
-	Lookup string `json:"lookup"`
-	JWE    string `json:"jwe"`
+	Lookup string `json:"lookup,omitempty"`
+	// Consult is a consultation's request id (consult.go).
+	Consult string `json:"consult,omitempty"`
+	JWE     string `json:"jwe"`
 }
 
 // NewReplyKey makes the one-use key a lookup's answer is encrypted to.
