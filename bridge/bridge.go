@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"dmpkiosk/bridge/admin"
+	"dmpkiosk/bridge/consult"
 	"dmpkiosk/bridge/events"
 	"dmpkiosk/bridge/feed"
 	"dmpkiosk/bridge/insi"
@@ -48,6 +49,9 @@ type ServiceConfig struct {
 	SIH *sih.DeliveryConfig
 	// Feed: the hospital's documents for the DMP (nil: none).
 	Feed *FeedConfig
+	// Consult: the DMP the bedside tablets read, in reinforced indirect
+	// mode in the professional's name (nil: none).
+	Consult consult.DMP
 }
 
 // FeedConfig is where the hospital's document messages are taken (MLLP)
@@ -97,6 +101,7 @@ type Service struct {
 	conn    *broker.Conn
 	events  *events.Flow
 	lookups *lookup.Flow
+	consult *consult.Flow
 	gam     *sih.Delivery
 	feed    *feed.Worker
 	acks    *feed.Acks
@@ -134,6 +139,11 @@ func NewService(cfg ServiceConfig) *Service {
 			EncKey: v.EncKey, KioskCA: v.KioskCA, Revocations: v.Revocations, Chains: v.Chains,
 			Wait: cfg.Identity.Wait, Limits: limits, Metrics: &s.Metrics.Events, Logger: cfg.Logger})
 	}
+	if cfg.Consult != nil {
+		v := cfg.Verifier
+		s.consult = consult.New(consult.Config{DMP: cfg.Consult, Journal: cfg.Journal, Broker: s.conn, EncKey: v.EncKey, KioskCA: v.KioskCA,
+			CardCA: v.CardCA, Revocations: v.Revocations, Chains: v.Chains, Limits: limits, Metrics: &s.Metrics.Events, Logger: cfg.Logger})
+	}
 	return s
 }
 
@@ -165,6 +175,9 @@ func (s *Service) Run(ctx context.Context) error {
 	s.conn.Handle(provisioning.BridgeEventsFilter, "events", s.events.OnMessage)
 	if s.lookups != nil {
 		s.conn.Handle(provisioning.BridgeLookupFilter, "INSi lookups", s.lookups.OnRequest)
+	}
+	if s.consult != nil {
+		s.conn.Handle(provisioning.BridgeConsultFilter, "DMP consultations", s.consult.OnRequest)
 	}
 	if s.cfg.Fleet != nil {
 		s.conn.Handle("kiosk/+/status", "heartbeats", s.cfg.Fleet.Heartbeat)

@@ -69,7 +69,7 @@ type serviceRig struct {
 	stop        context.CancelFunc
 	kiosk       mqtt.Client
 	results     chan event.Result
-	sealed      chan event.Sealed    // INSi lookups' answers
+	sealed      chan event.Sealed    // INSi lookups' and consultations' answers
 	tune        func(*ServiceConfig) // applied when the service (re)starts
 }
 
@@ -96,7 +96,7 @@ func newServiceRig(t *testing.T, bridges ...string) *serviceRig {
 	}
 	r.kiosk.Subscribe(provisioning.ResultsTopic("kiosk-1"), 1, func(_ mqtt.Client, msg mqtt.Message) {
 		var sealed event.Sealed
-		if json.Unmarshal(msg.Payload(), &sealed) == nil && sealed.Lookup != "" {
+		if json.Unmarshal(msg.Payload(), &sealed) == nil && (sealed.Lookup != "" || sealed.Consult != "") {
 			r.sealed <- sealed
 			return
 		}

@@ -100,4 +100,3 @@ func keepAttr(a html.Attribute) (string, string, bool) {
 	}
 	return k, v, true
 }
-

@@ -91,7 +91,7 @@ func Run(ctx context.Context, c *Config, stdout io.Writer, log *slog.Logger) err
 		}
 		return provisioning.VerifyClient([]*x509.Certificate{cert}, kioskCA, rev)
 	}
-	svc = bridge.NewService(bridge.ServiceConfig{Identity: identity, SIH: sihCfg, Feed: c.feedConfig(client), BrokerURL: c.Broker, TLS: tlsCfg, ClientID: c.ID,
+	svc = bridge.NewService(bridge.ServiceConfig{Identity: identity, SIH: sihCfg, Feed: c.feedConfig(client), Consult: client, BrokerURL: c.Broker, TLS: tlsCfg, ClientID: c.ID,
 		Verifier: &events.Verifier{EncKey: enc, KioskCA: kioskCA, Revocations: rev, CardCA: cardCA, MaxAge: c.MaxAge.Duration, Skew: c.ClockSkew.Duration,
 			Regime: c.DMP.Regime, MaxBytes: c.MaxEventBytes, Chains: event.NewChainCache()},
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
