@@ -33,10 +33,14 @@ const (
 	KindINSiNotice // what INSi's answer means for the identity, and what to do
 	KindLanguage   // the patient chooses the information's language
 	KindInfo       // a page of the DMP information, in the patient's language
+	KindDMP        // reading the patient's DMP at the bedside: a choice, a wait, a notice
+	KindDMPList    // the documents of the patient's DMP
+	KindDMPDoc     // a document shown on the tablet
 )
 
 var kindNames = [...]string{"idle", "reading", "choose", "pin", "card-problem", "identity", "consent",
-	"sending", "queued", "result", "error", "selftest", "insi", "insi-traits", "birth-place", "insi-notice", "language", "info"}
+	"sending", "queued", "result", "error", "selftest", "insi", "insi-traits", "birth-place", "insi-notice", "language", "info",
+	"dmp", "dmp-list", "dmp-doc"}
 
 func (k Kind) String() string { return kindNames[k] }
 

@@ -40,6 +40,9 @@ type Uplink interface {
 	// Lookups (encrypted to the request's key).
 	Ask(id, sealed string, until time.Time) error
 	Lookups() <-chan event.Sealed
+	// AskDMP sends a sealed consultation of the patient's DMP (the
+	// bedside tablet's); its answers come on Lookups too.
+	AskDMP(sealed string) error
 }
 
 // PCSC opens cards through pcscd, each on a PC/SC context of its own: the

@@ -54,6 +54,9 @@ type Config struct {
 	// or its own page (establishment.title, establishment.body).
 	InfoPages    bool   `toml:"info_pages"`
 	InfoCatalogs string `toml:"info_catalogs"`
+	// DMPWait: how long the bedside tablet waits for the DMP's answer
+	// through the bridge (60 s when the file does not say).
+	DMPWait duration `toml:"dmp_wait"`
 	// Receipt: the patient's receipt (session_receipt.go).
 	Receipt ReceiptConfig `toml:"receipt"`
 

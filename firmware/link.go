@@ -76,7 +76,7 @@ func StartLink(ctx context.Context, cfg LinkConfig, ob *Outbox) *Link {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Link{cfg: cfg, ob: ob, kick: make(chan struct{}, 1), results: make(chan event.Result, 16), lookups: make(chan event.Sealed, 4),
+	l := &Link{cfg: cfg, ob: ob, kick: make(chan struct{}, 1), results: make(chan event.Result, 16), lookups: make(chan event.Sealed, 64),
 		asking: map[string]asked{}}
 	will, _ := json.Marshal(Heartbeat{Device: cfg.DeviceID, Online: false})
 	opts := mqtt.NewClientOptions().AddBroker(cfg.BrokerURL).SetClientID(cfg.DeviceID).SetTLSConfig(cfg.TLS).
@@ -103,8 +103,22 @@ func (l *Link) Online() bool { return l.online.Load() }
 // Results are the bridge's answers, for the session's screen.
 func (l *Link) Results() <-chan event.Result { return l.results }
 
-// Lookups are the bridge's answers to INSi lookups.
+// Lookups are the bridge's answers to INSi lookups and to DMP
+// consultations (a document's pages among them).
 func (l *Link) Lookups() <-chan event.Sealed { return l.lookups }
+
+// AskDMP publishes a sealed consultation request (the bedside tablet's).
+// It is not sent again: the professional, at the bedside, asks again.
+func (l *Link) AskDMP(sealed string) error {
+	if !l.online.Load() {
+		return errors.New("link: offline")
+	}
+	tok := l.client.Publish(provisioning.ConsultTopic(l.cfg.DeviceID), 1, false, sealed)
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		return fmt.Errorf("link: sending the consultation: %v", tok.Error())
+	}
+	return nil
+}
 
 // Ask publishes the sealed lookup request id and keeps it in memory until
 // its answer comes or until: a bridge that says it is back meanwhile (the
@@ -213,6 +227,14 @@ func (l *Link) onBridgeStatus(_ mqtt.Client, m mqtt.Message) {
 
 func (l *Link) onResult(_ mqtt.Client, m mqtt.Message) {
 	var sealed event.Sealed
+	if json.Unmarshal(m.Payload(), &sealed) == nil && sealed.Consult != "" {
+		select {
+		case l.lookups <- sealed:
+		default:
+			l.cfg.Logger.Warn("link: consultation answer not taken by the session", "consult", sealed.Consult)
+		}
+		return
+	}
 	if json.Unmarshal(m.Payload(), &sealed) == nil && sealed.Lookup != "" {
 		l.mu.Lock()
 		delete(l.asking, sealed.Lookup)

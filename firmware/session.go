@@ -52,6 +52,7 @@ type Session struct {
 	pick    choice
 	form    consentForm
 	lookup  lookupState
+	consult consultState
 	waiting string // event id whose result the screen waits for
 	wait    waitState
 
@@ -89,6 +90,14 @@ const (
 	stConsent
 	stSending
 	stDone // a final screen; waits for the cards to leave
+	// session_dmp.go: reading the patient's DMP at the bedside
+	stDMPMenu
+	stDMPReason
+	stDMPWait
+	stDMPAgree
+	stDMPList
+	stDMPDoc
+	stDMPNotice
 )
 
 // pinEntry is the PIN being typed (wiped as soon as it is sent) and what
@@ -244,7 +253,11 @@ func (s *Session) Run(ctx context.Context) error {
 		case r := <-results:
 			s.st = s.onResult(r)
 		case l := <-lookups:
-			s.st = s.onLookup(l)
+			if l.Consult != "" {
+				s.st = s.onConsult(l)
+			} else {
+				s.st = s.onLookup(l)
+			}
 		case reply := <-s.ping:
 			close(reply)
 		case err := <-s.padDone:
@@ -271,6 +284,8 @@ func (s *Session) onTimeout() state {
 		return stDone
 	case stINSi:
 		return s.inINSiTimeout()
+	case stDMPWait:
+		return s.dmpNotice(display.Warning, "DMP indisponible", "Le DMP n'a pas répondu à temps : réessayez dans un instant.")
 	case stIdle, stDone:
 		return s.st
 	}
@@ -289,6 +304,10 @@ func (s *Session) touch() {
 func (s *Session) forget() {
 	s.pin.wipe()
 	s.lookup.wipe()
+	s.consult.wipe()
+	if s.Display != nil {
+		s.Display.ClearDocument()
+	}
 	s.pick, s.form, s.waiting, s.resign = choice{}, consentForm{}, "", false
 	for i, sl := range s.slots {
 		if sl == nil || s.signedIn && sl == s.professional() {

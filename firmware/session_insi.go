@@ -162,6 +162,9 @@ func (s *Session) inputINSiTraits(_ context.Context, in input.Event) state {
 	switch in.Button {
 	case input.Oui:
 		s.lookup.taken = true
+		if s.atBedside() {
+			return s.showDMPMenu()
+		}
 		return s.startConsent()
 	case input.Non:
 		s.lookup.answer, s.lookup.taken = nil, false

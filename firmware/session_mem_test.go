@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"image"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -70,12 +71,13 @@ func (c *memCard) Close() error       { return nil }
 
 // memLink stands in for the link to the bridge.
 type memLink struct {
-	online  atomic.Bool
-	kicks   atomic.Int32
-	results chan event.Result
-	lookups chan event.Sealed
-	mu      sync.Mutex
-	asked   []string // sealed lookup requests
+	online   atomic.Bool
+	kicks    atomic.Int32
+	results  chan event.Result
+	lookups  chan event.Sealed
+	mu       sync.Mutex
+	asked    []string // sealed lookup requests
+	consults []string // sealed DMP consultations
 }
 
 func (l *memLink) Online() bool                 { return l.online.Load() }
@@ -88,6 +90,12 @@ func (l *memLink) Ask(_, sealed string, _ time.Time) error {
 	return nil
 }
 func (l *memLink) Lookups() <-chan event.Sealed { return l.lookups }
+func (l *memLink) AskDMP(sealed string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.consults = append(l.consults, sealed)
+	return nil
+}
 
 type memRig struct {
 	t       testing.TB
@@ -101,7 +109,21 @@ type memRig struct {
 	ob      *Outbox
 	virtual map[string]func() (cards.Card, error)
 	last    display.Screen // the last screen waited for or read
+	docs    *docPanel
 }
+
+// docPanel stands in for the tablet's web view: the document it is given
+// to show, or nil once cleared.
+type docPanel struct {
+	mu  sync.Mutex
+	doc *display.Document
+}
+
+func (p *docPanel) Size() display.Size                     { return display.OLED }
+func (p *docPanel) Show(display.Screen, image.Image) error { return nil }
+func (p *docPanel) ShowDocument(d display.Document)        { p.mu.Lock(); p.doc = &d; p.mu.Unlock() }
+func (p *docPanel) ClearDocument()                         { p.mu.Lock(); p.doc = nil; p.mu.Unlock() }
+func (p *docPanel) shown() *display.Document               { p.mu.Lock(); defer p.mu.Unlock(); return p.doc }
 
 var (
 	memIGCOnce sync.Once
@@ -118,7 +140,7 @@ func newMemRig(t testing.TB, regime string, timeout time.Duration, opts ...func(
 	site := hwtest.NewSite(t, "kiosk-1")
 	r := &memRig{t: t, site: site, igc: memIGC, readers: &memReaders{cards: map[string]*memCard{}}, cards: make(chan pcsc.Event, 8),
 		inputs: make(chan input.Event), screens: &screens{ch: make(chan display.Screen, 256)},
-		link: &memLink{results: make(chan event.Result, 4), lookups: make(chan event.Sealed, 4)}, virtual: cards.Cards(memIGC)}
+		link: &memLink{results: make(chan event.Result, 4), lookups: make(chan event.Sealed, 4)}, virtual: cards.Cards(memIGC), docs: &docPanel{}}
 	r.link.online.Store(true)
 	cfg := &Config{SessionTimeout: duration{Duration: timeout}, ResultWait: duration{Duration: time.Minute}}
 	cfg.DeviceID, cfg.Site, cfg.Unit, cfg.Context, cfg.Regime = "kiosk-1", "750712184", "ACCUEIL", "admission", regime
@@ -137,7 +159,7 @@ func newMemRig(t testing.TB, regime string, timeout time.Duration, opts ...func(
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Session{Config: cfg, Creds: creds, Display: display.New(rend, r.screens), Inputs: r.inputs, Cards: r.cards,
+	s := &Session{Config: cfg, Creds: creds, Display: display.New(rend, r.screens, r.docs), Inputs: r.inputs, Cards: r.cards,
 		Readers: r.readers, Link: r.link, Outbox: r.ob, Receipts: receipts}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

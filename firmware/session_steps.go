@@ -25,6 +25,13 @@ var inputHandlers = map[state]func(s *Session, ctx context.Context, in input.Eve
 	stINSiTraits: (*Session).inputINSiTraits,
 	stBirthPlace: (*Session).inputBirthPlace,
 	stINSiNotice: (*Session).inputINSiNotice,
+	// session_dmp.go
+	stDMPMenu:   (*Session).inputDMPMenu,
+	stDMPReason: (*Session).inputDMPReason,
+	stDMPAgree:  (*Session).inputDMPAgree,
+	stDMPList:   (*Session).inputDMPList,
+	stDMPDoc:    (*Session).inputDMPDoc,
+	stDMPNotice: (*Session).inputDMPNotice,
 }
 
 // onInput handles a button or a key: Annuler ends any session under way,

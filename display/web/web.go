@@ -55,6 +55,93 @@ type Server struct {
 	recLang string
 	recRTL  bool
 	recGen  int // which receipt the expiry timer is for
+	// the DMP document read at the bedside, in memory only (nil: none)
+	doc    *display.Document
+	docGen int
+}
+
+// ShowDocument implements display.DocumentPanel: the document's pages so
+// far, kept in memory for the viewer until cleared.
+func (s *Server) ShowDocument(d display.Document) {
+	s.mu.Lock()
+	s.doc = &display.Document{Title: d.Title, Pages: append([]display.Page(nil), d.Pages...)}
+	s.docGen++
+	s.mu.Unlock()
+	s.changed()
+}
+
+// ClearDocument implements display.DocumentPanel: the document is
+// forgotten (the pages' bytes wiped).
+func (s *Server) ClearDocument() {
+	s.mu.Lock()
+	had := s.doc != nil
+	if had {
+		for _, p := range s.doc.Pages {
+			clear(p.Data)
+		}
+	}
+	s.doc = nil
+	s.docGen++
+	s.mu.Unlock()
+	if had {
+		s.changed()
+	}
+}
+
+// docCSP is the policy a document's page is served under: nothing runs,
+// nothing loads (but images inside the page), and the frame it sits in is
+// sandboxed too.
+const docCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+// document answers what the viewer needs: the document's title and pages
+// (document.json), one page (document/page?n=), each never cached.
+func (s *Server) document(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	d, gen := s.doc, s.docGen
+	s.mu.Unlock()
+	w.Header().Set("Cache-Control", "no-store")
+	if d == nil {
+		http.Error(w, "aucun document", http.StatusNotFound)
+		return
+	}
+	if r.URL.Path == "/document.json" {
+		type page struct {
+			N    int    `json:"n"`
+			Type string `json:"type"`
+		}
+		out := struct {
+			Gen   int    `json:"gen"`
+			Title string `json:"title"`
+			Of    int    `json:"of"`
+			Pages []page `json:"pages"`
+		}{Gen: gen, Title: d.Title}
+		for _, p := range d.Pages {
+			out.Pages = append(out.Pages, page{p.N, p.Type})
+			out.Of = p.Of
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+		return
+	}
+	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	for _, p := range d.Pages {
+		if p.N != n {
+			continue
+		}
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", docCSP)
+		switch p.Type {
+		case "image/png":
+			w.Header().Set("Content-Type", "image/png")
+		case "text/html":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		default:
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		}
+		_, _ = w.Write(p.Data)
+		return
+	}
+	http.Error(w, "page pas encore reçue", http.StatusNotFound)
 }
 
 // ReceiptKeep is how long the receipt page stays when no patient follows:
@@ -177,6 +264,8 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write(b)
 	})
 	mux.HandleFunc("GET /events", s.events)
+	mux.HandleFunc("GET /document.json", s.document)
+	mux.HandleFunc("GET /document/page", s.document)
 	mux.HandleFunc("GET /receipt", s.receiptPage)
 	mux.HandleFunc("POST /input", s.sameOrigin(s.input))
 	mux.HandleFunc("GET /tray", func(w http.ResponseWriter, r *http.Request) {
@@ -263,7 +352,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			Lang    string `json:"lang"`
 			Dir     string `json:"dir"`
 			Receipt bool   `json:"receipt"`
-		}{s.version, status, rest, s.lang, dir, s.receipt != nil})
+			Doc     int    `json:"doc"` // the document's generation, 0 when none
+		}{s.version, status, rest, s.lang, dir, s.receipt != nil, docGenOf(s.doc, s.docGen)})
 		s.mu.Unlock()
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", msg); err != nil {
 			return
@@ -324,4 +414,11 @@ func (s *Server) trayAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func docGenOf(d *display.Document, gen int) int {
+	if d == nil {
+		return 0
+	}
+	return gen
 }
