@@ -159,3 +159,34 @@ func TestHeldDocumentsReleasedOrDiscarded(t *testing.T) {
 		t.Fatalf("sent again: %+v", d.State)
 	}
 }
+
+// The emergency accesses to the DMP are listed apart (who, the patient's
+// pseudonym, the reason, the tablet), the latest first, and counted in
+// the infocentre with the consultations.
+func TestEmergencyAccessesListed(t *testing.T) {
+	j := journaltest.OpenSQLite(t)
+	ctx := context.Background()
+	for i, reason := range []string{"Urgence vitale", "Autre urgence médicale"} {
+		detail := "device=tablette-" + string(rune('1'+i)) + " professional=810100456789 patient=9ad46c4a164cd3f3 action=list mode=bris_de_glace reason=" + reason
+		if err := j.Audit(ctx, "dmp.bris_de_glace", "req-"+reason, detail); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Audit(ctx, "dmp.consult", "req-"+reason, detail); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Audit(ctx, "dmp.consult", "req-normal", "device=tablette-1 professional=810100456789 patient=x action=list mode=normal"); err != nil {
+		t.Fatal(err)
+	}
+	get := adminGet(t, j)
+	page := get("/emergencies")
+	first, second := strings.Index(page, "Autre urgence médicale"), strings.Index(page, "Urgence vitale")
+	if first < 0 || second < 0 || first > second || !strings.Contains(page, "tablette-2") || !strings.Contains(page, "9ad46c4a164cd3f3") {
+		t.Errorf("the emergency accesses:\n%s", page)
+	}
+	day := time.Now().In(paris).Format(time.DateOnly)
+	info := get("/infocentre?from=" + day + "&to=" + day + "&by=day")
+	if !strings.Contains(info, `Consultations (liste ou document)</th><td class="n">3<`) || !strings.Contains(info, `bris de glace)</th><td class="n">2<`) {
+		t.Errorf("the infocentre's consultations:\n%s", info)
+	}
+}

@@ -23,6 +23,9 @@ type infocentreView struct {
 	// counts, in the order of docTypeLabels' financed list.
 	Documents []journal.DocumentCount
 	Financed  []financedCount
+	// Consultations of the DMP at the bedside over the period, and the
+	// emergency accesses (bris de glace) among them.
+	Consultations, Emergencies int
 }
 
 // financedCount is how many documents of a type the financing counts were
@@ -88,6 +91,17 @@ func buildInfocentre(ctx context.Context, j journal.Store, q journal.IndicatorQu
 		return infocentreView{}, err
 	}
 	v := infocentreView{Lines: lines, Total: journal.Indicator{RefusedBy: map[string]int{}, ByStatus: map[string]int{}}, Documents: docs}
+	for kind, n := range map[string]*int{"dmp.consult": &v.Consultations, "dmp.bris_de_glace": &v.Emergencies} {
+		l, err := j.AuditOf(ctx, kind)
+		if err != nil {
+			return infocentreView{}, err
+		}
+		for _, e := range l {
+			if !e.At.Before(q.From) && e.At.Before(q.To) {
+				*n++
+			}
+		}
+	}
 	sent := map[string]int{}
 	for _, d := range docs {
 		if d.State == journal.DocSent {

@@ -53,6 +53,7 @@ func (a *Admin) Handler() http.Handler {
 		{"GET /indicators.csv", a.export("csv")},
 		{"GET /indicators.json", a.export("json")},
 		{"GET /documents.csv", a.exportDocuments},
+		{"GET /emergencies", a.emergencies},
 		{"GET /metrics", func(w http.ResponseWriter, r *http.Request) { a.writeMetrics(r.Context(), w) }},
 		{"GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }},
 		{"GET /readyz", a.ready},
@@ -316,4 +317,37 @@ func (a *Admin) exportDocuments(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="documents-dmp-%s-%s.csv"`, v.Get("from"), v.Get("to")))
 	w.Write(buf.Bytes())
+}
+
+// emergencyAccess is one emergency access as the audit trail keeps it.
+type emergencyAccess struct {
+	At                                            time.Time
+	Professional, Patient, Reason, Device, Action string
+}
+
+// emergencies lists the emergency accesses (bris de glace) to the DMP,
+// the latest first, from the audit trail.
+func (a *Admin) emergencies(w http.ResponseWriter, r *http.Request) {
+	l, err := a.Journal.AuditOf(r.Context(), "dmp.bris_de_glace")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	var out []emergencyAccess
+	for i := len(l) - 1; i >= 0; i-- {
+		f := map[string]string{}
+		rest := l[i].Detail
+		// key=value pairs; the reason, last, holds spaces.
+		if before, reason, ok := strings.Cut(rest, " reason="); ok {
+			rest, f["reason"] = before, reason
+		}
+		for _, kv := range strings.Fields(rest) {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				f[k] = v
+			}
+		}
+		out = append(out, emergencyAccess{At: l[i].At, Professional: f["professional"], Patient: f["patient"], Reason: f["reason"],
+			Device: f["device"], Action: f["action"]})
+	}
+	render(w, "emergencies", map[string]any{"Title": "Accès au DMP en urgence (bris de glace)", "Accesses": out})
 }
