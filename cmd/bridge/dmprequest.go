@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"dmpkiosk/apdu/cps"
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/feed"
 	"dmpkiosk/bridge/server"
@@ -35,7 +36,7 @@ import (
 func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.Flags("bridge", "dmp-request", stderr)
 	dry := fs.Bool("dry-run", false, "print the request, send nothing")
-	tx := fs.String("transaction", dmp.TD02, "TD0.2, TD1.3a, TD0.3, TD1.1, TD2.1, TD3.1 or TD3.3c")
+	tx := fs.String("transaction", dmp.TD02, "TD0.2, TD1.3a, TD0.3, TD1.1, TD2.1, TD3.1, TD3.2 or TD3.3c")
 	cdaPath := fs.String("cda", "", "TD2.1: the CDA document to send")
 	masked := fs.Bool("masque-ps", false, "TD2.1: masked to professionals (MASQUE_PS)")
 	invisible := fs.Bool("invisible-patient", false, "TD2.1: invisible to the patient (INVISIBLE_PATIENT)")
@@ -51,7 +52,10 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	authKey := fs.String("auth-key", "", "PEM: the ORG AUTH_CLI key")
 	signCert := fs.String("sign-cert", "", "PEM: the ORG SIGN certificate (chain)")
 	signKey := fs.String("sign-key", "", "PEM: the ORG SIGN key")
-	pro := fs.String("professional", "810100456789", "the acting professional's national id (RPPS)")
+	pro := fs.String("professional", "810100456789", "the acting professional: his national id (RPPS), or his card's certificate (a PEM file: AIR in his name)")
+	purpose := fs.String("purpose", dmp.PurposeNormal, "the access mode: normal or bris_de_glace (AIR)")
+	uniqueID := fs.String("unique-id", "", "TD3.2: the document's uniqueId (TD3.1 gives it)")
+	outPath := fs.String("out", "", "TD3.2: where the document goes, as the DMP sent it")
 	proSurname := fs.String("surname", "LEROY", "the professional's surname")
 	proFirst := fs.String("first-name", "SOPHIE", "the professional's first name")
 	profession := fs.String("profession", "10", "the professional's profession code (TRE_G15; empty for a CPE)")
@@ -137,6 +141,36 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	who := dmp.Who{Professional: event.Professional{NationalID: *pro, NationalIDType: "RPPS", CardType: "CPS",
 		Surname: *proSurname, FirstName: *proFirst, Profession: *profession}, FINESS: *finess,
 		Patient: dmp.PatientID{Root: *oid, Extension: *insValue}}
+	if strings.HasSuffix(*pro, ".pem") {
+		// The professional named by his card's certificate: reinforced
+		// indirect mode (AIR) in his name.
+		certs, err := provisioning.LoadCertificates(*pro)
+		if err != nil {
+			return err
+		}
+		h, err := cps.HolderOf(certs[0].Subject)
+		if err != nil {
+			return fmt.Errorf("%w: %s names no card holder: %v", cli.ErrUsage, *pro, err)
+		}
+		who.Professional = event.Professional{NationalID: h.NationalID, NationalIDType: h.NationalIDType, CardType: h.CardType,
+			Surname: h.Surname, FirstName: h.FirstName, Profession: h.Profession}
+		who.Mode = dmp.ModeReinforced
+	}
+	if *purpose != dmp.PurposeNormal && *purpose != dmp.PurposeBrisDeGlace {
+		return fmt.Errorf("%w: --purpose normal or bris_de_glace", cli.ErrUsage)
+	}
+	who.Purpose = *purpose
+	if *tx == dmp.TD33c {
+		// The establishment deletes its own document: its certificate
+		// alone (PDT-INF-526).
+		who.Mode = dmp.ModeIndirect
+	}
+	if *tx == dmp.TD32 {
+		if *uniqueID == "" || *outPath == "" && !*dry {
+			return fmt.Errorf("%w: TD3.2 needs --unique-id and --out", cli.ErrUsage)
+		}
+		return retrieveRequest(ctx, client, who, *uniqueID, *outPath, *dry, stdout)
+	}
 	if *tx == dmp.TD21 {
 		cda, err := os.ReadFile(*cdaPath)
 		if err != nil {
@@ -197,6 +231,8 @@ type outcome struct {
 	UniqueID           string          `json:"unique_id,omitempty"`
 	Replaces           string          `json:"replaces_entry_uuid,omitempty"`
 	Entries            []entryOutcome  `json:"entries,omitempty"`
+	Size               int             `json:"size,omitempty"`
+	MimeType           string          `json:"mime_type,omitempty"`
 	Error              string          `json:"error,omitempty"`
 }
 
@@ -438,6 +474,31 @@ func feedRequest(ctx context.Context, c *dmp.Client, cfg dmp.Config, who dmp.Who
 	}
 	out.settle(err)
 	return printOutcome(stdout, out, err)
+}
+
+// retrieveRequest is TD3.2: the document written to out as the DMP sent
+// it (never printed: it is health data), its size and type in the outcome.
+func retrieveRequest(ctx context.Context, c *dmp.Client, who dmp.Who, uniqueID, out string, dry bool, stdout io.Writer) error {
+	if dry {
+		msgID := dmp.NewMessageID()
+		req, err := c.Request(dmp.TD32, who, dmp.RetrieveBody(dmp.RepositoryDMP, uniqueID), msgID)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(append(req, '\n'))
+		return err
+	}
+	d, x, err := c.Retrieve(ctx, who, "", uniqueID)
+	stdout.Write(append(x.Request, '\n'))
+	stdout.Write(append(x.Response, '\n'))
+	o := outcome{Transaction: dmp.TD32, UniqueID: uniqueID}
+	if err == nil {
+		if err = os.WriteFile(out, d.Data, 0o600); err == nil {
+			o.Status, o.Size, o.MimeType = "Success", len(d.Data), d.MimeType
+		}
+	}
+	o.settle(err)
+	return printOutcome(stdout, o, err)
 }
 
 // printOutcome writes the outcome as the last line, JSON.

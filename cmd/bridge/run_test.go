@@ -375,6 +375,34 @@ func TestDMPRequestSend(t *testing.T) {
 		t.Fatalf("after the replacement: %v", entries)
 	}
 	v2Entry := entries[0].(map[string]any)["entry_uuid"].(string)
+
+	// Reading in AIR, the professional named by his card's certificate.
+	cardPEM := func(profile string) string {
+		_, c, err := igc.UnlockedSigner(profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, profile+".pem")
+		writePEM(t, p, "CERTIFICATE", c.Raw)
+		return p
+	}
+	doctor, cpe := cardPEM("cps-medecin"), cardPEM("cpe-accueil")
+	if o, out, err := run(append(test, "--transaction", "TD3.1", "--professional", doctor)...); err != nil || len(o["entries"].([]any)) != 1 ||
+		!strings.Contains(out, ">INDIRECTE_RENFORCEE<") {
+		t.Fatalf("TD3.1 in AIR: %v %v", o, err)
+	}
+	read := filepath.Join(dir, "read.xml")
+	o, out, err = run(append(test, "--transaction", "TD3.2", "--professional", doctor, "--purpose", "bris_de_glace", "--unique-id", goldenID+".2", "--out", read)...)
+	if got, _ := os.ReadFile(read); err != nil || o["status"] != "Success" || string(got) != string(v2) || strings.Contains(out, "ClinicalDocument") ||
+		!strings.Contains(out, `code="bris_de_glace"`) {
+		t.Fatalf("TD3.2: %v %v", o, err)
+	}
+	// A CPE: no VIHF without the establishment's staff role, and the DMP
+	// would refuse him TD3.2 anyway (bridge/dmp's tests).
+	if o, _, err := run(append(test, "--transaction", "TD3.2", "--professional", cpe, "--unique-id", goldenID+".2", "--out", read)...); err == nil ||
+		o["fault"] == nil && o["error"] == nil {
+		t.Fatalf("TD3.2 by a CPE: %v", o)
+	}
 	check(append(test, "--transaction", "TD3.3c", "--entry-uuid", v2Entry), `{"status":"Success","transaction":"TD3.3c"}`, false)
 	if len(found()) != 0 {
 		t.Fatal("TD3.3c did not delete")
