@@ -142,7 +142,8 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.Consult != nil {
 		v := cfg.Verifier
 		s.consult = consult.New(consult.Config{DMP: cfg.Consult, Journal: cfg.Journal, Broker: s.conn, EncKey: v.EncKey, KioskCA: v.KioskCA,
-			CardCA: v.CardCA, Revocations: v.Revocations, Chains: v.Chains, Limits: limits, Metrics: &s.Metrics.Events, Logger: cfg.Logger})
+			CardCA: v.CardCA, Revocations: v.Revocations, Chains: v.Chains, Limits: limits, Metrics: &s.Metrics.Events, Logger: cfg.Logger,
+			Authorized: s.authorizedAtBedside})
 	}
 	return s
 }
@@ -229,6 +230,19 @@ func (s *Service) Admin() *admin.Admin {
 // tell hands a processed event's outcome to the hospital's information
 // system, and, when it recorded the establishment's authorization, makes
 // the patient's documents that wait for it due now.
+// authorizedAtBedside: the patient's authorization recorded at the
+// bedside wakes the documents waiting for it.
+func (s *Service) authorizedAtBedside(ctx context.Context, ins string) {
+	if s.feed == nil {
+		return
+	}
+	if err := s.cfg.Journal.DocWake(ctx, ins); err != nil {
+		s.cfg.Logger.Error("bridge: waking the documents of a patient who authorized the establishment", "error", err)
+		return
+	}
+	s.feed.Wake()
+}
+
 func (s *Service) tell(ctx context.Context, e *event.Event, outcome string) error {
 	if s.gam != nil {
 		if err := s.gam.Tell(ctx, e, outcome); err != nil {

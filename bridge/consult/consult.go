@@ -79,6 +79,9 @@ type Config struct {
 	Limits  *ratelimit.Kiosks
 	Metrics *metrics.Events
 	Logger  *slog.Logger
+	// Authorized, when set, is told the patient's authorization was
+	// recorded at the bedside (the documents waiting for it may go).
+	Authorized func(ctx context.Context, ins string)
 }
 
 // Flow answers the tablets' consultations.
@@ -296,6 +299,9 @@ func (f *Flow) list(ctx context.Context, r *event.ConsultRequest, who dmp.Who) *
 				return failed(a, err)
 			}
 			a.Authorization = dmp.AuthValid
+			if f.cfg.Authorized != nil {
+				f.cfg.Authorized(ctx, r.Patient.Value)
+			}
 		}
 	}
 	l, _, err := f.cfg.DMP.FindEntries(ctx, who)

@@ -51,6 +51,8 @@ type rig struct {
 	journal journal.Store
 	client  *dmp.Client
 	golden  []byte
+	// authorized are the patients whose authorization was recorded.
+	authorized []string
 }
 
 func newRig(t *testing.T) *rig {
@@ -63,7 +65,7 @@ func newRig(t *testing.T) *rig {
 	j := journaltest.OpenSQLite(t)
 	r := &rig{f: f, out: &published{msgs: map[string][][]byte{}}, journal: j, client: client}
 	r.flow = New(Config{DMP: client, Journal: j, Broker: r.out, EncKey: f.V.EncKey, KioskCA: f.V.KioskCA, CardCA: f.IGC.Pool(),
-		Revocations: f.V.Revocations, Chains: event.NewChainCache()})
+		Revocations: f.V.Revocations, Chains: event.NewChainCache(), Authorized: func(_ context.Context, ins string) { r.authorized = append(r.authorized, ins) }})
 	// The golden document in Dominique's DMP, fed by the establishment.
 	cda, err := os.ReadFile("../dmp/testdata/cda/DOC_NON_STRUCTURE_CDA-R2-N1.xml")
 	if err != nil {
@@ -177,6 +179,9 @@ func TestDoctorReadsTheDMP(t *testing.T) {
 	a = one(t, r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultAuthorize, Patient: opposed}))
 	if a.Outcome != event.ConsultOK || a.Authorization != dmp.AuthValid || len(a.Entries) != 0 || a.Message == "" {
 		t.Fatalf("authorized: %+v", a)
+	}
+	if len(r.authorized) != 1 || r.authorized[0] != opposed.Value {
+		t.Errorf("the documents waiting were not told: %v", r.authorized)
 	}
 	a = one(t, r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultList}))
 	if a.Outcome != event.ConsultOK || a.Authorization != dmp.AuthValid || len(a.Entries) != 1 {
