@@ -20,7 +20,11 @@ softhsm_module=/usr/lib/softhsm/libsofthsm2.so
 
 # A demo site provisioned by an older layout (a kiosk certificate without
 # its site, say) is made again.
-layout=6
+# The kiosk's context: admission (the default) or bedside (the tablet that
+# reads the DMP): make run KIOSK_CONTEXT=bedside.
+context=${KIOSK_CONTEXT:-admission}
+case "$context" in admission|bedside|consultation-exit) ;; *) echo "KIOSK_CONTEXT: admission, bedside or consultation-exit" >&2; exit 2 ;; esac
+layout="6-$context"
 if [ "$(cat "$demo/.layout" 2>/dev/null)" != "$layout" ]; then
   rm -f "$demo/bridge/bridge.toml"
 fi
@@ -36,7 +40,7 @@ if [ ! -f "$demo/bridge/bridge.toml" ]; then
   bin/provision sign --ca "$demo/pki" --id kiosk-demo --site 750712184 --unit ACCUEIL --csr "$demo/kiosk/device.csr" >/dev/null
   bin/provision bundle --ca "$demo/pki" --cert "$demo/kiosk/device.pem" --bridge-key "$demo/bridge/bridge-enc.pub.pem" \
     --key-path "$PWD/$demo/kiosk/device.key" --broker ssl://localhost:8883 \
-    --context admission --regime current --out "$demo/kiosk/bundle" >/dev/null
+    --context "$context" --regime current --out "$demo/kiosk/bundle" >/dev/null
   # The device's own keys: outbox and web view (top-level TOML keys first).
   # The receipt: a page the tablet prints (a printer: receipt.printer =
   # "usb:/dev/usb/lp0" or "tcp:host:9100").
@@ -148,7 +152,7 @@ echo "dmpkiosk $(bin/kiosk --version | cut -d' ' -f2) — démonstration"
 bin/bridge broker --ca "$demo/pki" --cert "$demo/broker/server.pem" --key "$demo/broker/server.key" \
   --listen 127.0.0.1:8883 > "$demo/broker.log" 2>&1 & pids+=($!)
 bin/dmpsim serve --dir "$demo/dmp" --org-ca "$demo/igc-sante/igc-sante.pem" --listen 127.0.0.1:9443 \
-  --control 127.0.0.1:9444 --regime current > "$demo/dmpsim.log" 2>&1 & pids+=($!)
+  --control 127.0.0.1:9444 --regime current --demo-documents 1800269123045 > "$demo/dmpsim.log" 2>&1 & pids+=($!)
 [ -f "$demo/insi/server.pem" ] || bin/insisim init --dir "$demo/insi" --igc "$demo/igc-sante" >/dev/null
 bin/insisim serve --cert "$demo/insi/server.pem" --key "$demo/insi/server.key" --client-ca "$demo/igc-sante/igc-sante.pem" \
   --listen 127.0.0.1:9445 --control 127.0.0.1:9446 > "$demo/insisim.log" 2>&1 & pids+=($!)
@@ -187,6 +191,16 @@ queued behind it (one patient's documents go in order). Once the kiosk records h
 CR d'imagerie replaced by its version 2 (TD3.1, RPLC), the CR de biologie held (Envoyer au DMP
 sends it, Écarter refuses it), and $demo/documents.log shows the business acknowledgements
 (ZAM^Z01) the DPI received.
+
+Bedside tablet (make run KIOSK_CONTEXT=bedside): the same walkthrough up to INSi's traits
+(vitale-famille, the first beneficiary, JEAN-PIERRE DURAND; cps-medecin, PIN 1234); after Oui the
+tablet offers to read his DMP. Consulter: the establishment is not yet authorized, so the tablet
+asks whether the patient agrees (Oui records it, TD0.3, and his waiting documents leave for the DMP);
+the list shows the documents from elsewhere the DMP simulator holds for him (a structured lettre de
+liaison, a CR de biologie, a CR d'imagerie) and those the DPI sent; Oui on one shows it above the
+screen — PDF pages as images (next, previous, zoom), a structured one as HTML in a sandboxed frame;
+Non goes back to the list and wipes it. Accès en urgence asks a reason and is listed on the admin
+web's "Accès en urgence" page. Try cpe-accueil instead of cps-medecin: refused plainly.
 
 Running: embedded MQTT broker ssl://localhost:8883, DMP simulator https://localhost:9443 (current
 regime; control API http://127.0.0.1:9444), INSi simulator https://localhost:9445/lps (try

@@ -132,3 +132,29 @@ func TestReadingInReinforcedMode(t *testing.T) {
 		t.Errorf("bris de glace by a CPE: %v", err)
 	}
 }
+
+// A document preloaded in the simulator (the demonstration's documents
+// from elsewhere) is listed and read like one fed by TD2.1.
+func TestPreloadedDocument(t *testing.T) {
+	pid := dmp.PatientID{Root: "1.2.250.1.213.1.4.10", Extension: "279035121518989"}
+	r := newRig(t, dmpsim.Current, dmpsim.Person{IDs: []dmp.PatientID{pid},
+		Demographics: dmp.Demographics{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", Sex: "F", BirthDate: "19790328"}})
+	cda, h := golden(t)
+	ctx := context.Background()
+	if err := r.sim.Preload(ctx, pid, "1130099999", cda); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.sim.Preload(ctx, pid, "1130099999", cda); err != nil {
+		t.Fatalf("preloaded twice: %v", err)
+	}
+	c := dmp.NewClient(r.config())
+	air := dmp.Who{Professional: familyEvent(t, "current", false).Professional, FINESS: finess, Patient: pid, Mode: dmp.ModeReinforced,
+		Purpose: dmp.PurposeBrisDeGlace}
+	l, _, err := c.FindEntries(ctx, air)
+	if err != nil || len(l) != 1 || l[0].UniqueID != h.UniqueID || l[0].Type.Code != h.Type.Code {
+		t.Fatalf("%+v %v", l, err)
+	}
+	if d, _, err := c.Retrieve(ctx, air, "", h.UniqueID); err != nil || !bytes.Equal(d.Data, cda) {
+		t.Fatalf("TD3.2: %v", err)
+	}
+}

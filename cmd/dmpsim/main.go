@@ -54,6 +54,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	latency := fs.Duration("latency", 0, "added to every answer")
 	errRate := fs.Float64("error-rate", 0, "share of requests answered by a transient fault")
 	toRate := fs.Float64("timeout-rate", 0, "share of requests never answered")
+	demoDocs := fs.String("demo-documents", "", "put documents from elsewhere in the DMP of the demo patient of this NIR (13 digits): a structured lettre de liaison, a CR de biologie, a CR d'imagerie")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -71,6 +72,11 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	defer sim.Close()
+	if *demoDocs != "" {
+		if err := preloadDemo(ctx, sim, *demoDocs); err != nil {
+			return err
+		}
+	}
 	cert, err := tls.LoadX509KeyPair(filepath.Join(*dir, "server.pem"), filepath.Join(*dir, "server.key"))
 	if err != nil {
 		return fmt.Errorf("server certificate (dmpsim init makes it): %w", err)
@@ -229,4 +235,46 @@ func serverCertificate(dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "server.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+// preloadDemo puts the demo patient's documents from elsewhere in their
+// DMP: ANS's structured lettre de liaison, ANS's golden level-1 document
+// as a CR de biologie, and a CR d'imagerie, from another establishment.
+func preloadDemo(ctx context.Context, sim *dmpsim.Sim, nir string) error {
+	known, err := patients.INSi()
+	if err != nil {
+		return err
+	}
+	for _, p := range known {
+		if p.INS.Number != nir {
+			continue
+		}
+		now := time.Now()
+		for i, d := range []struct {
+			structured bool
+			spec       patients.DocumentSpec
+		}{
+			{true, patients.DocumentSpec{TypeCode: "11490-0", TypeLabel: "Lettre de liaison à la sortie d'un établissement de soins",
+				Title: "Lettre de liaison à la sortie (CH voisin)", Time: now.AddDate(0, -2, 0)}},
+			{false, patients.DocumentSpec{TypeCode: "11502-2", TypeLabel: "CR d'examens biologiques", Title: "Bilan biologique (laboratoire de ville)",
+				Time: now.AddDate(0, 0, -20)}},
+			{false, patients.DocumentSpec{TypeCode: "18748-4", TypeLabel: "CR d'imagerie médicale", Title: "Radiographie du thorax (cabinet de radiologie)",
+				Time: now.AddDate(0, 0, -7)}},
+		} {
+			d.spec.ID = fmt.Sprintf("1.2.250.1.999.2.%s.%d", nir, i+1)
+			build := patients.DemoCDA
+			if d.structured {
+				build = patients.DemoStructuredCDA
+			}
+			cda, err := build(p, d.spec)
+			if err != nil {
+				return err
+			}
+			if err := sim.Preload(ctx, dmp.PatientID{Root: p.INS.OID, Extension: p.INS.Number + p.INS.Key}, "1130099999", cda); err != nil {
+				return fmt.Errorf("dmpsim: preloading the demo documents: %w", err)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("dmpsim: no demo patient of NIR %s", nir)
 }

@@ -53,3 +53,25 @@ func TestDemoDocumentsTaken(t *testing.T) {
 		t.Errorf("T10: %+v; DOC4's meta %s", v2, held.Meta)
 	}
 }
+
+// The demo's structured document (ANS's lettre de liaison, for a demo
+// patient) passes the intake's checks too, with its own type and title.
+func TestDemoStructuredDocument(t *testing.T) {
+	known, err := patients.INSi()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cda, err := patients.DemoStructuredCDA(known[0], patients.DocumentSpec{TypeCode: "11490-0", TypeLabel: "Lettre de liaison à la sortie d'un établissement de soins",
+		Title: "Lettre de liaison (CH voisin)", ID: "1.2.250.1.999.1.7.9", Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := feed.CheckCDA(context.Background(), cda)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.ID != "1.2.250.1.999.1.7.9" || h.TypeCode != "11490-0" || h.Title != "Lettre de liaison (CH voisin)" || h.INS != known[0].INS.Number+known[0].INS.Key ||
+		strings.Contains(string(cda), "279035121518989") {
+		t.Errorf("%+v", h)
+	}
+}

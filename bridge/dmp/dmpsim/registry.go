@@ -357,3 +357,43 @@ func readTypes(b []byte) (map[string]bool, error) {
 	}
 	return out, nil
 }
+
+// Preload puts a document in the patient pid's DMP as if structure had
+// fed it (for the demonstration: documents the patient's DMP holds from
+// elsewhere), its entry the one TD2.1 would carry; a document already
+// there is left. It skips TD2.1's checks, not the CDA's reading.
+func (s *Sim) Preload(ctx context.Context, pid dmp.PatientID, structure string, cda []byte) error {
+	h, err := dmp.ReadCDAHeader(cda)
+	if err != nil {
+		return err
+	}
+	rec, err := s.st.lookup(ctx, s.st.db, pid, structure)
+	if err != nil {
+		return err
+	}
+	f := dmp.Feeding{CDA: cda, Header: h, Author: dmp.XDSAuthor{ID: h.Author.ID, Family: h.Author.Family, Given: h.Author.Given,
+		Specialty: h.AuthorSpecialty, Institution: h.AuthorOrganization, InstitutionID: structure},
+		ContentType: dmp.Code{Code: "03", System: dmp.CSContentType, Display: "Hospitalisation"}, SourceID: "1.2.250.1.999.9",
+		LotID: h.UniqueID + ".99", SignatureID: h.UniqueID + ".98", Time: h.Effective}
+	body, err := dmp.ProvideAndRegister(f, []byte("<preloaded/>"))
+	if err != nil {
+		return err
+	}
+	var doc *xdsEntry
+	entries := readEntries(body)
+	for i := range entries {
+		if entries[i].uniqueID == h.UniqueID {
+			doc = &entries[i]
+		}
+	}
+	if doc == nil {
+		return errors.New("dmpsim: no entry for the preloaded document")
+	}
+	hash := sha1.Sum(cda)
+	_, err = s.st.db.ExecContext(ctx, `INSERT INTO documents (entry_uuid, unique_id, person, structure, type_code, class_code, title,
+		confidentiality, status, submitted, hash, cda, entry, signature, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'Approved', ?, ?, ?, ?, 0, ?)
+		ON CONFLICT (unique_id) DO NOTHING`,
+		dmp.NewMessageID(), doc.uniqueID, rec.person, structure, doc.typeCode, doc.classCode, doc.title, strings.Join(doc.confidentiality, " "),
+		h.Effective.UnixNano(), fmt.Sprintf("%x", hash), cda, doc.xml, doc.author)
+	return err
+}
