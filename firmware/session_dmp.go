@@ -49,10 +49,12 @@ type consultState struct {
 	agree     int // the agreement's cursor
 	doc       *display.Document
 	docTitle  string
+	partial   []byte // the parts of the page coming, in order
 	lastError string
 }
 
 func (c *consultState) wipe() {
+	clear(c.partial)
 	if c.doc != nil {
 		for _, p := range c.doc.Pages {
 			clear(p.Data)
@@ -194,7 +196,20 @@ func (s *Session) onConsult(sealed event.Sealed) state {
 		if s.consult.doc == nil {
 			s.consult.doc = &display.Document{Title: s.consult.docTitle}
 		}
-		s.consult.doc.Pages = append(s.consult.doc.Pages, display.Page{N: a.Page.N, Of: a.Page.Of, Type: a.Page.Type, Data: a.Page.Data})
+		p := a.Page
+		if p.Parts > 1 {
+			// A page in parts: kept until its last part.
+			if p.Part == 1 {
+				clear(s.consult.partial)
+				s.consult.partial = nil
+			}
+			s.consult.partial = append(s.consult.partial, p.Data...)
+			if p.Part < p.Parts {
+				return s.st
+			}
+			p.Data, s.consult.partial = s.consult.partial, nil
+		}
+		s.consult.doc.Pages = append(s.consult.doc.Pages, display.Page{N: p.N, Of: p.Of, Type: p.Type, Data: p.Data})
 		s.Display.ShowDocument(*s.consult.doc)
 		s.show(display.DMPDocument(s.status(), s.consult.docTitle, len(s.consult.doc.Pages), a.Page.Of))
 		return stDMPDoc

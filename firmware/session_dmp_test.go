@@ -105,7 +105,8 @@ func TestBedsideReadsTheDMP(t *testing.T) {
 	req = r.answerConsult(2, func(req *event.ConsultRequest) []*event.ConsultAnswer {
 		return []*event.ConsultAnswer{
 			{Outcome: event.ConsultOK, Page: &event.ConsultPage{N: 1, Of: 2, Type: "image/png", Data: []byte("page one")}},
-			{Outcome: event.ConsultOK, Page: &event.ConsultPage{N: 2, Of: 2, Type: "image/png", Data: []byte("page two")}, Last: true}}
+			{Outcome: event.ConsultOK, Page: &event.ConsultPage{N: 2, Of: 2, Type: "image/png", Part: 1, Parts: 2, Data: []byte("page ")}},
+			{Outcome: event.ConsultOK, Page: &event.ConsultPage{N: 2, Of: 2, Type: "image/png", Part: 2, Parts: 2, Data: []byte("two")}, Last: true}}
 	})
 	if req.Action != event.ConsultDocument || req.UniqueID != "1.2.3.1" || req.Repository != "1.2.250.1.213.4.1.1.1.2" {
 		t.Fatalf("document request: %+v", req)

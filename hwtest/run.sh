@@ -200,7 +200,7 @@ the list shows the documents from elsewhere the DMP simulator holds for him (a s
 liaison, a CR de biologie, a CR d'imagerie) and those the DPI sent; Oui on one shows it above the
 screen — PDF pages as images (next, previous, zoom), a structured one as HTML in a sandboxed frame;
 Non goes back to the list and wipes it. Accès en urgence asks a reason and is listed on the admin
-web's "Accès en urgence" page. Try cpe-accueil instead of cps-medecin: refused plainly.
+web's "Accès en urgence" page. Try cpe-accueil (PIN 4321) instead of cps-medecin: refused plainly.
 
 Running: embedded MQTT broker ssl://localhost:8883, DMP simulator https://localhost:9443 (current
 regime; control API http://127.0.0.1:9444), INSi simulator https://localhost:9445/lps (try

@@ -334,24 +334,22 @@ func (f *Flow) document(ctx context.Context, r *event.ConsultRequest, who dmp.Wh
 		answer(failed(&event.ConsultAnswer{Last: true}, err))
 		return
 	}
-	var pending *event.ConsultAnswer
+	sent := 0
 	err = f.cfg.Renderer.Document(ctx, d.Data, func(p render.Page) error {
-		// Each page is sent once the next one exists, so that the last
-		// can say it is.
-		if pending != nil {
-			answer(pending)
+		// Each page goes as soon as it is rendered (the first before the
+		// others are), in parts the brokers take; the last part of the
+		// last page says it is the last.
+		page := event.ConsultPage{N: p.N, Of: p.Of, Type: p.Type, Data: p.Data}
+		for _, part := range page.Split() {
+			answer(&event.ConsultAnswer{Outcome: event.ConsultOK, Page: &part, Last: p.N == p.Of && part.Part == part.Parts})
 		}
-		pending = &event.ConsultAnswer{Outcome: event.ConsultOK, Page: &event.ConsultPage{N: p.N, Of: p.Of, Type: p.Type, Data: p.Data}}
-		if p.N == 1 && p.Of > 1 {
-			// The first page goes at once: the professional reads it
-			// while the others are rendered.
-			answer(pending)
-			pending = nil
-		}
+		sent++
 		return nil
 	})
-	switch {
-	case err != nil:
+	if err == nil && sent == 0 {
+		err = render.ErrUnreadable
+	}
+	if err != nil {
 		msg := "Ce document ne peut pas être affiché sur la tablette."
 		switch {
 		case errors.Is(err, render.ErrUnsafe):
@@ -363,11 +361,6 @@ func (f *Flow) document(ctx context.Context, r *event.ConsultRequest, who dmp.Wh
 		}
 		f.audit("dmp.consult.unreadable", r.ID, err.Error())
 		answer(&event.ConsultAnswer{Outcome: event.ConsultUnreadable, Message: msg, Last: true})
-	case pending != nil:
-		pending.Last = true
-		answer(pending)
-	default:
-		answer(&event.ConsultAnswer{Outcome: event.ConsultOK, Last: true})
 	}
 }
 

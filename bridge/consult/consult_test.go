@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/json"
+	jose "github.com/go-jose/go-jose/v4"
 	"image/png"
 	"os"
 	"strings"
@@ -53,6 +54,7 @@ type rig struct {
 	golden  []byte
 	// authorized are the patients whose authorization was recorded.
 	authorized []string
+	reply      *ecdsa.PrivateKey // the last request's
 }
 
 func newRig(t *testing.T) *rig {
@@ -103,6 +105,7 @@ func (r *rig) ask(t *testing.T, card string, req event.ConsultRequest) []*event.
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.reply = reply
 	if req.ID == "" {
 		req.ID = "0190f1c2-0000-7000-8000-" + strings.Repeat("0", 11) + string(rune('a'+len(r.out.msgs[provisioning.ResultsTopic("kiosk-1")])%26))
 	}
@@ -192,14 +195,26 @@ func TestDoctorReadsTheDMP(t *testing.T) {
 		e.EntryUUID == "" || e.Repository != dmp.RepositoryDMP || e.Title == "" {
 		t.Errorf("entry: %+v", e)
 	}
-	pages := r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultDocument, UniqueID: e.UniqueID, Repository: e.Repository})
-	if len(pages) != 2 || pages[0].Page == nil || pages[0].Page.N != 1 || pages[0].Page.Of != 2 || pages[0].Last || !pages[1].Last ||
-		pages[1].Page == nil || pages[1].Page.N != 2 {
-		t.Fatalf("pages: %d", len(pages))
+	parts := r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultDocument, UniqueID: e.UniqueID, Repository: e.Repository})
+	// The pages come in parts within the brokers' packet size, in order,
+	// the first page's before the second's, only the very last marked.
+	pages := map[int][]byte{}
+	for i, a := range parts {
+		p := a.Page
+		if p == nil || p.Of != 2 || p.Parts < 1 || len(p.Data) > event.MaxPagePart || a.Last != (i == len(parts)-1) {
+			t.Fatalf("part %d: %+v", i, a)
+		}
+		pages[p.N] = append(pages[p.N], p.Data...)
+		if msg, _ := event.SealConsultAnswer(a, &jose.JSONWebKey{Key: &r.reply.PublicKey}); len(msg) > provisioning.MaxPacketBytes-1024 {
+			t.Fatalf("part %d is %d bytes sealed", i, len(msg))
+		}
 	}
-	for _, p := range pages {
-		if _, err := png.Decode(bytes.NewReader(p.Page.Data)); err != nil || p.Page.Type != "image/png" {
-			t.Errorf("page %d: %v", p.Page.N, err)
+	if len(pages) != 2 || parts[0].Page.N != 1 {
+		t.Fatalf("%d pages", len(pages))
+	}
+	for n, b := range pages {
+		if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+			t.Errorf("page %d: %v", n, err)
 		}
 	}
 	a = one(t, r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultDocument, UniqueID: "1.2.3.4"}))

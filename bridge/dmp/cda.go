@@ -52,6 +52,9 @@ type CDAHeader struct {
 	// MediaType is a level-1 body's (nonXMLBody/text/@mediaType); empty for
 	// a structured body.
 	MediaType string
+	// Templates are the header's templateIds (a structured document's
+	// model among them).
+	Templates []string
 }
 
 // ErrCDA is a document TD2.1 cannot be derived from.
@@ -84,6 +87,9 @@ func ReadCDAHeader(b []byte) (CDAHeader, error) {
 	h.Confidentiality = codeOf(hl7(r, "confidentialityCode"))
 	h.Language = attr(hl7(r, "languageCode"), "code")
 	h.SetID = attr(hl7(r, "setId"), "root")
+	for _, t := range children(r, "templateId") {
+		h.Templates = append(h.Templates, attr(t, "root"))
+	}
 	h.Version = attr(hl7(r, "versionNumber"), "value")
 	for _, rd := range children(r, "relatedDocument") {
 		if attr(rd, "typeCode") == "RPLC" {

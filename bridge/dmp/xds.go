@@ -71,6 +71,12 @@ var typeClass = map[string]Code{
 	"29550-1": {"43", CSClass, "Dispensation"}, "DISP_AUT": {"43", CSClass, "Dispensation"},
 	"18776-5": {"44", CSClass, "Plan de soins, protocole de soins"}, "PROT_ALD": {"44", CSClass, "Plan de soins, protocole de soins"},
 	"CERT_DECL": {"52", CSClass, "Certificat, déclaration"},
+	// Inferred (no official pairing here): three of the types the
+	// establishment's financing counts — the CR d'imagerie and the CR
+	// opératoire are comptes rendus, the ordonnance de sortie a
+	// prescription, as their names and the classes of the pairs above say.
+	// Without them the financed documents could not be sent at all.
+	"18748-4": classReport, "34874-8": classReport, "57833-6": classPrescription,
 }
 
 // CSClass is JDV_J57's code system (the DMP's document classes).
@@ -87,6 +93,51 @@ var (
 var formatOf = map[string]Code{
 	"application/pdf": {"urn:ihe:iti:xds-sd:pdf:2008", "1.3.6.1.4.1.19376.1.2.3", "Document à corps non structuré en Pdf/A-1"},
 	"text/plain":      {"urn:ihe:iti:xds-sd:text:2008", "1.3.6.1.4.1.19376.1.2.3", "Document à corps non structuré en texte brut"},
+}
+
+// Code systems of the formatCodes of structured documents: the CI-SIS's
+// own (TRE_A06) and IHE's (TRE_A11).
+const (
+	CSFormatCISIS = "1.2.250.1.213.1.1.4.2.282"
+	CSFormatIHE   = "1.3.6.1.4.1.19376.1.2.3"
+)
+
+// formatOfModel is a structured document's formatCode by its model (the
+// header's templateId), as ANS's table ASS_A11-CorresModeleCDA-
+// XdsFormatCode-CISIS (urn:oid:1.2.250.1.213.1.1.4.331, version
+// 20260629120000, published on ANS's terminology server) pairs them: the
+// CI-SIS's models, then IHE's.
+var formatOfModel = map[string]Code{
+	"1.2.250.1.213.1.1.1.5.1": {"urn:asip:ci-sis:cse-cs8:2017", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.5.2": {"urn:asip:ci-sis:cse-cs9:2017", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.5.3": {"urn:asip:ci-sis:cse-cs24:2017", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.5.4": {"urn:ans:ci-sis:cse-mde:2023", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.8": {"urn:asip:ci-sis:frcp:2011", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.9": {"urn:asip:ci-sis:idap:2011", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.10": {"urn:asip:ci-sis:cva:2017", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.13": {"urn:asip:ci-sis:vsm:2012", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.15": {"urn:asip:ci-sis:aunv:2013", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.16": {"urn:asip:ci-sis:eunv:2013", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.17": {"urn:asip:ci-sis:sunv:2013", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.18": {"urn:asip:ci-sis:crrtn:2013", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.20": {"urn:asip:ci-sis:pps-paerpa:2017", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.21": {"urn:asip:ci-sis:ldl-ees:2017", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.22": {"urn:asip:ci-sis:dlu:2015", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.25": {"urn:asip:ci-sis:pavc:2016", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.26": {"urn:asip:ci-sis:pps-cancer:2017", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.29": {"urn:asip:ci-sis:ldl-ses:2017", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.30": {"urn:asip:ci-sis:sdm-mr:2017", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.32": {"urn:asip:ci-sis:crgm:2018", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.36": {"urn:asip:ci-sis:hr:2019", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.37": {"urn:asip:ci-sis:vac:2019", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.38": {"urn:asip:ci-sis:tlm-da:2020", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.40": {"urn:asip:ci-sis:cr-anest:2020", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.41": {"urn:asip:ci-sis:cr-cpa:2020", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.46": {"urn:asip:ci-sis:vac-note:2021", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.47": {"urn:ans:ci-sis:img-da:2022", CSFormatCISIS, ""}, "1.2.250.1.213.1.1.1.52": {"urn:ans:ci-sis:bio-ep-bio:2022", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.56": {"urn:asip:ci-sis:ppp:2023", CSFormatCISIS, ""},
+	"1.2.250.1.213.1.1.1.39": {"urn:ihe:pharm:pre:2010", CSFormatIHE, ""}, "1.2.250.1.213.1.1.1.54": {"urn:ihe:pharm:dis:2010", CSFormatIHE, ""},
+	"1.2.250.1.213.1.1.1.45": {"urn:ihe:rad:CDA:ImagingReportStructuredHeadings:2013", CSFormatIHE, ""},
+	"1.2.250.1.213.1.1.1.55": {"urn:ihe:lab:xd-lab:2008", CSFormatIHE, ""}, "1.3.6.1.4.1.19376.1.3.3": {"urn:ihe:lab:xd-lab:2008", CSFormatIHE, ""},
+	"1.2.250.1.213.1.1.1.51": {"urn:ihe:pcc:ips:2020", CSFormatIHE, ""},
+}
+
+// structuredFormat is the formatCode of the first model among templates
+// the table knows.
+func structuredFormat(templates []string) (Code, bool) {
+	for _, t := range templates {
+		if c, ok := formatOfModel[t]; ok {
+			return c, true
+		}
+	}
+	return Code{}, false
 }
 
 // ContentTypeOfClass is the lot's contentTypeCode (JDV_J59) by the
@@ -149,7 +200,13 @@ func ProvideAndRegister(f Feeding, signature []byte) (*etree.Element, error) {
 		return nil, fmt.Errorf("%w: document type %s has no class known to this bridge", ErrFeeding, h.Type.Code)
 	}
 	format, ok := formatOf[h.MediaType]
+	if h.MediaType == "" {
+		format, ok = structuredFormat(h.Templates)
+	}
 	if !ok {
+		if h.MediaType == "" {
+			return nil, fmt.Errorf("%w: no format code for this structured document's model (templateId %v)", ErrFeeding, h.Templates)
+		}
 		return nil, fmt.Errorf("%w: no format code for a body of type %q", ErrFeeding, h.MediaType)
 	}
 	if f.MaskedToProfessionals && f.InvisibleToPatient {

@@ -121,13 +121,32 @@ type ConsultEntry struct {
 	InvisibleToPatient bool `json:"invisible_to_patient,omitempty"`
 }
 
-// ConsultPage is one page of a rendered document: a PNG image, cleaned
-// HTML or text.
+// ConsultPage is one page of a rendered document (a PNG image, cleaned
+// HTML or text), or one part of it: a page larger than a message the
+// brokers take comes in Parts parts, Part from 1, in order.
 type ConsultPage struct {
-	N    int    `json:"n"`
-	Of   int    `json:"of"`
-	Type string `json:"type"`
-	Data []byte `json:"data"`
+	N     int    `json:"n"`
+	Of    int    `json:"of"`
+	Type  string `json:"type"`
+	Part  int    `json:"part,omitempty"`
+	Parts int    `json:"parts,omitempty"`
+	Data  []byte `json:"data"`
+}
+
+// MaxPagePart bounds a page part's bytes: once in base64, encrypted and in
+// base64 again, with its headers, a part stays within the brokers'
+// largest packet (provisioning.MaxPacketBytes, 128 KiB).
+const MaxPagePart = 48 << 10
+
+// Split cuts a page into parts of at most MaxPagePart bytes.
+func (p ConsultPage) Split() []ConsultPage {
+	n := max(1, (len(p.Data)+MaxPagePart-1)/MaxPagePart)
+	out := make([]ConsultPage, n)
+	for i := range out {
+		end := min(len(p.Data), (i+1)*MaxPagePart)
+		out[i] = ConsultPage{N: p.N, Of: p.Of, Type: p.Type, Part: i + 1, Parts: n, Data: p.Data[i*MaxPagePart : end]}
+	}
+	return out
 }
 
 // SealConsult signs the request with the device and the card, its reply

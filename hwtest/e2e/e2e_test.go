@@ -111,7 +111,21 @@ func (s *scenario) see(want string) {
 // the README).
 func (s *scenario) screenshot(ctx context.Context, what string) {
 	s.t.Helper()
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	s.save(ctx, chromedp.FullScreenshot(100), what)
+}
+
+// viewportShot is screenshot of what the window shows: a full-page capture
+// leaves out the content of a sandboxed frame (another origin's).
+func (s *scenario) viewportShot(ctx context.Context, what string) {
+	s.t.Helper()
+	chromedp.Run(ctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0), true`))
+	time.Sleep(200 * time.Millisecond)
+	s.save(ctx, chromedp.CaptureScreenshot(), what)
+}
+
+func (s *scenario) save(ctx context.Context, shot chromedp.Action[[]byte], what string) {
+	s.t.Helper()
+	buf, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		s.t.Fatal(err)
 	}

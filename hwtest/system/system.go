@@ -558,12 +558,22 @@ func StartKiosk(t testing.TB, bins map[string]string, b *Bridge, id, regime stri
 	}
 	bundle := filepath.Join(dir, "bundle")
 	cfg := provisioning.DeviceConfig{Site: "750712184", Unit: "ACCUEIL", Context: "admission", Regime: regime}
+	// A context among the extra lines (context = "bedside") is the
+	// bundle's own.
+	for i, l := range extra {
+		if c, ok := strings.CutPrefix(l, "context = "); ok {
+			cfg.Context = strings.Trim(c, `"`)
+			extra = append(extra[:i:i], extra[i+1:]...)
+			break
+		}
+	}
 	cfg.DeviceID, cfg.Broker.URL = id, b.Mosquitto.URL()
 	if err := b.Site.CA.WriteBundle(bundle, cfg, b.Site.Creds[id].Leaf, pub, filepath.Join(b.Site.CA.Dir, "..", id+"-kiosk.key")); err != nil {
 		t.Fatal(err)
 	}
 	k := &Kiosk{Outbox: filepath.Join(dir, "outbox.db"), Log: &Log{}}
 	body, _ := os.ReadFile(filepath.Join(bundle, "kiosk.toml"))
+
 	top := "outbox = \"" + k.Outbox + "\"\nweb_listen = \"127.0.0.1:0\"\nsession_timeout = \"2m\"\nresult_wait = \"5s\"\n"
 	for _, l := range extra {
 		top += l + "\n"
