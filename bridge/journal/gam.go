@@ -174,6 +174,51 @@ func sihFind(ctx context.Context, db sqlJournal, receiver string, p GAMPatient) 
 		ORDER BY ipp`, receiver, p.BirthName, p.FirstName, p.BirthDate, sex, sex)
 }
 
+// WardPatient is an inpatient of a unit, as the GAM's ADT messages placed
+// them: the patient (the INS only when qualified), the unit, room and bed.
+type WardPatient struct {
+	GAMPatient
+	Unit, Room, Bed string
+}
+
+// WardMove implements GAM: the patient is in unit (an admission, a
+// transfer, an update), their identity as the message gives it.
+func (s sharedSQL) WardMove(ctx context.Context, receiver string, w WardPatient) error {
+	a := w.GAMPatient
+	return s.db.update(ctx, [3]string{"ward.moved", receiver, "ipp=" + a.IPP + " unit=" + w.Unit},
+		bind(s.db, `INSERT INTO sih_patients (receiver, ipp, ins, ins_oid, birth_name, first_name, birth_date, sex, updated, unit, room, bed, present)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (receiver, ipp) DO UPDATE SET ins = excluded.ins, ins_oid = excluded.ins_oid,
+		birth_name = excluded.birth_name, first_name = excluded.first_name, birth_date = excluded.birth_date, sex = excluded.sex,
+		updated = excluded.updated, unit = excluded.unit, room = excluded.room, bed = excluded.bed, present = 1`),
+		receiver, a.IPP, a.INS, a.INSOID, a.BirthName, a.FirstName, a.BirthDate, a.Sex, time.Now().UnixMilli(), w.Unit, w.Room, w.Bed)
+}
+
+// WardLeave implements GAM: the patient left (a discharge, a cancelled
+// admission, merged into another); unknown: nothing to do.
+func (s sharedSQL) WardLeave(ctx context.Context, receiver, ipp string) error {
+	err := s.db.update(ctx, [3]string{"ward.left", receiver, "ipp=" + ipp},
+		bind(s.db, `UPDATE sih_patients SET present = 0, updated = ? WHERE receiver = ? AND ipp = ? AND present = 1`),
+		time.Now().UnixMilli(), receiver, ipp)
+	if errors.Is(err, ErrUnknown) {
+		return nil
+	}
+	return err
+}
+
+// WardList implements GAM: the inpatients of unit, by room, bed and name.
+func (s sharedSQL) WardList(ctx context.Context, unit string) ([]WardPatient, error) {
+	rows, done, err := s.db.queryRows(ctx, bind(s.db, `SELECT ipp, ins, ins_oid, birth_name, first_name, birth_date, sex, unit, room, bed
+		FROM sih_patients WHERE present = 1 AND unit = ? ORDER BY room, bed, birth_name, first_name`), unit)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return readRows(rows, func(r rowScanner) (w WardPatient, err error) {
+		err = r.Scan(&w.IPP, &w.INS, &w.INSOID, &w.BirthName, &w.FirstName, &w.BirthDate, &w.Sex, &w.Unit, &w.Room, &w.Bed)
+		return w, err
+	})
+}
+
 // sharedSQL gives both journals the methods whose SQL they share (the
 // outbox to the information system, the kiosks' lookups counted).
 type sharedSQL struct{ db claimer }

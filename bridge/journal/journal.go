@@ -213,6 +213,10 @@ type GAM interface {
 	// finds the IPPs of a patient among them.
 	SIHKnow(ctx context.Context, receiver string, a GAMPatient) error
 	SIHFind(ctx context.Context, receiver string, p GAMPatient) ([]string, error)
+	// The units' inpatients, as the GAMs' ADT messages place them.
+	WardMove(ctx context.Context, receiver string, w WardPatient) error
+	WardLeave(ctx context.Context, receiver, ipp string) error
+	WardList(ctx context.Context, unit string) ([]WardPatient, error)
 }
 
 // Documents keeps the documents the hospital's systems send for the DMP

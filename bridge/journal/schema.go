@@ -16,10 +16,11 @@ import (
 //	   the events on SQLite (PostgreSQL's had it)
 //	5  the documents for the DMP and the acknowledgements owed to their
 //	   senders (documents.go)
+//	6  the units' inpatients: where the GAMs' patients are (gam.go's ward)
 //
 // A journal with no version is one of before versions (1, or 2 without
 // its lookups): every step is written to be taken again safely.
-const JournalSchema = 5
+const JournalSchema = 6
 
 // ErrSchemaNewer is a journal written by a newer bridge: it is not opened,
 // so that a downgrade never corrupts it.
@@ -35,6 +36,10 @@ const schemaVersionTable = `CREATE TABLE IF NOT EXISTS schema_version (version I
 // addedColumns are the columns added to tables after their first version,
 // for journals made before: table, name and SQL type.
 var addedColumns = [][3]string{
+	{"sih_patients", "unit", "TEXT NOT NULL DEFAULT ''"},
+	{"sih_patients", "room", "TEXT NOT NULL DEFAULT ''"},
+	{"sih_patients", "bed", "TEXT NOT NULL DEFAULT ''"},
+	{"sih_patients", "present", "INTEGER NOT NULL DEFAULT 0"},
 	{"events", "context", "TEXT NOT NULL DEFAULT ''"},
 	{"events", "signed", "BIGINT NOT NULL DEFAULT 0"},      // 0: not known
 	{"events", "authorize", "INTEGER NOT NULL DEFAULT -1"}, // -1: not known (an event older than the column)

@@ -359,6 +359,53 @@ func Exercise(t *testing.T, open func(t *testing.T) journal.Store) {
 		}
 	})
 
+	t.Run("the units' inpatients: admitted, transferred, discharged", func(t *testing.T) {
+		j := open(t)
+		p := func(ipp, name string) journal.GAMPatient {
+			return journal.GAMPatient{IPP: ipp, BirthName: name, FirstName: "X", BirthDate: "19800101", Sex: "F"}
+		}
+		moves := []journal.WardPatient{{GAMPatient: p("1", "DURAND"), Unit: "CARDIO", Room: "102"},
+			{GAMPatient: p("2", "MARTIN"), Unit: "CARDIO", Room: "101", Bed: "A"}, {GAMPatient: p("3", "PETIT"), Unit: "PNEUMO", Room: "201"}}
+		moves[0].INS, moves[0].INSOID = "180026912304567", "1.2.250.1.213.1.4.8"
+		for _, m := range moves {
+			if err := j.WardMove(ctx, "gam", m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		names := func(unit string) string {
+			t.Helper()
+			l, err := j.WardList(ctx, unit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, w := range l {
+				out = append(out, w.BirthName+"@"+w.Room+w.Bed)
+			}
+			return strings.Join(out, " ")
+		}
+		if got := names("CARDIO"); got != "MARTIN@101A DURAND@102" {
+			t.Fatalf("CARDIO: %s", got)
+		}
+		if l, _ := j.WardList(ctx, "CARDIO"); l[1].INS != "180026912304567" || l[0].INS != "" {
+			t.Fatalf("the INS: %+v", l)
+		}
+		moved := moves[0]
+		moved.Unit, moved.Room = "PNEUMO", "202"
+		if err := j.WardMove(ctx, "gam", moved); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.WardLeave(ctx, "gam", "2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.WardLeave(ctx, "gam", "unknown"); err != nil {
+			t.Fatalf("an unknown patient leaving: %v", err)
+		}
+		if got, pneumo := names("CARDIO"), names("PNEUMO"); got != "" || pneumo != "PETIT@201 DURAND@202" {
+			t.Fatalf("after the transfer and the discharge: CARDIO %q, PNEUMO %q", got, pneumo)
+		}
+	})
+
 	t.Run("an INS held: a GAM's qualified patient or an INSi lookup found", func(t *testing.T) {
 		j := open(t)
 		held := func(ins, oid string) bool {
