@@ -299,32 +299,77 @@ func (d *Delivery) fromAdmissions(ctx context.Context, r Receiver, m *journal.SI
 	return false
 }
 
-// onGAMMessage keeps the patient of a GAM's own message (an admission, an
-// update) for the receivers matched from their admissions.
+// onGAMMessage takes a GAM's own message: its patients' places (the
+// units' inpatients, for the bedside tablets: admissions, transfers,
+// discharges and their cancellations, updates, merges) for every receiver
+// of that GAM, and the patient itself for a receiver matched from its
+// admissions.
 func (d *Delivery) onGAMMessage(m *hl7.Message) (code, errCode, errText string) {
 	msh, _ := m.Seg("MSH", 0)
 	if !strings.HasPrefix(msh.Field(9), "ADT^") {
 		return "AR", "200", "type de message non pris en charge"
 	}
-	app, fac := msh.Get(3, 1), msh.Get(4, 1)
+	app, fac, trigger := msh.Get(3, 1), msh.Get(4, 1), msh.Get(9, 2)
+	known := false
 	for _, r := range d.cfg.Receivers {
-		if r.Match != MatchAdmissions || r.Application != app || r.Facility != "" && r.Facility != fac {
+		if r.Application != app || r.Facility != "" && r.Facility != fac {
 			continue
 		}
+		known = true
 		a, ok := AdmittedOf(r, m)
 		if !ok {
 			return "AE", "101", "pas d'IPP du domaine attendu en PID-3"
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		if err := d.ward(ctx, r, trigger, a, m); err != nil {
+			d.log.Error("bridge: placing a GAM's patient", "receiver", r.Name, "error", err)
+			return "AE", "207", "erreur interne de la passerelle"
+		}
+		if r.Match != MatchAdmissions {
+			continue
+		}
 		if err := d.j.SIHKnow(ctx, r.Name, a); err != nil {
 			d.log.Error("bridge: keeping a GAM's patient", "receiver", r.Name, "error", err)
 			return "AE", "207", "erreur interne de la passerelle"
 		}
 		d.Wake(r.Name)
-		return "AA", "", ""
 	}
-	return "AR", "207", "émetteur inconnu de la passerelle"
+	if !known {
+		return "AR", "207", "émetteur inconnu de la passerelle"
+	}
+	return "AA", "", ""
+}
+
+// leaving are the ADT events after which the patient is in no unit:
+// discharge (A03), cancelled admission (A11), merged into another (A40,
+// the old IPP).
+var leaving = map[string]bool{"A03": true, "A11": true}
+
+// ward applies an ADT event to the units' inpatients: the patient placed
+// where PV1-3 (point of care^room^bed) says, or gone.
+func (d *Delivery) ward(ctx context.Context, r Receiver, trigger string, a Admitted, m *hl7.Message) error {
+	if trigger == "A40" {
+		// A merge: the patient of MRG-1 is now PID-3's.
+		if mrg, ok := m.Seg("MRG", 0); ok {
+			for _, rep := range hl7.Reps(mrg.Field(1)) {
+				if hl7.Comp(rep, 5) == "PI" {
+					if err := d.j.WardLeave(ctx, r.Name, hl7.Comp(rep, 1)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	if leaving[trigger] {
+		return d.j.WardLeave(ctx, r.Name, a.IPP)
+	}
+	pv1, ok := m.Seg("PV1", 0)
+	if !ok || pv1.Get(3, 1) == "" {
+		return nil // no place said (an identity update alone)
+	}
+	return d.j.WardMove(ctx, r.Name, journal.WardPatient{GAMPatient: a, Unit: pv1.Get(3, 1), Room: pv1.Get(3, 2), Bed: pv1.Get(3, 3)})
 }
 
 // retry: no answer (or one that cannot be read): the same step again,

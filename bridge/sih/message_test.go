@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"dmpkiosk/bridge/hl7"
+	"dmpkiosk/bridge/journal/journaltest"
 	"dmpkiosk/firmware/event"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/ins"
@@ -264,5 +265,61 @@ func TestAdmittedOfQualifiedOnly(t *testing.T) {
 		if !ok || a.IPP != "000003" || a.INS != want {
 			t.Errorf("PID-32 %q: %+v %v", pid32, a, ok)
 		}
+	}
+}
+
+// A GAM's ADT messages place its patients in the units (for the bedside
+// tablets' lists): admitted, transferred, discharged, the cancellation of
+// a discharge, a merge; from a GAM no receiver names, refused.
+func TestWardFromADT(t *testing.T) {
+	j := journaltest.OpenSQLite(t)
+	r := Receiver{Name: "gam", Application: "GAM", IPP: Domain{Namespace: "CHU-X"}}
+	d := NewDelivery(DeliveryConfig{Receivers: []Receiver{r}}, j, nil)
+	adt := func(trigger, ipp, place, extra string) (string, string) {
+		t.Helper()
+		pid := make([]string, 33)
+		pid[0], pid[3] = "PID", ipp+"^^^CHU-X&000897406&N^PI~279035121518989^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS"
+		pid[5], pid[7], pid[8], pid[32] = "PAT-TROIS^DOMINIQUE", "19790328", "F", "VALI"
+		m, err := hl7.Parse([]byte("MSH|^~\\&|GAM|CHU-X|DMPKIOSK|CHU-X|20261207||ADT^" + trigger + "^ADT_A01|1|P|2.5\r" + strings.Join(pid, "|") +
+			"\rPV1|1|I|" + place + "\r" + extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, text := d.onGAMMessage(m)
+		return code, text
+	}
+	list := func(unit string) string {
+		t.Helper()
+		l, err := j.WardList(context.Background(), unit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, w := range l {
+			out = append(out, w.IPP+"@"+w.Room+w.Bed+"/"+w.INS)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, step := range []struct {
+		trigger, ipp, place, extra, cardio, pneumo string
+	}{
+		{"A01", "100001", "CARDIO^12^A", "", "100001@12A/279035121518989", ""},
+		{"A01", "100002", "CARDIO^14", "", "100001@12A/279035121518989 100002@14/279035121518989", ""},
+		{"A02", "100001", "PNEUMO^3", "", "100002@14/279035121518989", "100001@3/279035121518989"},
+		{"A03", "100002", "CARDIO^14", "", "", "100001@3/279035121518989"},
+		{"A13", "100002", "CARDIO^14", "", "100002@14/279035121518989", "100001@3/279035121518989"},
+		{"A40", "100002", "", "MRG|100001^^^CHU-X&000897406&N^PI\r", "100002@14/279035121518989", ""},
+	} {
+		if code, text := adt(step.trigger, step.ipp, step.place, step.extra); code != "AA" {
+			t.Fatalf("%s: %s %s", step.trigger, code, text)
+		}
+		if c, p := list("CARDIO"), list("PNEUMO"); c != step.cardio || p != step.pneumo {
+			t.Fatalf("after %s %s: CARDIO %q, PNEUMO %q", step.trigger, step.ipp, c, p)
+		}
+	}
+	other := NewDelivery(DeliveryConfig{Receivers: []Receiver{{Name: "x", Application: "AUTRE", IPP: Domain{Namespace: "CHU-X"}}}}, j, nil)
+	m, _ := hl7.Parse([]byte("MSH|^~\\&|GAM|CHU-X|DMPKIOSK|CHU-X|20261207||ADT^A01^ADT_A01|1|P|2.5\rPID|||1^^^CHU-X&1&N^PI\rPV1|1|I|CARDIO\r"))
+	if code, _, _ := other.onGAMMessage(m); code != "AR" {
+		t.Errorf("a GAM no receiver names: %s", code)
 	}
 }
