@@ -143,7 +143,7 @@ func NewService(cfg ServiceConfig) *Service {
 		v := cfg.Verifier
 		s.consult = consult.New(consult.Config{DMP: cfg.Consult, Journal: cfg.Journal, Broker: s.conn, EncKey: v.EncKey, KioskCA: v.KioskCA,
 			CardCA: v.CardCA, Revocations: v.Revocations, Chains: v.Chains, Limits: limits, Metrics: &s.Metrics.Events, Logger: cfg.Logger,
-			Authorized: s.authorizedAtBedside})
+			Authorized: s.authorizedAtBedside, Ward: cfg.Journal})
 	}
 	return s
 }

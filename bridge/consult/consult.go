@@ -82,6 +82,11 @@ type Config struct {
 	// Authorized, when set, is told the patient's authorization was
 	// recorded at the bedside (the documents waiting for it may go).
 	Authorized func(ctx context.Context, ins string)
+	// Ward, when set, gives a unit's inpatients (the journal's, from the
+	// GAMs' ADT messages).
+	Ward interface {
+		WardList(ctx context.Context, unit string) ([]journal.WardPatient, error)
+	}
 }
 
 // Flow answers the tablets' consultations.
@@ -230,6 +235,10 @@ func (f *Flow) Handle(device string, payload []byte) {
 		refuse(event.ConsultForbidden, "La consultation du DMP est réservée aux professionnels de santé : votre carte ("+holder.CardType+
 			") ne le permet pas.", "not a health professional ("+holder.CardType+" "+holder.Profession+")")
 		return
+	case r.Action == event.ConsultWard:
+		f.audit("dmp.ward", r.ID, fmt.Sprintf("device=%s professional=%s unit=%s", device, holder.NationalID, who.Site.Unit))
+		answer(f.ward(who.Site.Unit))
+		return
 	case !qualified(r.Patient):
 		refuse(event.ConsultRefused, "Patient sans INS qualifiée : le DMP ne peut pas être consulté.", "no qualified INS")
 		return
@@ -362,6 +371,35 @@ func (f *Flow) document(ctx context.Context, r *event.ConsultRequest, who dmp.Wh
 		f.audit("dmp.consult.unreadable", r.ID, err.Error())
 		answer(&event.ConsultAnswer{Outcome: event.ConsultUnreadable, Message: msg, Last: true})
 	}
+}
+
+// ward is the unit's inpatients, the INS kept only when qualified.
+func (f *Flow) ward(unit string) *event.ConsultAnswer {
+	a := &event.ConsultAnswer{Last: true}
+	if f.cfg.Ward == nil {
+		a.Outcome, a.Message = event.ConsultUnavailable, "La liste des patients de l'unité n'est pas tenue par la passerelle (pas de GAM qui lui dise les admissions)."
+		return a
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l, err := f.cfg.Ward.WardList(ctx, unit)
+	if err != nil {
+		f.cfg.Logger.Error("bridge: a unit's inpatients", "error", err)
+		a.Outcome, a.Message = event.ConsultUnavailable, "La liste des patients de l'unité n'a pas pu être lue : réessayez."
+		return a
+	}
+	a.Outcome = event.ConsultOK
+	for _, w := range l {
+		p := event.WardPatient{IPP: w.IPP, BirthName: w.BirthName, FirstName: w.FirstName, BirthDate: w.BirthDate, Sex: w.Sex, Room: w.Room, Bed: w.Bed}
+		if ins := (event.INS{Value: w.INS, OID: w.INSOID}); qualified(ins) {
+			p.INS = &ins
+		}
+		a.Patients = append(a.Patients, p)
+	}
+	if len(l) == 0 {
+		a.Message = "Aucun patient dans l'unité " + unit + "."
+	}
+	return a
 }
 
 // qualified tells an INS the DMP can be asked by: a valid matricule under

@@ -66,7 +66,7 @@ func newRig(t *testing.T) *rig {
 			Demographics: dmp.Demographics{BirthName: "DURAND", FirstName: "JEAN-PIERRE", Sex: "M", BirthDate: "19800215"}})
 	j := journaltest.OpenSQLite(t)
 	r := &rig{f: f, out: &published{msgs: map[string][][]byte{}}, journal: j, client: client}
-	r.flow = New(Config{DMP: client, Journal: j, Broker: r.out, EncKey: f.V.EncKey, KioskCA: f.V.KioskCA, CardCA: f.IGC.Pool(),
+	r.flow = New(Config{DMP: client, Journal: j, Ward: j, Broker: r.out, EncKey: f.V.EncKey, KioskCA: f.V.KioskCA, CardCA: f.IGC.Pool(),
 		Revocations: f.V.Revocations, Chains: event.NewChainCache(), Authorized: func(_ context.Context, ins string) { r.authorized = append(r.authorized, ins) }})
 	// The golden document in Dominique's DMP, fed by the establishment.
 	cda, err := os.ReadFile("../dmp/testdata/cda/DOC_NON_STRUCTURE_CDA-R2-N1.xml")
@@ -305,5 +305,30 @@ func TestEmergencyAccess(t *testing.T) {
 	a = one(t, r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultAuthorize, Purpose: event.PurposeBrisDeGlace, Reason: reason}))
 	if a.Outcome != event.ConsultRefused {
 		t.Errorf("an authorization in emergency: %+v", a)
+	}
+}
+
+// The tablet's unit's inpatients, as the GAM placed them: the INS given
+// only for a qualified identity; another unit's are not listed.
+func TestWardList(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	for _, w := range []journal.WardPatient{
+		{GAMPatient: journal.GAMPatient{IPP: "100001", INS: dominique.Value, INSOID: dominique.OID, BirthName: "PAT-TROIS", FirstName: "DOMINIQUE",
+			BirthDate: "19790328", Sex: "F"}, Unit: "ACCUEIL", Room: "12"},
+		{GAMPatient: journal.GAMPatient{IPP: "100002", BirthName: "DURAND", FirstName: "LEA", BirthDate: "20100504", Sex: "F"}, Unit: "ACCUEIL", Room: "14"},
+		{GAMPatient: journal.GAMPatient{IPP: "100003", BirthName: "MARTIN", FirstName: "PAUL", BirthDate: "19750612", Sex: "M"}, Unit: "CARDIO", Room: "1"},
+	} {
+		if err := r.journal.WardMove(ctx, "gam", w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := one(t, r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultWard, Patient: event.INS{}}))
+	if a.Outcome != event.ConsultOK || len(a.Patients) != 2 || a.Patients[0].INS == nil || a.Patients[0].INS.Value != dominique.Value ||
+		a.Patients[1].INS != nil || a.Patients[1].Room != "14" {
+		t.Fatalf("the unit's inpatients: %+v", a)
+	}
+	if a := one(t, r.ask(t, "cpe-accueil", event.ConsultRequest{Action: event.ConsultWard, Patient: event.INS{}})); a.Outcome != event.ConsultForbidden {
+		t.Errorf("a CPE: %+v", a)
 	}
 }

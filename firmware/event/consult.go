@@ -36,6 +36,9 @@ const (
 	ConsultAuthorize = "authorize"
 	// ConsultDocument: one document (TD3.2), rendered.
 	ConsultDocument = "document"
+	// ConsultWard: the inpatients of the tablet's unit (no patient named;
+	// no call to the DMP).
+	ConsultWard = "ward"
 )
 
 // Access purposes (the VIHF's purposeofuse).
@@ -103,6 +106,22 @@ type ConsultAnswer struct {
 	// last answer to the request.
 	Page *ConsultPage `json:"page,omitempty"`
 	Last bool         `json:"last,omitempty"`
+	// Patients are the unit's inpatients (ward).
+	Patients []WardPatient `json:"patients,omitempty"`
+}
+
+// WardPatient is an inpatient of the tablet's unit, as the GAM placed
+// them: the INS only when the identity is qualified (the only ones whose
+// DMP may be read).
+type WardPatient struct {
+	IPP       string `json:"ipp"`
+	BirthName string `json:"birth_name"`
+	FirstName string `json:"first_name"`
+	BirthDate string `json:"birth_date"` // AAAAMMJJ
+	Sex       string `json:"sex"`
+	Room      string `json:"room,omitempty"`
+	Bed       string `json:"bed,omitempty"`
+	INS       *INS   `json:"ins,omitempty"`
 }
 
 // ConsultEntry is one document of the list.
