@@ -98,6 +98,7 @@ const (
 	stDMPList
 	stDMPDoc
 	stDMPNotice
+	stWard // the unit's inpatients
 )
 
 // pinEntry is the PIN being typed (wiped as soon as it is sent) and what

@@ -133,7 +133,7 @@ func (s *Session) onRead(ctx context.Context, r slotRead) state {
 			pro = sl
 		}
 	}
-	if pat == nil || pro == nil {
+	if pro == nil || pat == nil && !s.bedsideWard() {
 		which := txtInsertProCard
 		if pat == nil {
 			which = txtInsertVitale
@@ -145,7 +145,7 @@ func (s *Session) onRead(ctx context.Context, r slotRead) state {
 	}
 	now := s.now()
 	switch {
-	case pat.vitale.Expired(now):
+	case pat != nil && pat.vitale.Expired(now):
 		return s.end(display.CardProblem(s.status(), txtVitaleExpiredTitle, txtVitaleExpiredBody))
 	case pro.info.Expired(now.Format("20060102")):
 		return s.end(display.CardProblem(s.status(), txtProExpiredTitle, txtProExpiredBody))

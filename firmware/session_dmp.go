@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +13,7 @@ import (
 	"dmpkiosk/display"
 	"dmpkiosk/display/input"
 	"dmpkiosk/firmware/event"
+	ins2 "dmpkiosk/ins"
 )
 
 // Reading the patient's DMP at the bedside (the tablet's context,
@@ -51,6 +53,11 @@ type consultState struct {
 	docTitle  string
 	partial   []byte // the parts of the page coming, in order
 	lastError string
+	action    string // the request waited for
+	// The unit's inpatients, the cursor and the room typed to find one.
+	ward       []event.WardPatient
+	wardCursor int
+	wardFilter []byte
 }
 
 func (c *consultState) wipe() {
@@ -72,20 +79,29 @@ func (s *Session) atBedside() bool {
 	return s.Config.Context == ContextBedside && s.lookup.taken && s.lookup.answer != nil && s.lookup.answer.INS != nil && s.Link != nil
 }
 
+// menu is the bedside menu: the information and consent only with the
+// patient's carte Vitale in.
+func (s *Session) menu() []string {
+	if s.patient() == nil {
+		return dmpMenu[:2]
+	}
+	return dmpMenu
+}
+
 func (s *Session) showDMPMenu() state {
 	t := s.lookup.answer.Traits
 	who := ""
 	if t != nil {
 		who = t.BirthName + " " + t.FirstName
 	}
-	s.show(display.DMPChoice(s.status(), "Que souhaitez-vous faire ?", []string{"Patient : " + who + " (identité qualifiée)"}, dmpMenu, s.consult.menu))
+	s.show(display.DMPChoice(s.status(), "Que souhaitez-vous faire ?", []string{"Patient : " + who + " (identité qualifiée)"}, s.menu(), s.consult.menu))
 	return stDMPMenu
 }
 
 func (s *Session) inputDMPMenu(ctx context.Context, in input.Event) state {
 	switch in.Button {
 	case input.Non:
-		s.consult.menu = (s.consult.menu + 1) % len(dmpMenu)
+		s.consult.menu = (s.consult.menu + 1) % len(s.menu())
 		return s.showDMPMenu()
 	case input.Oui, input.Valider:
 		switch s.consult.menu {
@@ -150,7 +166,10 @@ func (s *Session) askDMP(ctx context.Context, action string, entry *event.Consul
 		Site: event.Site{FINESS: s.Config.Site, Unit: s.Config.Unit},
 		Professional: event.Professional{NationalID: p.NationalID, NationalIDType: p.NationalIDType, CardType: p.CardType, Surname: p.Surname,
 			FirstName: p.FirstName, Profession: p.Profession},
-		Patient: *s.lookup.answer.INS, Action: action, Purpose: s.consult.purpose}
+		Action: action, Purpose: s.consult.purpose}
+	if action != event.ConsultWard {
+		req.Patient = *s.lookup.answer.INS
+	}
 	if s.consult.purpose == event.PurposeBrisDeGlace {
 		req.Reason = event.EmergencyReasons[s.consult.reason]
 	}
@@ -165,11 +184,14 @@ func (s *Session) askDMP(ctx context.Context, action string, entry *event.Consul
 		s.Logger.Warn("session: DMP consultation not sent", "error", err)
 		return s.dmpNotice(display.Warning, "DMP injoignable", "La demande n'a pas pu être envoyée : réessayez.")
 	}
-	s.consult.id, s.consult.reply = req.ID, reply
+	s.consult.id, s.consult.reply, s.consult.action = req.ID, reply, action
 	s.idle.Reset(s.consultWait())
 	what := "Interrogation du DMP…"
-	if action == event.ConsultDocument {
+	switch action {
+	case event.ConsultDocument:
 		what = "Récupération du document…"
+	case event.ConsultWard:
+		what = "Patients de l'unité…"
 	}
 	s.show(display.DMPWaiting(s.status(), what))
 	return stDMPWait
@@ -213,6 +235,9 @@ func (s *Session) onConsult(sealed event.Sealed) state {
 		s.Display.ShowDocument(*s.consult.doc)
 		s.show(display.DMPDocument(s.status(), s.consult.docTitle, len(s.consult.doc.Pages), a.Page.Of))
 		return stDMPDoc
+	case a.Outcome == event.ConsultOK && s.st == stDMPWait && s.consult.action == event.ConsultWard:
+		s.consult.ward, s.consult.wardCursor = a.Patients, 0
+		return s.showWard()
 	case a.Outcome == event.ConsultOK && s.st == stDMPWait:
 		s.consult.entries, s.consult.cursor = a.Entries, 0
 		return s.showDMPList()
@@ -320,10 +345,91 @@ func (s *Session) dmpNotice(tone display.Tone, title, body string) state {
 // the menu.
 func (s *Session) inputDMPNotice(_ context.Context, in input.Event) state {
 	if in.Button == input.Valider || in.Button == input.Oui || in.Key == '#' {
-		if s.consult.entries != nil {
+		switch {
+		case s.consult.entries != nil:
 			return s.showDMPList()
+		case s.lookup.answer != nil && s.lookup.answer.INS != nil:
+			return s.showDMPMenu()
+		case s.consult.ward != nil:
+			return s.showWard()
 		}
-		return s.showDMPMenu()
+		return s.askWard()
 	}
 	return stDMPNotice
+}
+
+// bedsideWard tells whether the professional's card alone starts a
+// session: at the bedside, the patient then chosen from the unit's
+// inpatients.
+func (s *Session) bedsideWard() bool {
+	return s.Config.Context == ContextBedside && s.Link != nil
+}
+
+// askWard asks the bridge for the unit's inpatients.
+func (s *Session) askWard() state {
+	s.consult.purpose = event.PurposeNormal
+	return s.askDMP(s.ctx, event.ConsultWard, nil)
+}
+
+// wardShown are the inpatients the room typed keeps (all when none).
+func (s *Session) wardShown() []event.WardPatient {
+	if len(s.consult.wardFilter) == 0 {
+		return s.consult.ward
+	}
+	var out []event.WardPatient
+	for _, p := range s.consult.ward {
+		if strings.HasPrefix(p.Room, string(s.consult.wardFilter)) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// showWard lists the unit's inpatients (room, name, birth date), those
+// whose identity is not qualified marked: their DMP cannot be read.
+func (s *Session) showWard() state {
+	l := s.wardShown()
+	items := make([]string, len(l))
+	for i, p := range l {
+		items[i] = fmt.Sprintf("Ch. %s%s · %s %s · %s", p.Room, p.Bed, p.BirthName, p.FirstName, dateFR(p.BirthDate))
+		if p.INS == nil {
+			items[i] += " · identité non qualifiée"
+		}
+	}
+	body := []string{"Tapez le numéro de chambre pour chercher (* : effacer)."}
+	if f := string(s.consult.wardFilter); f != "" {
+		body = []string{"Chambre " + f + "… (* : effacer)"}
+	}
+	if len(l) == 0 {
+		body = append(body, "Aucun patient.")
+	}
+	s.consult.wardCursor = min(s.consult.wardCursor, max(0, len(l)-1))
+	s.show(display.DMPChoice(s.status(), "Patients de l'unité "+s.Config.Unit, body, items, s.consult.wardCursor))
+	return stWard
+}
+
+func (s *Session) inputWard(_ context.Context, in input.Event) state {
+	l := s.wardShown()
+	switch {
+	case in.Key >= '0' && in.Key <= '9' && len(s.consult.wardFilter) < 6:
+		s.consult.wardFilter = append(s.consult.wardFilter, byte(in.Key))
+		s.consult.wardCursor = 0
+	case in.Key == '*':
+		s.consult.wardFilter, s.consult.wardCursor = nil, 0
+	case in.Button == input.Non && len(l) > 0:
+		s.consult.wardCursor = (s.consult.wardCursor + 1) % len(l)
+	case (in.Button == input.Oui || in.Button == input.Valider) && len(l) > 0:
+		p := l[s.consult.wardCursor]
+		if p.INS == nil {
+			return s.dmpNotice(display.Warning, "Identité non qualifiée",
+				"L'INS de ce patient n'est pas qualifiée : son DMP ne peut pas être consulté. Passez par sa carte Vitale et l'INSi.")
+		}
+		ins := *p.INS
+		s.lookup.answer = &event.LookupAnswer{INS: &ins, Traits: &ins2.Traits{BirthName: p.BirthName, FirstName: p.FirstName, Sex: p.Sex,
+			BirthDate: p.BirthDate}}
+		s.lookup.taken = true
+		s.consult.menu = 0
+		return s.showDMPMenu()
+	}
+	return s.showWard()
 }

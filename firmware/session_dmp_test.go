@@ -164,3 +164,53 @@ func TestBedsideEmergencyAndRefusals(t *testing.T) {
 	r.link.lookups <- event.Sealed{Consult: "another", JWE: "x"}
 	r.wait(display.KindDMP, "n'a pas répondu à temps")
 }
+
+// At the bedside the doctor's card alone: signed in, the unit's
+// inpatients come from the bridge; the room typed on the keypad finds
+// one; a patient whose identity is not qualified cannot be chosen; a
+// qualified one leads to reading her DMP (the information and consent,
+// which need her carte Vitale, not offered).
+func TestBedsideWardList(t *testing.T) {
+	r := newMemRig(t, "current", time.Minute, withINSi(5*time.Second), bedside)
+	r.insert(1, "cps-medecin")
+	r.wait(display.KindEnterPIN, "Code")
+	r.press(keys("1234#")...)
+	r.wait(display.KindDMP, "Patients de l'unité")
+	req := r.answerConsult(0, func(req *event.ConsultRequest) []*event.ConsultAnswer {
+		return []*event.ConsultAnswer{{Outcome: event.ConsultOK, Last: true, Patients: []event.WardPatient{
+			{IPP: "100001", BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", BirthDate: "19790328", Sex: "F", Room: "12",
+				INS: &event.INS{Value: "279035121518989", OID: "1.2.250.1.213.1.4.10"}},
+			{IPP: "100002", BirthName: "DURAND", FirstName: "LEA", BirthDate: "20100504", Sex: "F", Room: "14"}}}}
+	})
+	if req.Action != event.ConsultWard || req.Patient.Value != "" {
+		t.Fatalf("ward request: %+v", req)
+	}
+	sc := r.wait(display.KindDMP, "Patients de l'unité ACCUEIL")
+	if len(sc.Items) != 2 || !strings.Contains(sc.Items[1], "non qualifiée") {
+		t.Fatalf("ward: %q", sc.Items)
+	}
+	r.press(keys("14")...)
+	sc = r.wait(display.KindDMP, "Chambre 14")
+	if len(sc.Items) != 1 || !strings.Contains(sc.Items[0], "DURAND") {
+		t.Fatalf("room 14: %q", sc.Items)
+	}
+	r.press(oui)
+	r.wait(display.KindDMP, "Identité non qualifiée")
+	r.press(valider)
+	r.wait(display.KindDMP, "Chambre 14")
+	r.press(keys("*")...)
+	r.wait(display.KindDMP, "Tapez le numéro")
+	r.press(oui)
+	sc = r.wait(display.KindDMP, "Que souhaitez-vous faire")
+	if len(sc.Items) != 2 || !strings.Contains(strings.Join(sc.Body, " "), "PAT-TROIS") {
+		t.Fatalf("menu: %q %q", sc.Items, sc.Body)
+	}
+	r.press(oui)
+	req = r.answerConsult(1, func(req *event.ConsultRequest) []*event.ConsultAnswer {
+		return []*event.ConsultAnswer{{Outcome: event.ConsultOK, Authorization: "VALIDE", Last: true}}
+	})
+	if req.Action != event.ConsultList || req.Patient.Value != "279035121518989" {
+		t.Fatalf("list request: %+v", req)
+	}
+	r.wait(display.KindDMPList, "Aucun document")
+}

@@ -32,6 +32,7 @@ var inputHandlers = map[state]func(s *Session, ctx context.Context, in input.Eve
 	stDMPList:   (*Session).inputDMPList,
 	stDMPDoc:    (*Session).inputDMPDoc,
 	stDMPNotice: (*Session).inputDMPNotice,
+	stWard:      (*Session).inputWard,
 }
 
 // onInput handles a button or a key: Annuler ends any session under way,
@@ -103,9 +104,13 @@ func (s *Session) afterVerify(err error) state {
 	return stPIN
 }
 
-// afterPIN: the beneficiary to choose when the card has several.
+// afterPIN: the beneficiary to choose when the card has several; at the
+// bedside without a carte Vitale, the unit's inpatients.
 func (s *Session) afterPIN() state {
 	s.pick = choice{}
+	if s.patient() == nil && s.bedsideWard() {
+		return s.askWard()
+	}
 	if len(s.patient().Beneficiaries) > 1 {
 		s.showChoose()
 		return stChoose
