@@ -24,7 +24,10 @@ softhsm_module=/usr/lib/softhsm/libsofthsm2.so
 # reads the DMP): make run KIOSK_CONTEXT=bedside.
 context=${KIOSK_CONTEXT:-admission}
 case "$context" in admission|bedside|consultation-exit) ;; *) echo "KIOSK_CONTEXT: admission, bedside or consultation-exit" >&2; exit 2 ;; esac
-layout="6-$context"
+layout="7-$context"
+# The bedside tablet belongs to a unit whose inpatients the test GAM admits.
+unit=ACCUEIL
+[ "$context" = bedside ] && unit=CARDIO
 if [ "$(cat "$demo/.layout" 2>/dev/null)" != "$layout" ]; then
   rm -f "$demo/bridge/bridge.toml"
 fi
@@ -37,7 +40,7 @@ if [ ! -f "$demo/bridge/bridge.toml" ]; then
   bin/provision sign --ca "$demo/pki" --id bridge-1 --role bridge --csr "$demo/bridge/bridge.csr" >/dev/null
   bin/provision enc-key --out "$demo/bridge" >/dev/null
   bin/kiosk enroll --id kiosk-demo --dir "$demo/kiosk" >/dev/null
-  bin/provision sign --ca "$demo/pki" --id kiosk-demo --site 750712184 --unit ACCUEIL --csr "$demo/kiosk/device.csr" >/dev/null
+  bin/provision sign --ca "$demo/pki" --id kiosk-demo --site 750712184 --unit "$unit" --csr "$demo/kiosk/device.csr" >/dev/null
   bin/provision bundle --ca "$demo/pki" --cert "$demo/kiosk/device.pem" --bridge-key "$demo/bridge/bridge-enc.pub.pem" \
     --key-path "$PWD/$demo/kiosk/device.key" --broker ssl://localhost:8883 \
     --context "$context" --regime current --out "$demo/kiosk/bundle" >/dev/null
@@ -105,8 +108,11 @@ idam = "DEMO"
 
 [sih]
 # The hospital's GAM (here gamsim, started by make run): told of each
-# patient's INS, identity status and DMP answers (ADT^A31 over MLLP).
+# patient's INS, identity status and DMP answers (ADT^A31 over MLLP); its
+# own ADT messages (admissions, transfers, discharges) come on listen and
+# make the units' inpatients, the bedside tablets' lists.
 facility = "750712184"
+listen = "127.0.0.1:9450"
 [[sih.receiver]]
 name = "gam"
 application = "GAM"
@@ -167,6 +173,9 @@ for i in $(seq 100); do grep -q 'consuming events' "$demo/bridge.log" 2>/dev/nul
 # The demo's DPI sends JEAN-PIERRE DURAND's documents (sent again on a
 # later run under the same control ids: kept once) and takes the ZAMs.
 bin/gamsim documents --to 127.0.0.1:9448 --acks 127.0.0.1:9449 > "$demo/documents.log" 2>&1 & pids+=($!)
+# The test GAM admits two demo patients to the unit CARDIO (the bedside
+# tablet's).
+bin/gamsim admit --to 127.0.0.1:9450 --unit CARDIO > "$demo/admissions.log" 2>&1 || true
 cat <<TXT
 
 Kiosk: http://127.0.0.1:8080   (the tablet's web view, with a tray of virtual cards)
@@ -192,7 +201,9 @@ CR d'imagerie replaced by its version 2 (TD3.1, RPLC), the CR de biologie held (
 sends it, Écarter refuses it), and $demo/documents.log shows the business acknowledgements
 (ZAM^Z01) the DPI received.
 
-Bedside tablet (make run KIOSK_CONTEXT=bedside): the same walkthrough up to INSi's traits
+Bedside tablet (make run KIOSK_CONTEXT=bedside, unit CARDIO): insert cps-medecin alone, PIN 1234:
+the unit's inpatients come (the test GAM admitted JEAN-PIERRE DURAND and DOMINIQUE PAT-TROIS);
+type a room number to find one, Oui on a patient, then as below. Or the same walkthrough up to INSi's traits
 (vitale-famille, the first beneficiary, JEAN-PIERRE DURAND; cps-medecin, PIN 1234); after Oui the
 tablet offers to read his DMP. Consulter: the establishment is not yet authorized, so the tablet
 asks whether the patient agrees (Oui records it, TD0.3, and his waiting documents leave for the DMP);

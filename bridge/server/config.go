@@ -110,8 +110,10 @@ type SIHConfig struct {
 	Wait        duration `toml:"wait"`
 	Backoff     duration `toml:"backoff"`
 	MaxAttempts int      `toml:"max_attempts"`
-	// Listen is the bridge's MLLP listener for the GAMs' own messages
-	// (receivers with match = "admissions").
+	// Listen is the bridge's MLLP listener for the GAMs' own messages:
+	// their ADT messages place their patients in the units (the bedside
+	// tablets' lists) and, for receivers with match = "admissions", give
+	// the patients the IPPs are found among.
 	Listen    string         `toml:"listen"`
 	Receivers []sih.Receiver `toml:"receiver"`
 }

@@ -10,6 +10,7 @@ import (
 	"dmpkiosk/bridge/hl7"
 	"dmpkiosk/bridge/journal"
 	"dmpkiosk/bridge/journal/journaltest"
+	"dmpkiosk/bridge/sih"
 	"dmpkiosk/hwtest/patients"
 )
 
@@ -73,5 +74,29 @@ func TestDemoStructuredDocument(t *testing.T) {
 	if h.ID != "1.2.250.1.999.1.7.9" || h.TypeCode != "11490-0" || h.Title != "Lettre de liaison (CH voisin)" || h.INS != known[0].INS.Number+known[0].INS.Key ||
 		strings.Contains(string(cda), "279035121518989") {
 		t.Errorf("%+v", h)
+	}
+}
+
+// The test GAM admits the demo patients to a unit through the bridge's
+// listener for the GAMs' messages: they are the unit's inpatients, their
+// INS qualified.
+func TestAdmitToAUnit(t *testing.T) {
+	j := journaltest.OpenSQLite(t)
+	d := sih.NewDelivery(sih.DeliveryConfig{Listen: "127.0.0.1:0", Receivers: []sih.Receiver{{Name: "gam", Application: "GAM", Facility: Domain.Namespace,
+		Address: "127.0.0.1:1", IPP: Domain}}}, j, nil)
+	addr, err := d.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	var out strings.Builder
+	if err := admit(ctx, []string{"--to", addr, "--unit", "CARDIO"}, nil, &out, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	l, err := j.WardList(ctx, "CARDIO")
+	if err != nil || len(l) != 2 || l[0].INS == "" || l[0].Room != "12" || !strings.Contains(out.String(), ": AA") {
+		t.Fatalf("%+v %v\n%s", l, err, out.String())
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 var commands = map[string]cli.Command{
 	"serve": {Summary: "serve --listen ADDR: the test GAM over MLLP (its IPP domain CHU-DEMO, 1.2.250.1.999.1)", Run: serve},
+	"admit": {Summary: "admit --to ADDR --unit UNIT: the test GAM admits demo patients to a unit (ADT^A01 to the bridge)", Run: admit},
 	"documents": {Summary: "documents --to ADDR --acks ADDR: the demo's DPI sends a patient's documents (MDM^T02, T10) and prints the acknowledgements",
 		Run: documents},
 }
