@@ -43,6 +43,7 @@ type DMP interface {
 	SetAuthorization(ctx context.Context, who dmp.Who, action string) (dmp.AuthorizationResult, dmp.Exchange, error)
 	FindEntries(ctx context.Context, who dmp.Who, statuses ...string) ([]dmp.DocumentEntry, dmp.Exchange, error)
 	Retrieve(ctx context.Context, who dmp.Who, repository, uniqueID string) (dmp.Retrieved, dmp.Exchange, error)
+	ListAuthorizations(ctx context.Context, who dmp.Who, mode string) ([]dmp.ProfessionalAuthorization, dmp.Exchange, error)
 }
 
 // Renderer renders a document (*render.Renderer).
@@ -315,7 +316,7 @@ func (f *Flow) list(ctx context.Context, r *event.ConsultRequest, who dmp.Who) *
 	}
 	l, _, err := f.cfg.DMP.FindEntries(ctx, who)
 	if err != nil {
-		return failed(a, err)
+		return f.refused(ctx, who, a, err)
 	}
 	sort.SliceStable(l, func(i, j int) bool { return l[i].Created.After(l[j].Created) })
 	for _, e := range l {
@@ -340,7 +341,7 @@ func (f *Flow) document(ctx context.Context, r *event.ConsultRequest, who dmp.Wh
 	}
 	d, _, err := f.cfg.DMP.Retrieve(ctx, who, r.Repository, r.UniqueID)
 	if err != nil {
-		answer(failed(&event.ConsultAnswer{Last: true}, err))
+		answer(f.refused(ctx, who, &event.ConsultAnswer{Last: true}, err))
 		return
 	}
 	sent := 0
@@ -400,6 +401,19 @@ func (f *Flow) ward(unit string) *event.ConsultAnswer {
 		a.Message = "Aucun patient dans l'unité " + unit + "."
 	}
 	return a
+}
+
+// refused explains a refusal of the DMP: in normal mode, TD1.6 tells
+// whether the patient blocked this professional, and says so.
+func (f *Flow) refused(ctx context.Context, who dmp.Who, a *event.ConsultAnswer, err error) *event.ConsultAnswer {
+	if errors.Is(err, dmp.ErrAccessDenied) && who.Purpose == dmp.PurposeNormal {
+		if l, _, lerr := f.cfg.DMP.ListAuthorizations(ctx, who, dmp.ListForbidden); lerr == nil && dmp.Blocks(l, who.Professional.NationalID) {
+			a.Last, a.Outcome = true, event.ConsultForbidden
+			a.Message = "Le patient a bloqué votre accès à son DMP : il ne vous est pas permis de le consulter."
+			return a
+		}
+	}
+	return failed(a, err)
 }
 
 // qualified tells an INS the DMP can be asked by: a valid matricule under

@@ -28,6 +28,7 @@ import (
 var (
 	dominique = event.INS{Value: "279035121518989", OID: "1.2.250.1.213.1.4.10"}
 	opposed   = event.INS{Value: "180026912304567", OID: "1.2.250.1.213.1.4.10"}
+	blocking  = event.INS{Value: "175067511203371", OID: "1.2.250.1.213.1.4.10"}
 )
 
 // published keeps what the flow sends.
@@ -62,6 +63,8 @@ func newRig(t *testing.T) *rig {
 	_, client := dmpsimtest.Start(t,
 		dmpsim.Person{IDs: []dmp.PatientID{{Root: dominique.OID, Extension: dominique.Value}},
 			Demographics: dmp.Demographics{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", Sex: "F", BirthDate: "19790328"}},
+		dmpsim.Person{IDs: []dmp.PatientID{{Root: blocking.OID, Extension: blocking.Value}}, Blocked: []string{"810100456789"},
+			Demographics: dmp.Demographics{BirthName: "MARTIN", FirstName: "PAUL", Sex: "M", BirthDate: "19750612"}},
 		dmpsim.Person{IDs: []dmp.PatientID{{Root: opposed.OID, Extension: opposed.Value}}, OpposedBrisDeGlace: true,
 			Demographics: dmp.Demographics{BirthName: "DURAND", FirstName: "JEAN-PIERRE", Sex: "M", BirthDate: "19800215"}})
 	j := journaltest.OpenSQLite(t)
@@ -330,5 +333,18 @@ func TestWardList(t *testing.T) {
 	}
 	if a := one(t, r.ask(t, "cpe-accueil", event.ConsultRequest{Action: event.ConsultWard, Patient: event.INS{}})); a.Outcome != event.ConsultForbidden {
 		t.Errorf("a CPE: %+v", a)
+	}
+}
+
+// A patient who blocked this doctor: the DMP refuses, TD1.6 says why and
+// the tablet is told in words; another doctor reads.
+func TestBlockedProfessional(t *testing.T) {
+	r := newRig(t)
+	a := one(t, r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultAuthorize, Patient: blocking}))
+	if a.Outcome != event.ConsultForbidden || !strings.Contains(a.Message, "bloqué votre accès") {
+		t.Fatalf("blocked: %+v", a)
+	}
+	if a := one(t, r.ask(t, "cpf-interne", event.ConsultRequest{Action: event.ConsultList, Patient: blocking})); a.Outcome != event.ConsultOK {
+		t.Errorf("another doctor: %+v", a)
 	}
 }

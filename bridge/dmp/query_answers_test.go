@@ -111,3 +111,36 @@ func TestOfficialSearchAnswer(t *testing.T) {
 		t.Errorf("TD3.3c's answer: %v", err)
 	}
 }
+
+// The official TD1.6 answer: one professional the patient authorized;
+// variants: one blocked, a status other than DMPOk, a professional
+// without id.
+func TestOfficialAuthorizationList(t *testing.T) {
+	const td16 = "TD1.6_Liste-des-PS-autorises-ou-bloques_answer.xml"
+	b, err := body(t, official(t, td16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ParseAuthorizationList(b)
+	if err != nil || len(l) != 1 || l[0].NationalID != "899900063480" || l[0].LastName != "LIBRE" || l[0].Mode != ListActive ||
+		len(l[0].Specialities) != 1 || Blocks(l, "899900063480") {
+		t.Fatalf("%+v %v", l, err)
+	}
+	b, _ = body(t, variant(t, td16, func(r *etree.Element) { find(r, "output/listOfAuthorizationByPatient/mode").SetText(ListForbidden) }))
+	if l, err := ParseAuthorizationList(b); err != nil || !Blocks(l, "899900063480") || Blocks(l, "810100456789") {
+		t.Errorf("blocked: %+v %v", l, err)
+	}
+	for name, edit := range map[string]func(*etree.Element){
+		"refused":     func(r *etree.Element) { find(r, "output/status").SetText("DMPAccessDenied") },
+		"no id":       func(r *etree.Element) { o := find(r, "output/listOfAuthorizationByPatient"); o.RemoveChild(o.SelectElement("nationalId")) },
+		"not TD1.6's": func(r *etree.Element) { r.Tag = "setAuthorizationResponse" },
+	} {
+		b, err := body(t, variant(t, td16, edit))
+		if err == nil {
+			_, err = ParseAuthorizationList(b)
+		}
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -36,7 +36,7 @@ import (
 func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.Flags("bridge", "dmp-request", stderr)
 	dry := fs.Bool("dry-run", false, "print the request, send nothing")
-	tx := fs.String("transaction", dmp.TD02, "TD0.2, TD1.3a, TD0.3, TD1.1, TD2.1, TD3.1, TD3.2 or TD3.3c")
+	tx := fs.String("transaction", dmp.TD02, "TD0.2, TD1.3a, TD0.3, TD1.1, TD1.6, TD2.1, TD3.1, TD3.2 or TD3.3c")
 	cdaPath := fs.String("cda", "", "TD2.1: the CDA document to send")
 	masked := fs.Bool("masque-ps", false, "TD2.1: masked to professionals (MASQUE_PS)")
 	invisible := fs.Bool("invisible-patient", false, "TD2.1: invisible to the patient (INVISIBLE_PATIENT)")
@@ -180,9 +180,12 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 		return feedRequest(ctx, client, cfg, who, cda, fl, *dry, stdout)
 	}
 	lot := lotOf(cfg, who, time.Now())
-	if *dry && (*tx == dmp.TD31 || *tx == dmp.TD33c) {
+	if *dry && (*tx == dmp.TD31 || *tx == dmp.TD33c || *tx == dmp.TD16) {
 		msgID := dmp.NewMessageID()
 		body := dmp.FindQuery(who.Patient)
+		if *tx == dmp.TD16 {
+			body = dmp.AuthorizationListBody(dmp.ListAll)
+		}
 		if *tx == dmp.TD33c {
 			body = dmp.DeleteBody(who.Patient, *entryUUID, lot)
 		}
@@ -218,22 +221,23 @@ func runDMPRequest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 
 // outcome is what a transaction's answer said, with the DMP's own codes.
 type outcome struct {
-	Transaction        string          `json:"transaction"`
-	Exists             *bool           `json:"exists,omitempty"`
-	Authorization      string          `json:"authorization,omitempty"`
-	AttendingPhysician *bool           `json:"attending_physician,omitempty"`
-	Observations       map[string]bool `json:"observations,omitempty"`
-	Created            *bool           `json:"created,omitempty"`
-	Status             string          `json:"status,omitempty"`
-	Context            string          `json:"context,omitempty"`
-	Fault              *faultOutcome   `json:"fault,omitempty"`
-	Registry           *registryError  `json:"registry_error,omitempty"`
-	UniqueID           string          `json:"unique_id,omitempty"`
-	Replaces           string          `json:"replaces_entry_uuid,omitempty"`
-	Entries            []entryOutcome  `json:"entries,omitempty"`
-	Size               int             `json:"size,omitempty"`
-	MimeType           string          `json:"mime_type,omitempty"`
-	Error              string          `json:"error,omitempty"`
+	Transaction        string                `json:"transaction"`
+	Exists             *bool                 `json:"exists,omitempty"`
+	Authorization      string                `json:"authorization,omitempty"`
+	AttendingPhysician *bool                 `json:"attending_physician,omitempty"`
+	Observations       map[string]bool       `json:"observations,omitempty"`
+	Created            *bool                 `json:"created,omitempty"`
+	Status             string                `json:"status,omitempty"`
+	Context            string                `json:"context,omitempty"`
+	Fault              *faultOutcome         `json:"fault,omitempty"`
+	Registry           *registryError        `json:"registry_error,omitempty"`
+	UniqueID           string                `json:"unique_id,omitempty"`
+	Replaces           string                `json:"replaces_entry_uuid,omitempty"`
+	Entries            []entryOutcome        `json:"entries,omitempty"`
+	Size               int                   `json:"size,omitempty"`
+	Professionals      []professionalOutcome `json:"professionals,omitempty"`
+	MimeType           string                `json:"mime_type,omitempty"`
+	Error              string                `json:"error,omitempty"`
 }
 
 type faultOutcome struct {
@@ -243,6 +247,13 @@ type faultOutcome struct {
 }
 
 func ptr(b bool) *bool { return &b }
+
+// professionalOutcome is one professional of TD1.6's answer.
+type professionalOutcome struct {
+	NationalID string `json:"national_id"`
+	Name       string `json:"name,omitempty"`
+	Mode       string `json:"mode"` // ACTIVE or INTERDITE
+}
 
 // entryOutcome is one entry of TD3.1's answer.
 type entryOutcome struct {
@@ -331,6 +342,14 @@ func send(ctx context.Context, c *dmp.Client, tx string, who dmp.Who, cr dmp.Cre
 	case dmp.TD33c:
 		if x, err = c.Delete(ctx, who, entryUUID, lot); err == nil {
 			out.Status = "Success"
+		}
+	case dmp.TD16:
+		var l []dmp.ProfessionalAuthorization
+		if l, x, err = c.ListAuthorizations(ctx, who, dmp.ListAll); err == nil {
+			out.Status = "DMPOk"
+			for _, p := range l {
+				out.Professionals = append(out.Professionals, professionalOutcome{NationalID: p.NationalID, Name: strings.TrimSpace(p.FirstName + " " + p.LastName), Mode: p.Mode})
+			}
 		}
 	}
 	out.settle(err)

@@ -391,6 +391,9 @@ func TestDMPRequestSend(t *testing.T) {
 		!strings.Contains(out, ">INDIRECTE_RENFORCEE<") {
 		t.Fatalf("TD3.1 in AIR: %v %v", o, err)
 	}
+	if o, _, err := run(append(test, "--transaction", "TD1.6", "--professional", doctor)...); err != nil || o["status"] != "DMPOk" {
+		t.Fatalf("TD1.6 in AIR: %v %v", o, err)
+	}
 	read := filepath.Join(dir, "read.xml")
 	o, out, err = run(append(test, "--transaction", "TD3.2", "--professional", doctor, "--purpose", "bris_de_glace", "--unique-id", goldenID+".2", "--out", read)...)
 	if got, _ := os.ReadFile(read); err != nil || o["status"] != "Success" || string(got) != string(v2) || strings.Contains(out, "ClinicalDocument") ||

@@ -31,6 +31,14 @@ func (x *txn) ready() bool {
 		x.registryError("XDSUnknownPatientId", "le patient n'a pas de DMP")
 		return false
 	}
+	if x.vihf != nil && x.vihf.get(dmp.AttrMode) == dmp.ModeReinforced {
+		var n int
+		if err := x.dbtx.QueryRowContext(context.Background(), `SELECT count(*) FROM blocked WHERE person = ? AND national_id = ?`,
+			x.rec.person, x.vihf.nameID).Scan(&n); err == nil && n > 0 {
+			x.a.fault("Sender", dmp.ErrAccessDenied.Subcode, "accès refusé par le patient à ce professionnel")
+			return false
+		}
+	}
 	if x.vihf != nil && x.vihf.get(dmp.AttrPurposeOfUse) == dmp.PurposeBrisDeGlace {
 		if x.rec.oppBDG {
 			x.a.fault("Sender", dmp.ErrAccessDenied.Subcode, "le patient s'est opposé à l'accès à son DMP en mode bris de glace")
@@ -293,4 +301,44 @@ func prefixed(space, tag string) string {
 		return tag
 	}
 	return space + ":" + tag
+}
+
+// listAuthorizations answers TD1.6: the professionals the patient blocked
+// (INTERDITE, TOUTE); the ones authorized are not kept here (ACTIVE: none).
+func (x *txn) listAuthorizations(ctx context.Context) error {
+	if !x.known || !x.rec.hasDMP {
+		x.a.fault("Sender", "DMPNotFound", "pas de DMP pour ce patient")
+		return nil
+	}
+	mode := ""
+	if m := x.env.Body.SelectElement("mode"); m != nil {
+		mode = strings.TrimSpace(m.Text())
+	}
+	resp := etree.NewElement("ns1:listAuthorizationByPatientResponse")
+	resp.CreateAttr("xmlns:ns1", dmp.NSHabil)
+	out := resp.CreateElement("ns1:output")
+	if mode == dmp.ListForbidden || mode == dmp.ListAll {
+		rows, err := x.dbtx.QueryContext(ctx, `SELECT national_id FROM blocked WHERE person = ? ORDER BY national_id`, x.rec.person)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			a := out.CreateElement("ns1:listOfAuthorizationByPatient")
+			a.CreateElement("ns1:nationalId").SetText(id)
+			a.CreateElement("ns1:nationalIdType").SetText("1.2.250.1.71.4.2.1")
+			a.CreateElement("ns1:mode").SetText(dmp.ListForbidden)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	out.CreateElement("ns1:status").SetText("DMPOk")
+	x.a.outcome = "DMPOk"
+	x.a.write(200, resp)
+	return nil
 }

@@ -29,6 +29,7 @@ import (
 // code); a replacement (RPLC) deprecates the entry it names.
 
 const registrySchema = `
+CREATE TABLE IF NOT EXISTS blocked (person INTEGER NOT NULL, national_id TEXT NOT NULL, PRIMARY KEY (person, national_id));
 CREATE TABLE IF NOT EXISTS documents (entry_uuid TEXT PRIMARY KEY, unique_id TEXT NOT NULL UNIQUE, person INTEGER NOT NULL,
 	structure TEXT NOT NULL, type_code TEXT NOT NULL, class_code TEXT NOT NULL, title TEXT NOT NULL, confidentiality TEXT NOT NULL,
 	status TEXT NOT NULL, submitted INTEGER NOT NULL, hash TEXT NOT NULL, cda BLOB NOT NULL, entry BLOB NOT NULL DEFAULT '',

@@ -18,15 +18,17 @@ func TestSchemasJudgeTheOfficialExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, valid := range map[string]bool{
-		"TD0.2_Test-d-existence_answer.xml":               true,
-		"TD0.2_Test-d-existence_request.xml":              true,
-		"TD0.3_Mise-a-jour-de-l-autorisation_request.xml": true,
-		"TD0.3_Mise-a-jour-de-l-autorisation_answer.xml":  true,
-		"TD1.3a_Consultation_answer.xml":                  true,
-		"TD1.3a_Consultation_request.xml":                 false,
-		"TD3.1_Recherche-de-document_request.xml":         true,
-		"TD3.1_Recherche-de-document_answer.xml":          true,
-		"TD3.2_Consultation-d-un-document_request.xml":    true,
+		"TD0.2_Test-d-existence_answer.xml":                   true,
+		"TD0.2_Test-d-existence_request.xml":                  true,
+		"TD0.3_Mise-a-jour-de-l-autorisation_request.xml":     true,
+		"TD0.3_Mise-a-jour-de-l-autorisation_answer.xml":      true,
+		"TD1.3a_Consultation_answer.xml":                      true,
+		"TD1.3a_Consultation_request.xml":                     false,
+		"TD3.1_Recherche-de-document_request.xml":             true,
+		"TD1.6_Liste-des-PS-autorises-ou-bloques_request.xml": true,
+		"TD1.6_Liste-des-PS-autorises-ou-bloques_answer.xml":  true,
+		"TD3.1_Recherche-de-document_answer.xml":              true,
+		"TD3.2_Consultation-d-un-document_request.xml":        true,
 		// Its lot's author classification has no classifiedObject and
 		// its identifiers no registryObject, which rim.xsd requires: the
 		// bridge's TD3.3c writes both (TestSearchReplaceDelete).

@@ -452,6 +452,8 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		tx = dmp.TD02
 	case service == "patients" && env.Action == dmp.Services[dmp.TD13a].Action && env.Body.Tag == "PRPA_IN201307UV02" && req.reason == dmp.Reasons[dmp.TD13a].Code:
 		tx = dmp.TD13a
+	case service == "habilitations" && env.Action == dmp.ActionTD16 && env.Body.Tag == "listAuthorizationByPatient":
+		tx = dmp.TD16
 	case service == "habilitations" && env.Action == dmp.Services[dmp.TD03].Action:
 		tx = dmp.TD03
 	case service == "repository" && env.Action == dmp.ActionTD21 && env.Body.Tag == "ProvideAndRegisterDocumentSetRequest":
@@ -506,7 +508,7 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 	case mode == dmp.ModeReinforced && tx == dmp.TD32 && !v.professional:
 		deny("consultation d'un document refusée à un non-professionnel de santé")
 		return
-	case mode == dmp.ModeIndirect && (tx == dmp.TD03 || tx == dmp.TD32):
+	case mode == dmp.ModeIndirect && (tx == dmp.TD03 || tx == dmp.TD32 || tx == dmp.TD16):
 		deny("transaction " + tx + " non autorisée en mode " + mode)
 		return
 	case mode != dmp.ModeReinforced && mode != dmp.ModeIndirect:
@@ -516,7 +518,7 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 	switch purpose {
 	case dmp.PurposeNormal:
 	case dmp.PurposeBrisDeGlace:
-		if t.Mode != dmp.ModeReinforced || !v.professional || tx == dmp.TD03 {
+		if t.Mode != dmp.ModeReinforced || !v.professional || tx == dmp.TD03 || tx == dmp.TD16 {
 			deny("mode bris de glace réservé à un professionnel de santé authentifié, hors autorisation")
 			return
 		}
@@ -580,6 +582,8 @@ func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.En
 		return x.feed(ctx)
 	case dmp.TD31:
 		return x.find(ctx)
+	case dmp.TD16:
+		return x.listAuthorizations(ctx)
 	case dmp.TD32:
 		return x.retrieve(ctx)
 	case dmp.TD33c:

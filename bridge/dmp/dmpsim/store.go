@@ -23,6 +23,8 @@ type Person struct {
 	// OpposedBrisDeGlace: the patient opposed emergency access to the
 	// DMP opened for them (current regime).
 	OpposedBrisDeGlace bool
+	// Blocked are the professionals (national ids) the patient blocked.
+	Blocked []string
 }
 
 // store keeps the simulator's state: patients, DMPs, authorizations,
@@ -89,6 +91,11 @@ func (s *store) seed(ctx context.Context, people []Person, current bool) error {
 			return err
 		}
 		person, _ := res.LastInsertId()
+		for _, b := range p.Blocked {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO blocked (person, national_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, person, b); err != nil {
+				return err
+			}
+		}
 		for _, id := range p.IDs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO identifiers (root, extension, person) VALUES (?, ?, ?)`, id.Root, id.Extension, person); err != nil {
 				return err
