@@ -169,6 +169,10 @@ func (s *Session) askDMP(ctx context.Context, action string, entry *event.Consul
 		Action: action, Purpose: s.consult.purpose}
 	if action != event.ConsultWard {
 		req.Patient = *s.lookup.answer.INS
+	} else {
+		// The round's overview: the patients whose DMP received documents
+		// in the last three days (inferred: a round's horizon).
+		req.Since = s.now().UTC().Add(-72 * time.Hour)
 	}
 	if s.consult.purpose == event.PurposeBrisDeGlace {
 		req.Reason = event.EmergencyReasons[s.consult.reason]
@@ -394,6 +398,9 @@ func (s *Session) showWard() state {
 		items[i] = fmt.Sprintf("Ch. %s%s · %s %s · %s", p.Room, p.Bed, p.BirthName, p.FirstName, dateFR(p.BirthDate))
 		if p.INS == nil {
 			items[i] += " · identité non qualifiée"
+		}
+		if p.NewDocuments {
+			items[i] += " · nouveaux documents"
 		}
 	}
 	body := []string{"Tapez le numéro de chambre pour chercher (* : effacer)."}

@@ -179,14 +179,14 @@ func TestBedsideWardList(t *testing.T) {
 	req := r.answerConsult(0, func(req *event.ConsultRequest) []*event.ConsultAnswer {
 		return []*event.ConsultAnswer{{Outcome: event.ConsultOK, Last: true, Patients: []event.WardPatient{
 			{IPP: "100001", BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", BirthDate: "19790328", Sex: "F", Room: "12",
-				INS: &event.INS{Value: "279035121518989", OID: "1.2.250.1.213.1.4.10"}},
+				INS: &event.INS{Value: "279035121518989", OID: "1.2.250.1.213.1.4.10"}, NewDocuments: true},
 			{IPP: "100002", BirthName: "DURAND", FirstName: "LEA", BirthDate: "20100504", Sex: "F", Room: "14"}}}}
 	})
-	if req.Action != event.ConsultWard || req.Patient.Value != "" {
+	if req.Action != event.ConsultWard || req.Patient.Value != "" || time.Since(req.Since) < 71*time.Hour {
 		t.Fatalf("ward request: %+v", req)
 	}
 	sc := r.wait(display.KindDMP, "Patients de l'unité ACCUEIL")
-	if len(sc.Items) != 2 || !strings.Contains(sc.Items[1], "non qualifiée") {
+	if len(sc.Items) != 2 || !strings.Contains(sc.Items[1], "non qualifiée") || !strings.Contains(sc.Items[0], "nouveaux documents") {
 		t.Fatalf("ward: %q", sc.Items)
 	}
 	r.press(keys("14")...)

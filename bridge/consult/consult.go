@@ -44,6 +44,7 @@ type DMP interface {
 	FindEntries(ctx context.Context, who dmp.Who, statuses ...string) ([]dmp.DocumentEntry, dmp.Exchange, error)
 	Retrieve(ctx context.Context, who dmp.Who, repository, uniqueID string) (dmp.Retrieved, dmp.Exchange, error)
 	ListAuthorizations(ctx context.Context, who dmp.Who, mode string) ([]dmp.ProfessionalAuthorization, dmp.Exchange, error)
+	PatientList(ctx context.Context, who dmp.Who, since time.Time, dateType string) ([]dmp.AuthorizedPatient, dmp.Exchange, error)
 }
 
 // Renderer renders a document (*render.Renderer).
@@ -238,7 +239,7 @@ func (f *Flow) Handle(device string, payload []byte) {
 		return
 	case r.Action == event.ConsultWard:
 		f.audit("dmp.ward", r.ID, fmt.Sprintf("device=%s professional=%s unit=%s", device, holder.NationalID, who.Site.Unit))
-		answer(f.ward(who.Site.Unit))
+		answer(f.ward(r, holder, who.Site.FINESS, who.Site.Unit))
 		return
 	case !qualified(r.Patient):
 		refuse(event.ConsultRefused, "Patient sans INS qualifiée : le DMP ne peut pas être consulté.", "no qualified INS")
@@ -375,7 +376,7 @@ func (f *Flow) document(ctx context.Context, r *event.ConsultRequest, who dmp.Wh
 }
 
 // ward is the unit's inpatients, the INS kept only when qualified.
-func (f *Flow) ward(unit string) *event.ConsultAnswer {
+func (f *Flow) ward(r *event.ConsultRequest, holder cps.Holder, finess, unit string) *event.ConsultAnswer {
 	a := &event.ConsultAnswer{Last: true}
 	if f.cfg.Ward == nil {
 		a.Outcome, a.Message = event.ConsultUnavailable, "La liste des patients de l'unité n'est pas tenue par la passerelle (pas de GAM qui lui dise les admissions)."
@@ -400,7 +401,46 @@ func (f *Flow) ward(unit string) *event.ConsultAnswer {
 	if len(l) == 0 {
 		a.Message = "Aucun patient dans l'unité " + unit + "."
 	}
+	f.markNew(ctx, r, holder, finess, a.Patients)
 	return a
+}
+
+// markNew marks the inpatients whose DMP received documents since the
+// request's date (TD0.4, LASTDOC, in the professional's name; the VIHF
+// names one of them, as it must name a patient). Without an answer the
+// list goes unmarked.
+func (f *Flow) markNew(ctx context.Context, r *event.ConsultRequest, holder cps.Holder, finess string, ps []event.WardPatient) {
+	if r.Since.IsZero() {
+		return
+	}
+	var any *event.INS
+	for _, p := range ps {
+		if p.INS != nil {
+			any = p.INS
+			break
+		}
+	}
+	if any == nil {
+		return
+	}
+	who := dmp.Who{Professional: event.Professional{NationalID: holder.NationalID, NationalIDType: holder.NationalIDType, CardType: holder.CardType,
+		Surname: holder.Surname, FirstName: holder.FirstName, Profession: holder.Profession}, FINESS: finess,
+		Patient: dmp.PatientID{Root: any.OID, Extension: any.Value}, Mode: dmp.ModeReinforced, Purpose: dmp.PurposeNormal}
+	l, _, err := f.cfg.DMP.PatientList(ctx, who, r.Since, dmp.SinceLastDocument)
+	if err != nil {
+		f.cfg.Logger.Warn("bridge: the unit's new documents (TD0.4)", "error", err)
+		return
+	}
+	for i, p := range ps {
+		if p.INS == nil {
+			continue
+		}
+		for _, d := range l {
+			if d.Has(dmp.PatientID{Root: p.INS.OID, Extension: p.INS.Value}) {
+				ps[i].NewDocuments = true
+			}
+		}
+	}
 }
 
 // refused explains a refusal of the DMP: in normal mode, TD1.6 tells

@@ -326,10 +326,17 @@ func TestWardList(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a := one(t, r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultWard, Patient: event.INS{}}))
+	a := one(t, r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultWard, Patient: event.INS{}, Since: time.Now().Add(-time.Hour)}))
 	if a.Outcome != event.ConsultOK || len(a.Patients) != 2 || a.Patients[0].INS == nil || a.Patients[0].INS.Value != dominique.Value ||
 		a.Patients[1].INS != nil || a.Patients[1].Room != "14" {
 		t.Fatalf("the unit's inpatients: %+v", a)
+	}
+	// DOMINIQUE's DMP received the golden document (newRig fed it).
+	if !a.Patients[0].NewDocuments || a.Patients[1].NewDocuments {
+		t.Errorf("new documents: %+v", a.Patients)
+	}
+	if a := one(t, r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultWard, Patient: event.INS{}, Since: time.Now().Add(time.Minute)})); a.Patients[0].NewDocuments {
+		t.Errorf("none since later: %+v", a.Patients)
 	}
 	if a := one(t, r.ask(t, "cpe-accueil", event.ConsultRequest{Action: event.ConsultWard, Patient: event.INS{}})); a.Outcome != event.ConsultForbidden {
 		t.Errorf("a CPE: %+v", a)

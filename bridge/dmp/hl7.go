@@ -48,6 +48,7 @@ var Services = map[string]Service{
 	TD21:  {"repository", ActionTD21},
 	TD31:  {"registry", ActionTD31},
 	TD16:  {"habilitations", ActionTD16},
+	TD04:  {"patientsSpecific", ActionTD04},
 	TD32:  {"repository", ActionTD32},
 	// TD3.3c to the registry (inferred: an XDS metadata update, ITI-57,
 	// is a registry transaction; the package's example has no To).

@@ -131,13 +131,48 @@ func TestOfficialAuthorizationList(t *testing.T) {
 		t.Errorf("blocked: %+v %v", l, err)
 	}
 	for name, edit := range map[string]func(*etree.Element){
-		"refused":     func(r *etree.Element) { find(r, "output/status").SetText("DMPAccessDenied") },
-		"no id":       func(r *etree.Element) { o := find(r, "output/listOfAuthorizationByPatient"); o.RemoveChild(o.SelectElement("nationalId")) },
+		"refused": func(r *etree.Element) { find(r, "output/status").SetText("DMPAccessDenied") },
+		"no id": func(r *etree.Element) {
+			o := find(r, "output/listOfAuthorizationByPatient")
+			o.RemoveChild(o.SelectElement("nationalId"))
+		},
 		"not TD1.6's": func(r *etree.Element) { r.Tag = "setAuthorizationResponse" },
 	} {
 		b, err := body(t, variant(t, td16, edit))
 		if err == nil {
 			_, err = ParseAuthorizationList(b)
+		}
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// The official TD0.4 answer: two DMPs with their identifiers and dates;
+// variants: a refusal, an unreadable date, a DMP without identifier.
+func TestOfficialPatientList(t *testing.T) {
+	const td04 = "TD0.4_Liste-des-DMP-autorises_answer.xml"
+	b, err := body(t, official(t, td04))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ParsePatientList(b)
+	if err != nil || len(l) != 2 || !l[0].Has(PatientID{Root: "1.2.250.1.213.1.4.10", Extension: "153078987658513"}) || l[0].LastName != "PAT-TROIS" ||
+		!l[0].LastAdd.Equal(time.Date(2021, 5, 25, 13, 47, 35, 0, time.UTC)) {
+		t.Fatalf("%+v %v", l, err)
+	}
+	for name, edit := range map[string]func(*etree.Element){
+		"refused":    func(r *etree.Element) { find(r, "output/status").SetText("DMPAccessDenied") },
+		"a bad date": func(r *etree.Element) { find(r, "output/patientlistData/lastAddDate").SetText("hier") },
+		"no identifier": func(r *etree.Element) {
+			d := find(r, "output/patientlistData")
+			d.RemoveChild(d.SelectElement("patientIdentifier"))
+			d.RemoveChild(d.SelectElement("patientIdentifier"))
+		},
+	} {
+		b, err := body(t, variant(t, td04, edit))
+		if err == nil {
+			_, err = ParsePatientList(b)
 		}
 		if !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v", name, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
@@ -156,5 +157,37 @@ func TestPreloadedDocument(t *testing.T) {
 	}
 	if d, _, err := c.Retrieve(ctx, air, "", h.UniqueID); err != nil || !bytes.Equal(d.Data, cda) {
 		t.Fatalf("TD3.2: %v", err)
+	}
+}
+
+// TD0.4 against the simulator: the DMPs the establishment is authorized
+// on that received a document since a date.
+func TestPatientListSince(t *testing.T) {
+	pid := dmp.PatientID{Root: "1.2.250.1.213.1.4.10", Extension: "279035121518989"}
+	r := newRig(t, dmpsim.Current, dmpsim.Person{IDs: []dmp.PatientID{pid},
+		Demographics: dmp.Demographics{BirthName: "PAT-TROIS", FirstName: "DOMINIQUE", Sex: "F", BirthDate: "19790328"}})
+	c := dmp.NewClient(r.config())
+	ctx := context.Background()
+	who := dmp.Who{Professional: familyEvent(t, "current", false).Professional, FINESS: finess, Patient: pid}
+	if _, _, err := c.SetAuthorization(ctx, who, dmp.ActionAdd); err != nil {
+		t.Fatal(err)
+	}
+	if l, _, err := c.PatientList(ctx, who, time.Now().Add(-time.Hour), dmp.SinceLastDocument); err != nil || len(l) != 0 {
+		t.Fatalf("no document yet: %+v %v", l, err)
+	}
+	if l, _, err := c.PatientList(ctx, who, time.Now().Add(-time.Hour), dmp.SinceLastAuthorization); err != nil || len(l) != 1 || !l[0].Has(pid) {
+		t.Fatalf("authorized: %+v %v", l, err)
+	}
+	cda, h := golden(t)
+	f := feedingOf(cda, h)
+	f.Author.Specialty = dmp.Code{Code: "G15_10/SM26", System: "1.2.250.1.213.1.1.4.5"}
+	if _, err := c.Feed(ctx, f, finess); err != nil {
+		t.Fatal(err)
+	}
+	if l, _, err := c.PatientList(ctx, who, time.Now().Add(-time.Hour), dmp.SinceLastDocument); err != nil || len(l) != 1 || l[0].LastAdd.IsZero() {
+		t.Fatalf("a document since: %+v %v", l, err)
+	}
+	if l, _, err := c.PatientList(ctx, who, time.Now().Add(time.Hour), dmp.SinceLastDocument); err != nil || len(l) != 0 {
+		t.Fatalf("none since later: %+v %v", l, err)
 	}
 }

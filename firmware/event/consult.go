@@ -74,6 +74,9 @@ type ConsultRequest struct {
 	// EmergencyReasons.
 	Purpose string `json:"purpose"`
 	Reason  string `json:"reason,omitempty"`
+	// Since, for the unit's list: mark the patients whose DMP received a
+	// document since then (TD0.4).
+	Since time.Time `json:"since,omitzero"`
 	// UniqueID and Repository name the document (ConsultDocument), as
 	// the list gave them.
 	UniqueID   string `json:"unique_id,omitempty"`
@@ -122,6 +125,8 @@ type WardPatient struct {
 	Room      string `json:"room,omitempty"`
 	Bed       string `json:"bed,omitempty"`
 	INS       *INS   `json:"ins,omitempty"`
+	// NewDocuments: the DMP received documents since the request's Since.
+	NewDocuments bool `json:"new_documents,omitempty"`
 }
 
 // ConsultEntry is one document of the list.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -339,6 +340,89 @@ func (x *txn) listAuthorizations(ctx context.Context) error {
 	}
 	out.CreateElement("ns1:status").SetText("DMPOk")
 	x.a.outcome = "DMPOk"
+	x.a.write(200, resp)
+	return nil
+}
+
+// patientList answers TD0.4: the DMPs the requesting structure is
+// authorized on, with the date of their last document (and the
+// authorization's), those of the date type asked since the start date.
+func (x *txn) patientList(ctx context.Context) error {
+	text := func(tag string) string {
+		if e := x.env.Body.SelectElement(tag); e != nil {
+			return strings.TrimSpace(e.Text())
+		}
+		return ""
+	}
+	since, err := time.ParseInLocation("20060102150405", text("startDate"), time.UTC)
+	dateType := text("dateType")
+	if err != nil || dateType != dmp.SinceLastDocument && dateType != dmp.SinceLastAuthorization {
+		x.a.fault("Sender", "DMPInvalidRequest", "startDate (AAAAMMJJhhmmss) et dateType (LASTDOC, LASTAUTORIZATION) requis")
+		return nil
+	}
+	rows, err := x.dbtx.QueryContext(ctx, `SELECT p.person, p.birth_name, p.first_name, p.birth_date, a.updated,
+		(SELECT max(submitted) FROM documents d WHERE d.person = p.person AND d.signature = 0) FROM persons p
+		JOIN authorizations a ON a.person = p.person AND a.structure = ? AND a.status = ? ORDER BY p.person`, x.structure, dmp.AuthValid)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		person             int64
+		name, first, birth string
+		authorized         int64
+		lastAdd            sql.NullInt64
+	}
+	var list []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.person, &r.name, &r.first, &r.birth, &r.authorized, &r.lastAdd); err != nil {
+			rows.Close()
+			return err
+		}
+		list = append(list, r)
+	}
+	rows.Close()
+	resp := etree.NewElement("ns1:patientListResponse")
+	resp.CreateAttr("xmlns:ns1", dmp.NSPatients)
+	out := resp.CreateElement("ns1:output")
+	n := 0
+	for _, r := range list {
+		authorized, added := time.UnixMilli(r.authorized), time.Unix(0, r.lastAdd.Int64)
+		switch {
+		case dateType == dmp.SinceLastDocument && (!r.lastAdd.Valid || added.Before(since)):
+			continue
+		case dateType == dmp.SinceLastAuthorization && authorized.Before(since):
+			continue
+		}
+		d := out.CreateElement("ns1:patientlistData")
+		ids, err := x.dbtx.QueryContext(ctx, `SELECT root, extension FROM identifiers WHERE person = ? ORDER BY root`, r.person)
+		if err != nil {
+			return err
+		}
+		for ids.Next() {
+			var root, ext string
+			if err := ids.Scan(&root, &ext); err != nil {
+				ids.Close()
+				return err
+			}
+			pi := d.CreateElement("ns1:patientIdentifier")
+			pi.CreateElement("ns1:nationalId").SetText(ext)
+			pi.CreateElement("ns1:nationalIdType").SetText(root)
+		}
+		ids.Close()
+		d.CreateElement("ns1:lastName").SetText(r.name)
+		d.CreateElement("ns1:firstName").SetText(r.first)
+		d.CreateElement("ns1:dateOfBirth").SetText(r.birth)
+		d.CreateElement("ns1:MT").SetText("false")
+		d.CreateElement("ns1:message").SetText("false")
+		d.CreateElement("ns1:lastUpdateDate").SetText(authorized.UTC().Format("20060102150405"))
+		if r.lastAdd.Valid {
+			d.CreateElement("ns1:lastAddDate").SetText(added.UTC().Format("20060102150405"))
+		}
+		n++
+	}
+	out.CreateElement("ns1:status").SetText("DMPOk")
+	x.a.outcome = fmt.Sprintf("DMPOk (%d)", n)
 	x.a.write(200, resp)
 	return nil
 }

@@ -30,7 +30,7 @@ const schemaRoot = "testdata/dmp-schemas"
 
 // extractionVersion changes with what extractSchemas writes beside the
 // official files, so that a cached folder from another version is not used.
-const extractionVersion = 2
+const extractionVersion = 3
 
 // Schemas validates DMP messages against the official schemas with
 // xmllint (Debian libxml2-utils), an implementation independent of this
@@ -67,7 +67,7 @@ func OpenSchemas() (*Schemas, error) {
 // setAuthorization) that schema, so that its relative imports resolve.
 func extractSchemas() (string, error) {
 	return xsd.Cache(schemaFS, schemaRoot, "dmp-schemas", extractionVersion, func(tmp string) error {
-		for _, w := range []string{"GestionDossierPatientPartage", "Habilitations"} {
+		for _, w := range []string{"GestionDossierPatientPartage", "Habilitations", "PatientsSpecific"} {
 			if err := extractWSDLSchema(filepath.Join(tmp, "annexe-wsdl-schema", "wsdl", w+".wsdl"), filepath.Join(tmp, "annexe-wsdl-schema", "wsdl", w+".xsd")); err != nil {
 				return err
 			}
@@ -146,6 +146,8 @@ func schemaOf(el *etree.Element) (string, error) {
 		return "annexe-wsdl-schema/wsdl/GestionDossierPatientPartage.xsd", nil
 	case ns == dmp.NSHabil:
 		return "annexe-wsdl-schema/wsdl/Habilitations.xsd", nil
+	case ns == dmp.NSPatients:
+		return "annexe-wsdl-schema/wsdl/PatientsSpecific.xsd", nil
 	case ns == dmp.NSSAML && el.Tag == "Assertion":
 		return "vihf-driver.xsd", nil
 	case ns == dmp.NSXDS && (el.Tag == "ProvideAndRegisterDocumentSetRequest" || el.Tag == "RetrieveDocumentSetRequest" ||

@@ -26,6 +26,8 @@ func TestSchemasJudgeTheOfficialExamples(t *testing.T) {
 		"TD1.3a_Consultation_request.xml":                     false,
 		"TD3.1_Recherche-de-document_request.xml":             true,
 		"TD1.6_Liste-des-PS-autorises-ou-bloques_request.xml": true,
+		"TD0.4_Liste-des-DMP-autorises_request.xml":           true,
+		"TD0.4_Liste-des-DMP-autorises_answer.xml":            true,
 		"TD1.6_Liste-des-PS-autorises-ou-bloques_answer.xml":  true,
 		"TD3.1_Recherche-de-document_answer.xml":              true,
 		"TD3.2_Consultation-d-un-document_request.xml":        true,

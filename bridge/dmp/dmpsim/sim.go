@@ -452,6 +452,8 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 		tx = dmp.TD02
 	case service == "patients" && env.Action == dmp.Services[dmp.TD13a].Action && env.Body.Tag == "PRPA_IN201307UV02" && req.reason == dmp.Reasons[dmp.TD13a].Code:
 		tx = dmp.TD13a
+	case service == "patientsSpecific" && env.Action == dmp.ActionTD04 && env.Body.Tag == "patientList":
+		tx = dmp.TD04
 	case service == "habilitations" && env.Action == dmp.ActionTD16 && env.Body.Tag == "listAuthorizationByPatient":
 		tx = dmp.TD16
 	case service == "habilitations" && env.Action == dmp.Services[dmp.TD03].Action:
@@ -518,7 +520,7 @@ func (s *Sim) handle(ctx context.Context, a *answer, service string, env *dmp.En
 	switch purpose {
 	case dmp.PurposeNormal:
 	case dmp.PurposeBrisDeGlace:
-		if t.Mode != dmp.ModeReinforced || !v.professional || tx == dmp.TD03 || tx == dmp.TD16 {
+		if t.Mode != dmp.ModeReinforced || !v.professional || tx == dmp.TD03 || tx == dmp.TD16 || tx == dmp.TD04 {
 			deny("mode bris de glace réservé à un professionnel de santé authentifié, hors autorisation")
 			return
 		}
@@ -564,6 +566,9 @@ func (s *Sim) transaction(ctx context.Context, a *answer, tx string, env *dmp.En
 	x.ids = inscOf(x.rec.insc)
 	if pid.Root != dmp.OIDINSC {
 		x.ids = append(x.ids, pid)
+	}
+	if tx == dmp.TD04 {
+		return x.patientList(ctx)
 	}
 	if x.known && x.rec.hasDMP && x.rec.state == "closed" && tx != dmp.TD11 {
 		a.fault("Sender", dmp.ErrClosed.Subcode, "le DMP de ce patient est fermé")
