@@ -31,9 +31,13 @@ func DMPNotice(st Status, tone Tone, title, body string) Screen {
 // newest first, the cursor on one; emergency marks the access.
 func DMPList(st Status, items []string, cursor int, emergency bool) Screen {
 	s := Screen{Kind: KindDMPList, Title: "Documents du DMP", ShortTitle: "DMP", Items: items, Cursor: cursor, Status: st,
-		Hint: "Oui : afficher · Non : suivant · Annuler : terminer"}
+		Hint: "Oui : afficher · Non : suivant · * : menu · Annuler : terminer"}
 	if emergency {
 		s.Tone, s.Body = Warning, []string{"Accès en urgence (bris de glace) : tracé."}
+	}
+	if len(items) > 1 {
+		// Where the cursor is, for the panels that show a few lines.
+		s.Body = append(s.Body, fmt.Sprintf("Document %d sur %d", cursor+1, len(items)))
 	}
 	if len(items) == 0 {
 		s.Body = append(s.Body, "Aucun document dans le DMP de ce patient.")

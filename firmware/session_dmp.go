@@ -94,11 +94,27 @@ func (s *Session) showDMPMenu() state {
 	if t != nil {
 		who = t.BirthName + " " + t.FirstName
 	}
-	s.show(display.DMPChoice(s.status(), "Que souhaitez-vous faire ?", []string{"Patient : " + who + " (identité qualifiée)"}, s.menu(), s.consult.menu))
+	body := []string{"Patient : " + who + " (identité qualifiée)"}
+	if s.fromWard() {
+		body = append(body, "* : revenir aux patients de l'unité")
+	}
+	s.show(display.DMPChoice(s.status(), "Que souhaitez-vous faire ?", body, s.menu(), s.consult.menu))
 	return stDMPMenu
 }
 
+// fromWard tells whether the patient was chosen from the unit's list
+// (no carte Vitale in): the professional may go back to it for the next
+// patient, signed in still.
+func (s *Session) fromWard() bool { return s.patient() == nil && s.bedsideWard() }
+
 func (s *Session) inputDMPMenu(ctx context.Context, in input.Event) state {
+	if in.Key == '*' && s.fromWard() {
+		// The next patient: this one's identity and documents wiped.
+		s.lookup.wipe()
+		s.consult.wipe()
+		s.Display.ClearDocument()
+		return s.askWard()
+	}
 	switch in.Button {
 	case input.Non:
 		s.consult.menu = (s.consult.menu + 1) % len(s.menu())
@@ -308,6 +324,11 @@ func (s *Session) inputDMPList(ctx context.Context, in input.Event) state {
 	case in.Button == input.Non && n > 0:
 		s.consult.cursor = (s.consult.cursor + 1) % n
 		return s.showDMPList()
+	case in.Key == '*':
+		// Back to the menu: another mode, the consent, the list asked
+		// again.
+		s.consult.entries, s.consult.cursor = nil, 0
+		return s.showDMPMenu()
 	case (in.Button == input.Oui || in.Button == input.Valider) && n > 0:
 		e := s.consult.entries[s.consult.cursor]
 		if !s.Display.ShowsDocuments() {

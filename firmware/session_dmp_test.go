@@ -2,6 +2,7 @@ package firmware
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,13 +118,31 @@ func TestBedsideReadsTheDMP(t *testing.T) {
 		t.Fatalf("the tablet's view: %+v", d)
 	}
 	r.press(non)
-	r.wait(display.KindDMPList, "Scanner")
+	back := r.wait(display.KindDMPList, "Scanner")
 	if r.docs.shown() != nil {
 		t.Fatal("the document stays on the tablet after going back to the list")
 	}
+	// The cursor's place is said (a small panel shows a few lines); * goes
+	// back to the menu, whose first choice asks the list again.
+	if !slices.Contains(back.Body, "Document 1 sur 2") {
+		t.Fatalf("the list's body: %q", back.Body)
+	}
+	r.press(non)
+	r.wait(display.KindDMPList, "Document 2 sur 2")
+	r.press(keys("*")...)
+	r.wait(display.KindDMP, "Que souhaitez-vous faire")
+	r.press(oui)
+	req = r.answerConsult(3, func(req *event.ConsultRequest) []*event.ConsultAnswer {
+		return []*event.ConsultAnswer{{Outcome: event.ConsultOK, Authorization: "VALIDE", Last: true, Entries: []event.ConsultEntry{
+			{UniqueID: "1.2.3.1", EntryUUID: "urn:uuid:1", Title: "Lettre de sortie", Type: "11490-0", TypeLabel: "Lettre de liaison à la sortie", Date: date}}}}
+	})
+	if req.Action != event.ConsultList {
+		t.Fatalf("the list asked again: %s", req.Action)
+	}
+	r.wait(display.KindDMPList, "Lettre de sortie")
 	// Read again, then the doctor's card leaves: wiped.
 	r.press(oui)
-	r.answerConsult(3, func(req *event.ConsultRequest) []*event.ConsultAnswer {
+	r.answerConsult(4, func(req *event.ConsultRequest) []*event.ConsultAnswer {
 		return []*event.ConsultAnswer{{Outcome: event.ConsultOK, Page: &event.ConsultPage{N: 1, Of: 1, Type: "text/html", Data: []byte("<p>x</p>")}, Last: true}}
 	})
 	r.wait(display.KindDMPDoc, "")
@@ -213,4 +232,19 @@ func TestBedsideWardList(t *testing.T) {
 		t.Fatalf("list request: %+v", req)
 	}
 	r.wait(display.KindDMPList, "Aucun document")
+	// The next patient: * on the menu goes back to the unit's list, the
+	// professional signed in still, this patient forgotten.
+	r.press(keys("*")...)
+	sc = r.wait(display.KindDMP, "Que souhaitez-vous faire")
+	if !strings.Contains(strings.Join(sc.Body, " "), "revenir aux patients") {
+		t.Fatalf("menu: %q", sc.Body)
+	}
+	r.press(keys("*")...)
+	r.wait(display.KindDMP, "Patients de l'unité…")
+	if req = r.answerConsult(2, func(req *event.ConsultRequest) []*event.ConsultAnswer {
+		return []*event.ConsultAnswer{{Outcome: event.ConsultOK, Last: true}}
+	}); req.Action != event.ConsultWard {
+		t.Fatalf("the unit's list asked again: %s", req.Action)
+	}
+	r.wait(display.KindDMP, "Aucun patient")
 }

@@ -41,12 +41,18 @@ var DefaultKioskSite = provisioning.KioskSite{FINESS: "750712184", Unit: "ACCUEI
 // NewSite provisions a site with the given kiosk ids and bridge-1.
 func NewSite(t testing.TB, kiosks ...string) *Site {
 	t.Helper()
+	return NewSiteAt(t, DefaultKioskSite, kiosks...)
+}
+
+// NewSiteAt is NewSite with the kiosks enrolled at where (site and unit).
+func NewSiteAt(t testing.TB, where provisioning.KioskSite, kiosks ...string) *Site {
+	t.Helper()
 	dir := t.TempDir()
 	ca, err := provisioning.InitCASince(filepath.Join(dir, "ca"), "", time.Now().Add(-EnrolledAgo))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Site{CA: ca, Creds: map[string]tls.Certificate{}, Dir: dir, Kiosks: DefaultKioskSite}
+	s := &Site{CA: ca, Creds: map[string]tls.Certificate{}, Dir: dir, Kiosks: where}
 	// Enrolled a month ago, as a site in service: an offline kiosk's
 	// events of the last days are judged by certificates valid then.
 	ca.Now = func() time.Time { return time.Now().Add(-EnrolledAgo) }

@@ -12,7 +12,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/sih"
 	"dmpkiosk/hwtest/patients"
+	"dmpkiosk/hwtest/system"
 )
 
 // preloadDurand puts documents from elsewhere in JEAN-PIERRE DURAND's DMP
@@ -138,4 +141,105 @@ func TestBedsideReading(t *testing.T) {
 	s.see("Que souhaitez-vous faire")
 	s.press("oui")
 	s.see("réservée aux professionnels de santé")
+}
+
+// blockedAndOpposed: JEAN-PIERRE DURAND blocked the interne's card
+// (FONTAINE, cpf-interne) in his DMP; HÉLÈNE DURAND opposed emergency
+// access to hers.
+func blockedAndOpposed(people []dmpsim.Person) []dmpsim.Person {
+	for i, p := range people {
+		for _, id := range p.IDs {
+			switch {
+			case strings.HasPrefix(id.Extension, "1800269123045"):
+				people[i].Blocked = []string{"810100998877"}
+			case strings.HasPrefix(id.Extension, "2820933063112"):
+				people[i].OpposedBrisDeGlace = true
+			}
+		}
+	}
+	return people
+}
+
+// The round, in headless Chromium: the GAM admits two patients to the
+// tablet's unit; the doctor's card alone signs in and the unit's list
+// comes; the room typed finds a patient, who opposed emergency access:
+// refused; back to the list, signed in still, the other patient, whose DMP the establishment may not read
+// yet, is read in an emergency with a reason — no agreement asked, the
+// access listed on the admin web with its reason; the interne this
+// patient blocked is told so (TD1.6).
+func TestBedsideRound(t *testing.T) {
+	s := startWith(t, system.BridgeOptions{Regime: "current", KioskUnit: "CARDIO", SIHListen: true,
+		DMPPeople: blockedAndOpposed}, `context = "bedside"`)
+	preloadDurand(t, s)
+	admitted, err := patients.Admissions(system.GAMDomain, "CARDIO", "1800269123045", "2820933063112")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range admitted {
+		ack, err := sih.Exchange(context.Background(), s.b.SIH, nil, a.Msg, 10*time.Second)
+		if err != nil || !strings.Contains(string(ack), "MSA|AA|") {
+			t.Fatalf("admission of %s: %v %q", a.Person.Traits.BirthName, err, ack)
+		}
+	}
+	s.tray(1, "insert", "cps-medecin")
+	s.see("Code de la carte professionnelle")
+	s.pin("1234#")
+	s.see("Patients de l'unité CARDIO")
+	s.see("Ch. 12 · DURAND JEAN-PIERRE")
+	s.see("Ch. 13 · DURAND HELENE")
+	s.screenshot(s.ctx, "kiosk-ward")
+
+	// Room 13: HÉLÈNE DURAND opposed emergency access.
+	s.pin("13")
+	s.see("Chambre 13")
+	s.press("oui")
+	s.see("Que souhaitez-vous faire")
+	s.press("non")
+	s.press("oui")
+	s.see("Motif de l'accès en urgence")
+	s.press("oui")
+	s.see("opposé")
+	s.screenshot(s.ctx, "kiosk-opposed")
+
+	// Room 12, in an emergency for a reason: the list without the
+	// patient's agreement, marked, and a document read.
+	s.press("valider")
+	s.see("Que souhaitez-vous faire")
+	// Back to the unit's list for the next patient, signed in still.
+	s.pin("*")
+	s.see("Tapez le numéro de chambre")
+	s.press("oui")
+	s.see("DURAND JEAN-PIERRE (identité qualifiée)")
+	s.press("non")
+	s.press("oui")
+	s.see("Motif de l'accès en urgence")
+	s.press("non")
+	s.screenshot(s.ctx, "kiosk-reason")
+	s.press("oui")
+	s.see("Radiographie du thorax")
+	s.see("urgence")
+	s.screenshot(s.ctx, "kiosk-emergency-list")
+	s.press("oui")
+	s.see("s'affiche sur la tablette")
+	s.do(chromedp.Poll[chromedp.Void](`(() => { const i = document.querySelector("#page img"); return i && i.naturalWidth > 500 })()`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	s.admin("/emergencies", "admin-emergencies", "810100456789", "Urgence vitale")
+	s.press("annuler")
+
+	// The interne FONTAINE, whom JEAN-PIERRE DURAND blocked: the patient
+	// agrees to the establishment's access, then the DMP refuses him, and
+	// the tablet says why.
+	s.tray(1, "remove", "")
+	s.see("Insérez")
+	s.tray(1, "insert", "cpf-interne")
+	s.see("Code de la carte professionnelle")
+	s.pin("2468#")
+	s.see("Patients de l'unité CARDIO")
+	s.press("oui")
+	s.see("Que souhaitez-vous faire")
+	s.press("oui")
+	s.see("Accord du patient")
+	s.press("oui")
+	s.see("bloqué votre accès")
+	s.screenshot(s.ctx, "kiosk-blocked")
 }

@@ -77,6 +77,7 @@ type Bridge struct {
 	Sim       *dmpsim.Sim
 	INSi      *insisim.Sim
 	GAM       *gam.GAM
+	SIH       string // the bridge's MLLP listener for the GAM's messages (BridgeOptions.SIHListen)
 	Dir       string // the bridge's files: bridge.toml, journal.db, traces/
 	Journal   string
 	AdminURL  string // https://127.0.0.1:port/
@@ -146,6 +147,16 @@ type BridgeOptions struct {
 	// GAM, when set, starts the GAM peer with these patients and has the
 	// bridge tell it ([sih]).
 	GAM []gam.Patient
+	// KioskUnit is the unit the kiosks are enrolled in (ACCUEIL when
+	// empty).
+	KioskUnit string
+	// SIHListen, with GAM, opens the bridge's MLLP listener for the GAM's
+	// own messages (its admissions place patients in units): Bridge.SIH.
+	SIHListen bool
+	// DMPPeople, when set, changes the DMP simulator's people before it
+	// starts (a patient who blocked a professional, opposed emergency
+	// access…).
+	DMPPeople func([]dmpsim.Person) []dmpsim.Person
 }
 
 // GAMDomain is the test GAM's IPP domain.
@@ -173,7 +184,11 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 	if b.IGC, err = cards.LoadOrCreateIGCSante(b.IGCDir); err != nil {
 		t.Fatal(err)
 	}
-	b.Site = hwtest.NewSite(t, o.Kiosks...)
+	where := hwtest.DefaultKioskSite
+	if o.KioskUnit != "" {
+		where.Unit = o.KioskUnit
+	}
+	b.Site = hwtest.NewSiteAt(t, where, o.Kiosks...)
 	for _, id := range o.Peers {
 		b.Site.Creds[id] = b.Site.Enroll(t, id, provisioning.RoleBridge)
 		writePEM(t, filepath.Join(dir, id+".pem"), "CERTIFICATE", b.Site.Creds[id].Certificate[0])
@@ -199,6 +214,9 @@ func StartBridge(t testing.TB, bin string, o BridgeOptions) *Bridge {
 	people, err := patients.DMP()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.DMPPeople != nil {
+		people = o.DMPPeople(people)
 	}
 	if b.Sim, err = dmpsim.New(dmpsim.Options{DB: filepath.Join(dir, "dmp.db"), Regime: o.Regime, OrgRoots: b.IGC.Pool(), People: people,
 		CheckAnswers: true, ErrorRate: o.DMPErrorRate, TimeoutRate: o.DMPTimeoutRate}); err != nil {
@@ -340,6 +358,10 @@ namespace = %q
 universal_id = %q
 type = %q
 `, b.GAM.Addr, GAMDomain.Namespace, GAMDomain.UniversalID, GAMDomain.Type)
+		if o.SIHListen {
+			b.SIH = freeAddr(t)
+			conf = strings.Replace(conf, "[sih]\n", fmt.Sprintf("[sih]\nlisten = %q\n", b.SIH), 1)
+		}
 	}
 	cfgPath := filepath.Join(dir, "bridge.toml")
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
@@ -499,6 +521,16 @@ func (b *Bridge) PID() int {
 	return b.cmd.Process.Pid
 }
 
+// freeAddr is a local TCP address free when asked.
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
 // Bin is the `bridge` binary.
 func (b *Bridge) Bin() string { return b.bin }
 
@@ -546,7 +578,7 @@ type Kiosk struct {
 }
 
 // StartKiosk writes kiosk id's configuration as provisioning bundles it
-// (regime, site ACCUEIL of 750712184) and starts `kiosk run` with the card
+// (regime, site 750712184, the unit it was enrolled in) and starts `kiosk run` with the card
 // tray over the test IGC-Santé authority of b; extra are top-level lines
 // added to its kiosk.toml.
 func StartKiosk(t testing.TB, bins map[string]string, b *Bridge, id, regime string, extra ...string) *Kiosk {
@@ -559,7 +591,8 @@ func StartKiosk(t testing.TB, bins map[string]string, b *Bridge, id, regime stri
 	bundle := filepath.Join(dir, "bundle")
 	cfg := provisioning.DeviceConfig{Site: "750712184", Unit: "ACCUEIL", Context: "admission", Regime: regime}
 	// A context among the extra lines (context = "bedside") is the
-	// bundle's own.
+	// bundle's own; the unit is the one the kiosk was enrolled in.
+	cfg.Unit = b.Site.Kiosks.Unit
 	for i, l := range extra {
 		if c, ok := strings.CutPrefix(l, "context = "); ok {
 			cfg.Context = strings.Trim(c, `"`)
@@ -617,6 +650,9 @@ func StartKiosk(t testing.TB, bins map[string]string, b *Bridge, id, regime stri
 	}()
 	return k
 }
+
+// PID is the running kiosk's process id.
+func (k *Kiosk) PID() int { return k.cmd.Process.Pid }
 
 // Web drives a kiosk's web view over HTTP, as its buttons and keypad do,
 // and follows the screens it pushes.
