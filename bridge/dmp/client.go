@@ -249,10 +249,13 @@ func (c *Client) postAs(ctx context.Context, tx, msgID, contentType string, req 
 	if err != nil {
 		return nil, x, &TransportError{Transaction: tx, Err: err}
 	}
-	plain, perr := UnpackMTOM("", x.Response)
+	root, parts, perr := splitMTOM("", x.Response)
 	var env *Envelope
 	if perr == nil {
-		env, perr = ParseEnvelope(plain)
+		env, perr = ParseEnvelope(root)
+	}
+	if perr == nil && parts != nil {
+		perr = inlineXOP(env.Body, parts)
 	}
 	if env != nil {
 		x.ResponseID = env.MessageID

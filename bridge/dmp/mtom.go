@@ -104,30 +104,46 @@ func packMTOM(doc *etree.Document, ns, tag, action string, idOf func(n int) stri
 // returned as it is. It reads the bytes of each part, whatever their
 // encoding (a fault may come multipart too).
 func UnpackMTOM(contentType string, body []byte) ([]byte, error) {
+	root, parts, err := splitMTOM(contentType, body)
+	if err != nil || parts == nil {
+		return root, err
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(root); err != nil {
+		return nil, fmt.Errorf("%w: MTOM root: %v", ErrMalformed, err)
+	}
+	if err := inlineXOP(doc.Root(), parts); err != nil {
+		return nil, err
+	}
+	return doc.WriteToBytes()
+}
+
+// splitMTOM reads an MTOM package's parts: its root (the message itself
+// when not multipart, parts nil) and the others by Content-ID.
+func splitMTOM(contentType string, body []byte) (root []byte, parts map[string][]byte, _ error) {
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || !strings.HasPrefix(mt, "multipart/") {
 		// No header to go by: a body that opens with a boundary is still
 		// a package.
 		if !bytes.HasPrefix(body, []byte("--")) {
-			return body, nil
+			return body, nil, nil
 		}
 		line, _, _ := bytes.Cut(body, []byte("\n"))
 		params = map[string]string{"boundary": strings.TrimSpace(strings.TrimPrefix(string(line), "--"))}
 	}
 	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-	var root []byte
-	parts := map[string][]byte{}
+	parts = map[string][]byte{}
 	for i := 0; ; i++ {
 		p, err := r.NextRawPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: MTOM: %v", ErrMalformed, err)
+			return nil, nil, fmt.Errorf("%w: MTOM: %v", ErrMalformed, err)
 		}
 		b, err := io.ReadAll(io.LimitReader(p, MaxDocumentAnswer))
 		if err != nil {
-			return nil, fmt.Errorf("%w: MTOM: %v", ErrMalformed, err)
+			return nil, nil, fmt.Errorf("%w: MTOM: %v", ErrMalformed, err)
 		}
 		id := strings.Trim(p.Header.Get("Content-ID"), "<> ")
 		if i == 0 || id == strings.Trim(params["start"], "<> ") {
@@ -137,13 +153,16 @@ func UnpackMTOM(contentType string, body []byte) ([]byte, error) {
 		parts[id] = b
 	}
 	if root == nil {
-		return nil, fmt.Errorf("%w: MTOM: no root part", ErrMalformed)
+		return nil, nil, fmt.Errorf("%w: MTOM: no root part", ErrMalformed)
 	}
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(root); err != nil {
-		return nil, fmt.Errorf("%w: MTOM root: %v", ErrMalformed, err)
-	}
-	for _, inc := range doc.FindElements("//Include") {
+	return root, parts, nil
+}
+
+// inlineXOP puts each part back in place of its xop:Include under el, as
+// base64 text, in the parsed tree: a document of megabytes is neither
+// escaped into XML nor parsed again.
+func inlineXOP(el *etree.Element, parts map[string][]byte) error {
+	for _, inc := range el.FindElements("//Include") {
 		if inc.NamespaceURI() != NSXOP {
 			continue
 		}
@@ -154,11 +173,11 @@ func UnpackMTOM(contentType string, body []byte) ([]byte, error) {
 		}
 		b, ok := parts[id]
 		if !ok {
-			return nil, fmt.Errorf("%w: MTOM: no part %q", ErrMalformed, id)
+			return fmt.Errorf("%w: MTOM: no part %q", ErrMalformed, id)
 		}
 		parent := inc.Parent()
 		parent.RemoveChild(inc)
 		parent.SetText(base64.StdEncoding.EncodeToString(b))
 	}
-	return doc.WriteToBytes()
+	return nil
 }

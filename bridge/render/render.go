@@ -165,8 +165,8 @@ func (r *Renderer) embedded(ctx context.Context, e *etree.Element, emit func(Pag
 	return fmt.Errorf("%w (%s)", ErrUnsupported, media)
 }
 
-// pdf renders a PDF's pages one at a time, the first before the count of
-// the others is even asked.
+// pdf renders a PDF's pages one at a time, the first while the count of
+// the pages is asked.
 func (r *Renderer) pdf(ctx context.Context, pdf []byte, emit func(Page) error) error {
 	dpi, max, timeout := r.defaults()
 	page := func(n int) ([]byte, error) {
@@ -174,13 +174,24 @@ func (r *Renderer) pdf(ctx context.Context, pdf []byte, emit func(Page) error) e
 		defer cancel()
 		return run(ctx, pdf, "pdftoppm", "-png", "-r", strconv.Itoa(dpi), "-f", strconv.Itoa(n), "-l", strconv.Itoa(n), "-singlefile", "-")
 	}
+	// The page count (pdfinfo) is asked while the first page renders.
+	type result struct {
+		out []byte
+		err error
+	}
+	counted := make(chan result, 1)
+	go func() {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		out, err := run(cctx, pdf, "pdfinfo", "-")
+		counted <- result{out, err}
+	}()
 	first, err := page(1)
+	c := <-counted
 	if err != nil || len(first) == 0 {
 		return fmt.Errorf("%w: PDF illisible", ErrUnreadable)
 	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	info, err := run(cctx, pdf, "pdfinfo", "-")
-	cancel()
+	info, err := c.out, c.err
 	if err != nil {
 		return fmt.Errorf("%w: PDF illisible", ErrUnreadable)
 	}

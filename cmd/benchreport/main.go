@@ -140,6 +140,23 @@ func render(rs []result) string {
 		b.WriteString("| package | benchmark | phase | p50 | floor | ratio |\n|---|---|---|---|---|---|\n")
 		b.WriteString(strings.Join(phases, "\n") + "\n\n")
 	}
+	// Memory: a benchmark reporting X-peak-MB and X-floor-MB.
+	var mem []string
+	for _, r := range rs {
+		for _, u := range r.order {
+			name, ok := strings.CutSuffix(u, "-peak-MB")
+			fl, has := r.metrics[name+"-floor-MB"]
+			if !ok || !has || fl <= 0 {
+				continue
+			}
+			mem = append(mem, fmt.Sprintf("| %s | %s | %.1f MB | %.1f MB | **%.2f** |", short(r.pkg), r.name, r.metrics[u], fl, r.metrics[u]/fl))
+		}
+	}
+	if len(mem) > 0 {
+		b.WriteString("## Memory against its floor\n\nA process's peak resident memory against what it must hold (the benchmark's comment says what).\n\n")
+		b.WriteString("| package | benchmark | peak | floor | ratio |\n|---|---|---|---|---|\n")
+		b.WriteString(strings.Join(mem, "\n") + "\n\n")
+	}
 	b.WriteString("## All benchmarks\n\n| package | benchmark | figures |\n|---|---|---|\n")
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].pkg < rs[j].pkg })
 	for _, r := range rs {

@@ -2,6 +2,7 @@ package patients
 
 import (
 	_ "embed"
+	"encoding/base64"
 	"fmt"
 	"regexp"
 	"strings"
@@ -22,6 +23,8 @@ type DocumentSpec struct {
 	TypeCode, TypeLabel, Title string
 	ID                         string
 	Time                       time.Time
+	// PDF, when set, replaces the model's PDF (a level-1 document only).
+	PDF []byte
 }
 
 // DemoCDA writes a level-1 CDA for p from ANS's golden document: the
@@ -87,5 +90,25 @@ func fromTemplate(tpl string, p insisim.Person, s DocumentSpec) ([]byte, error) 
 	// The rest of the model's mentions of its patient's INS (a mail
 	// address) go too.
 	doc = strings.ReplaceAll(doc, "279035121518989", p.INS.Number+p.INS.Key)
+	if s.PDF != nil {
+		const open = `<text mediaType="application/pdf" representation="B64">`
+		head, rest, ok := strings.Cut(doc, open)
+		_, tail, ok2 := strings.Cut(rest, "</text>")
+		if !ok || !ok2 {
+			return nil, fmt.Errorf("patients: the model has no PDF to replace")
+		}
+		doc = head + open + base64.StdEncoding.EncodeToString(s.PDF) + "</text>" + tail
+	}
 	return []byte(doc), nil
+}
+
+// GoldenPDF is the PDF of ANS's golden level-1 document (two pages).
+func GoldenPDF() ([]byte, error) {
+	const open = `<text mediaType="application/pdf" representation="B64">`
+	_, rest, ok := strings.Cut(goldenCDA, open)
+	b64, _, ok2 := strings.Cut(rest, "</text>")
+	if !ok || !ok2 {
+		return nil, fmt.Errorf("patients: the golden document has no PDF")
+	}
+	return base64.StdEncoding.DecodeString(strings.Join(strings.Fields(b64), ""))
 }
