@@ -36,8 +36,10 @@ func DMPList(st Status, items []string, cursor int, emergency bool) Screen {
 		s.Tone, s.Body = Warning, []string{"Accès en urgence (bris de glace) : tracé."}
 	}
 	if len(items) > 1 {
-		// Where the cursor is, for the panels that show a few lines.
+		// Where the cursor is: the smallest panels show a few lines, and
+		// their title stays when the list scrolls.
 		s.Body = append(s.Body, fmt.Sprintf("Document %d sur %d", cursor+1, len(items)))
+		s.ShortTitle = fmt.Sprintf("DMP %d/%d", cursor+1, len(items))
 	}
 	if len(items) == 0 {
 		s.Body = append(s.Body, "Aucun document dans le DMP de ce patient.")

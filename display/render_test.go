@@ -3,6 +3,7 @@ package display
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -185,6 +186,32 @@ func TestTextNeverCutSilently(t *testing.T) {
 	_, lay := r.Render(s, OLED)
 	if !lay.Overflow || lay.First == 0 || lay.First+lay.Shown != lay.Lines {
 		t.Errorf("cursor on the last item, window %+v", lay)
+	}
+}
+
+// A long list of the DMP's documents on every panel: the cursor on the
+// last one, the window follows it down to the last line, and the
+// smallest panel's title says where the cursor is.
+func TestLongDMPListFollowsTheCursor(t *testing.T) {
+	r, err := NewRenderer(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []string
+	for i := range 20 {
+		items = append(items, fmt.Sprintf("0%d/11/2026 09:15 · CR de biologie · Bilan %d · CHU TEST", i%9+1, i+1))
+	}
+	s := DMPList(st, items, 19, false)
+	if s.ShortTitle != "DMP 20/20" || !strings.Contains(s.Text(), "Document 20 sur 20") {
+		t.Fatalf("where the cursor is: %q\n%s", s.ShortTitle, s.Text())
+	}
+	for _, sz := range Sizes {
+		_, lay := r.Render(s, sz)
+		// The last document takes up to three lines on the smallest panel:
+		// the window shows its start at least.
+		if !lay.Overflow || lay.First == 0 || lay.Shown == 0 || lay.First+lay.Shown < lay.Lines-2 {
+			t.Errorf("%s: cursor on the last document, window %+v", sz.Name, lay)
+		}
 	}
 }
 

@@ -428,11 +428,19 @@ func (s *Session) showWard() state {
 	if f := string(s.consult.wardFilter); f != "" {
 		body = []string{"Chambre " + f + "… (* : effacer)"}
 	}
-	if len(l) == 0 {
-		body = append(body, "Aucun patient.")
-	}
 	s.consult.wardCursor = min(s.consult.wardCursor, max(0, len(l)-1))
-	s.show(display.DMPChoice(s.status(), "Patients de l'unité "+s.Config.Unit, body, items, s.consult.wardCursor))
+	switch {
+	case len(l) == 0:
+		body = append(body, "Aucun patient.")
+	case len(l) > 1:
+		// Where the cursor is, for the panels that show a few lines.
+		body = append(body, fmt.Sprintf("Patient %d sur %d", s.consult.wardCursor+1, len(l)))
+	}
+	sc := display.DMPChoice(s.status(), "Patients de l'unité "+s.Config.Unit, body, items, s.consult.wardCursor)
+	if len(l) > 1 {
+		sc.ShortTitle = fmt.Sprintf("Patients %d/%d", s.consult.wardCursor+1, len(l))
+	}
+	s.show(sc)
 	return stWard
 }
 

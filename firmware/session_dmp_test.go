@@ -205,8 +205,9 @@ func TestBedsideWardList(t *testing.T) {
 		t.Fatalf("ward request: %+v", req)
 	}
 	sc := r.wait(display.KindDMP, "Patients de l'unité ACCUEIL")
-	if len(sc.Items) != 2 || !strings.Contains(sc.Items[1], "non qualifiée") || !strings.Contains(sc.Items[0], "nouveaux documents") {
-		t.Fatalf("ward: %q", sc.Items)
+	if len(sc.Items) != 2 || !strings.Contains(sc.Items[1], "non qualifiée") || !strings.Contains(sc.Items[0], "nouveaux documents") ||
+		!slices.Contains(sc.Body, "Patient 1 sur 2") {
+		t.Fatalf("ward: %q %q", sc.Items, sc.Body)
 	}
 	r.press(keys("14")...)
 	sc = r.wait(display.KindDMP, "Chambre 14")
