@@ -148,17 +148,19 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return time.Since(t).Round(time.Second).String()
 	},
-	"date":     func(t time.Time) string { return t.In(paris).Format("02/01/2006 15:04:05") },
-	"state":    func(s string) string { return label(stateLabels, s) },
-	"outcome":  func(s string) string { return label(outcomeLabels, s) },
-	"type":     func(s string) string { return label(typeLabels, s) },
-	"ctx":      func(s string) string { return label(contextLabels, s) },
-	"reason":   func(r journal.Record) string { return label(reasonLabels, journal.ReasonOf(r)) },
-	"minutes":  func(d time.Duration) string { return decimal(d.Minutes()) },
-	"doctype":  func(s string) string { return label(docTypeLabels, s) },
-	"dockind":  func(s string) string { return label(docKindLabels, s) },
-	"docstate": func(s string) string { return label(docStateLabels, s) },
-	"percent":  func(x float64) string { return decimal(100 * x) },
+	"date":           func(t time.Time) string { return t.In(paris).Format("02/01/2006 15:04:05") },
+	"state":          func(s string) string { return label(stateLabels, s) },
+	"outcome":        func(s string) string { return label(outcomeLabels, s) },
+	"type":           func(s string) string { return label(typeLabels, s) },
+	"ctx":            func(s string) string { return label(contextLabels, s) },
+	"reason":         func(r journal.Record) string { return label(reasonLabels, journal.ReasonOf(r)) },
+	"minutes":        func(d time.Duration) string { return decimal(d.Minutes()) },
+	"doctype":        func(s string) string { return label(docTypeLabels, s) },
+	"dockind":        func(s string) string { return label(docKindLabels, s) },
+	"docstate":       func(s string) string { return label(docStateLabels, s) },
+	"percent":        func(x float64) string { return decimal(100 * x) },
+	"consultaction":  func(s string) string { return label(consultActionLabels, s) },
+	"consultoutcome": func(s string) string { return label(consultOutcomeLabels, s) },
 }).Parse(pageTemplates))
 
 // maskPatient shows enough to tell events apart, not who the patient is.

@@ -178,11 +178,19 @@ func TestEmergencyAccessesListed(t *testing.T) {
 	if err := j.Audit(ctx, "dmp.consult", "req-normal", "device=tablette-1 professional=810100456789 patient=x action=list mode=normal"); err != nil {
 		t.Fatal(err)
 	}
+	// The second was refused (the patient opposed emergency access).
+	if err := j.Audit(ctx, "dmp.consult.outcome", "req-Autre urgence médicale", "outcome=forbidden"); err != nil {
+		t.Fatal(err)
+	}
 	get := adminGet(t, j)
 	page := get("/emergencies")
 	first, second := strings.Index(page, "Autre urgence médicale"), strings.Index(page, "Urgence vitale")
 	if first < 0 || second < 0 || first > second || !strings.Contains(page, "tablette-2") || !strings.Contains(page, "9ad46c4a164cd3f3") {
 		t.Errorf("the emergency accesses:\n%s", page)
+	}
+	refused, granted := strings.Index(page, "refusé par le DMP"), strings.Index(page, "accordé")
+	if refused < first || refused > second || granted < second || strings.Count(page, "liste des documents") != 2 {
+		t.Errorf("each access's outcome:\n%s", page)
 	}
 	day := time.Now().In(paris).Format(time.DateOnly)
 	info := get("/infocentre?from=" + day + "&to=" + day + "&by=day")

@@ -59,6 +59,11 @@ var (
 		journal.DocRetry: "en échec, nouvelle tentative prévue", journal.DocSent: "envoyé au DMP", journal.DocHeld: "retenu (non envoyé)",
 		journal.DocRefused: "refusé",
 	}
+	consultActionLabels = map[string]string{event.ConsultList: "liste des documents", event.ConsultDocument: "document",
+		event.ConsultAuthorize: "accord du patient"}
+	consultOutcomeLabels = map[string]string{event.ConsultNoDMP: "refusé : pas de DMP", event.ConsultNotAuthorized: "établissement non autorisé",
+		event.ConsultForbidden: "refusé par le DMP", event.ConsultUnavailable: "DMP indisponible", event.ConsultUnreadable: "document non affichable",
+		event.ConsultRefused: "refusé par la passerelle"}
 	periodLabels = map[string]string{"day": "jour", "week": "semaine", "month": "mois", "range": "toute la période"}
 )
 

@@ -323,6 +323,7 @@ func (a *Admin) exportDocuments(w http.ResponseWriter, r *http.Request) {
 type emergencyAccess struct {
 	At                                            time.Time
 	Professional, Patient, Reason, Device, Action string
+	Outcome                                       string // the consultation's outcome when not granted (event.Consult…)
 }
 
 // emergencies lists the emergency accesses (bris de glace) to the DMP,
@@ -332,6 +333,15 @@ func (a *Admin) emergencies(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
+	}
+	outcomes, err := a.Journal.AuditOf(r.Context(), "dmp.consult.outcome")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	outcome := map[string]string{}
+	for _, o := range outcomes {
+		outcome[o.Ref] = strings.TrimPrefix(o.Detail, "outcome=")
 	}
 	var out []emergencyAccess
 	for i := len(l) - 1; i >= 0; i-- {
@@ -347,7 +357,7 @@ func (a *Admin) emergencies(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		out = append(out, emergencyAccess{At: l[i].At, Professional: f["professional"], Patient: f["patient"], Reason: f["reason"],
-			Device: f["device"], Action: f["action"]})
+			Device: f["device"], Action: f["action"], Outcome: outcome[l[i].Ref]})
 	}
 	render(w, "emergencies", map[string]any{"Title": "Accès au DMP en urgence (bris de glace)", "Accesses": out})
 }

@@ -268,6 +268,15 @@ func (f *Flow) Handle(device string, payload []byte) {
 	f.audit("dmp.consult", r.ID, detail)
 	ctx, cancel := context.WithTimeout(context.Background(), f.wait())
 	defer cancel()
+	sent := answer
+	answer = func(a *event.ConsultAnswer) {
+		// What came of it, in the trail too: a refusal is an access
+		// attempted and not granted.
+		if a.Last && a.Outcome != event.ConsultOK {
+			f.audit("dmp.consult.outcome", r.ID, "outcome="+a.Outcome)
+		}
+		sent(a)
+	}
 	switch r.Action {
 	case event.ConsultList, event.ConsultAuthorize:
 		answer(f.list(ctx, r, whoDMP))

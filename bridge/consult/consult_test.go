@@ -305,6 +305,16 @@ func TestEmergencyAccess(t *testing.T) {
 	if len(bdg) != 2 || !strings.Contains(bdg[0].Detail, "reason="+reason) || strings.Contains(bdg[0].Detail, dominique.Value) {
 		t.Errorf("emergency audit: %+v", bdg)
 	}
+	// What came of each: the refused one said in the trail, by its
+	// request.
+	out, _ := r.journal.AuditOf(context.Background(), "dmp.consult.outcome")
+	outcome := map[string]string{}
+	for _, o := range out {
+		outcome[o.Ref] = o.Detail
+	}
+	if len(bdg) == 2 && (outcome[bdg[0].Ref] != "" || outcome[bdg[1].Ref] != "outcome=forbidden") {
+		t.Errorf("outcomes audited: %+v (emergencies %+v)", out, bdg)
+	}
 	a = one(t, r.ask(t, "cps-medecin", event.ConsultRequest{Action: event.ConsultAuthorize, Purpose: event.PurposeBrisDeGlace, Reason: reason}))
 	if a.Outcome != event.ConsultRefused {
 		t.Errorf("an authorization in emergency: %+v", a)

@@ -223,7 +223,7 @@ func TestBedsideRound(t *testing.T) {
 	s.see("s'affiche sur la tablette")
 	s.do(chromedp.Poll[chromedp.Void](`(() => { const i = document.querySelector("#page img"); return i && i.naturalWidth > 500 })()`,
 		chromedp.WithPollingTimeout(30*time.Second)))
-	s.admin("/emergencies", "admin-emergencies", "810100456789", "Urgence vitale")
+	s.admin("/emergencies", "admin-emergencies", "810100456789", "Urgence vitale", "refusé par le DMP", "accordé")
 	s.press("annuler")
 
 	// The interne FONTAINE, whom JEAN-PIERRE DURAND blocked: the patient
