@@ -188,7 +188,7 @@ func TestEmergencyAccessesListed(t *testing.T) {
 	if first < 0 || second < 0 || first > second || !strings.Contains(page, "tablette-2") || !strings.Contains(page, "9ad46c4a164cd3f3") {
 		t.Errorf("the emergency accesses:\n%s", page)
 	}
-	refused, granted := strings.Index(page, "refusé par le DMP"), strings.Index(page, "accordé")
+	refused, granted := strings.Index(page, ">refusé par le DMP<"), strings.Index(page, "<td>accordé</td>")
 	if refused < first || refused > second || granted < second || strings.Count(page, "liste des documents") != 2 {
 		t.Errorf("each access's outcome:\n%s", page)
 	}
