@@ -202,16 +202,18 @@ sends it, Écarter refuses it), and $demo/documents.log shows the business ackno
 (ZAM^Z01) the DPI received.
 
 Bedside tablet (make run KIOSK_CONTEXT=bedside, unit CARDIO): insert cps-medecin alone, PIN 1234:
-the unit's inpatients come (the test GAM admitted JEAN-PIERRE DURAND and DOMINIQUE PAT-TROIS);
-type a room number to find one, Oui on a patient, then as below. Or the same walkthrough up to INSi's traits
+the unit's inpatients come (the test GAM admitted JEAN-PIERRE DURAND and DOMINIQUE PAT-TROIS, those
+whose DMP received documents in the last three days marked "nouveaux documents", TD0.4); type a room
+number to find one, Oui on a patient, then as below; * on the menu goes back to the list for the next
+patient, still signed in. Or the same walkthrough up to INSi's traits
 (vitale-famille, the first beneficiary, JEAN-PIERRE DURAND; cps-medecin, PIN 1234); after Oui the
 tablet offers to read his DMP. Consulter: the establishment is not yet authorized, so the tablet
 asks whether the patient agrees (Oui records it, TD0.3, and his waiting documents leave for the DMP);
 the list shows the documents from elsewhere the DMP simulator holds for him (a structured lettre de
 liaison, a CR de biologie, a CR d'imagerie) and those the DPI sent; Oui on one shows it above the
 screen — PDF pages as images (next, previous, zoom), a structured one as HTML in a sandboxed frame;
-Non goes back to the list and wipes it. Accès en urgence asks a reason and is listed on the admin
-web's "Accès en urgence" page. Try cpe-accueil (PIN 4321) instead of cps-medecin: refused plainly.
+Non goes back to the list and wipes it, * back to the menu. Accès en urgence asks a reason, reads without
+the patient's agreement and is listed on the admin web's "Accès en urgence" page with what came of it. Try cpe-accueil (PIN 4321) instead of cps-medecin: refused plainly.
 
 Running: embedded MQTT broker ssl://localhost:8883, DMP simulator https://localhost:9443 (current
 regime; control API http://127.0.0.1:9444), INSi simulator https://localhost:9445/lps (try
