@@ -180,8 +180,8 @@ func (s *Session) askDMP(ctx context.Context, action string, entry *event.Consul
 	p := pro.info.Holder
 	req := &event.ConsultRequest{ID: id.String(), Device: s.Config.DeviceID, Time: s.now().UTC(),
 		Site: event.Site{FINESS: s.Config.Site, Unit: s.Config.Unit},
-		Professional: event.Professional{NationalID: p.NationalID, NationalIDType: p.NationalIDType, CardType: p.CardType, Surname: p.Surname,
-			FirstName: p.FirstName, Profession: p.Profession},
+		Professional: event.Professional{NationalID: p.NationalID, NationalIDType: p.NationalIDType, CardType: p.CardType, CardSerial: pro.info.Serial,
+			Surname: p.Surname, FirstName: p.FirstName, Profession: p.Profession, Speciality: p.Speciality},
 		Action: action, Purpose: s.consult.purpose}
 	if action != event.ConsultWard {
 		req.Patient = *s.lookup.answer.INS

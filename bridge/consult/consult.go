@@ -254,8 +254,7 @@ func (f *Flow) Handle(device string, payload []byte) {
 		refuse(event.ConsultRefused, "En urgence, l'autorisation du patient ne s'enregistre pas.", "authorize in emergency")
 		return
 	}
-	whoDMP := dmp.Who{Professional: event.Professional{NationalID: holder.NationalID, NationalIDType: holder.NationalIDType, CardType: holder.CardType,
-		Surname: holder.Surname, FirstName: holder.FirstName, Profession: holder.Profession}, FINESS: who.Site.FINESS,
+	whoDMP := dmp.Who{Professional: professional(holder, r.Professional), FINESS: who.Site.FINESS,
 		Patient: dmp.PatientID{Root: r.Patient.OID, Extension: r.Patient.Value}, Mode: dmp.ModeReinforced, Purpose: r.Purpose}
 	detail := fmt.Sprintf("device=%s professional=%s patient=%s action=%s mode=%s", device, holder.NationalID, Pseudonym(r.Patient), r.Action, r.Purpose)
 	if r.UniqueID != "" {
@@ -285,6 +284,18 @@ func (f *Flow) Handle(device string, payload []byte) {
 	default:
 		answer(&event.ConsultAnswer{Outcome: event.ConsultRefused, Message: "Demande inconnue.", Last: true})
 	}
+}
+
+// professional is who the VIHF names: the card certificate's holder, and
+// the specialty his card's data gives (the request says it, signed by the
+// same card; the certificate does not).
+func professional(holder cps.Holder, asked event.Professional) event.Professional {
+	p := event.Professional{NationalID: holder.NationalID, NationalIDType: holder.NationalIDType, CardType: holder.CardType,
+		Surname: holder.Surname, FirstName: holder.FirstName, Profession: holder.Profession}
+	if asked.NationalID == holder.NationalID {
+		p.Speciality, p.CardSerial = asked.Speciality, asked.CardSerial
+	}
+	return p
 }
 
 func (f *Flow) wait() time.Duration {

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"dmpkiosk/apdu/cps"
 	"encoding/json"
 	jose "github.com/go-jose/go-jose/v4"
 	"image/png"
@@ -363,5 +364,19 @@ func TestBlockedProfessional(t *testing.T) {
 	}
 	if a := one(t, r.ask(t, "cpf-interne", event.ConsultRequest{Action: event.ConsultList, Patient: blocking})); a.Outcome != event.ConsultOK {
 		t.Errorf("another doctor: %+v", a)
+	}
+}
+
+// The VIHF names the card certificate's holder; the specialty and the
+// card's serial come from the request only when it names the same
+// professional.
+func TestProfessionalOfTheCard(t *testing.T) {
+	holder := cps.Holder{CardType: "CPS", NationalID: "810100456789", NationalIDType: "8", Surname: "LEROY", FirstName: "SOPHIE", Profession: "10"}
+	got := professional(holder, event.Professional{NationalID: "810100456789", Surname: "AUTRE", Profession: "21", Speciality: "SM26", CardSerial: "0000104567"})
+	if got.Surname != "LEROY" || got.Profession != "10" || got.Speciality != "SM26" || got.CardSerial != "0000104567" {
+		t.Errorf("the card's holder: %+v", got)
+	}
+	if got := professional(holder, event.Professional{NationalID: "810100999999", Speciality: "SM26"}); got.Speciality != "" || got.NationalID != "810100456789" {
+		t.Errorf("another professional's specialty taken: %+v", got)
 	}
 }
