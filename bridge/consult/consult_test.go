@@ -6,9 +6,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/x509"
-	"dmpkiosk/apdu/cps"
 	"encoding/json"
-	jose "github.com/go-jose/go-jose/v4"
 	"image/png"
 	"os"
 	"strings"
@@ -16,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
+	"dmpkiosk/apdu/cps"
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
 	"dmpkiosk/bridge/dmp/dmpsim/dmpsimtest"
