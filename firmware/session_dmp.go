@@ -302,7 +302,7 @@ func (s *Session) inputDMPAgree(ctx context.Context, in input.Event) state {
 }
 
 // showDMPList lists the documents: local date, type in French, title,
-// marked when the patient does not see it.
+// marked when the patient does not see it, its author and establishment.
 func (s *Session) showDMPList() state {
 	items := make([]string, len(s.consult.entries))
 	for i, e := range s.consult.entries {
@@ -310,8 +310,11 @@ func (s *Session) showDMPList() state {
 		if e.InvisibleToPatient {
 			items[i] += " · non visible du patient"
 		}
-		if e.Institution != "" {
-			items[i] += " · " + e.Institution
+		switch {
+		case e.Author != "" && e.Institution != "":
+			items[i] += " · " + e.Author + ", " + e.Institution
+		case e.Author != "" || e.Institution != "":
+			items[i] += " · " + e.Author + e.Institution
 		}
 	}
 	s.show(display.DMPList(s.status(), items, s.consult.cursor, s.consult.purpose == event.PurposeBrisDeGlace))

@@ -89,7 +89,7 @@ func TestBedsideReadsTheDMP(t *testing.T) {
 	req = r.answerConsult(1, func(req *event.ConsultRequest) []*event.ConsultAnswer {
 		return []*event.ConsultAnswer{{Outcome: event.ConsultOK, Authorization: "VALIDE", Last: true, Entries: []event.ConsultEntry{
 			{UniqueID: "1.2.3.1", EntryUUID: "urn:uuid:1", Title: "Lettre de sortie", Type: "11490-0", TypeLabel: "Lettre de liaison à la sortie",
-				Date: date, Institution: "CHU TEST", Repository: "1.2.250.1.213.4.1.1.1.2"},
+				Date: date, Author: "ERIC THOMAS", Institution: "CHU TEST", Repository: "1.2.250.1.213.4.1.1.1.2"},
 			{UniqueID: "1.2.3.2", EntryUUID: "urn:uuid:2", Title: "Scanner", Type: "18748-4", TypeLabel: "CR d'imagerie médicale",
 				Date: date.Add(-24 * time.Hour), InvisibleToPatient: true}}}}
 	})
@@ -98,7 +98,8 @@ func TestBedsideReadsTheDMP(t *testing.T) {
 	}
 	list := r.wait(display.KindDMPList, "Lettre de liaison")
 	local := date.In(time.Local).Format("02/01/2006 15:04")
-	if len(list.Items) != 2 || !strings.HasPrefix(list.Items[0], local) || !strings.Contains(list.Items[1], "non visible du patient") {
+	if len(list.Items) != 2 || !strings.HasPrefix(list.Items[0], local) || !strings.HasSuffix(list.Items[0], " · ERIC THOMAS, CHU TEST") ||
+		!strings.Contains(list.Items[1], "non visible du patient") {
 		t.Fatalf("list: %q", list.Items)
 	}
 	r.press(oui)
