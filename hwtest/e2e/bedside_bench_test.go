@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/bridge/render"
 	"dmpkiosk/hwtest"
 	"dmpkiosk/hwtest/patients"
@@ -132,39 +132,23 @@ func fiftyPages(b *testing.B) []byte {
 	return pdf
 }
 
-// preloadFifty puts the 50-page document (today) and the structured
-// lettre de liaison (two months old) in JEAN-PIERRE DURAND's DMP.
+// preloadFifty puts the 50-page document (an hour old) and the
+// structured lettre de liaison in JEAN-PIERRE DURAND's DMP, and returns
+// the first.
 func preloadFifty(b *testing.B, br *system.Bridge, pdf []byte) []byte {
 	b.Helper()
-	known, err := patients.INSi()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, p := range known {
-		if p.INS.Number != "1800269123045" {
-			continue
-		}
-		pid := dmp.PatientID{Root: p.INS.OID, Extension: p.INS.Number + p.INS.Key}
-		long, err := patients.DemoCDA(p, patients.DocumentSpec{TypeCode: "18748-4", TypeLabel: "CR d'imagerie médicale",
+	var long []byte
+	preloadDurand(b, br.Sim, func(p insisim.Person) ([][]byte, error) {
+		var err error
+		long, err = patients.DemoCDA(p, patients.DocumentSpec{TypeCode: "18748-4", TypeLabel: "CR d'imagerie médicale",
 			Title: "Scanner thoraco-abdomino-pelvien", ID: "1.2.250.1.999.2.50", Time: time.Now().Add(-time.Hour), PDF: pdf})
 		if err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
-		ldl, err := patients.DemoStructuredCDA(p, patients.DocumentSpec{TypeCode: "11490-0",
-			TypeLabel: "Lettre de liaison à la sortie d'un établissement de soins", Title: "Lettre de liaison (CH voisin)", ID: "1.2.250.1.999.2.2",
-			Time: time.Now().AddDate(0, -2, 0)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, cda := range [][]byte{long, ldl} {
-			if err := br.Sim.Preload(context.Background(), pid, "1130099999", cda); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return long
-	}
-	b.Fatal("no DURAND JEAN-PIERRE among INSi's people")
-	return nil
+		ldl, err := lettreDeLiaison(p)
+		return [][]byte{long, ldl}, err
+	})
+	return long
 }
 
 // renderedBytes renders the document as the bridge does and counts its

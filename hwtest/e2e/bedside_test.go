@@ -13,44 +13,58 @@ import (
 
 	"dmpkiosk/bridge/dmp"
 	"dmpkiosk/bridge/dmp/dmpsim"
+	"dmpkiosk/bridge/insi/insisim"
 	"dmpkiosk/bridge/sih"
 	"dmpkiosk/hwtest/patients"
 	"dmpkiosk/hwtest/system"
 )
 
-// preloadDurand puts documents from elsewhere in JEAN-PIERRE DURAND's DMP
-// (the family card's first beneficiary): a CR d'imagerie (a PDF) a week
-// old, a structured lettre de liaison two months old.
-func preloadDurand(t *testing.T, s *scenario) {
-	t.Helper()
+// preloadDurand puts the documents docs writes for JEAN-PIERRE DURAND
+// (the family card's first beneficiary) in his DMP, as documents from
+// elsewhere.
+func preloadDurand(tb testing.TB, sim *dmpsim.Sim, docs func(p insisim.Person) ([][]byte, error)) {
+	tb.Helper()
 	known, err := patients.INSi()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	for _, p := range known {
 		if p.INS.Number != "1800269123045" {
 			continue
 		}
+		cdas, err := docs(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
 		pid := dmp.PatientID{Root: p.INS.OID, Extension: p.INS.Number + p.INS.Key}
-		pdf, err := patients.DemoCDA(p, patients.DocumentSpec{TypeCode: "18748-4", TypeLabel: "CR d'imagerie médicale",
-			Title: "Radiographie du thorax", ID: "1.2.250.1.999.2.1", Time: time.Now().AddDate(0, 0, -7)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ldl, err := patients.DemoStructuredCDA(p, patients.DocumentSpec{TypeCode: "11490-0",
-			TypeLabel: "Lettre de liaison à la sortie d'un établissement de soins", Title: "Lettre de liaison (CH voisin)", ID: "1.2.250.1.999.2.2",
-			Time: time.Now().AddDate(0, -2, 0)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, cda := range [][]byte{pdf, ldl} {
-			if err := s.b.Sim.Preload(context.Background(), pid, "1130099999", cda); err != nil {
-				t.Fatal(err)
+		for _, cda := range cdas {
+			if err := sim.Preload(context.Background(), pid, "1130099999", cda); err != nil {
+				tb.Fatal(err)
 			}
 		}
 		return
 	}
-	t.Fatal("no DURAND JEAN-PIERRE among INSi's people")
+	tb.Fatal("no DURAND JEAN-PIERRE among INSi's people")
+}
+
+// lettreDeLiaison is the structured lettre de liaison from elsewhere, two
+// months old.
+func lettreDeLiaison(p insisim.Person) ([]byte, error) {
+	return patients.DemoStructuredCDA(p, patients.DocumentSpec{TypeCode: "11490-0",
+		TypeLabel: "Lettre de liaison à la sortie d'un établissement de soins", Title: "Lettre de liaison (CH voisin)", ID: "1.2.250.1.999.2.2",
+		Time: time.Now().AddDate(0, -2, 0)})
+}
+
+// aWeekOfDocuments: a CR d'imagerie (a PDF) a week old and the lettre de
+// liaison.
+func aWeekOfDocuments(p insisim.Person) ([][]byte, error) {
+	pdf, err := patients.DemoCDA(p, patients.DocumentSpec{TypeCode: "18748-4", TypeLabel: "CR d'imagerie médicale",
+		Title: "Radiographie du thorax", ID: "1.2.250.1.999.2.1", Time: time.Now().AddDate(0, 0, -7)})
+	if err != nil {
+		return nil, err
+	}
+	ldl, err := lettreDeLiaison(p)
+	return [][]byte{pdf, ldl}, err
 }
 
 // At the bedside, in headless Chromium: the doctor signs in with his card,
@@ -62,7 +76,7 @@ func preloadDurand(t *testing.T, s *scenario) {
 // the list, the document is gone. A CPE is then refused plainly.
 func TestBedsideReading(t *testing.T) {
 	s := start(t, "current", `context = "bedside"`)
-	preloadDurand(t, s)
+	preloadDurand(t, s.b.Sim, aWeekOfDocuments)
 	var mu sync.Mutex
 	var requests []string
 	if err := chromedp.Listen(s.ctx, func(ev any) {
@@ -170,7 +184,7 @@ func blockedAndOpposed(people []dmpsim.Person) []dmpsim.Person {
 func TestBedsideRound(t *testing.T) {
 	s := startWith(t, system.BridgeOptions{Regime: "current", KioskUnit: "CARDIO", SIHListen: true,
 		DMPPeople: blockedAndOpposed}, `context = "bedside"`)
-	preloadDurand(t, s)
+	preloadDurand(t, s.b.Sim, aWeekOfDocuments)
 	admitted, err := patients.Admissions(system.GAMDomain, "CARDIO", "1800269123045", "2820933063112")
 	if err != nil {
 		t.Fatal(err)
