@@ -103,7 +103,8 @@ func TestAdminPages(t *testing.T) {
 		t.Errorf("readyz: %d", code)
 	}
 	_, metrics := get("/metrics", true)
-	for _, want := range []string{"dmpbridge_events_done_total 1", "dmpbridge_events_dead_total 1", "dmpbridge_dead_letters 1", "dmpbridge_kiosks_online 1"} {
+	for _, want := range []string{"dmpbridge_events_done_total 1", "dmpbridge_events_dead_total 1", "dmpbridge_dead_letters 1", "dmpbridge_kiosks_online 1",
+		"dmpbridge_zam_undelivered 0"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q:\n%s", want, metrics)
 		}

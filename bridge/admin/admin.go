@@ -270,6 +270,10 @@ func (a *Admin) writeMetrics(ctx context.Context, w http.ResponseWriter) {
 	if _, dead, err := a.Journal.List(ctx, journal.EventFilter{State: journal.StateDead, Limit: 1}); err == nil {
 		fmt.Fprintf(w, "# HELP dmpbridge_dead_letters Events in the dead letters.\n# TYPE dmpbridge_dead_letters gauge\ndmpbridge_dead_letters %d\n", dead)
 	}
+	if l, err := a.Journal.AckFailing(ctx, 10000); err == nil {
+		fmt.Fprintf(w, "# HELP dmpbridge_zam_undelivered Business acknowledgements tried and not yet taken by their senders.\n"+
+			"# TYPE dmpbridge_zam_undelivered gauge\ndmpbridge_zam_undelivered %d\n", len(l))
+	}
 }
 
 // eventList serves a page of events under the page's filters; fixed, when

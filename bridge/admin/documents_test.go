@@ -30,6 +30,28 @@ func TestDocumentsPage(t *testing.T) {
 	if strings.Contains(page, "279035121518989") || strings.Contains(page, "ClinicalDocument") {
 		t.Error("the page shows the patient's INS or the document")
 	}
+	if !strings.Contains(page, "Tous les accusés ont été remis") {
+		t.Errorf("no acknowledgement failing yet:\n%s", page)
+	}
+	// A business acknowledgement the sender did not take: listed, with
+	// why and how many times, never its content.
+	ctx := context.Background()
+	ack := journal.Ack{ID: "RIS-Y/Organisation-Y/015", Sender: "RIS-Y", Created: time.Now(),
+		Message: []byte("MSH|^~\\&|DMPKIOSK\rPID|||279035121518989\rOBX|1|CWE|ACK_RECEPTION_DMP||016|Y\r")}
+	if err := j.AckEnqueue(ctx, ack); err != nil {
+		t.Fatal(err)
+	}
+	ack.State, ack.Attempts, ack.Next, ack.Error = journal.AckDue, 3, time.Now().Add(time.Minute), "dial tcp 10.0.0.9:6661: connection refused"
+	if err := j.AckSave(ctx, ack, "zam.retry", "attempt=3"); err != nil {
+		t.Fatal(err)
+	}
+	page = adminGet(t, j)("/documents")
+	_, acks, _ := strings.Cut(page, `id="acks-failing"`)
+	acks, _, _ = strings.Cut(acks, "</table>")
+	if !strings.Contains(acks, "RIS-Y/Organisation-Y/015") || !strings.Contains(acks, "connection refused") || !strings.Contains(acks, `<td class="n">3</td>`) ||
+		strings.Contains(page, "279035121518989") {
+		t.Errorf("the acknowledgement failing:\n%s", acks)
+	}
 }
 
 // The infocentre counts the documents sent by the types the financing

@@ -273,7 +273,12 @@ func (a *Admin) documentsPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	render(w, "documents", map[string]any{"Title": "Documents pour le DMP", "Documents": l, "Held": held, "Refused": refused})
+	acks, err := a.Journal.AckFailing(r.Context(), 200)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	render(w, "documents", map[string]any{"Title": "Documents pour le DMP", "Documents": l, "Held": held, "Refused": refused, "Acks": acks})
 }
 
 // documentAction releases or discards a held document, or sends a refused

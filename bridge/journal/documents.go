@@ -152,6 +152,19 @@ func (s sharedSQL) AckSave(ctx context.Context, a Ack, kind, detail string) erro
 		a.State, a.Attempts, a.Next.UnixMilli(), a.Error, a.ID)
 }
 
+// AckFailing implements Documents: up to n acknowledgements still due
+// after at least one attempt (the sender did not take them), the oldest
+// first.
+func (s sharedSQL) AckFailing(ctx context.Context, n int) ([]Ack, error) {
+	rows, done, err := s.db.queryRows(ctx, bind(s.db, `SELECT `+ackCols+` FROM zam_outbox WHERE state = 'due' AND attempts > 0
+		ORDER BY created, id LIMIT ?`), n)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return readRows(rows, scanAck)
+}
+
 // AckGet implements Documents.
 func (s sharedSQL) AckGet(ctx context.Context, id string) (Ack, error) {
 	rows, done, err := s.db.queryRows(ctx, bind(s.db, `SELECT `+ackCols+` FROM zam_outbox WHERE id = ?`), id)

@@ -246,6 +246,9 @@ type Documents interface {
 	AckClaim(ctx context.Context, now time.Time, n int) ([]Ack, error)
 	AckSave(ctx context.Context, a Ack, kind, detail string) error
 	AckGet(ctx context.Context, id string) (Ack, error)
+	// AckFailing lists those the senders have not taken yet, though
+	// tried.
+	AckFailing(ctx context.Context, n int) ([]Ack, error)
 }
 
 // Indicators counts what the infocentre shows (indicators.go).

@@ -357,6 +357,26 @@ func Exercise(t *testing.T, open func(t *testing.T) journal.Store) {
 		if a, _ := j.AckGet(ctx, d.ID); a.State != journal.AckDue || string(a.Message) != string(yes.Message) {
 			t.Fatalf("a new outcome: %s %q", a.State, a.Message)
 		}
+		// Not yet tried: not failing; tried and not taken: listed, with
+		// why; taken: no longer.
+		if l, err := j.AckFailing(ctx, 10); err != nil || len(l) != 0 {
+			t.Fatalf("failing before any attempt: %+v %v", l, err)
+		}
+		a, _ = j.AckGet(ctx, d.ID)
+		a.Attempts, a.Next, a.Error = 1, time.Now().Add(time.Minute), "connexion refusée"
+		if err := j.AckSave(ctx, a, "zam.retry", "attempt=1"); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := j.AckFailing(ctx, 10); err != nil || len(l) != 1 || l[0].ID != d.ID || l[0].Error != "connexion refusée" || l[0].Attempts != 1 {
+			t.Fatalf("failing: %+v %v", l, err)
+		}
+		a.State = journal.AckDone
+		if err := j.AckSave(ctx, a, "zam.sent", "attempt=2"); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := j.AckFailing(ctx, 10); err != nil || len(l) != 0 {
+			t.Fatalf("failing once taken: %+v %v", l, err)
+		}
 	})
 
 	t.Run("the units' inpatients: admitted, transferred, discharged", func(t *testing.T) {
