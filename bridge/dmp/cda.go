@@ -1,6 +1,7 @@
 package dmp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -65,7 +66,7 @@ var insRoots = map[string]bool{"1.2.250.1.213.1.4.8": true, "1.2.250.1.213.1.4.9
 // ReadCDAHeader reads the header of a CDA R2 document.
 func ReadCDAHeader(b []byte) (CDAHeader, error) {
 	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(b); err != nil {
+	if err := doc.ReadFromBytes(HeaderView(b)); err != nil {
 		return CDAHeader{}, fmt.Errorf("%w: not XML: %v", ErrCDA, err)
 	}
 	r := doc.Root()
@@ -140,6 +141,35 @@ func ReadCDAHeader(b []byte) (CDAHeader, error) {
 		h.MediaType = attr(t, "mediaType")
 	}
 	return h, nil
+}
+
+// HeaderView is the CDA as its header's readers need it: a level-1
+// document's body (nonXMLBody/text, megabytes of base64) left empty, its
+// attributes kept; the rest as it is. Only a plain text content is left
+// out (the first markup after the text's start tag is its end tag);
+// otherwise, or with prefixed tags, the document is returned whole. The
+// CDA schema's check (xmllint) reads the whole document.
+func HeaderView(b []byte) []byte {
+	body := bytes.Index(b, []byte("<nonXMLBody"))
+	if body < 0 {
+		return b
+	}
+	open := bytes.Index(b[body:], []byte("<text"))
+	if open < 0 {
+		return b
+	}
+	open += body
+	gt := bytes.IndexByte(b[open:], '>')
+	if gt < 0 || b[open+gt-1] == '/' {
+		return b
+	}
+	start := open + gt + 1
+	lt := bytes.IndexByte(b[start:], '<')
+	if lt < 0 || lt < 4096 || !bytes.HasPrefix(b[start+lt:], []byte("</text>")) {
+		return b // small, or not plain text: read whole
+	}
+	out := make([]byte, 0, len(b)-lt)
+	return append(append(out, b[:start]...), b[start+lt:]...)
 }
 
 func children(e *etree.Element, tag string) []*etree.Element {

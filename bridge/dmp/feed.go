@@ -33,7 +33,12 @@ func (c *Client) FeedRequest(f Feeding, finess, msgID string) ([]byte, string, e
 	if err != nil {
 		return nil, "", err
 	}
-	body, err := ProvideAndRegister(f, sig)
+	// The documents go straight to the package's parts: a CDA of
+	// megabytes is not written in base64 to be read back.
+	var parts []Part
+	body, err := provideAndRegister(f, sig, func(e *etree.Element, b []byte) {
+		parts = append(parts, include(e, fmt.Sprintf("part%d@dmpkiosk", len(parts)+1), func(id string) string { return id }, b))
+	})
 	if err != nil {
 		return nil, "", err
 	}
@@ -47,7 +52,7 @@ func (c *Client) FeedRequest(f Feeding, finess, msgID string) ([]byte, string, e
 		return nil, "", err
 	}
 	env := &Envelope{Action: ActionTD21, MessageID: msgID, To: c.cfg.BaseURL + Services[TD21].Path, Security: assertion, Body: body}
-	return PackMTOM(env.Build(), NSXDS, "Document", ActionTD21)
+	return writeMTOM(env.Build(), parts, ActionTD21)
 }
 
 // RegistryError is an IHE error of an XDS answer (RegistryErrorList).

@@ -28,18 +28,13 @@ type Part struct {
 	Body        []byte
 }
 
-// PackMTOM writes doc (a SOAP envelope) as an MTOM package: every
-// element of tag in namespace ns whose text is base64 becomes an
-// xop:Include of a part holding the decoded bytes. It returns the package
-// and its Content-Type.
-func PackMTOM(doc *etree.Document, ns, tag, action string) ([]byte, string, error) {
-	return packMTOM(doc, ns, tag, action, func(n int) string { return fmt.Sprintf("part%d@dmpkiosk", n) }, func(id string) string { return id })
-}
-
-// PackMTOMAsTheDMP is PackMTOM with part ids as the DMP writes them
-// (<n>-<uuid>@urn:ihe:iti:xds-b:2007) and each include's href
-// URL-encoded while the part's Content-ID is not (docs/consultation.md:
-// a client seen live reports it): what the simulator answers.
+// PackMTOMAsTheDMP writes doc (a SOAP envelope) as an MTOM package, as
+// the DMP does: every element of tag in namespace ns whose text is base64
+// becomes an xop:Include of a part holding the decoded bytes, the part
+// ids <n>-<uuid>@urn:ihe:iti:xds-b:2007 and each include's href
+// URL-encoded while the part's Content-ID is not (docs/consultation.md: a
+// client seen live reports it). It returns the package and its
+// Content-Type: what the simulator answers.
 func PackMTOMAsTheDMP(doc *etree.Document, ns, tag, action string) ([]byte, string, error) {
 	u := strings.TrimPrefix(NewMessageID(), "urn:uuid:")
 	return packMTOM(doc, ns, tag, action, func(n int) string { return fmt.Sprintf("%s-%d@urn:ihe:iti:xds-b:2007", u, n+1) },
@@ -56,13 +51,23 @@ func packMTOM(doc *etree.Document, ns, tag, action string, idOf func(n int) stri
 		if err != nil {
 			return nil, "", fmt.Errorf("dmp: MTOM: %s is not base64: %w", tag, err)
 		}
-		id := idOf(len(parts) + 1)
 		el.SetText("")
-		inc := el.CreateElement("xop:Include")
-		inc.CreateAttr("xmlns:xop", NSXOP)
-		inc.CreateAttr("href", "cid:"+hrefOf(id))
-		parts = append(parts, Part{ID: id, ContentType: "text/xml", Body: b})
+		parts = append(parts, include(el, idOf(len(parts)+1), hrefOf, b))
 	}
+	return writeMTOM(doc, parts, action)
+}
+
+// include makes el an xop:Include of a part holding body.
+func include(el *etree.Element, id string, hrefOf func(id string) string, body []byte) Part {
+	inc := el.CreateElement("xop:Include")
+	inc.CreateAttr("xmlns:xop", NSXOP)
+	inc.CreateAttr("href", "cid:"+hrefOf(id))
+	return Part{ID: id, ContentType: "text/xml", Body: body}
+}
+
+// writeMTOM writes doc, whose includes name parts, and the parts as an
+// MTOM package.
+func writeMTOM(doc *etree.Document, parts []Part, action string) ([]byte, string, error) {
 	doc.WriteSettings.CanonicalEndTags = true
 	root, err := doc.WriteToBytes()
 	if err != nil {

@@ -85,7 +85,7 @@ const (
 // a ClinicalDocument at all.
 func CheckStructure(b []byte) ([]Violation, error) {
 	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(b); err != nil {
+	if err := doc.ReadFromBytes(HeaderView(b)); err != nil {
 		return nil, fmt.Errorf("%w: not XML: %v", ErrCDA, err)
 	}
 	r := doc.Root()

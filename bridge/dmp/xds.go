@@ -192,8 +192,16 @@ var ErrFeeding = fmt.Errorf("dmp: TD2.1")
 
 // ProvideAndRegister builds TD2.1's body for f and its signature (the
 // XAdES document of the lot, signature.go): the documents travel base64
-// in it, as the schema has them (the MTOM writer moves them to parts).
+// in it, as the schema has them.
 func ProvideAndRegister(f Feeding, signature []byte) (*etree.Element, error) {
+	return provideAndRegister(f, signature, func(e *etree.Element, body []byte) {
+		e.SetText(base64.StdEncoding.EncodeToString(body))
+	})
+}
+
+// provideAndRegister builds TD2.1's body, each document's content put in
+// its element by put (base64 text, or an MTOM include of a part).
+func provideAndRegister(f Feeding, signature []byte, put func(e *etree.Element, body []byte)) (*etree.Element, error) {
 	h := f.Header
 	class, ok := typeClass[h.Type.Code]
 	if !ok {
@@ -291,7 +299,7 @@ func ProvideAndRegister(f Feeding, signature []byte) (*etree.Element, error) {
 	}{{idDocument, f.CDA}, {idSignature, signature}} {
 		e := req.CreateElement("xdsb:Document")
 		e.CreateAttr("id", d.id)
-		e.SetText(base64.StdEncoding.EncodeToString(d.body))
+		put(e, d.body)
 	}
 	return req, nil
 }

@@ -85,8 +85,13 @@ var ErrMalformed = errors.New("hl7: malformed message")
 
 // Parse reads a message (segments separated by CR, LF or CRLF).
 func Parse(b []byte) (*Message, error) {
-	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\r"))
-	b = bytes.ReplaceAll(b, []byte("\n"), []byte("\r"))
+	if bytes.IndexByte(b, '\n') >= 0 {
+		// Segments ended by line feeds (files, some senders): read as
+		// carriage returns. A message without (MLLP's) is not copied: a
+		// document's message weighs megabytes.
+		b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\r"))
+		b = bytes.ReplaceAll(b, []byte("\n"), []byte("\r"))
+	}
 	if !bytes.HasPrefix(b, []byte(`MSH|^~\&`)) {
 		return nil, fmt.Errorf("%w: no MSH with the standard encoding characters", ErrMalformed)
 	}
@@ -209,24 +214,34 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 	if b != startBlock {
 		return nil, fmt.Errorf("%w: 0x%02x before the start block", ErrFrame, b)
 	}
-	var out []byte
+	// Read in the reader's buffer-sized pieces, joined once at the end: a
+	// document's message of megabytes is not grown byte by byte.
+	var pieces [][]byte
+	n := 0
 	for {
-		b, err := r.ReadByte()
+		s, err := r.ReadSlice(endBlock)
+		n += len(s)
+		if n > max+1 || n > max && err != nil {
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrFrame, max)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			pieces = append(pieces, bytes.Clone(s))
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil, fmt.Errorf("%w: the stream ended inside a frame", ErrFrame)
 			}
 			return nil, err
 		}
-		if b == endBlock {
-			if c, err := r.ReadByte(); err != nil || c != '\r' {
-				return nil, fmt.Errorf("%w: no CR after the end block", ErrFrame)
-			}
-			return out, nil
+		out := make([]byte, 0, n-1)
+		for _, p := range pieces {
+			out = append(out, p...)
 		}
-		if len(out) >= max {
-			return nil, fmt.Errorf("%w: more than %d bytes", ErrFrame, max)
+		out = append(out, s[:len(s)-1]...)
+		if c, err := r.ReadByte(); err != nil || c != '\r' {
+			return nil, fmt.Errorf("%w: no CR after the end block", ErrFrame)
 		}
-		out = append(out, b)
+		return out, nil
 	}
 }
