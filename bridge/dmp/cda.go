@@ -150,26 +150,38 @@ func ReadCDAHeader(b []byte) (CDAHeader, error) {
 // otherwise, or with prefixed tags, the document is returned whole. The
 // CDA schema's check (xmllint) reads the whole document.
 func HeaderView(b []byte) []byte {
+	head, _, tail, ok := splitBody(b)
+	if !ok {
+		return b
+	}
+	out := make([]byte, 0, len(head)+len(tail))
+	return append(append(out, head...), tail...)
+}
+
+// splitBody cuts a level-1 CDA around its body's text content: what comes
+// before (up to the text's start tag), the content, and the rest (from
+// its end tag). ok is false when there is no such body, when it is small
+// (under 4 kB) or when its content holds markup.
+func splitBody(b []byte) (head, text, tail []byte, ok bool) {
 	body := bytes.Index(b, []byte("<nonXMLBody"))
 	if body < 0 {
-		return b
+		return nil, nil, nil, false
 	}
 	open := bytes.Index(b[body:], []byte("<text"))
 	if open < 0 {
-		return b
+		return nil, nil, nil, false
 	}
 	open += body
 	gt := bytes.IndexByte(b[open:], '>')
-	if gt < 0 || b[open+gt-1] == '/' {
-		return b
+	if gt < 0 || b[open+gt-1] == '/' || bytes.Count(b[open:open+gt], []byte(`"`))%2 != 0 || bytes.Count(b[open:open+gt], []byte("'"))%2 != 0 {
+		return nil, nil, nil, false // no content, or a '>' inside an attribute's value
 	}
 	start := open + gt + 1
 	lt := bytes.IndexByte(b[start:], '<')
-	if lt < 0 || lt < 4096 || !bytes.HasPrefix(b[start+lt:], []byte("</text>")) {
-		return b // small, or not plain text: read whole
+	if lt < 4096 || !bytes.HasPrefix(b[start+lt:], []byte("</text>")) {
+		return nil, nil, nil, false
 	}
-	out := make([]byte, 0, len(b)-lt)
-	return append(append(out, b[:start]...), b[start+lt:]...)
+	return b[:start], b[start : start+lt], b[start+lt:], true
 }
 
 func children(e *etree.Element, tag string) []*etree.Element {

@@ -91,13 +91,70 @@ func CanonicalDocument(b []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// CanonicalDigest is the SHA-256 of the document's canonical form
+// (CanonicalDocument). A level-1 body's plain ASCII text without
+// characters the canonical form escapes (base64, megabytes of it) is not
+// put through the tree: the rest is canonicalised with the body empty,
+// and the text, its line ends normalised as a parser does, is hashed in
+// its place — the same bytes, without two more copies of the document.
+func CanonicalDigest(b []byte) ([sha256.Size]byte, error) {
+	sum, _, err := canonicalDigest(b)
+	return sum, err
+}
+
+// canonicalDigest is CanonicalDigest, and whether the body was hashed
+// apart.
+func canonicalDigest(b []byte) (_ [sha256.Size]byte, apart bool, _ error) {
+	whole := func() ([sha256.Size]byte, bool, error) {
+		c, err := CanonicalDocument(b)
+		return sha256.Sum256(c), false, err
+	}
+	head, text, tail, ok := splitBody(b)
+	if ok && bytes.IndexFunc(text, func(r rune) bool { return r == '&' || r == '>' || r >= 0x80 }) >= 0 {
+		ok = false
+	}
+	if !ok {
+		return whole()
+	}
+	view := make([]byte, 0, len(head)+len(tail))
+	c, err := CanonicalDocument(append(append(view, head...), tail...))
+	if err != nil {
+		return [sha256.Size]byte{}, false, err
+	}
+	// The body's empty text element in the canonical form: its start tag
+	// ends where its content goes.
+	body := bytes.Index(c, []byte("<nonXMLBody"))
+	at := -1
+	if body >= 0 {
+		if i := bytes.Index(c[body:], []byte("<text")); i >= 0 {
+			if j := bytes.Index(c[body+i:], []byte("></text>")); j >= 0 && bytes.IndexByte(c[body+i:body+i+j], '>') < 0 {
+				at = body + i + j + 1
+			}
+		}
+	}
+	if at < 0 {
+		return whole()
+	}
+	if bytes.IndexByte(text, '\r') >= 0 {
+		text = bytes.ReplaceAll(text, []byte("\r\n"), []byte("\n"))
+		text = bytes.ReplaceAll(text, []byte("\r"), []byte("\n"))
+	}
+	h := sha256.New()
+	h.Write(c[:at])
+	h.Write(text)
+	h.Write(c[at:])
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum, true, nil
+}
+
 // SignLot writes the signature document of a lot whose uniqueId is
 // lotID and whose one document, cda, has the uniqueId docID.
 func SignLot(signer Credentials, lotID, docID string, cda []byte, at time.Time) ([]byte, error) {
 	if signer.Key == nil || len(signer.Chain) == 0 {
 		return nil, fmt.Errorf("dmp: signing the lot: no ORG SIGN key")
 	}
-	canonical, err := CanonicalDocument(cda)
+	sum, err := CanonicalDigest(cda)
 	if err != nil {
 		return nil, fmt.Errorf("dmp: signing the lot: the CDA: %w", err)
 	}
@@ -131,7 +188,6 @@ func SignLot(signer Credentials, lotID, docID string, cda []byte, at time.Time) 
 	tr := etree.NewElement("Transforms")
 	tr.CreateElement("Transform").CreateAttr("Algorithm", algC14NComments)
 	r.InsertChildAt(0, tr)
-	sum := sha256.Sum256(canonical)
 	r.SelectElement("DigestValue").SetText(base64.StdEncoding.EncodeToString(sum[:]))
 
 	prop := sig.CreateElement("Object").CreateElement("SignatureProperties").CreateElement("SignatureProperty")
