@@ -23,7 +23,7 @@
 // Dependencies point down: the flows (events, lookup, admin, and the
 // delivery in sih) use journal, dmp, insi and sih, which use the helpers
 // of bridge/internal (broker, ratelimit, metrics, work, soapcall, xmlq,
-// xsd); no flow imports another, and what two flows share (the kiosks'
+// xsd, cdabody); no flow imports another, and what two flows share (the kiosks'
 // rate limits, the counters) is handed to both by this package.
 //
 // It knows nothing of PC/SC or of the kiosk's display. Its one import

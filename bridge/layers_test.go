@@ -13,7 +13,7 @@ import (
 // the simulators are not production code and are not placed.
 var layer = map[string]int{
 	"bridge/internal/broker": 0, "bridge/internal/metrics": 0, "bridge/internal/ratelimit": 0, "bridge/internal/work": 0,
-	"bridge/internal/soapcall": 0, "bridge/internal/xmlq": 0, "bridge/internal/xsd": 0, "bridge/hl7": 0,
+	"bridge/internal/soapcall": 0, "bridge/internal/xmlq": 0, "bridge/internal/xsd": 0, "bridge/hl7": 0, "bridge/internal/cdabody": 0,
 	"bridge/journal": 1,
 	"bridge/dmp":     2, "bridge/insi": 2, "bridge/sih": 2, "bridge/render": 2,
 	"bridge/events": 3, "bridge/lookup": 3, "bridge/admin": 3, "bridge/feed": 3, "bridge/consult": 3,

@@ -16,6 +16,8 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"dmpkiosk/bridge/internal/cdabody"
 )
 
 // The signature of a TD2.1 lot (IHE DSG as the DMP takes it,
@@ -109,7 +111,7 @@ func canonicalDigest(b []byte) (_ [sha256.Size]byte, apart bool, _ error) {
 		c, err := CanonicalDocument(b)
 		return sha256.Sum256(c), false, err
 	}
-	head, text, tail, ok := splitBody(b)
+	head, text, tail, ok := cdabody.Split(b)
 	if ok && bytes.IndexFunc(text, func(r rune) bool { return r == '&' || r == '>' || r >= 0x80 }) >= 0 {
 		ok = false
 	}

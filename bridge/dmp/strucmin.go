@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/beevik/etree"
+
+	"dmpkiosk/bridge/internal/cdabody"
 )
 
 // The header rules of the CI-SIS "structuration minimale" a connector
@@ -85,7 +87,7 @@ const (
 // a ClinicalDocument at all.
 func CheckStructure(b []byte) ([]Violation, error) {
 	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(HeaderView(b)); err != nil {
+	if err := doc.ReadFromBytes(cdabody.View(b)); err != nil {
 		return nil, fmt.Errorf("%w: not XML: %v", ErrCDA, err)
 	}
 	r := doc.Root()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/beevik/etree"
 
-	"dmpkiosk/bridge/dmp"
+	"dmpkiosk/bridge/internal/cdabody"
 	"dmpkiosk/bridge/internal/xsd"
 )
 
@@ -69,7 +69,7 @@ type header struct {
 func readCDA(b []byte) (header, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings.Permissive = false
-	if err := doc.ReadFromBytes(dmp.HeaderView(b)); err != nil {
+	if err := doc.ReadFromBytes(cdabody.View(b)); err != nil {
 		return header{}, &Refusal{Ack: "AE", Code: codeApplication, Where: "OBX^1^5", Text: "document illisible : ce n'est pas du XML"}
 	}
 	root := doc.Root()

@@ -32,6 +32,8 @@ import (
 
 	"github.com/beevik/etree"
 
+	"dmpkiosk/bridge/internal/cdabody"
+
 	"dmpkiosk/bridge/internal/xsd"
 )
 
@@ -93,17 +95,23 @@ const pdfCopySection = "1.2.250.1.213.1.1.2.243"
 // Document renders cda, calling emit for each page in order (the first as
 // soon as it is rendered); it stops at emit's first error.
 func (r *Renderer) Document(ctx context.Context, cda []byte, emit func(Page) error) error {
-	doc := etree.NewDocument()
-	doc.ReadSettings.Permissive = false
-	if err := doc.ReadFromBytes(cda); err != nil {
-		return fmt.Errorf("%w: ce n'est pas du XML", ErrUnreadable)
+	// A level-1 body of plain base64 is taken from the bytes, the rest
+	// read as XML without it: megabytes are not put through the tree.
+	if head, raw, tail, ok := cdabody.Split(cda); ok && bytes.IndexByte(raw, '&') < 0 {
+		root, err := rootOf(append(append(make([]byte, 0, len(head)+len(tail)), head...), tail...))
+		if err != nil {
+			return err
+		}
+		if body := root.FindElement("./component/nonXMLBody/text"); body != nil && body.SelectAttrValue("representation", "TXT") == "B64" {
+			return r.embedded(ctx, body.SelectAttrValue("mediaType", "text/plain"), "B64", raw, emit)
+		}
 	}
-	root := doc.Root()
-	if root == nil || root.Tag != "ClinicalDocument" || root.NamespaceURI() != nsCDA {
-		return fmt.Errorf("%w: ce n'est pas un document CDA", ErrUnreadable)
+	root, err := rootOf(cda)
+	if err != nil {
+		return err
 	}
 	if body := root.FindElement("./component/nonXMLBody/text"); body != nil {
-		return r.embedded(ctx, body, emit)
+		return r.embeddedIn(ctx, body, emit)
 	}
 	for _, sec := range root.FindElements("./component/structuredBody/component/section") {
 		for _, t := range sec.SelectElements("templateId") {
@@ -111,7 +119,7 @@ func (r *Renderer) Document(ctx context.Context, cda []byte, emit func(Page) err
 				continue
 			}
 			for _, v := range sec.FindElements(".//*[@mediaType='application/pdf']") {
-				return r.embedded(ctx, v, emit)
+				return r.embeddedIn(ctx, v, emit)
 			}
 		}
 	}
@@ -125,19 +133,43 @@ func (r *Renderer) Document(ctx context.Context, cda []byte, emit func(Page) err
 	return emit(Page{N: 1, Of: 1, Type: HTML, Data: html})
 }
 
-// embedded renders a body carried in the document (B64): a PDF as pages,
-// an image as a PNG, text as text.
-func (r *Renderer) embedded(ctx context.Context, e *etree.Element, emit func(Page) error) error {
-	media := e.SelectAttrValue("mediaType", "text/plain")
-	var data []byte
-	if e.SelectAttrValue("representation", "TXT") == "B64" {
-		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(e.Text()), ""))
+// rootOf reads a CDA's root element.
+func rootOf(cda []byte) (*etree.Element, error) {
+	doc := etree.NewDocument()
+	doc.ReadSettings.Permissive = false
+	if err := doc.ReadFromBytes(cda); err != nil {
+		return nil, fmt.Errorf("%w: ce n'est pas du XML", ErrUnreadable)
+	}
+	root := doc.Root()
+	if root == nil || root.Tag != "ClinicalDocument" || root.NamespaceURI() != nsCDA {
+		return nil, fmt.Errorf("%w: ce n'est pas un document CDA", ErrUnreadable)
+	}
+	return root, nil
+}
+
+// embeddedIn renders the body element e carries.
+func (r *Renderer) embeddedIn(ctx context.Context, e *etree.Element, emit func(Page) error) error {
+	return r.embedded(ctx, e.SelectAttrValue("mediaType", "text/plain"), e.SelectAttrValue("representation", "TXT"), []byte(e.Text()), emit)
+}
+
+// embedded renders a body carried in the document (B64 or text): a PDF as
+// pages, an image as a PNG, text as text.
+func (r *Renderer) embedded(ctx context.Context, media, representation string, content []byte, emit func(Page) error) error {
+	data := content
+	if representation == "B64" {
+		// Line breaks and spaces left out.
+		clean := bytes.Map(func(r rune) rune {
+			if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
+				return -1
+			}
+			return r
+		}, content)
+		b := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+		n, err := base64.StdEncoding.Decode(b, clean)
 		if err != nil {
 			return fmt.Errorf("%w: contenu base64 illisible", ErrUnreadable)
 		}
-		data = b
-	} else {
-		data = []byte(e.Text())
+		data = b[:n]
 	}
 	if len(data) == 0 {
 		return fmt.Errorf("%w: document vide", ErrUnreadable)

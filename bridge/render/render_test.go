@@ -102,6 +102,25 @@ func TestOtherBodies(t *testing.T) {
 	if err != nil || len(pages) != 1 || pages[0].Type != Text || string(pages[0].Data) != text {
 		t.Errorf("text: %+v %v", pages, err)
 	}
+	// Big bodies (read from the bytes, not the tree): base64 in CRLF lines,
+	// and a text body (TXT) whose entities only the XML reader resolves.
+	long := strings.Repeat("Épreuve d'effort normale. ", 400)
+	var lines []string
+	for b64 := base64.StdEncoding.EncodeToString([]byte(long)); len(b64) > 0; b64 = b64[min(76, len(b64)):] {
+		lines = append(lines, b64[:min(76, len(b64))])
+	}
+	for name, c := range map[string]struct {
+		cda  []byte
+		want string
+	}{
+		"base64 in CRLF lines": {withBody(t, "text/plain", "B64", "\r\n"+strings.Join(lines, "\r\n")+"\r\n"), long},
+		"text with entities":   {withBody(t, "text/plain", "TXT", strings.Repeat("R &amp; D ", 600)), strings.Repeat("R & D ", 600)},
+		"base64 and an entity": {withBody(t, "text/plain", "B64", strings.Join(lines, "&#10;")), long},
+	} {
+		if pages, err := collect(t, r, c.cda); err != nil || len(pages) != 1 || string(pages[0].Data) != c.want {
+			t.Errorf("%s: %d pages, %v", name, len(pages), err)
+		}
+	}
 	for name, c := range map[string]struct {
 		cda  []byte
 		want error
