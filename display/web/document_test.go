@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,5 +99,51 @@ func TestDocumentViewer(t *testing.T) {
 	}
 	if !bytes.Equal(kept, make([]byte, len(kept))) {
 		t.Error("the page's bytes were not wiped")
+	}
+}
+
+// A document or page that does not come the first time (the kiosk busy,
+// a connection dropped) is asked again: the page still shows.
+func TestDocumentViewerAsksAgain(t *testing.T) {
+	srv := New(make(chan input.Event, 8), nil)
+	r, err := display.NewRenderer(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disp := display.New(r, srv)
+	if err := disp.Show(display.DMPDocument(display.Status{Online: true}, "Compte rendu", 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, 90, 60))
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	disp.ShowDocument(display.Document{Title: "Compte rendu", Pages: []display.Page{{N: 1, Of: 1, Type: "image/png", Data: b.Bytes()}}})
+	var mu sync.Mutex
+	failed := map[string]bool{}
+	h := srv.Handler()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := !failed[r.URL.Path] && (r.URL.Path == "/document.json" || r.URL.Path == "/document/page")
+		failed[r.URL.Path] = true
+		mu.Unlock()
+		if first {
+			http.Error(w, "occupé", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const i = document.querySelector("#page img"); return !!i && i.naturalWidth === 90 })()`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the page after a failed first try: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !failed["/document.json"] {
+		t.Error("the document was never asked")
 	}
 }

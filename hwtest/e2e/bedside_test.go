@@ -107,8 +107,7 @@ func TestBedsideReading(t *testing.T) {
 	// The newest first: the PDF.
 	s.press("oui")
 	s.see("s'affiche sur la tablette")
-	s.do(chromedp.Poll[chromedp.Void](`(() => { const i = document.querySelector("#page img"); return i && i.naturalWidth > 500 })()`,
-		chromedp.WithPollingTimeout(30*time.Second)))
+	s.pageImageShown()
 	s.screenshot(s.ctx, "kiosk-pdf")
 	s.press("non")
 	s.see("Documents du DMP")
@@ -155,6 +154,22 @@ func TestBedsideReading(t *testing.T) {
 	s.see("Que souhaitez-vous faire")
 	s.press("oui")
 	s.see("réservée aux professionnels de santé")
+}
+
+// pageImageShown waits for a page of the document as an image in the
+// tablet's viewer; if it does not come, says what the viewer holds.
+func (s *scenario) pageImageShown() {
+	s.t.Helper()
+	if _, err := chromedp.Run(s.ctx, chromedp.Poll[chromedp.Void](`(() => { const i = document.querySelector("#page img"); return i && i.naturalWidth > 500 })()`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		state, _ := chromedp.Run(context.WithoutCancel(s.ctx), chromedp.Evaluate[string](`(async () => {
+			const i = document.querySelector("#page img");
+			const r = await fetch("document.json", {cache: "no-store"});
+			return JSON.stringify({viewer: doc, latest, retries, hidden: document.getElementById("viewer").hidden,
+				img: i ? {src: i.src, complete: i.complete, w: i.naturalWidth} : null, server: r.status + " " + await r.text()});
+		})()`, chromedp.EvalAwaitPromise))
+		s.t.Fatalf("no page image in the viewer: %v\nviewer: %s\nkiosk log:\n%s", err, state, s.k.Log)
+	}
 }
 
 // blockedAndOpposed: JEAN-PIERRE DURAND blocked the interne's card
@@ -235,8 +250,7 @@ func TestBedsideRound(t *testing.T) {
 	s.screenshot(s.ctx, "kiosk-emergency-list")
 	s.press("oui")
 	s.see("s'affiche sur la tablette")
-	s.do(chromedp.Poll[chromedp.Void](`(() => { const i = document.querySelector("#page img"); return i && i.naturalWidth > 500 })()`,
-		chromedp.WithPollingTimeout(30*time.Second)))
+	s.pageImageShown()
 	s.admin("/emergencies", "admin-emergencies", "810100456789", "Urgence vitale", "refusé par le DMP", "accordé")
 	s.press("annuler")
 
