@@ -13,6 +13,16 @@ func EventsTopic(id string) string  { return "kiosk/" + id + "/events" }
 func StatusTopic(id string) string  { return "kiosk/" + id + "/status" }
 func ResultsTopic(id string) string { return "kiosk/" + id + "/results" }
 
+// KioskOf is the kiosk whose topic kiosk/<id>/<kind> this is (kind:
+// events, insi, dmp…), false for any other topic.
+func KioskOf(topic, kind string) (string, bool) {
+	parts := strings.Split(topic, "/")
+	if len(parts) != 3 || parts[0] != "kiosk" || parts[2] != kind || !ValidID(parts[1]) {
+		return "", false
+	}
+	return parts[1], true
+}
+
 // LookupTopic is where a kiosk asks the bridges for an INSi lookup (a
 // request encrypted to them; the answer comes on its results topic).
 func LookupTopic(id string) string { return "kiosk/" + id + "/insi" }

@@ -94,7 +94,7 @@ type Config struct {
 // Flow answers the tablets' consultations.
 type Flow struct {
 	cfg     Config
-	running chan struct{}
+	running ratelimit.Slots
 }
 
 // New returns the flow; OnRequest takes the requests.
@@ -111,7 +111,7 @@ func New(cfg Config) *Flow {
 	if cfg.Renderer == nil {
 		cfg.Renderer = &render.Renderer{}
 	}
-	return &Flow{cfg: cfg, running: make(chan struct{}, maxRunning)}
+	return &Flow{cfg: cfg, running: ratelimit.NewSlots(maxRunning)}
 }
 
 // DefaultWait is how long a consultation may take with the DMP (a vendor
@@ -137,36 +137,19 @@ const maxRunning = 8
 // none (a CPE, a CDE) does not.
 var professions = []string{"10", "21", "40", "50", "60", "69", "70", "80", "81", "82", "83", "84", "85", "86", "91", "92", "93", "94", "95", "96", "98"}
 
-// deviceOf is the tablet of kiosk/<device>/dmp.
-func deviceOf(topic string) (string, bool) {
-	parts := strings.Split(topic, "/")
-	if len(parts) != 3 || parts[0] != "kiosk" || parts[2] != "dmp" || !provisioning.ValidID(parts[1]) {
-		return "", false
-	}
-	return parts[1], true
-}
-
 // OnRequest takes a tablet's request off paho's goroutine.
 func (f *Flow) OnRequest(topic string, payload []byte) {
-	device, ok := deviceOf(topic)
+	device, ok := provisioning.KioskOf(topic, "dmp")
 	if !ok || len(payload) > MaxRequestBytes {
 		f.audit("dmp.consult.rejected", topic, "not a consultation on kiosk/<device>/dmp, or too large")
 		return
 	}
-	if !f.cfg.Limits.Allow(device, time.Now()) {
-		f.cfg.Limits.Over(context.Background(), device, func() { f.cfg.Metrics.Reject(journal.RejectRateLimited) }, f.cfg.Journal.Audit, f.cfg.Logger)
+	if !f.cfg.Limits.Admit(context.Background(), device, func() { f.cfg.Metrics.Reject(journal.RejectRateLimited) }, f.cfg.Journal.Audit, f.cfg.Logger) {
 		return
 	}
-	select {
-	case f.running <- struct{}{}:
-	default:
+	if !f.running.Go(func() { f.Handle(device, payload) }) {
 		f.cfg.Logger.Warn("bridge: too many consultations under way", "device", device)
-		return
 	}
-	go func() {
-		defer func() { <-f.running }()
-		f.Handle(device, payload)
-	}()
 }
 
 func (f *Flow) audit(kind, ref, detail string) {

@@ -145,8 +145,7 @@ func (s *Flow) Run(ctx context.Context) {
 func (s *Flow) OnMessage(topic string, payload []byte) {
 	s.Metrics.Received.Add(1)
 	ctx := context.Background()
-	if device, ok := deviceOf(topic); ok && !s.cfg.Limits.Allow(device, time.Now()) {
-		s.cfg.Limits.Over(ctx, device, func() { s.Metrics.Reject(journal.RejectRateLimited) }, s.cfg.Journal.Audit, s.cfg.Logger)
+	if device, ok := deviceOf(topic); ok && !s.cfg.Limits.Admit(ctx, device, func() { s.Metrics.Reject(journal.RejectRateLimited) }, s.cfg.Journal.Audit, s.cfg.Logger) {
 		return
 	}
 	o, err := s.cfg.Verifier.Verify(topic, payload)

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"dmpkiosk/apdu/cps"
@@ -204,10 +203,4 @@ func checkContent(e *event.Event) error {
 	return nil
 }
 
-func deviceOf(topic string) (string, bool) {
-	parts := strings.Split(topic, "/")
-	if len(parts) != 3 || parts[0] != "kiosk" || parts[2] != "events" || !provisioning.ValidID(parts[1]) {
-		return "", false
-	}
-	return parts[1], true
-}
+func deviceOf(topic string) (string, bool) { return provisioning.KioskOf(topic, "events") }

@@ -61,7 +61,7 @@ type Config struct {
 // Flow answers the kiosks' INSi lookups.
 type Flow struct {
 	cfg     Config
-	running chan struct{} // the lookups under way
+	running ratelimit.Slots // the lookups under way
 }
 
 // New returns the flow; OnRequest takes the requests.
@@ -75,7 +75,7 @@ func New(cfg Config) *Flow {
 	if cfg.Metrics == nil {
 		cfg.Metrics = &metrics.Events{}
 	}
-	return &Flow{cfg: cfg, running: make(chan struct{}, maxLookups)}
+	return &Flow{cfg: cfg, running: ratelimit.NewSlots(maxLookups)}
 }
 
 // DefaultLookupWait is how long a lookup for a kiosk may take.
@@ -93,36 +93,19 @@ const MaxRequestBytes = 64 << 10
 // maxLookups bounds the lookups under way at once.
 const maxLookups = 16
 
-// lookupDeviceOf is the kiosk of kiosk/<device>/insi.
-func lookupDeviceOf(topic string) (string, bool) {
-	parts := strings.Split(topic, "/")
-	if len(parts) != 3 || parts[0] != "kiosk" || parts[2] != "insi" || !provisioning.ValidID(parts[1]) {
-		return "", false
-	}
-	return parts[1], true
-}
-
 // OnRequest takes a kiosk's lookup request off paho's goroutine.
 func (s *Flow) OnRequest(topic string, payload []byte) {
-	device, ok := lookupDeviceOf(topic)
+	device, ok := provisioning.KioskOf(topic, "insi")
 	if !ok || len(payload) > MaxRequestBytes {
 		s.auditLookup("insi.lookup.rejected", topic, "not a lookup on kiosk/<device>/insi, or too large")
 		return
 	}
-	if !s.cfg.Limits.Allow(device, time.Now()) {
-		s.cfg.Limits.Over(context.Background(), device, func() { s.cfg.Metrics.Reject(journal.RejectRateLimited) }, s.cfg.Journal.Audit, s.cfg.Logger)
+	if !s.cfg.Limits.Admit(context.Background(), device, func() { s.cfg.Metrics.Reject(journal.RejectRateLimited) }, s.cfg.Journal.Audit, s.cfg.Logger) {
 		return
 	}
-	select {
-	case s.running <- struct{}{}:
-	default:
+	if !s.running.Go(func() { s.lookup(device, payload) }) {
 		s.cfg.Logger.Warn("bridge: too many INSi lookups under way; the kiosk goes on without", "device", device)
-		return
 	}
-	go func() {
-		defer func() { <-s.running }()
-		s.lookup(device, payload)
-	}()
 }
 
 func (s *Flow) auditLookup(kind, ref, detail string) {

@@ -207,26 +207,15 @@ func OpenConsult(jwe string, bridge *ecdsa.PrivateKey, kioskCA, cardCA *x509.Cer
 	if err != nil {
 		return nil, device, nil, err
 	}
-	if r.Reply == nil || !r.Reply.Valid() || !r.Reply.IsPublic() {
-		return nil, device, nil, fmt.Errorf("%w: no reply key", ErrMalformed)
-	}
-	if k, ok := r.Reply.Key.(*ecdsa.PublicKey); !ok || k.Curve.Params().Name != "P-256" {
-		return nil, device, nil, fmt.Errorf("%w: the reply key is not P-256", ErrMalformed)
+	if err := checkReply(r.Reply); err != nil {
+		return nil, device, nil, err
 	}
 	return &r, device, card, nil
 }
 
 // SealConsultAnswer encrypts an answer to the request's reply key.
 func SealConsultAnswer(a *ConsultAnswer, reply *jose.JSONWebKey) ([]byte, error) {
-	pub, ok := reply.Key.(*ecdsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("%w: no reply key", ErrMalformed)
-	}
-	payload, err := json.Marshal(a)
-	if err != nil {
-		return nil, err
-	}
-	jwe, err := encryptTo(pub, payload, "JSON")
+	jwe, err := sealTo(reply, a)
 	if err != nil {
 		return nil, err
 	}
@@ -236,17 +225,9 @@ func SealConsultAnswer(a *ConsultAnswer, reply *jose.JSONWebKey) ([]byte, error)
 // OpenConsultAnswer decrypts an answer with the request's reply key; an
 // answer for another request is refused.
 func OpenConsultAnswer(s Sealed, reply *ecdsa.PrivateKey, request string) (*ConsultAnswer, error) {
-	obj, err := jose.ParseEncryptedCompact(s.JWE, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, []jose.ContentEncryption{jose.A256GCM})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	payload, err := obj.Decrypt(reply)
-	if err != nil {
-		return nil, ErrUndecryptable
-	}
 	var a ConsultAnswer
-	if err := json.Unmarshal(payload, &a); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if err := openWith(s.JWE, reply, &a); err != nil {
+		return nil, err
 	}
 	if a.Request != request || s.Consult != request {
 		return nil, fmt.Errorf("%w: the answer is for request %q, not %q", ErrMalformed, a.Request, request)

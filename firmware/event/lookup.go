@@ -151,26 +151,15 @@ func OpenLookup(jwe string, bridge *ecdsa.PrivateKey, kioskCA *x509.CertPool, at
 	if err := json.Unmarshal(payload, &r); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if r.Reply == nil || !r.Reply.Valid() || !r.Reply.IsPublic() {
-		return nil, nil, fmt.Errorf("%w: no reply key", ErrMalformed)
-	}
-	if k, ok := r.Reply.Key.(*ecdsa.PublicKey); !ok || k.Curve.Params().Name != "P-256" {
-		return nil, nil, fmt.Errorf("%w: the reply key is not P-256", ErrMalformed)
+	if err := checkReply(r.Reply); err != nil {
+		return nil, nil, err
 	}
 	return &r, chain[0], nil
 }
 
 // SealAnswer encrypts an answer to the request's reply key.
 func SealAnswer(a *LookupAnswer, reply *jose.JSONWebKey) ([]byte, error) {
-	pub, ok := reply.Key.(*ecdsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("%w: no reply key", ErrMalformed)
-	}
-	payload, err := json.Marshal(a)
-	if err != nil {
-		return nil, err
-	}
-	jwe, err := encryptTo(pub, payload, "JSON")
+	jwe, err := sealTo(reply, a)
 	if err != nil {
 		return nil, err
 	}
@@ -180,22 +169,55 @@ func SealAnswer(a *LookupAnswer, reply *jose.JSONWebKey) ([]byte, error) {
 // OpenAnswer decrypts an answer with the request's reply key; an answer
 // for another request is refused.
 func OpenAnswer(s Sealed, reply *ecdsa.PrivateKey, request string) (*LookupAnswer, error) {
-	obj, err := jose.ParseEncryptedCompact(s.JWE, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, []jose.ContentEncryption{jose.A256GCM})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	payload, err := obj.Decrypt(reply)
-	if err != nil {
-		return nil, ErrUndecryptable
-	}
 	var a LookupAnswer
-	if err := json.Unmarshal(payload, &a); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if err := openWith(s.JWE, reply, &a); err != nil {
+		return nil, err
 	}
 	if a.Request != request || s.Lookup != request {
 		return nil, fmt.Errorf("%w: the answer is for request %q, not %q", ErrMalformed, a.Request, request)
 	}
 	return &a, nil
+}
+
+// sealTo encrypts v, as JSON, to a request's reply key.
+func sealTo(reply *jose.JSONWebKey, v any) (string, error) {
+	pub, ok := reply.Key.(*ecdsa.PublicKey)
+	if !ok {
+		return "", fmt.Errorf("%w: no reply key", ErrMalformed)
+	}
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return encryptTo(pub, payload, "JSON")
+}
+
+// openWith decrypts an answer with the request's reply key into v.
+func openWith(jwe string, reply *ecdsa.PrivateKey, v any) error {
+	obj, err := jose.ParseEncryptedCompact(jwe, []jose.KeyAlgorithm{jose.ECDH_ES_A256KW}, []jose.ContentEncryption{jose.A256GCM})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	payload, err := obj.Decrypt(reply)
+	if err != nil {
+		return ErrUndecryptable
+	}
+	if err := json.Unmarshal(payload, v); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+// checkReply holds a request's reply key to what an answer is encrypted
+// to: a public P-256 key.
+func checkReply(k *jose.JSONWebKey) error {
+	if k == nil || !k.Valid() || !k.IsPublic() {
+		return fmt.Errorf("%w: no reply key", ErrMalformed)
+	}
+	if pub, ok := k.Key.(*ecdsa.PublicKey); !ok || pub.Curve.Params().Name != "P-256" {
+		return fmt.Errorf("%w: the reply key is not P-256", ErrMalformed)
+	}
+	return nil
 }
 
 func encryptTo(key *ecdsa.PublicKey, plaintext []byte, cty string) (string, error) {

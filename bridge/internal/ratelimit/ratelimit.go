@@ -83,3 +83,36 @@ func (k *Kiosks) Over(ctx context.Context, device string, count func(),
 	}
 	log.Warn("bridge: kiosk over its event rate", "device", device)
 }
+
+// Admit takes a token from device's bucket; a message over the limit is
+// handled as Over says and Admit answers false.
+func (k *Kiosks) Admit(ctx context.Context, device string, count func(),
+	audit func(ctx context.Context, kind, ref, detail string) error, log *slog.Logger) bool {
+	if k.Allow(device, time.Now()) {
+		return true
+	}
+	k.Over(ctx, device, count, audit, log)
+	return false
+}
+
+// Slots bounds the requests a flow works at once (the kiosks' INSi
+// lookups, the tablets' consultations), each on its own goroutine.
+type Slots chan struct{}
+
+// NewSlots allows n at once.
+func NewSlots(n int) Slots { return make(Slots, n) }
+
+// Go runs work on its own goroutine if a slot is free, and says whether it
+// did: false when n are under way already.
+func (s Slots) Go(work func()) bool {
+	select {
+	case s <- struct{}{}:
+	default:
+		return false
+	}
+	go func() {
+		defer func() { <-s }()
+		work()
+	}()
+	return true
+}
