@@ -289,12 +289,7 @@ func (x *txn) delete(ctx context.Context) error {
 	if _, err := x.dbtx.ExecContext(ctx, `UPDATE documents SET status = 'Deleted' WHERE entry_uuid = ?`, a.SelectAttrValue("targetObject", "")); err != nil {
 		return err
 	}
-	if err := x.dbtx.Commit(); err != nil {
-		return err
-	}
-	x.a.outcome = "Success"
-	x.a.write(200, registryResponse("urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"))
-	return nil
+	return x.committed()
 }
 
 func prefixed(space, tag string) string {

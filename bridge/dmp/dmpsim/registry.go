@@ -265,12 +265,7 @@ func (x *txn) feed(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := x.dbtx.Commit(); err != nil {
-		return err
-	}
-	x.a.outcome = "Success"
-	x.a.write(200, registryResponse("urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"))
-	return nil
+	return x.committed()
 }
 
 func has(l []string, v string) bool {
@@ -397,4 +392,15 @@ func (s *Sim) Preload(ctx context.Context, pid dmp.PatientID, structure string, 
 		dmp.NewMessageID(), doc.uniqueID, rec.person, structure, doc.typeCode, doc.classCode, doc.title, strings.Join(doc.confidentiality, " "),
 		h.Effective.UnixNano(), fmt.Sprintf("%x", hash), cda, doc.xml, doc.author)
 	return err
+}
+
+// committed commits the transaction's changes to the registry and
+// answers an XDS Success.
+func (x *txn) committed() error {
+	if err := x.dbtx.Commit(); err != nil {
+		return err
+	}
+	x.a.outcome = "Success"
+	x.a.write(200, registryResponse("urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"))
+	return nil
 }
